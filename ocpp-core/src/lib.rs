@@ -1,0 +1,16 @@
+//! The sans-IO core of an OCPP stack: typed messages of OCPP 1.6J and 2.0.1, JSON schema
+//! validation, and the OCPP-J RPC layer.
+//!
+//! Nothing in this crate reads a clock, draws a random number, sleeps, spawns or touches a
+//! socket or a file. Callers pass the current time in and get frames, records, events and the
+//! next deadline out; the adapter crates (`ocpp-io-tokio`, `ocpp-io-smol`) bind that to a
+//! network. `clippy.toml` in this crate enforces the rule.
+#![forbid(unsafe_code)]
+
+pub mod error_code;
+pub mod schemas;
+mod version;
+
+pub use error_code::ErrorCode;
+pub use schemas::PayloadKind;
+pub use version::{UnknownVersion, Version};
