@@ -8,7 +8,9 @@
 #![forbid(unsafe_code)]
 
 pub mod error_code;
+pub mod rpc;
 pub mod schemas;
+pub mod time;
 mod version;
 
 pub use error_code::ErrorCode;
