@@ -9,8 +9,10 @@
 
 pub mod error_code;
 pub mod schemas;
+pub mod validate;
 mod version;
 
 pub use error_code::ErrorCode;
 pub use schemas::PayloadKind;
+pub use validate::{ValidationError, Violation, ViolationKind};
 pub use version::{UnknownVersion, Version};
