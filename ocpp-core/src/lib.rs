@@ -11,8 +11,10 @@ pub mod error_code;
 pub mod rpc;
 pub mod schemas;
 pub mod time;
+pub mod validate;
 mod version;
 
 pub use error_code::ErrorCode;
 pub use schemas::PayloadKind;
+pub use validate::{ValidationError, Violation, ViolationKind};
 pub use version::{UnknownVersion, Version};
