@@ -5,9 +5,14 @@
 //! it turns WebSocket text into accepted calls and call outcomes, and calls and answers into
 //! WebSocket text. See [`Endpoint`] for the driving contract.
 
+mod endpoint;
 mod frame;
 mod ids;
 
+pub use endpoint::{
+    AcceptedActions, CallFailure, CallHandle, CallRefused, ConcurrentCalls, Endpoint,
+    EndpointConfig, Output, PeerError, RespondError, RpcEvent,
+};
 pub use frame::{
     Call, CallError, CallResult, Frame, FrameError, FrameErrorKind, MAX_ERROR_DESCRIPTION_LEN,
     MAX_MESSAGE_ID_LEN, MessageType,

@@ -1,0 +1,770 @@
+//! The OCPP-J RPC rules, each proved on the sans-IO endpoint in virtual time.
+//!
+//! Sections cited: "1.6 §x" is the OCPP-J 1.6 specification (with its errata sheet), "2.0.1
+//! §x" is OCPP 2.0.1 edition 3 part 4.
+
+use std::time::Duration;
+
+use ocpp_core::rpc::{
+    AcceptedActions, CallFailure, CallRefused, ConcurrentCalls, CounterIds, Endpoint,
+    EndpointConfig, Frame, Output, PeerError, RespondError, RpcEvent,
+};
+use ocpp_core::time::{Monotonic, Now};
+use ocpp_core::{ErrorCode, Version};
+use serde_json::{Value, json};
+use time::macros::datetime;
+
+fn start() -> Now {
+    Now::new(Monotonic::ZERO, datetime!(2024-05-01 10:00 UTC))
+}
+
+fn endpoint(config: EndpointConfig) -> Endpoint {
+    let mut endpoint = Endpoint::new(config, Box::new(CounterIds::default()));
+    endpoint.handle_connected(start());
+    endpoint
+}
+
+fn v16() -> Endpoint {
+    endpoint(EndpointConfig::new(Version::V16))
+}
+
+fn v201() -> Endpoint {
+    endpoint(EndpointConfig::new(Version::V201))
+}
+
+/// Everything an endpoint produced since the last drain.
+#[derive(Debug, Default)]
+struct Drained {
+    sent: Vec<String>,
+    events: Vec<RpcEvent>,
+}
+
+fn drain(endpoint: &mut Endpoint) -> Drained {
+    let mut drained = Drained::default();
+    while let Some(output) = endpoint.poll_output() {
+        match output {
+            Output::Transmit(text) => drained.sent.push(text),
+            Output::Event(event) => drained.events.push(event),
+        }
+    }
+    drained
+}
+
+/// Feeds `text` to the endpoint and returns what it produced.
+fn feed(endpoint: &mut Endpoint, now: Now, text: &str) -> Drained {
+    endpoint.handle_message(now, text);
+    drain(endpoint)
+}
+
+fn parse(text: &str) -> Value {
+    serde_json::from_str(text).unwrap()
+}
+
+/// The single CALLERROR an input produced: (id, code, description).
+fn only_error(drained: &Drained) -> (String, String, String) {
+    assert_eq!(
+        drained.sent.len(),
+        1,
+        "expected one frame, got {:?}",
+        drained.sent
+    );
+    let frame = parse(&drained.sent[0]);
+    assert_eq!(frame[0], 4, "not a CALLERROR: {frame}");
+    assert!(
+        frame[4].is_object(),
+        "errorDetails must be an object: {frame}"
+    );
+    (
+        frame[1].as_str().unwrap().to_owned(),
+        frame[2].as_str().unwrap().to_owned(),
+        frame[3].as_str().unwrap().to_owned(),
+    )
+}
+
+fn peer_error(drained: &Drained) -> (&PeerError, Option<ErrorCode>) {
+    match drained.events.as_slice() {
+        [RpcEvent::PeerError { error, answered }] => (error, *answered),
+        other => panic!("expected one PeerError event, got {other:?}"),
+    }
+}
+
+fn boot_v16() -> Value {
+    json!({"chargePointVendor": "VendorX", "chargePointModel": "SingleSocketCharger"})
+}
+
+fn boot_v16_conf() -> Value {
+    json!({"status": "Accepted", "currentTime": "2013-02-01T20:53:32.486Z", "interval": 300})
+}
+
+fn completed(event: &RpcEvent) -> (&str, &Result<Value, CallFailure>) {
+    match event {
+        RpcEvent::Completed {
+            action, outcome, ..
+        } => (action, outcome),
+        other => panic!("expected Completed, got {other:?}"),
+    }
+}
+
+/// Shuttles frames between two endpoints until both are quiet; returns the events of each.
+fn exchange(now: Now, a: &mut Endpoint, b: &mut Endpoint) -> (Vec<RpcEvent>, Vec<RpcEvent>) {
+    let (mut events_a, mut events_b) = (Vec::new(), Vec::new());
+    loop {
+        let from_a = drain(a);
+        let from_b = drain(b);
+        events_a.extend(from_a.events);
+        events_b.extend(from_b.events);
+        if from_a.sent.is_empty() && from_b.sent.is_empty() {
+            return (events_a, events_b);
+        }
+        for text in from_a.sent {
+            b.handle_message(now, &text);
+        }
+        for text in from_b.sent {
+            a.handle_message(now, &text);
+        }
+    }
+}
+
+/// 1.6 §4.2.1-4.2.2: a CALL is answered by the CALLRESULT with the same id, and the result
+/// reaches the caller.
+#[test]
+fn a_call_and_its_result_travel_between_two_endpoints() {
+    let now = start();
+    let (mut cp, mut cs) = (v16(), v16());
+    let handle = cp.call(now, "BootNotification", boot_v16()).unwrap();
+    let (_, at_cs) = exchange(now, &mut cp, &mut cs);
+    let [RpcEvent::Call(call)] = at_cs.as_slice() else {
+        panic!("{at_cs:?}")
+    };
+    assert_eq!(call.action, "BootNotification");
+    assert_eq!(call.payload, boot_v16());
+    cs.respond(now, &call.id.clone(), boot_v16_conf()).unwrap();
+    let (at_cp, _) = exchange(now, &mut cp, &mut cs);
+    let [
+        RpcEvent::Completed {
+            handle: done,
+            outcome,
+            ..
+        },
+    ] = at_cp.as_slice()
+    else {
+        panic!("{at_cp:?}")
+    };
+    assert_eq!(*done, handle);
+    assert_eq!(outcome.as_ref().unwrap(), &boot_v16_conf());
+    assert_eq!(cp.pending_calls(), 0);
+}
+
+/// 1.6 §4.1.4: CALL ids come from the injected generator and are at most 36 characters.
+#[test]
+fn call_ids_come_from_the_injected_generator() {
+    let now = start();
+    let mut cp = v16();
+    cp.call(now, "Heartbeat", json!({})).unwrap();
+    assert_eq!(drain(&mut cp).sent, [r#"[2,"1","Heartbeat",{}]"#]);
+    cp.handle_message(now, r#"[3,"1",{"currentTime":"2024-05-01T10:00:00Z"}]"#);
+    drain(&mut cp);
+    cp.call(now, "Heartbeat", json!({})).unwrap();
+    assert_eq!(drain(&mut cp).sent, [r#"[2,"2","Heartbeat",{}]"#]);
+}
+
+/// 1.6 and 2.0.1 §4.1.1: no CALL is sent while an earlier one is unanswered; later calls
+/// wait and go out in the order they were made.
+#[test]
+fn only_one_call_is_in_flight_and_the_rest_wait_in_fifo_order() {
+    let now = start();
+    let mut cp = v16();
+    let first = cp.call(now, "Heartbeat", json!({})).unwrap();
+    let second = cp.call(now, "Authorize", json!({"idTag": "TAG1"})).unwrap();
+    let third = cp.call(now, "Authorize", json!({"idTag": "TAG2"})).unwrap();
+    assert_eq!(drain(&mut cp).sent.len(), 1, "only the first call goes out");
+    assert_eq!(cp.pending_calls(), 3);
+
+    let out = feed(
+        &mut cp,
+        now,
+        r#"[3,"1",{"currentTime":"2024-05-01T10:00:00Z"}]"#,
+    );
+    assert!(matches!(out.events[0], RpcEvent::Completed { handle, .. } if handle == first));
+    assert_eq!(out.sent.len(), 1);
+    assert_eq!(parse(&out.sent[0])[3]["idTag"], "TAG1");
+
+    let out = feed(
+        &mut cp,
+        now,
+        r#"[3,"2",{"idTagInfo":{"status":"Accepted"}}]"#,
+    );
+    assert!(matches!(out.events[0], RpcEvent::Completed { handle, .. } if handle == second));
+    assert_eq!(parse(&out.sent[0])[3]["idTag"], "TAG2");
+
+    let out = feed(
+        &mut cp,
+        now,
+        r#"[3,"3",{"idTagInfo":{"status":"Blocked"}}]"#,
+    );
+    assert!(matches!(out.events[0], RpcEvent::Completed { handle, .. } if handle == third));
+    assert!(out.sent.is_empty());
+    assert_eq!(cp.pending_calls(), 0);
+    assert_eq!(cp.poll_timeout(), None);
+}
+
+/// 1.6 §4.1.1: a call times out when unanswered after the timeout interval (30 s by default);
+/// the next queued call is then sent.
+#[test]
+fn an_unanswered_call_times_out_and_the_next_one_is_sent() {
+    let now = start();
+    let mut cp = v16();
+    cp.call(now, "Heartbeat", json!({})).unwrap();
+    cp.call(now, "Heartbeat", json!({})).unwrap();
+    drain(&mut cp);
+    assert_eq!(cp.poll_timeout(), Some(Monotonic::from_millis(30_000)));
+
+    let early = now.advanced(Duration::from_millis(29_999));
+    cp.handle_timeout(early);
+    assert!(
+        drain(&mut cp).events.is_empty(),
+        "nothing fails before the deadline"
+    );
+
+    let due = now.advanced(Duration::from_secs(30));
+    cp.handle_timeout(due);
+    let out = drain(&mut cp);
+    assert_eq!(completed(&out.events[0]).1, &Err(CallFailure::Timeout));
+    assert_eq!(out.sent, [r#"[2,"2","Heartbeat",{}]"#]);
+    // The second call's deadline runs from when it was sent, not when it was made.
+    assert_eq!(cp.poll_timeout(), Some(Monotonic::from_millis(60_000)));
+}
+
+#[test]
+fn the_call_timeout_is_configurable() {
+    let now = start();
+    let mut config = EndpointConfig::new(Version::V201);
+    config.call_timeout = Duration::from_secs(5);
+    let mut cs = endpoint(config);
+    cs.call(now, "Heartbeat", json!({})).unwrap();
+    assert_eq!(cs.poll_timeout(), Some(Monotonic::from_millis(5_000)));
+}
+
+/// 1.6 §4.1.1 and errata: an answer after the timeout matches nothing; it is ignored.
+#[test]
+fn an_answer_after_the_timeout_is_ignored_and_reported() {
+    let now = start();
+    let mut cp = v16();
+    cp.call(now, "Heartbeat", json!({})).unwrap();
+    drain(&mut cp);
+    let later = now.advanced(Duration::from_secs(31));
+    cp.handle_timeout(later);
+    drain(&mut cp);
+    let out = feed(
+        &mut cp,
+        later,
+        r#"[3,"1",{"currentTime":"2024-05-01T10:00:00Z"}]"#,
+    );
+    assert!(out.sent.is_empty());
+    assert_eq!(
+        peer_error(&out),
+        (&PeerError::UnexpectedResponse { id: "1".into() }, None)
+    );
+}
+
+/// Both versions: a CALLRESULT or CALLERROR for an id we never used is ignored (answering an
+/// answer would start a loop) and reported to the application.
+#[test]
+fn answers_to_unknown_ids_are_ignored_in_both_versions() {
+    for mut endpoint in [v16(), v201()] {
+        for text in [r#"[3,"nope",{}]"#, r#"[4,"nope","GenericError","",{}]"#] {
+            let out = feed(&mut endpoint, start(), text);
+            assert!(out.sent.is_empty(), "{text}");
+            assert!(matches!(
+                peer_error(&out),
+                (PeerError::UnexpectedResponse { .. }, None)
+            ));
+        }
+    }
+}
+
+/// 1.6 §4.2.3 / 2.0.1 §4.3: "NotImplemented: requested Action is not known by receiver".
+#[test]
+fn an_unknown_action_is_answered_not_implemented() {
+    for (mut endpoint, text) in [
+        (v16(), r#"[2,"7","TransactionEvent",{}]"#),
+        (v201(), r#"[2,"7","StartTransaction",{}]"#),
+        (v201(), r#"[2,"7","heartbeat",{}]"#),
+    ] {
+        let out = feed(&mut endpoint, start(), text);
+        let (id, code, _) = only_error(&out);
+        assert_eq!(
+            (id.as_str(), code.as_str()),
+            ("7", "NotImplemented"),
+            "{text}"
+        );
+        assert!(matches!(
+            peer_error(&out),
+            (
+                PeerError::UnknownAction { .. },
+                Some(ErrorCode::NotImplemented)
+            )
+        ));
+    }
+}
+
+/// 1.6 §4.2.3 / 2.0.1 §4.3: "NotSupported: requested Action is recognized but not supported".
+#[test]
+fn an_action_the_role_does_not_handle_is_answered_not_supported() {
+    let mut config = EndpointConfig::new(Version::V16);
+    config.accepted_actions = AcceptedActions::only(["Reset", "GetConfiguration"]);
+    let mut cp = endpoint(config);
+    let out = feed(
+        &mut cp,
+        start(),
+        r#"[2,"9","BootNotification",{"chargePointVendor":"a","chargePointModel":"b"}]"#,
+    );
+    assert_eq!(only_error(&out).1, "NotSupported");
+    let out = feed(&mut cp, start(), r#"[2,"10","Reset",{"type":"Soft"}]"#);
+    assert!(out.sent.is_empty());
+    assert!(matches!(out.events.as_slice(), [RpcEvent::Call(_)]));
+}
+
+/// 1.6 §4.1.1 note: calls of both sides may cross. Our call in flight does not stop us from
+/// serving the peer's.
+#[test]
+fn calls_that_cross_are_both_served() {
+    let now = start();
+    let (mut cp, mut cs) = (v16(), v16());
+    cp.call(now, "Heartbeat", json!({})).unwrap();
+    cs.call(now, "GetConfiguration", json!({})).unwrap();
+    let (at_cp, at_cs) = exchange(now, &mut cp, &mut cs);
+    let [RpcEvent::Call(to_cp)] = at_cp.as_slice() else {
+        panic!("{at_cp:?}")
+    };
+    let [RpcEvent::Call(to_cs)] = at_cs.as_slice() else {
+        panic!("{at_cs:?}")
+    };
+    cp.respond(now, &to_cp.id.clone(), json!({"configurationKey": []}))
+        .unwrap();
+    cs.respond(
+        now,
+        &to_cs.id.clone(),
+        json!({"currentTime": "2024-05-01T10:00:00Z"}),
+    )
+    .unwrap();
+    let (at_cp, at_cs) = exchange(now, &mut cp, &mut cs);
+    assert!(completed(&at_cp[0]).1.is_ok());
+    assert!(completed(&at_cs[0]).1.is_ok());
+}
+
+/// §4.1.1 forbids a second outstanding CALL from one sender; by default we serve it anyway.
+#[test]
+fn a_second_concurrent_call_is_served_by_default() {
+    let mut cs = v16();
+    let first = feed(&mut cs, start(), r#"[2,"a","Heartbeat",{}]"#);
+    let second = feed(&mut cs, start(), r#"[2,"b","Heartbeat",{}]"#);
+    assert!(matches!(first.events.as_slice(), [RpcEvent::Call(_)]));
+    assert!(matches!(second.events.as_slice(), [RpcEvent::Call(_)]));
+    assert!(second.sent.is_empty());
+    cs.respond(start(), "b", json!({"currentTime": "2024-05-01T10:00:00Z"}))
+        .unwrap();
+    cs.respond(start(), "a", json!({"currentTime": "2024-05-01T10:00:00Z"}))
+        .unwrap();
+}
+
+/// With `ConcurrentCalls::Refuse`, the second CALL gets a CALLERROR: 2.0.1 RpcFrameworkError
+/// ("not a valid RPC request"), 1.6 GenericError (it has no code for RPC rule breaches).
+#[test]
+fn a_second_concurrent_call_can_be_refused() {
+    for (version, expected) in [
+        (Version::V16, "GenericError"),
+        (Version::V201, "RpcFrameworkError"),
+    ] {
+        let mut config = EndpointConfig::new(version);
+        config.concurrent_calls = ConcurrentCalls::Refuse;
+        let mut cs = endpoint(config);
+        feed(&mut cs, start(), r#"[2,"a","Heartbeat",{}]"#);
+        let out = feed(&mut cs, start(), r#"[2,"b","Heartbeat",{}]"#);
+        assert_eq!(only_error(&out).0, "b");
+        assert_eq!(only_error(&out).1, expected);
+        assert!(matches!(
+            peer_error(&out).0,
+            PeerError::ConcurrentCall { .. }
+        ));
+        // Once the first is answered, a new call is served again.
+        cs.respond(start(), "a", json!({"currentTime": "2024-05-01T10:00:00Z"}))
+            .unwrap();
+        drain(&mut cs);
+        let out = feed(&mut cs, start(), r#"[2,"c","Heartbeat",{}]"#);
+        assert!(matches!(out.events.as_slice(), [RpcEvent::Call(_)]));
+    }
+}
+
+/// 1.6 §4.2.3: "an existing call with the same unique identifier is being handled already"
+/// is a CALLERROR case. Once answered, the id may come again (1.6 errata 3.1: a retried
+/// message MAY reuse its id).
+#[test]
+fn a_duplicate_id_is_refused_while_its_call_is_handled() {
+    let mut cs = v16();
+    feed(&mut cs, start(), r#"[2,"dup","Heartbeat",{}]"#);
+    let out = feed(&mut cs, start(), r#"[2,"dup","Heartbeat",{}]"#);
+    assert_eq!(only_error(&out).0, "dup");
+    assert!(matches!(peer_error(&out).0, PeerError::DuplicateId { .. }));
+    cs.respond(
+        start(),
+        "dup",
+        json!({"currentTime": "2024-05-01T10:00:00Z"}),
+    )
+    .unwrap();
+    drain(&mut cs);
+    let out = feed(&mut cs, start(), r#"[2,"dup","Heartbeat",{}]"#);
+    assert!(matches!(out.events.as_slice(), [RpcEvent::Call(_)]));
+}
+
+/// A CALL whose payload breaks its schema is answered with the CALLERROR code of the
+/// validation table (see `ocpp_core::validate`), spelled for the version, with the violations
+/// in errorDetails, and never reaches the role layer.
+#[test]
+fn an_invalid_call_payload_is_answered_with_the_validation_code() {
+    // 1.6 table 7: a missing mandatory member means the payload "is incomplete".
+    let mut cs = v16();
+    let out = feed(
+        &mut cs,
+        start(),
+        r#"[2,"1","BootNotification",{"chargePointModel":"M"}]"#,
+    );
+    let (id, code, description) = only_error(&out);
+    assert_eq!((id.as_str(), code.as_str()), ("1", "ProtocolError"));
+    assert!(description.contains("/chargePointVendor"), "{description}");
+    assert_eq!(
+        parse(&out.sent[0])[4]["violations"][0]["kind"],
+        "MissingMember"
+    );
+    assert!(matches!(
+        peer_error(&out),
+        (
+            PeerError::InvalidPayload { .. },
+            Some(ErrorCode::ProtocolError)
+        )
+    ));
+    // 1.6: a value out of its enumeration is a PropertyConstraintViolation.
+    let out = feed(&mut cs, start(), r#"[2,"2","Reset",{"type":"Sideways"}]"#);
+    assert_eq!(only_error(&out).1, "PropertyConstraintViolation");
+    // 1.6: a string where an integer belongs ("somestring": 12, inverted).
+    let out = feed(
+        &mut cs,
+        start(),
+        r#"[2,"3","StartTransaction",{"connectorId":"1","idTag":"T","meterStart":0,"timestamp":"2024-05-01T10:00:00Z"}]"#,
+    );
+    assert_eq!(only_error(&out).1, "TypeConstraintViolation");
+
+    // 2.0.1 table 8: a member the PDU does not define is "not conform the PDU structure".
+    let mut cs = v201();
+    let out = feed(&mut cs, start(), r#"[2,"1","Heartbeat",{"extra":1}]"#);
+    assert_eq!(only_error(&out).1, "ProtocolError");
+    let out = feed(&mut cs, start(), r#"[2,"2","ClearCache",[]]"#);
+    assert_eq!(only_error(&out).1, "FormatViolation");
+}
+
+/// Validation is on by default and can be switched off per endpoint.
+#[test]
+fn validation_can_be_switched_off() {
+    let mut config = EndpointConfig::new(Version::V16);
+    config.validate_received = false;
+    config.validate_sent = false;
+    let mut cs = endpoint(config);
+    let out = feed(
+        &mut cs,
+        start(),
+        r#"[2,"1","BootNotification",{"chargePointModel":"M"}]"#,
+    );
+    assert!(out.sent.is_empty());
+    assert!(matches!(out.events.as_slice(), [RpcEvent::Call(_)]));
+    // And an invalid response goes out as given.
+    cs.respond(start(), "1", json!({"status": "Maybe"}))
+        .unwrap();
+    assert_eq!(drain(&mut cs).sent, [r#"[3,"1",{"status":"Maybe"}]"#]);
+    let handle = cs.call(start(), "Reset", json!({"type": "Sideways"}));
+    assert!(handle.is_ok());
+}
+
+/// We never put an invalid payload on the wire: an invalid request is refused to the caller.
+#[test]
+fn an_invalid_outgoing_request_is_refused_before_sending() {
+    let mut cs = v16();
+    let refused = cs
+        .call(start(), "Reset", json!({"type": "Sideways"}))
+        .unwrap_err();
+    assert!(
+        matches!(refused, CallRefused::InvalidPayload { .. }),
+        "{refused}"
+    );
+    assert!(drain(&mut cs).sent.is_empty());
+    assert_eq!(cs.pending_calls(), 0);
+    let refused = cs.call(start(), "TransactionEvent", json!({})).unwrap_err();
+    assert!(matches!(refused, CallRefused::UnknownAction { .. }));
+}
+
+/// An invalid response from the role layer is not sent; the peer gets an InternalError so it
+/// is not left waiting for its timeout.
+#[test]
+fn an_invalid_response_is_replaced_by_an_internal_error() {
+    let mut cs = v16();
+    feed(&mut cs, start(), r#"[2,"1","Heartbeat",{}]"#);
+    let error = cs
+        .respond(start(), "1", json!({"currentTime": 5}))
+        .unwrap_err();
+    assert!(matches!(error, RespondError::InvalidPayload { .. }));
+    let out = drain(&mut cs);
+    assert_eq!(only_error(&out).1, "InternalError");
+    assert_eq!(
+        cs.respond(start(), "1", json!({})),
+        Err(RespondError::UnknownCall("1".into()))
+    );
+}
+
+#[test]
+fn an_invalid_response_from_the_peer_fails_the_call() {
+    let mut cp = v16();
+    cp.call(start(), "Heartbeat", json!({})).unwrap();
+    drain(&mut cp);
+    let out = feed(&mut cp, start(), r#"[3,"1",{}]"#);
+    let (_, outcome) = completed(&out.events[0]);
+    assert!(
+        matches!(outcome, Err(CallFailure::InvalidResponse { .. })),
+        "{outcome:?}"
+    );
+    assert!(
+        out.sent.is_empty(),
+        "nothing is sent back for a bad CALLRESULT"
+    );
+}
+
+/// A CALLERROR answer reaches the caller with its code read in either spelling.
+#[test]
+fn a_call_error_answer_fails_the_call_with_its_code() {
+    for spelling in ["FormationViolation", "FormatViolation"] {
+        let mut cp = v16();
+        cp.call(start(), "Heartbeat", json!({})).unwrap();
+        drain(&mut cp);
+        let out = feed(
+            &mut cp,
+            start(),
+            &format!(r#"[4,"1","{spelling}","bad",{{"x":1}}]"#),
+        );
+        let (_, outcome) = completed(&out.events[0]);
+        let Err(CallFailure::CallError(error)) = outcome else {
+            panic!("{outcome:?}")
+        };
+        assert_eq!(error.error_code(), Some(ErrorCode::FormatViolation));
+        assert_eq!(error.details, json!({"x": 1}));
+    }
+}
+
+/// The answer each version gives to each kind of broken frame.
+///
+/// 1.6 §4.1.3: an unknown message type is ignored. 1.6 has no reply for a message whose id
+/// cannot be read; a CALL with a readable id gets FormationViolation ("not conform the PDU
+/// structure"). 2.0.1 §4.2.3: a corrupt message gets a CALLERROR with id "-1" when the id
+/// cannot be read; §4.4: an unknown message type gets MessageTypeNotSupported.
+#[test]
+fn broken_frames_get_the_answer_their_version_requires() {
+    let long_id = format!(r#"[2,"{}","Heartbeat",{{}}]"#, "x".repeat(37));
+    /// (frame, 1.6 answer, 2.0.1 answer); an answer is (id, code), `None` for silence.
+    type Answer<'a> = Option<(&'a str, &'a str)>;
+    let cases: [(&str, Answer, Answer); 9] = [
+        ("not json", None, Some(("-1", "RpcFrameworkError"))),
+        (r#"{"a":1}"#, None, Some(("-1", "RpcFrameworkError"))),
+        ("[]", None, Some(("-1", "RpcFrameworkError"))),
+        (
+            r#"[5,"m",{}]"#,
+            None,
+            Some(("m", "MessageTypeNotSupported")),
+        ),
+        (r#"[5]"#, None, Some(("-1", "MessageTypeNotSupported"))),
+        (
+            r#"[2,"m","Heartbeat"]"#,
+            Some(("m", "FormationViolation")),
+            Some(("m", "RpcFrameworkError")),
+        ),
+        (
+            r#"[2,"m","Heartbeat",[1]]"#,
+            Some(("m", "FormationViolation")),
+            Some(("m", "FormatViolation")),
+        ),
+        (&long_id, None, Some(("-1", "RpcFrameworkError"))),
+        (
+            r#"[2,7,"Heartbeat",{}]"#,
+            None,
+            Some(("-1", "RpcFrameworkError")),
+        ),
+    ];
+    for (text, expect_v16, expect_v201) in cases {
+        for (mut endpoint, expected) in [(v16(), expect_v16), (v201(), expect_v201)] {
+            let out = feed(&mut endpoint, start(), text);
+            let (error, answered) = peer_error(&out);
+            assert!(matches!(error, PeerError::Frame(_)), "{text}");
+            match expected {
+                None => {
+                    assert!(out.sent.is_empty(), "{text}: {:?}", out.sent);
+                    assert_eq!(answered, None);
+                }
+                Some((id, code)) => {
+                    let (got_id, got_code, description) = only_error(&out);
+                    assert_eq!((got_id.as_str(), got_code.as_str()), (id, code), "{text}");
+                    assert_eq!(answered, ErrorCode::parse(code));
+                    assert!(!description.is_empty());
+                }
+            }
+        }
+    }
+}
+
+/// A broken answer to the call in flight fails it at once rather than at its timeout, and
+/// lets the next call go.
+#[test]
+fn a_malformed_answer_to_the_call_in_flight_fails_it_immediately() {
+    let mut cp = v16();
+    cp.call(start(), "Heartbeat", json!({})).unwrap();
+    cp.call(start(), "Heartbeat", json!({})).unwrap();
+    drain(&mut cp);
+    let out = feed(&mut cp, start(), r#"[3,"1",{},"extra"]"#);
+    let (_, outcome) = completed(&out.events[0]);
+    assert!(matches!(outcome, Err(CallFailure::MalformedResponse(_))));
+    assert_eq!(out.sent, [r#"[2,"2","Heartbeat",{}]"#]);
+}
+
+/// A message over the size limit is not parsed. A CALL whose id can be read from its head is
+/// answered FormatViolation (1.6: FormationViolation); otherwise the version's rule for an
+/// unreadable message applies.
+#[test]
+fn messages_over_the_size_limit_are_refused() {
+    let big = format!(
+        r#"[2,"big","DataTransfer",{{"vendorId":"v","data":"{}"}}]"#,
+        "x".repeat(2_000)
+    );
+    for (version, code) in [
+        (Version::V16, "FormationViolation"),
+        (Version::V201, "FormatViolation"),
+    ] {
+        let mut config = EndpointConfig::new(version);
+        config.max_message_size = 1_000;
+        let mut cs = endpoint(config);
+        let out = feed(&mut cs, start(), &big);
+        let (id, got, description) = only_error(&out);
+        assert_eq!((id.as_str(), got.as_str()), ("big", code));
+        assert!(description.contains("exceeds"), "{description}");
+        assert!(matches!(
+            out.events.as_slice(),
+            [RpcEvent::PeerError { .. }]
+        ));
+    }
+    // An oversized answer to the call in flight fails it at once (2.0.1 also reports the
+    // corrupt message back, with the id read from the head).
+    let mut config = EndpointConfig::new(Version::V201);
+    config.max_message_size = 30;
+    let mut cp = endpoint(config);
+    cp.call(start(), "Heartbeat", json!({})).unwrap();
+    drain(&mut cp);
+    let out = feed(
+        &mut cp,
+        start(),
+        r#"[3,"1",{"currentTime":"2024-05-01T10:00:00Z"}]"#,
+    );
+    assert_eq!(only_error(&out).0, "1");
+    assert!(matches!(
+        completed(&out.events[0]).1,
+        Err(CallFailure::MalformedResponse(_))
+    ));
+    // Without a readable head, 2.0.1 answers with id "-1".
+    let out = feed(&mut cp, start(), &format!("[{}]", " ".repeat(40)));
+    assert_eq!(only_error(&out).0, "-1");
+}
+
+#[test]
+fn an_outgoing_call_over_the_size_limit_is_refused() {
+    let mut config = EndpointConfig::new(Version::V16);
+    config.max_message_size = 100;
+    let mut cp = endpoint(config);
+    let refused = cp
+        .call(
+            start(),
+            "DataTransfer",
+            json!({"vendorId": "v", "data": "x".repeat(200)}),
+        )
+        .unwrap_err();
+    assert!(
+        matches!(refused, CallRefused::TooLarge { limit: 100, .. }),
+        "{refused}"
+    );
+    assert!(drain(&mut cp).sent.is_empty());
+}
+
+/// When the connection drops, the call in flight and those queued fail in order, calls are
+/// refused until it is back, and the peer's unanswered calls can no longer be answered.
+#[test]
+fn a_disconnect_fails_every_pending_call_in_order() {
+    let now = start();
+    let mut cp = v16();
+    let a = cp.call(now, "Heartbeat", json!({})).unwrap();
+    let b = cp.call(now, "Heartbeat", json!({})).unwrap();
+    feed(&mut cp, now, r#"[2,"x","Reset",{"type":"Soft"}]"#);
+    drain(&mut cp);
+    cp.handle_disconnected(now);
+    let out = drain(&mut cp);
+    let handles: Vec<_> = out
+        .events
+        .iter()
+        .map(|e| match e {
+            RpcEvent::Completed {
+                handle,
+                outcome: Err(CallFailure::Disconnected),
+                ..
+            } => *handle,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(handles, [a, b]);
+    assert_eq!(cp.poll_timeout(), None);
+    assert_eq!(
+        cp.call(now, "Heartbeat", json!({})),
+        Err(CallRefused::NotConnected)
+    );
+    assert_eq!(
+        cp.respond(now, "x", json!({"status": "Accepted"})),
+        Err(RespondError::UnknownCall("x".into()))
+    );
+    cp.handle_connected(now);
+    assert!(cp.call(now, "Heartbeat", json!({})).is_ok());
+}
+
+/// 2.0.1 §4.2.3 table 7: errorDescription is string[255], however long the input.
+#[test]
+fn error_descriptions_never_exceed_255_characters() {
+    let action = "Z".repeat(5_000);
+    let mut cs = v201();
+    let out = feed(&mut cs, start(), &format!(r#"[2,"1","{action}",{{}}]"#));
+    let (_, code, description) = only_error(&out);
+    assert_eq!(code, "NotImplemented");
+    assert!(description.chars().count() <= 255);
+}
+
+/// respond_error sends the code in the version's spelling.
+#[test]
+fn respond_error_uses_the_versions_spelling() {
+    let mut cp = v16();
+    feed(&mut cp, start(), r#"[2,"1","Reset",{"type":"Soft"}]"#);
+    cp.respond_error(
+        start(),
+        "1",
+        ErrorCode::OccurrenceConstraintViolation,
+        "no",
+        None,
+    )
+    .unwrap();
+    let out = drain(&mut cp);
+    assert_eq!(
+        out.sent,
+        [r#"[4,"1","OccurenceConstraintViolation","no",{}]"#]
+    );
+    assert!(matches!(
+        Frame::parse(&out.sent[0]),
+        Ok(Frame::CallError(_))
+    ));
+}
