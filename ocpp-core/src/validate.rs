@@ -8,6 +8,15 @@
 //! Both OCPP-J specs describe their codes in words, not in JSON Schema keywords, so the tables
 //! below are this stack's reading of those words, one justified row per kind.
 //!
+//! # What the specs ask
+//!
+//! Validation is a right, not a duty: OCPP 2.0.1 part 4 section 4.1.2 says the parties "have
+//! the right to reject messages which are not conform the JSON schemas", and section 4.2.3
+//! allows dropping them; OCPP-J 1.6 section 4.2.3 names "missing mandatory fields" among the
+//! reasons for a CallError, and the OCTT 1.6 test case document (section 1.2) requires that
+//! "All messages shall comply with the OCPP 1.6 schema's". This module only judges a payload;
+//! whether to answer, drop or log is the RPC layer's decision.
+//!
 //! # Validators
 //!
 //! Each of the 2 × (39 + 64) schemas is compiled the first time it is needed and then shared by
@@ -488,7 +497,7 @@ pub fn validate(
     }
     let mut violations = Vec::new();
     for error in validator.iter_errors(payload) {
-        classify(&error, &mut violations);
+        classify(&error, payload, &mut violations);
     }
     violations.sort();
     violations.dedup();
@@ -681,8 +690,10 @@ fn draft_of(
 }
 
 /// Turns one `jsonschema` error into violations (one per member for `required` and
-/// `additionalProperties`, so each pointer names the member).
-fn classify(error: &jsonschema::ValidationError<'_>, out: &mut Vec<Violation>) {
+/// `additionalProperties`, so each pointer names the member). `payload` is the validated
+/// instance, needed to name the members behind an `additionalProperties: false` failure
+/// that jsonschema reports as a bare false schema (see [`closed_object_members`]).
+fn classify(error: &jsonschema::ValidationError<'_>, payload: &Value, out: &mut Vec<Violation>) {
     let at = error.instance_path().as_str();
     let push = |out: &mut Vec<Violation>, kind, pointer: String, message: String| {
         out.push(Violation {
@@ -709,6 +720,21 @@ fn classify(error: &jsonschema::ValidationError<'_>, out: &mut Vec<Violation>) {
                     out,
                     ViolationKind::UnexpectedMember,
                     member_pointer(at, name),
+                    "member not defined by the schema".to_owned(),
+                );
+            }
+        }
+        ValidationErrorKind::FalseSchema
+            if error
+                .schema_path()
+                .as_str()
+                .ends_with("/additionalProperties") =>
+        {
+            for pointer in closed_object_members(error, payload) {
+                push(
+                    out,
+                    ViolationKind::UnexpectedMember,
+                    pointer,
                     "member not defined by the schema".to_owned(),
                 );
             }
@@ -820,6 +846,26 @@ fn classify(error: &jsonschema::ValidationError<'_>, out: &mut Vec<Violation>) {
             // Masked: jsonschema's own message without the instance's value.
             truncate(&error.masked().to_string(), 128).into_owned(),
         ),
+    }
+}
+
+/// The pointers of the members an `additionalProperties: false` schema failure is about.
+///
+/// jsonschema 0.60 compiles `additionalProperties: false` without a `properties` keyword (the
+/// draft-06 1.6 security responses, e.g. LogStatusNotification.conf, allow no member at all)
+/// into a check that reports only the first member's value, located at the object rather
+/// than at the member. Such an object admits no member, so all of them are unexpected. Should
+/// the error instead point at the member itself (its instance is the value found there), that
+/// one member is reported.
+fn closed_object_members(error: &jsonschema::ValidationError<'_>, payload: &Value) -> Vec<String> {
+    let at = error.instance_path().as_str();
+    let located = payload.pointer(at);
+    match located {
+        Some(Value::Object(members)) if located != Some(error.instance().as_ref()) => members
+            .keys()
+            .map(|name| member_pointer(at, name))
+            .collect(),
+        _ => vec![at.to_owned()],
     }
 }
 
