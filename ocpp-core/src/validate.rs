@@ -48,7 +48,7 @@
 //! | `TooShort` | `minLength` | PropertyConstraintViolation | as above |
 //! | `NotInEnum` | `enum`, `const` | PropertyConstraintViolation | as above: a string that is not one of the allowed values |
 //! | `PatternMismatch` | `pattern` | PropertyConstraintViolation | as above |
-//! | `OutOfRange` | `minimum`, `maximum`, `exclusiveMinimum`, `exclusiveMaximum`, `multipleOf` | PropertyConstraintViolation | as above; OCTT TC_040_2_CS expects PropertyConstraintViolation for an out-of-range value (-1) |
+//! | `OutOfRange` | `minimum`, `maximum`, `exclusiveMinimum`, `exclusiveMaximum`, `multipleOf` | PropertyConstraintViolation | as above; OCTT TC_040_2_CS accepts a CallError PropertyConstraintViolation (or a Rejected status) for MeterValueSampleInterval set to -1 |
 //!
 //! OCPP 2.0.1 part 4, section 4.3, table 8:
 //!
@@ -937,6 +937,16 @@ mod tests {
     #[test]
     fn all_lists_every_kind_in_declaration_order() {
         assert!(ViolationKind::ALL.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    /// Validators are compiled once and shared: the second lookup returns the same one.
+    #[test]
+    fn a_validator_is_compiled_once_and_reused() {
+        let first = validator(Version::V201, "TransactionEvent", PayloadKind::Request).unwrap();
+        let again = validator(Version::V201, "TransactionEvent", PayloadKind::Request).unwrap();
+        assert!(std::ptr::eq(first, again));
+        let response = validator(Version::V201, "TransactionEvent", PayloadKind::Response);
+        assert!(!std::ptr::eq(first, response.unwrap()));
     }
 
     #[test]
