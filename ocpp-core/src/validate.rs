@@ -8,6 +8,15 @@
 //! Both OCPP-J specs describe their codes in words, not in JSON Schema keywords, so the tables
 //! below are this stack's reading of those words, one justified row per kind.
 //!
+//! # What the specs ask
+//!
+//! Validation is a right, not a duty: OCPP 2.0.1 part 4 section 4.1.2 says the parties "have
+//! the right to reject messages which are not conform the JSON schemas", and section 4.2.3
+//! allows dropping them; OCPP-J 1.6 section 4.2.3 names "missing mandatory fields" among the
+//! reasons for a CallError, and the OCTT 1.6 test case document (section 1.2) requires that
+//! "All messages shall comply with the OCPP 1.6 schema's". This module only judges a payload;
+//! whether to answer, drop or log is the RPC layer's decision.
+//!
 //! # Validators
 //!
 //! Each of the 2 × (39 + 64) schemas is compiled the first time it is needed and then shared by
@@ -39,7 +48,7 @@
 //! | `TooShort` | `minLength` | PropertyConstraintViolation | as above |
 //! | `NotInEnum` | `enum`, `const` | PropertyConstraintViolation | as above: a string that is not one of the allowed values |
 //! | `PatternMismatch` | `pattern` | PropertyConstraintViolation | as above |
-//! | `OutOfRange` | `minimum`, `maximum`, `exclusiveMinimum`, `exclusiveMaximum`, `multipleOf` | PropertyConstraintViolation | as above; OCTT TC_040_2_CS expects PropertyConstraintViolation for an out-of-range value (-1) |
+//! | `OutOfRange` | `minimum`, `maximum`, `exclusiveMinimum`, `exclusiveMaximum`, `multipleOf` | PropertyConstraintViolation | as above; OCTT TC_040_2_CS accepts a CallError PropertyConstraintViolation (or a Rejected status) for MeterValueSampleInterval set to -1 |
 //!
 //! OCPP 2.0.1 part 4, section 4.3, table 8:
 //!
@@ -488,7 +497,7 @@ pub fn validate(
     }
     let mut violations = Vec::new();
     for error in validator.iter_errors(payload) {
-        classify(&error, &mut violations);
+        classify(&error, payload, &mut violations);
     }
     violations.sort();
     violations.dedup();
@@ -681,8 +690,10 @@ fn draft_of(
 }
 
 /// Turns one `jsonschema` error into violations (one per member for `required` and
-/// `additionalProperties`, so each pointer names the member).
-fn classify(error: &jsonschema::ValidationError<'_>, out: &mut Vec<Violation>) {
+/// `additionalProperties`, so each pointer names the member). `payload` is the validated
+/// instance, needed to name the members behind an `additionalProperties: false` failure
+/// that jsonschema reports as a bare false schema (see [`closed_object_members`]).
+fn classify(error: &jsonschema::ValidationError<'_>, payload: &Value, out: &mut Vec<Violation>) {
     let at = error.instance_path().as_str();
     let push = |out: &mut Vec<Violation>, kind, pointer: String, message: String| {
         out.push(Violation {
@@ -709,6 +720,21 @@ fn classify(error: &jsonschema::ValidationError<'_>, out: &mut Vec<Violation>) {
                     out,
                     ViolationKind::UnexpectedMember,
                     member_pointer(at, name),
+                    "member not defined by the schema".to_owned(),
+                );
+            }
+        }
+        ValidationErrorKind::FalseSchema
+            if error
+                .schema_path()
+                .as_str()
+                .ends_with("/additionalProperties") =>
+        {
+            for pointer in closed_object_members(error, payload) {
+                push(
+                    out,
+                    ViolationKind::UnexpectedMember,
+                    pointer,
                     "member not defined by the schema".to_owned(),
                 );
             }
@@ -823,6 +849,26 @@ fn classify(error: &jsonschema::ValidationError<'_>, out: &mut Vec<Violation>) {
     }
 }
 
+/// The pointers of the members an `additionalProperties: false` schema failure is about.
+///
+/// jsonschema 0.60 compiles `additionalProperties: false` without a `properties` keyword (the
+/// draft-06 1.6 security responses, e.g. LogStatusNotification.conf, allow no member at all)
+/// into a check that reports only the first member's value, located at the object rather
+/// than at the member. Such an object admits no member, so all of them are unexpected. Should
+/// the error instead point at the member itself (its instance is the value found there), that
+/// one member is reported.
+fn closed_object_members(error: &jsonschema::ValidationError<'_>, payload: &Value) -> Vec<String> {
+    let at = error.instance_path().as_str();
+    let located = payload.pointer(at);
+    match located {
+        Some(Value::Object(members)) if located != Some(error.instance().as_ref()) => members
+            .keys()
+            .map(|name| member_pointer(at, name))
+            .collect(),
+        _ => vec![at.to_owned()],
+    }
+}
+
 /// `parent` extended by one member name, escaped as RFC 6901 requires.
 fn member_pointer(parent: &str, name: &str) -> String {
     let mut pointer = String::with_capacity(parent.len() + name.len() + 1);
@@ -891,6 +937,16 @@ mod tests {
     #[test]
     fn all_lists_every_kind_in_declaration_order() {
         assert!(ViolationKind::ALL.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    /// Validators are compiled once and shared: the second lookup returns the same one.
+    #[test]
+    fn a_validator_is_compiled_once_and_reused() {
+        let first = validator(Version::V201, "TransactionEvent", PayloadKind::Request).unwrap();
+        let again = validator(Version::V201, "TransactionEvent", PayloadKind::Request).unwrap();
+        assert!(std::ptr::eq(first, again));
+        let response = validator(Version::V201, "TransactionEvent", PayloadKind::Response);
+        assert!(!std::ptr::eq(first, response.unwrap()));
     }
 
     #[test]

@@ -86,6 +86,38 @@ fn each_schema_is_compiled_with_the_draft_its_schema_keyword_names() {
     );
 }
 
+/// Every one of the 206 schemas is a closed object at the root (additionalProperties false), so
+/// each classifies a non-object and an unknown member the same way.
+#[test]
+fn every_schema_rejects_non_objects_and_unknown_root_members_with_the_version_code() {
+    for version in Version::ALL {
+        for action in ocpp_core::schemas::actions(version) {
+            for kind in [REQ, RES] {
+                let error = invalid(version, action, kind, json!(null));
+                assert_eq!(
+                    error.violations()[0].kind(),
+                    ViolationKind::NotAnObject,
+                    "{version} {action}"
+                );
+                assert_eq!(error.violations().len(), 1);
+                assert_eq!(
+                    error.error_code(),
+                    ViolationKind::NotAnObject.error_code(version)
+                );
+
+                let error = invalid(version, action, kind, json!({"notAnOcppField": 1}));
+                let first = &error.violations()[0];
+                assert_eq!(
+                    first.kind(),
+                    ViolationKind::UnexpectedMember,
+                    "{version} {action} {error}"
+                );
+                assert_eq!(first.pointer(), "/notAnOcppField");
+            }
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Valid payloads
 
@@ -407,6 +439,34 @@ fn v16_security_schemas_classify_like_the_core_ones() {
         ViolationKind::UnexpectedMember,
         "/extra",
         "FormationViolation",
+    );
+}
+
+/// LogStatusNotification.conf (draft-06) is `{"type": "object", "additionalProperties": false}`
+/// with no `properties`: every member is unexpected and each gets its own pointer.
+#[test]
+fn v16_response_that_allows_no_member_names_every_unexpected_member() {
+    assert_eq!(
+        validate(Version::V16, "LogStatusNotification", RES, &json!({})),
+        Ok(())
+    );
+    let error = invalid(
+        Version::V16,
+        "LogStatusNotification",
+        RES,
+        json!({"b": 1, "a": {"nested": true}}),
+    );
+    let pointers: Vec<_> = error.violations().iter().map(|v| v.pointer()).collect();
+    assert_eq!(pointers, ["/a", "/b"]);
+    assert!(
+        error
+            .violations()
+            .iter()
+            .all(|v| v.kind() == ViolationKind::UnexpectedMember)
+    );
+    assert_eq!(
+        error.error_code().wire_name(Version::V16),
+        "FormationViolation"
     );
 }
 
