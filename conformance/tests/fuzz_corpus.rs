@@ -2,6 +2,8 @@
 //! `cargo test` on stable exercises the targets and a corpus entry that once crashed stays
 //! fixed. The bodies are compiled from the fuzz crate's own source file, not copied.
 
+// The file is the fuzz crate's root, whose items are `pub` for its `fuzz_target!` shims.
+#[allow(unreachable_pub)]
 #[path = "../../fuzz/src/lib.rs"]
 mod bodies;
 

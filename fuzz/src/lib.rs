@@ -73,12 +73,17 @@ fn check_outputs(endpoint: &mut Endpoint, version: Version, may_call: bool) {
                 }
             },
             Output::Event(RpcEvent::Call(call)) => {
-                assert!(schemas::schema_text(version, &call.action, PayloadKind::Request).is_some());
+                assert!(
+                    schemas::schema_text(version, &call.action, PayloadKind::Request).is_some()
+                );
             }
             Output::Event(_) => {}
         }
     }
-    assert!(calls_sent <= usize::from(may_call), "the endpoint sent a CALL of its own");
+    assert!(
+        calls_sent <= usize::from(may_call),
+        "the endpoint sent a CALL of its own"
+    );
 }
 
 /// Decodes the selector bytes of a [`payload`] input: version, payload kind and action.

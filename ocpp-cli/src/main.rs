@@ -13,7 +13,6 @@
 //! also why the workspace's `clippy::print_stdout` lint needs no exception here.
 #![forbid(unsafe_code)]
 
-mod frame;
 mod output;
 mod validate;
 

@@ -8,7 +8,8 @@ use ocpp_core::validate::{ValidationError, validate};
 use ocpp_core::{PayloadKind, Version};
 use serde_json::Value;
 
-use crate::frame::{self, Input};
+use ocpp_core::rpc::Frame;
+
 use crate::output::Out;
 
 /// The arguments of `ocpp validate`.
@@ -45,9 +46,10 @@ impl Outcome {
 pub(crate) fn run(request: &Request, out: &mut Out) -> Result<Outcome, String> {
     let (source, text) = read_input(request.file.as_deref())?;
     let value: Value = serde_json::from_str(&text).map_err(|e| json_error(&source, &e))?;
-    let (action, kind, payload) = target(request, &value).map_err(|e| format!("{source}: {e}"))?;
+    let (action, kind, payload) = target(request, value).map_err(|e| format!("{source}: {e}"))?;
+    let action = action.as_str();
 
-    match validate(request.version, action, kind, payload) {
+    match validate(request.version, action, kind, &payload) {
         Ok(()) => {
             out.line("valid");
             Ok(Outcome::Valid)
@@ -116,45 +118,49 @@ fn json_error(source: &str, error: &serde_json::Error) -> String {
     )
 }
 
-/// Which schema applies and to which part of the input.
-fn target<'a>(
-    request: &'a Request,
-    value: &'a Value,
-) -> Result<(&'a str, PayloadKind, &'a Value), String> {
-    match frame::read(value)? {
-        Input::Call { action, payload } => {
+/// Which schema applies and to which part of the input: an array that starts with a number is
+/// read as an OCPP-J frame by the stack's own parser (so a frame is judged exactly as the
+/// endpoint would judge it, `null` payload included), anything else as a bare payload.
+fn target(request: &Request, value: Value) -> Result<(String, PayloadKind, Value), String> {
+    let looks_like_frame = value
+        .as_array()
+        .and_then(|items| items.first())
+        .is_some_and(Value::is_number);
+    if !looks_like_frame {
+        let action = request
+            .action
+            .clone()
+            .ok_or("--action NAME is required for a bare payload".to_owned())?;
+        let kind = if request.response {
+            PayloadKind::Response
+        } else {
+            PayloadKind::Request
+        };
+        return Ok((action, kind, value));
+    }
+    match Frame::from_value(value).map_err(|e| format!("not a valid OCPP-J frame: {e}"))? {
+        Frame::Call(call) => {
             if request.response {
                 return Err(
                     "--response conflicts with a CALL frame, which carries a request".to_owned(),
                 );
             }
             match request.action.as_deref() {
-                Some(given) if given != action => {
-                    return Err(format!(
-                        "the CALL frame's action is {action:?} but --action says {given:?}"
-                    ));
-                }
-                _ => {}
+                Some(given) if given != call.action => Err(format!(
+                    "the CALL frame's action is {:?} but --action says {given:?}",
+                    call.action
+                )),
+                _ => Ok((call.action, PayloadKind::Request, call.payload)),
             }
-            Ok((action, PayloadKind::Request, payload))
         }
-        Input::CallResult { payload } => {
-            let action = request.action.as_deref().ok_or(
+        Frame::CallResult(result) => {
+            let action = request.action.clone().ok_or(
                 "a CALLRESULT frame does not name its action: give it with --action".to_owned(),
             )?;
-            Ok((action, PayloadKind::Response, payload))
+            Ok((action, PayloadKind::Response, result.payload))
         }
-        Input::Payload(payload) => {
-            let action = request
-                .action
-                .as_deref()
-                .ok_or("--action NAME is required for a bare payload".to_owned())?;
-            let kind = if request.response {
-                PayloadKind::Response
-            } else {
-                PayloadKind::Request
-            };
-            Ok((action, kind, payload))
+        Frame::CallError(_) => {
+            Err("a CALLERROR frame carries no payload with a schema to validate".to_owned())
         }
     }
 }

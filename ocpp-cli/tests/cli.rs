@@ -231,7 +231,7 @@ fn frames_that_contradict_the_arguments_or_are_malformed_are_usage_errors() {
             r#"[2, "1", "Heartbeat", {}]"#,
             "--response conflicts",
         ),
-        (&[], r#"[2, "1", "Heartbeat"]"#, "4 elements"),
+        (&[], r#"[2, "1", "Heartbeat"]"#, "needs 4"),
         (&[], r#"[2, 1, "Heartbeat", {}]"#, "message id"),
         (
             &[],
