@@ -8,9 +8,15 @@
 #![forbid(unsafe_code)]
 
 pub mod error_code;
+pub mod message;
+pub mod primitives;
 pub mod schemas;
+pub mod v16;
+pub mod v201;
 mod version;
 
 pub use error_code::ErrorCode;
+pub use message::{OcppRequest, OcppResponse};
+pub use primitives::Decimal;
 pub use schemas::PayloadKind;
 pub use version::{UnknownVersion, Version};
