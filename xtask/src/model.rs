@@ -620,3 +620,114 @@ fn constraints(schema: &Map) -> Vec<String> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(
+        file: &'static str,
+        schema: &str,
+        names: &[(&'static str, &'static str, &'static str)],
+    ) -> Result<Vec<Def>, Error> {
+        let root: Value = serde_json::from_str(schema).unwrap();
+        let mut names = names
+            .iter()
+            .map(|&(f, l, name)| ((f, l), NameEntry { name, used: false }))
+            .collect();
+        let mut reader = FileReader {
+            file,
+            root: &root,
+            names: &mut names,
+            defs: Vec::new(),
+            seen: BTreeMap::new(),
+        };
+        reader.read_root("RootRequest")?;
+        Ok(reader.defs)
+    }
+
+    #[test]
+    fn unknown_constructs_fail_loudly_with_their_location() {
+        for (schema, expected) in [
+            (
+                r##"{"type":"object","properties":{"a":{"oneOf":[{"type":"string"}]}}}"##,
+                "F.json#a: schema keyword \"oneOf\"",
+            ),
+            (
+                r##"{"type":"object","properties":{"a":{"type":"string","format":"email"}}}"##,
+                "F.json#a: string format",
+            ),
+            (
+                r##"{"type":"object","properties":{"a":{"type":["string","null"]}}}"##,
+                "F.json#a: type",
+            ),
+            (
+                r##"{"type":"object","properties":{"a":{"type":"object"}}}"##,
+                "F.json#a: inline type has no name",
+            ),
+            (
+                r##"{"type":"object","properties":{"a":{"$ref":"#/definitions/X"}}}"##,
+                "does not resolve",
+            ),
+            (
+                r##"{"type":"object","required":["b"],"properties":{}}"##,
+                "required member \"b\"",
+            ),
+            (
+                r##"{"type":"object","properties":{"a":{"type":"array"}}}"##,
+                "array without an items schema",
+            ),
+            (
+                r##"{"type":"object","additionalProperties":{"type":"string"}}"##,
+                "additionalProperties",
+            ),
+        ] {
+            let err = read("F", schema, &[]).unwrap_err();
+            assert!(err.contains(expected), "{schema}: {err}");
+        }
+    }
+
+    #[test]
+    fn named_inline_types_and_definitions_are_read_in_document_order() {
+        let defs = read(
+            "F",
+            r##"{"type":"object","definitions":{"E":{"type":"string","enum":["b","a"]}},
+                "properties":{"z":{"$ref":"#/definitions/E"},"y":{"type":"object","properties":{"n":{"type":"number"}}}},
+                "required":["z"]}"##,
+            &[("F", "y", "Inline")],
+        )
+        .unwrap();
+        let names: Vec<_> = defs.iter().map(|d| d.name.as_str()).collect();
+        assert_eq!(names, ["RootRequest", "E", "Inline"]);
+        let Kind::Struct { fields, open } = &defs[0].kind else {
+            panic!()
+        };
+        assert!(open);
+        assert_eq!(fields[0].json_name, "z");
+        assert!(fields[0].required && !fields[1].required);
+        assert_eq!(fields[1].ty, Ty::Named("Inline".into()));
+        let Kind::Enum { values } = &defs[1].kind else {
+            panic!()
+        };
+        assert_eq!(values, &["b", "a"]);
+    }
+
+    #[test]
+    fn structure_ignores_descriptions_but_not_shape() {
+        let a = read("F", r##"{"type":"object","description":"one","properties":{"x":{"type":"integer","description":"d"}}}"##, &[]).unwrap();
+        let b = read(
+            "F",
+            r##"{"type":"object","description":"two","properties":{"x":{"type":"integer"}}}"##,
+            &[],
+        )
+        .unwrap();
+        let c = read(
+            "F",
+            r##"{"type":"object","properties":{"x":{"type":"number"}}}"##,
+            &[],
+        )
+        .unwrap();
+        assert_eq!(a[0].structure(), b[0].structure());
+        assert_ne!(a[0].structure(), c[0].structure());
+    }
+}
