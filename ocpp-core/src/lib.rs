@@ -8,13 +8,19 @@
 #![forbid(unsafe_code)]
 
 pub mod error_code;
+pub mod message;
+pub mod primitives;
 pub mod rpc;
 pub mod schemas;
 pub mod time;
+pub mod v16;
+pub mod v201;
 pub mod validate;
 mod version;
 
 pub use error_code::ErrorCode;
+pub use message::{OcppRequest, OcppResponse};
+pub use primitives::Decimal;
 pub use schemas::PayloadKind;
 pub use validate::{ValidationError, Violation, ViolationKind};
 pub use version::{UnknownVersion, Version};

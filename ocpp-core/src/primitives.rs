@@ -1,0 +1,390 @@
+//! The two scalar types the schemas need and serde does not give the right wire form for:
+//! [`Decimal`] for JSON `number` fields and [`datetime`] for `date-time` strings.
+//!
+//! OCPP `number` fields carry measured and configured values (current limits, meter readings,
+//! prices). A binary float would turn `0.1` into `0.1000000000000000055...` as soon as anyone
+//! does arithmetic on it, so the generated types hold a decimal instead; on the wire it is
+//! still a plain JSON number, as the schemas require.
+
+use std::fmt;
+use std::str::FromStr;
+
+use rust_decimal::prelude::ToPrimitive;
+use serde::de::{self, Deserializer, Visitor};
+use serde::{Deserialize, Serialize, Serializer};
+
+/// An exact decimal number, serialized as a JSON number (never a string).
+///
+/// # Precision
+///
+/// Reading goes through `serde_json`, which without its `arbitrary_precision` feature hands
+/// non-integer numbers over as an `f64`. The value is recovered from the shortest decimal text
+/// that reads back as that `f64`, so every number written with at most 15 significant digits
+/// (`0.1`, `16.5`, `1e-3`, `-3.25`, `12345.678`) comes back exactly as written. Numbers with 16
+/// or 17 significant digits may come back as a nearby shorter number; integers are exact up to
+/// the `i64`/`u64` range. The magnitude limit is that of [`rust_decimal::Decimal`]: about
+/// ±7.9e28 with at most 28 decimal places; a number outside it is a deserialization error, not
+/// a silent rounding.
+///
+/// Writing emits an integer-valued decimal as a JSON integer (`230`, not `230.0`) and any other
+/// value as the `f64` nearest to it, which `serde_json` prints as the shortest text that reads
+/// back as that `f64`: the original digits, within the 15-digit bound above.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct Decimal(pub rust_decimal::Decimal);
+
+impl Decimal {
+    /// Zero.
+    pub const ZERO: Decimal = Decimal(rust_decimal::Decimal::ZERO);
+
+    /// The decimal `mantissa * 10^-scale`, e.g. `Decimal::new(165, 1)` is 16.5.
+    ///
+    /// # Panics
+    ///
+    /// If `scale` is greater than 28, like [`rust_decimal::Decimal::new`].
+    pub fn new(mantissa: i64, scale: u32) -> Decimal {
+        Decimal(rust_decimal::Decimal::new(mantissa, scale))
+    }
+
+    /// The wrapped [`rust_decimal::Decimal`].
+    pub const fn get(self) -> rust_decimal::Decimal {
+        self.0
+    }
+}
+
+impl From<rust_decimal::Decimal> for Decimal {
+    fn from(value: rust_decimal::Decimal) -> Self {
+        Decimal(value)
+    }
+}
+
+impl From<Decimal> for rust_decimal::Decimal {
+    fn from(value: Decimal) -> Self {
+        value.0
+    }
+}
+
+impl From<i32> for Decimal {
+    fn from(value: i32) -> Self {
+        Decimal(value.into())
+    }
+}
+
+impl From<i64> for Decimal {
+    fn from(value: i64) -> Self {
+        Decimal(value.into())
+    }
+}
+
+impl FromStr for Decimal {
+    type Err = rust_decimal::Error;
+
+    /// Reads decimal text (`16.5`, `-3.25`) or scientific notation (`1e-3`).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s.contains(['e', 'E']) {
+            rust_decimal::Decimal::from_scientific(s).map(Decimal)
+        } else {
+            rust_decimal::Decimal::from_str_exact(s).map(Decimal)
+        }
+    }
+}
+
+impl fmt::Display for Decimal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0.normalize(), f)
+    }
+}
+
+impl Serialize for Decimal {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let value = self.0.normalize();
+        if value.is_integer() {
+            if let Some(i) = value.to_i64() {
+                return serializer.serialize_i64(i);
+            }
+        }
+        // Parsing the decimal's text is correctly rounded, unlike summing its digits in floats.
+        let float: f64 = value
+            .to_string()
+            .parse()
+            .map_err(|e| serde::ser::Error::custom(format!("decimal {value} as f64: {e}")))?;
+        serializer.serialize_f64(float)
+    }
+}
+
+impl<'de> Deserialize<'de> for Decimal {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(DecimalVisitor)
+    }
+}
+
+struct DecimalVisitor;
+
+impl Visitor<'_> for DecimalVisitor {
+    type Value = Decimal;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON number")
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Decimal, E> {
+        Ok(Decimal(v.into()))
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Decimal, E> {
+        Ok(Decimal(v.into()))
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Decimal, E> {
+        // `Display` for f64 prints the shortest digits that read back as `v`, without exponent.
+        let text = v.to_string();
+        rust_decimal::Decimal::from_str_exact(&text)
+            .map(Decimal)
+            .map_err(|e| E::custom(format!("number {text} does not fit a decimal: {e}")))
+    }
+}
+
+/// Serde helpers for `date-time` fields: `#[serde(with = "crate::primitives::datetime")]`, and
+/// [`datetime::option`] for optional ones.
+///
+/// Reading accepts RFC 3339 with any UTC offset, a lowercase `t`/`z`, a space instead of the
+/// `T` (RFC 3339 section 5.6 allows it), and fractional seconds of any length (digits past
+/// nanoseconds are dropped). A timestamp without an offset is refused: its instant is unknown. Writing always uses UTC with a `Z`;
+/// a value with a fractional second is written with milliseconds
+/// (`2013-02-01T20:53:32.486Z`, sub-millisecond digits are dropped), a whole second without
+/// a fraction (`2013-02-01T20:53:32Z`). Milliseconds are what OCPP peers commonly send and
+/// accept; 2.0.1 part 2 section 2.1.4 asks for no more than three decimals.
+pub mod datetime {
+    use serde::de::Error as _;
+    use serde::{Deserialize, Deserializer, Serializer};
+    use time::format_description::well_known::Rfc3339;
+    use time::macros::format_description;
+    use time::{OffsetDateTime, UtcOffset};
+
+    /// Reads an RFC 3339 timestamp (see the [module docs](self) for what is accepted).
+    pub fn parse(text: &str) -> Result<OffsetDateTime, time::error::Parse> {
+        if text.bytes().any(|b| b == b't' || b == b'z') {
+            // Only digits, separators, `T` and `Z` can occur in valid input.
+            OffsetDateTime::parse(&text.to_ascii_uppercase(), &Rfc3339)
+        } else {
+            OffsetDateTime::parse(text, &Rfc3339)
+        }
+    }
+
+    /// Writes `value` in UTC as OCPP expects (see the [module docs](self)).
+    pub fn format(value: OffsetDateTime) -> String {
+        let utc = value.to_offset(UtcOffset::UTC);
+        let result = if utc.nanosecond() == 0 {
+            utc.format(format_description!(
+                "[year]-[month]-[day]T[hour]:[minute]:[second]Z"
+            ))
+        } else {
+            utc.format(format_description!(
+                "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+            ))
+        };
+        // The descriptions only use components every OffsetDateTime has.
+        result.unwrap_or_else(|_| utc.to_string())
+    }
+
+    /// Serializes a required `date-time` field.
+    pub fn serialize<S: Serializer>(
+        value: &OffsetDateTime,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&format(*value))
+    }
+
+    /// Deserializes a required `date-time` field.
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<OffsetDateTime, D::Error> {
+        let text = std::borrow::Cow::<str>::deserialize(deserializer)?;
+        parse(&text).map_err(|e| D::Error::custom(format!("invalid date-time {text:?}: {e}")))
+    }
+
+    /// The same for `Option<OffsetDateTime>` fields (with `default` and
+    /// `skip_serializing_if = "Option::is_none"`, so absent stays absent).
+    pub mod option {
+        use serde::{Deserialize, Deserializer, Serializer};
+        use time::OffsetDateTime;
+
+        /// Serializes an optional `date-time` field.
+        pub fn serialize<S: Serializer>(
+            value: &Option<OffsetDateTime>,
+            serializer: S,
+        ) -> Result<S::Ok, S::Error> {
+            match value {
+                Some(value) => super::serialize(value, serializer),
+                None => serializer.serialize_none(),
+            }
+        }
+
+        /// Deserializes an optional `date-time` field.
+        pub fn deserialize<'de, D: Deserializer<'de>>(
+            deserializer: D,
+        ) -> Result<Option<OffsetDateTime>, D::Error> {
+            #[derive(Deserialize)]
+            struct Wrapped(#[serde(with = "super")] OffsetDateTime);
+            Ok(Option::<Wrapped>::deserialize(deserializer)?.map(|Wrapped(v)| v))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use time::macros::datetime;
+
+    fn round_trip(text: &str) -> String {
+        let value: Decimal = serde_json::from_str(text).unwrap();
+        serde_json::to_string(&value).unwrap()
+    }
+
+    #[test]
+    fn decimals_round_trip_text_to_typed_to_text_unchanged_in_value() {
+        for (input, output, exact) in [
+            ("0.1", "0.1", "0.1"),
+            ("16.5", "16.5", "16.5"),
+            ("230", "230", "230"),
+            ("1e-3", "0.001", "0.001"),
+            ("-3.25", "-3.25", "-3.25"),
+            ("12345.678", "12345.678", "12345.678"),
+            ("230.0", "230", "230"),
+            ("-0.5", "-0.5", "-0.5"),
+            ("0", "0", "0"),
+            ("99999999999999.9", "99999999999999.9", "99999999999999.9"),
+        ] {
+            assert_eq!(round_trip(input), output, "{input}");
+            let value: Decimal = serde_json::from_str(input).unwrap();
+            assert_eq!(value, exact.parse::<Decimal>().unwrap(), "{input}");
+        }
+    }
+
+    #[test]
+    fn decimals_keep_the_exact_value_where_f64_would_not() {
+        let value: Decimal = serde_json::from_str("0.1").unwrap();
+        let sum = value.get() + value.get() + value.get();
+        assert_eq!(sum, "0.3".parse::<rust_decimal::Decimal>().unwrap());
+    }
+
+    #[test]
+    fn integer_valued_decimals_serialize_as_json_integers() {
+        assert_eq!(
+            serde_json::to_value(Decimal::from(230)).unwrap(),
+            json!(230)
+        );
+        assert_eq!(
+            serde_json::to_value(Decimal::new(2300, 1)).unwrap(),
+            json!(230)
+        );
+        assert_eq!(
+            serde_json::to_value(Decimal::new(165, 1)).unwrap(),
+            json!(16.5)
+        );
+    }
+
+    #[test]
+    fn decimals_refuse_strings_and_out_of_range_numbers() {
+        assert!(serde_json::from_str::<Decimal>("\"16.5\"").is_err());
+        assert!(serde_json::from_str::<Decimal>("1e300").is_err());
+        assert!(serde_json::from_str::<Decimal>("1e-40").is_err());
+    }
+
+    #[test]
+    fn decimal_text_forms_parse() {
+        assert_eq!("1e-3".parse::<Decimal>().unwrap(), Decimal::new(1, 3));
+        assert_eq!(Decimal::new(-325, 2).to_string(), "-3.25");
+        assert_eq!(Decimal::new(2300, 1).to_string(), "230");
+    }
+
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    struct Stamp {
+        #[serde(with = "datetime")]
+        at: time::OffsetDateTime,
+        #[serde(
+            default,
+            skip_serializing_if = "Option::is_none",
+            with = "datetime::option"
+        )]
+        until: Option<time::OffsetDateTime>,
+    }
+
+    fn stamp(at: &str) -> Stamp {
+        serde_json::from_value(json!({ "at": at })).unwrap()
+    }
+
+    #[test]
+    fn date_times_serialize_in_utc_with_milliseconds_only_when_fractional() {
+        assert_eq!(
+            datetime::format(datetime!(2013-02-01 20:53:32.486 UTC)),
+            "2013-02-01T20:53:32.486Z"
+        );
+        assert_eq!(
+            datetime::format(datetime!(2013-02-01 20:53:32 UTC)),
+            "2013-02-01T20:53:32Z"
+        );
+        assert_eq!(
+            datetime::format(datetime!(2013-02-01 20:53:32.5 UTC)),
+            "2013-02-01T20:53:32.500Z"
+        );
+        assert_eq!(
+            datetime::format(datetime!(2013-02-01 22:53:32 +02:00)),
+            "2013-02-01T20:53:32Z"
+        );
+    }
+
+    #[test]
+    fn date_times_parse_lowercase_z_offsets_and_any_fraction_length() {
+        let expected = datetime!(2013-02-01 20:53:32 UTC);
+        for text in [
+            "2013-02-01T20:53:32Z",
+            "2013-02-01t20:53:32z",
+            "2013-02-01T22:53:32+02:00",
+            "2013-02-01T19:53:32-01:00",
+        ] {
+            assert_eq!(stamp(text).at, expected, "{text}");
+        }
+        assert_eq!(
+            stamp("2013-02-01T20:53:32.4Z").at,
+            datetime!(2013-02-01 20:53:32.4 UTC)
+        );
+        assert_eq!(
+            stamp("2013-02-01T20:53:32.123456789Z").at,
+            datetime!(2013-02-01 20:53:32.123456789 UTC)
+        );
+        let long = stamp("2013-02-01T20:53:32.1234567891234Z").at;
+        assert_eq!(long.millisecond(), 123);
+        assert_eq!(
+            serde_json::to_value(stamp("2013-02-01T20:53:32.486123Z")).unwrap(),
+            json!({ "at": "2013-02-01T20:53:32.486Z" })
+        );
+    }
+
+    #[test]
+    fn date_times_refuse_what_is_not_rfc_3339() {
+        for text in ["2013-02-01", "2013-02-01T20:53:32", "yesterday"] {
+            let parsed: Result<Stamp, _> = serde_json::from_value(json!({ "at": text }));
+            assert!(parsed.is_err(), "{text}");
+        }
+    }
+
+    #[test]
+    fn optional_date_times_are_omitted_when_absent_and_read_when_present() {
+        let s = stamp("2013-02-01T20:53:32Z");
+        assert_eq!(s.until, None);
+        assert_eq!(
+            serde_json::to_value(&s).unwrap(),
+            json!({ "at": "2013-02-01T20:53:32Z" })
+        );
+        let both: Stamp = serde_json::from_value(
+            json!({ "at": "2013-02-01T20:53:32Z", "until": "2013-02-02T00:00:00.001Z" }),
+        )
+        .unwrap();
+        assert_eq!(both.until, Some(datetime!(2013-02-02 00:00:00.001 UTC)));
+        assert_eq!(
+            serde_json::to_value(&both).unwrap(),
+            json!({ "at": "2013-02-01T20:53:32Z", "until": "2013-02-02T00:00:00.001Z" })
+        );
+    }
+}
