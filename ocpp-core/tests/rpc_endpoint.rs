@@ -768,3 +768,46 @@ fn respond_error_uses_the_versions_spelling() {
         Ok(Frame::CallError(_))
     ));
 }
+
+/// Typed calls carry the action and payload of their generated type, and a typed answer
+/// decodes into the request's response type; a message of the other version is refused.
+#[test]
+fn typed_requests_and_responses_travel_between_two_endpoints() {
+    use ocpp_core::v16;
+    use serde::Deserialize;
+
+    let now = start();
+    let (mut cp, mut cs) = (v16(), v16());
+    let request = v16::AuthorizeRequest {
+        id_tag: "TAG-1".into(),
+    };
+    cp.call_request(now, &request).unwrap();
+    let (_, at_cs) = exchange(now, &mut cp, &mut cs);
+    let [RpcEvent::Call(call)] = at_cs.as_slice() else {
+        panic!("{at_cs:?}")
+    };
+    assert_eq!(call.action, "Authorize");
+    let received = v16::AuthorizeRequest::deserialize(&call.payload).unwrap();
+    assert_eq!(received, request);
+    let answer = v16::AuthorizeResponse {
+        id_tag_info: v16::IdTagInfo {
+            status: v16::AuthorizationStatus::Accepted,
+            expiry_date: None,
+            parent_id_tag: None,
+        },
+    };
+    cs.respond_with(now, &call.id.clone(), &answer).unwrap();
+    let (at_cp, _) = exchange(now, &mut cp, &mut cs);
+    let (_, outcome) = completed(&at_cp[0]);
+    let decoded = v16::AuthorizeResponse::deserialize(outcome.as_ref().unwrap()).unwrap();
+    assert_eq!(decoded, answer);
+
+    let wrong = cp.call_request(now, &ocpp_core::v201::HeartbeatRequest::default());
+    assert_eq!(
+        wrong,
+        Err(CallRefused::WrongVersion {
+            connection: Version::V16,
+            message: Version::V201
+        })
+    );
+}

@@ -47,6 +47,7 @@ use super::frame::{
     Call, CallError, CallResult, Frame, FrameError, FrameErrorKind, MAX_MESSAGE_ID_LEN,
 };
 use super::ids::IdGenerator;
+use crate::message::{OcppRequest, OcppResponse};
 use crate::schemas::{self, PayloadKind};
 use crate::time::{Monotonic, Now};
 use crate::validate::{self, ValidationError};
@@ -238,6 +239,14 @@ pub enum PeerError {
 /// Why [`Endpoint::call`] refused to send.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum CallRefused {
+    /// A typed request of one OCPP version on a connection of another.
+    #[error("an OCPP {message} message cannot be sent on an OCPP {connection} connection")]
+    WrongVersion {
+        /// The connection's version.
+        connection: Version,
+        /// The message's version.
+        message: Version,
+    },
     /// There is no connection; nothing is queued across connections at this layer.
     #[error("not connected")]
     NotConnected,
@@ -439,6 +448,50 @@ impl Endpoint {
         let id = self.ids.next_id();
         let text = Frame::call_text(&id, action, &payload);
         self.enqueue(now, id, action, text)
+    }
+
+    /// Calls the peer with a typed request; the response payload in [`RpcEvent::Completed`]
+    /// decodes into `R::Response` with `serde::Deserialize::deserialize(&payload)`.
+    ///
+    /// Refused with [`CallRefused::WrongVersion`] if `R` belongs to another OCPP version than
+    /// the connection.
+    pub fn call_request<R: OcppRequest>(
+        &mut self,
+        now: Now,
+        request: &R,
+    ) -> Result<CallHandle, CallRefused> {
+        if R::VERSION != self.config.version {
+            return Err(CallRefused::WrongVersion {
+                connection: self.config.version,
+                message: R::VERSION,
+            });
+        }
+        let payload = serde_json::to_value(request).map_err(|e| CallRefused::InvalidPayload {
+            action: R::ACTION.to_owned(),
+            description: e.to_string(),
+        })?;
+        self.call(now, R::ACTION, payload)
+    }
+
+    /// Answers the peer's CALL `id` with a typed response; see [`Endpoint::respond`].
+    pub fn respond_with<T: OcppResponse>(
+        &mut self,
+        now: Now,
+        id: &str,
+        response: &T,
+    ) -> Result<(), RespondError> {
+        match serde_json::to_value(response) {
+            Ok(payload) => self.respond(now, id, payload),
+            Err(e) => {
+                // A generated type always serialises; treat the impossible like an invalid
+                // response so the peer still gets an answer.
+                self.respond_error(now, id, ErrorCode::InternalError, "", None)?;
+                Err(RespondError::InvalidPayload {
+                    action: T::ACTION.to_owned(),
+                    description: e.to_string(),
+                })
+            }
+        }
     }
 
     fn enqueue(
