@@ -9,6 +9,7 @@
 
 pub mod error_code;
 pub mod message;
+pub mod pnc;
 pub mod primitives;
 pub mod rpc;
 pub mod schemas;
