@@ -11,7 +11,7 @@ use ocpp_core::rpc::{
     Output, RpcEvent,
 };
 use ocpp_core::time::{Monotonic, Now};
-use ocpp_core::{PayloadKind, Version, schemas, validate};
+use ocpp_core::{PayloadKind, Version, schemas, v16, v201, validate};
 use serde_json::{Value, json};
 
 /// Separates the WebSocket messages of one fuzz input for [`frame`], so that one input can
@@ -106,13 +106,15 @@ pub fn payload_target(data: &[u8]) -> Option<(Version, PayloadKind, &'static str
     Some((version, kind, action, rest))
 }
 
-/// Schema validation of one payload of any action.
+/// Schema validation and typed decoding of one payload of any action.
 ///
 /// The input is a selector byte (bit 0: version, bit 1: request or response), a little-endian
 /// u16 action index (modulo the number of actions), then the payload's JSON text.
 /// Invariants: validation never panics; a rejected payload has at least one violation, a
 /// CallError code its version defines, a description of at most 255 characters and an object
-/// for errorDetails.
+/// for errorDetails. A payload the schema accepts decodes into its generated type (unless a
+/// number is beyond what the type holds: integers are 32-bit, see `ocpp_core::v201`), and
+/// encoding that value again gives a payload the schema accepts and that decodes to the same.
 pub fn payload(data: &[u8]) {
     let Some((version, kind, action, text)) = payload_target(data) else {
         return;
@@ -120,10 +122,59 @@ pub fn payload(data: &[u8]) {
     let Ok(payload) = serde_json::from_slice::<Value>(text) else {
         return;
     };
-    if let Err(error) = validate::validate(version, action, kind, &payload) {
-        assert!(!error.violations().is_empty(), "{error}");
-        assert!(error.error_code().is_defined_in(version));
-        assert!(error.description().chars().count() <= MAX_ERROR_DESCRIPTION_LEN);
-        assert!(error.details().is_object());
+    match validate::validate(version, action, kind, &payload) {
+        Err(error) => {
+            assert!(!error.violations().is_empty(), "{error}");
+            assert!(error.error_code().is_defined_in(version));
+            assert!(error.description().chars().count() <= MAX_ERROR_DESCRIPTION_LEN);
+            assert!(error.details().is_object());
+        }
+        Ok(()) => {
+            let encoded = match typed_round_trip(version, kind, action, payload) {
+                Ok(encoded) => encoded,
+                Err(error) if is_out_of_range(&error) => return,
+                Err(error) => panic!("{version} {action}: schema-valid but not decodable: {error}"),
+            };
+            if let Err(error) = validate::validate(version, action, kind, &encoded) {
+                panic!("{version} {action}: re-encoded payload is invalid: {error}");
+            }
+            let again = typed_round_trip(version, kind, action, encoded.clone())
+                .expect("a re-encoded payload decodes");
+            assert_eq!(again, encoded, "{version} {action}: encoding is not stable");
+        }
     }
+}
+
+/// Decodes `payload` into the generated type of (version, kind, action) and encodes it again.
+fn typed_round_trip(
+    version: Version,
+    kind: PayloadKind,
+    action: &str,
+    payload: Value,
+) -> Result<Value, serde_json::Error> {
+    match (version, kind) {
+        (Version::V16, PayloadKind::Request) => {
+            let action = v16::Action::from_name(action).expect("listed action");
+            v16::Request::from_payload(action, payload).map(|typed| typed.to_payload())
+        }
+        (Version::V16, PayloadKind::Response) => {
+            let action = v16::Action::from_name(action).expect("listed action");
+            v16::Response::from_payload(action, payload).map(|typed| typed.to_payload())
+        }
+        (Version::V201, PayloadKind::Request) => {
+            let action = v201::Action::from_name(action).expect("listed action");
+            v201::Request::from_payload(action, payload).map(|typed| typed.to_payload())
+        }
+        (Version::V201, PayloadKind::Response) => {
+            let action = v201::Action::from_name(action).expect("listed action");
+            v201::Response::from_payload(action, payload).map(|typed| typed.to_payload())
+        }
+    }
+}
+
+/// Whether a decode error is a number the schema allows but the Rust type cannot hold: an
+/// integer beyond 32 bits or a decimal beyond `rust_decimal`'s range.
+fn is_out_of_range(error: &serde_json::Error) -> bool {
+    let text = error.to_string();
+    text.contains("invalid value: integer") || text.contains("does not fit a decimal")
 }

@@ -230,6 +230,109 @@ pub mod datetime {
     }
 }
 
+/// Lenient reading of `integer` fields: `#[serde(deserialize_with =
+/// "crate::primitives::integer::deserialize")]` on `i32`, `Option<i32>`, `Vec<i32>` and
+/// `Option<Vec<i32>>` fields.
+///
+/// JSON Schema draft-06 (the 2.0.1 and 1.6 security schemas) counts a number with a zero
+/// fraction, such as `300.0`, as an integer, and peers written in languages whose numbers are
+/// all doubles send exactly that (Python's `json.dumps(300.0)`). A plain `i32` would refuse
+/// what the schema accepts; this reads `300.0` as 300 and still refuses `1.5` and values
+/// beyond 32 bits, with serde's usual "invalid value" message. Writing is unchanged: integers
+/// are always written without a fraction.
+pub mod integer {
+    use std::fmt;
+
+    use serde::Deserialize;
+    use serde::de::{self, DeserializeOwned, Deserializer, Unexpected, Visitor};
+
+    /// An `i32` read from an integer or from a number with a zero fraction.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub struct Lenient(pub i32);
+
+    impl<'de> Deserialize<'de> for Lenient {
+        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            deserializer.deserialize_any(LenientVisitor)
+        }
+    }
+
+    struct LenientVisitor;
+
+    impl Visitor<'_> for LenientVisitor {
+        type Value = Lenient;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a 32-bit integer")
+        }
+
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<Lenient, E> {
+            i32::try_from(v)
+                .map(Lenient)
+                .map_err(|_| E::invalid_value(Unexpected::Signed(v), &self))
+        }
+
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<Lenient, E> {
+            i32::try_from(v)
+                .map(Lenient)
+                .map_err(|_| E::invalid_value(Unexpected::Unsigned(v), &self))
+        }
+
+        fn visit_f64<E: de::Error>(self, v: f64) -> Result<Lenient, E> {
+            let in_range = v.fract() == 0.0 && v >= f64::from(i32::MIN) && v <= f64::from(i32::MAX);
+            if in_range {
+                // Exact: `v` is integral and within i32, so the cast neither rounds nor saturates.
+                #[allow(clippy::cast_possible_truncation)]
+                Ok(Lenient(v as i32))
+            } else {
+                Err(E::invalid_value(Unexpected::Float(v), &self))
+            }
+        }
+    }
+
+    /// The field shapes an `integer` member takes in the generated types.
+    pub trait Shape: Sized {
+        /// The same shape with [`Lenient`] in place of `i32`.
+        type Lenient: DeserializeOwned;
+        /// Unwraps the lenient form.
+        fn from_lenient(lenient: Self::Lenient) -> Self;
+    }
+
+    impl Shape for i32 {
+        type Lenient = Lenient;
+        fn from_lenient(lenient: Lenient) -> i32 {
+            lenient.0
+        }
+    }
+
+    impl Shape for Option<i32> {
+        type Lenient = Option<Lenient>;
+        fn from_lenient(lenient: Option<Lenient>) -> Option<i32> {
+            lenient.map(|l| l.0)
+        }
+    }
+
+    impl Shape for Vec<i32> {
+        type Lenient = Vec<Lenient>;
+        fn from_lenient(lenient: Vec<Lenient>) -> Vec<i32> {
+            lenient.into_iter().map(|l| l.0).collect()
+        }
+    }
+
+    impl Shape for Option<Vec<i32>> {
+        type Lenient = Option<Vec<Lenient>>;
+        fn from_lenient(lenient: Option<Vec<Lenient>>) -> Option<Vec<i32>> {
+            lenient.map(|v| v.into_iter().map(|l| l.0).collect())
+        }
+    }
+
+    /// Reads any [`Shape`] of integer field leniently; see the [module docs](self).
+    pub fn deserialize<'de, D: Deserializer<'de>, T: Shape>(
+        deserializer: D,
+    ) -> Result<T, D::Error> {
+        T::Lenient::deserialize(deserializer).map(T::from_lenient)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -385,6 +488,28 @@ mod tests {
         assert_eq!(
             serde_json::to_value(&both).unwrap(),
             json!({ "at": "2013-02-01T20:53:32Z", "until": "2013-02-02T00:00:00.001Z" })
+        );
+    }
+
+    /// Draft-06 counts `300.0` as an integer; the decoder must accept what the schema does.
+    #[test]
+    fn integers_accept_a_zero_fraction_and_refuse_the_rest() {
+        use super::integer::Lenient;
+        let read = |text: &str| serde_json::from_str::<Lenient>(text).map(|l| l.0);
+        assert_eq!(read("300").unwrap(), 300);
+        assert_eq!(read("300.0").unwrap(), 300);
+        assert_eq!(read("-2147483648").unwrap(), i32::MIN);
+        assert_eq!(read("2147483647.0").unwrap(), i32::MAX);
+        for bad in ["1.5", "2147483648", "-2147483649", "3e10", "\"1\"", "null"] {
+            let error = read(bad).unwrap_err().to_string();
+            assert!(error.contains("invalid"), "{bad}: {error}");
+        }
+        // Out of range is serde's "invalid value", which callers can tell from a type error.
+        assert!(
+            read("2147483648")
+                .unwrap_err()
+                .to_string()
+                .contains("invalid value: integer")
         );
     }
 }

@@ -113,3 +113,39 @@ fn every_v201_request_and_response_round_trips_and_validates() {
     }
     assert_eq!(checked, 64 * 2 * 2);
 }
+
+/// Not a check: writes the maximal and minimal sample of every payload into the fuzz corpus
+/// (`fuzz/corpus/payload/`, in the input format of `ocpp_fuzz::payload`) so the fuzzer starts
+/// from valid instances of every action. Run after a schema change:
+/// `cargo test -p ocpp-core --test messages_round_trip -- --ignored write_payload_fuzz_seeds`.
+#[test]
+#[ignore = "writes the fuzz seed corpus; run by hand"]
+fn write_payload_fuzz_seeds() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus/payload");
+    std::fs::create_dir_all(&dir).unwrap();
+    for version in Version::ALL {
+        for (index, action) in schemas::actions(version).enumerate() {
+            for kind in [PayloadKind::Request, PayloadKind::Response] {
+                let schema = schema(version, action, kind);
+                for maximal in [true, false] {
+                    let sample = Sample {
+                        root: &schema,
+                        maximal,
+                    }
+                    .build(&schema, "");
+                    let selector = u8::from(version == Version::V201)
+                        | (u8::from(kind == PayloadKind::Response) << 1);
+                    let mut data = vec![selector];
+                    data.extend_from_slice(&u16::try_from(index).unwrap().to_le_bytes());
+                    data.extend_from_slice(sample.to_string().as_bytes());
+                    let name = format!(
+                        "{version}-{action}-{}-{}",
+                        kind.as_str(),
+                        if maximal { "max" } else { "min" }
+                    );
+                    std::fs::write(dir.join(name), data).unwrap();
+                }
+            }
+        }
+    }
+}

@@ -264,6 +264,14 @@ impl<'a> Emitter<'a> {
                         serde_args.push("default".to_owned());
                         serde_args.push("skip_serializing_if = \"Option::is_none\"".to_owned());
                     }
+                    let integer = matches!(&field.ty, Ty::Integer)
+                        || matches!(&field.ty, Ty::Vec(inner) if **inner == Ty::Integer);
+                    if integer {
+                        serde_args.push(
+                            "deserialize_with = \"crate::primitives::integer::deserialize\""
+                                .to_owned(),
+                        );
+                    }
                     if field.ty == Ty::DateTime {
                         let module = if field.required { "" } else { "::option" };
                         serde_args.push(format!("with = \"crate::primitives::datetime{module}\""));

@@ -48,6 +48,7 @@ pub struct BootNotificationResponse {
     #[serde(with = "crate::primitives::datetime")]
     pub current_time: OffsetDateTime,
     /// `interval` (required).
+    #[serde(deserialize_with = "crate::primitives::integer::deserialize")]
     pub interval: i32,
 }
 

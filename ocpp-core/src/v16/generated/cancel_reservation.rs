@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 #[serde(rename_all = "camelCase")]
 pub struct CancelReservationRequest {
     /// `reservationId` (required).
+    #[serde(deserialize_with = "crate::primitives::integer::deserialize")]
     pub reservation_id: i32,
 }
 

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 #[serde(rename_all = "camelCase")]
 pub struct ChangeAvailabilityRequest {
     /// `connectorId` (required).
+    #[serde(deserialize_with = "crate::primitives::integer::deserialize")]
     pub connector_id: i32,
     /// `type` (required).
     #[serde(rename = "type")]

@@ -13,7 +13,11 @@ pub struct ExtendedTriggerMessageRequest {
     /// `requestedMessage` (required).
     pub requested_message: MessageTriggerEnumType,
     /// `connectorId` (optional).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::primitives::integer::deserialize"
+    )]
     pub connector_id: Option<i32>,
 }
 

@@ -13,8 +13,10 @@ use time::OffsetDateTime;
 #[serde(rename_all = "camelCase")]
 pub struct GetCompositeScheduleRequest {
     /// `connectorId` (required).
+    #[serde(deserialize_with = "crate::primitives::integer::deserialize")]
     pub connector_id: i32,
     /// `duration` (required).
+    #[serde(deserialize_with = "crate::primitives::integer::deserialize")]
     pub duration: i32,
     /// `chargingRateUnit` (optional).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -28,7 +30,11 @@ pub struct GetCompositeScheduleResponse {
     /// `status` (required).
     pub status: GetCompositeScheduleStatus,
     /// `connectorId` (optional).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::primitives::integer::deserialize"
+    )]
     pub connector_id: Option<i32>,
     /// `scheduleStart` (optional).
     #[serde(

@@ -14,10 +14,18 @@ pub struct GetDiagnosticsRequest {
     /// `location` (required; a URI).
     pub location: String,
     /// `retries` (optional).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::primitives::integer::deserialize"
+    )]
     pub retries: Option<i32>,
     /// `retryInterval` (optional).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::primitives::integer::deserialize"
+    )]
     pub retry_interval: Option<i32>,
     /// `startTime` (optional).
     #[serde(

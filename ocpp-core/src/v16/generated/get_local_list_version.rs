@@ -16,6 +16,7 @@ pub struct GetLocalListVersionRequest {}
 #[serde(rename_all = "camelCase")]
 pub struct GetLocalListVersionResponse {
     /// `listVersion` (required).
+    #[serde(deserialize_with = "crate::primitives::integer::deserialize")]
     pub list_version: i32,
 }
 

@@ -16,12 +16,21 @@ pub struct GetLogRequest {
     /// `logType` (required).
     pub log_type: LogEnumType,
     /// `requestId` (required).
+    #[serde(deserialize_with = "crate::primitives::integer::deserialize")]
     pub request_id: i32,
     /// `retries` (optional).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::primitives::integer::deserialize"
+    )]
     pub retries: Option<i32>,
     /// `retryInterval` (optional).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::primitives::integer::deserialize"
+    )]
     pub retry_interval: Option<i32>,
 }
 

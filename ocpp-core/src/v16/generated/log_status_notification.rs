@@ -13,7 +13,11 @@ pub struct LogStatusNotificationRequest {
     /// `status` (required).
     pub status: UploadLogStatusEnumType,
     /// `requestId` (optional).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::primitives::integer::deserialize"
+    )]
     pub request_id: Option<i32>,
 }
 

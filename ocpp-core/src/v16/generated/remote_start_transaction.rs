@@ -12,7 +12,11 @@ use serde::{Deserialize, Serialize};
 #[serde(rename_all = "camelCase")]
 pub struct RemoteStartTransactionRequest {
     /// `connectorId` (optional).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::primitives::integer::deserialize"
+    )]
     pub connector_id: Option<i32>,
     /// `idTag` (required; at most 20 characters).
     pub id_tag: String,

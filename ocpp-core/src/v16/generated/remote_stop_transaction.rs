@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 #[serde(rename_all = "camelCase")]
 pub struct RemoteStopTransactionRequest {
     /// `transactionId` (required).
+    #[serde(deserialize_with = "crate::primitives::integer::deserialize")]
     pub transaction_id: i32,
 }
 

@@ -12,6 +12,7 @@ use time::OffsetDateTime;
 #[serde(rename_all = "camelCase")]
 pub struct ReserveNowRequest {
     /// `connectorId` (required).
+    #[serde(deserialize_with = "crate::primitives::integer::deserialize")]
     pub connector_id: i32,
     /// `expiryDate` (required).
     #[serde(with = "crate::primitives::datetime")]
@@ -22,6 +23,7 @@ pub struct ReserveNowRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent_id_tag: Option<String>,
     /// `reservationId` (required).
+    #[serde(deserialize_with = "crate::primitives::integer::deserialize")]
     pub reservation_id: i32,
 }
 

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 #[serde(rename_all = "camelCase")]
 pub struct SendLocalListRequest {
     /// `listVersion` (required).
+    #[serde(deserialize_with = "crate::primitives::integer::deserialize")]
     pub list_version: i32,
     /// `localAuthorizationList` (optional).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -13,7 +13,11 @@ pub struct SignedFirmwareStatusNotificationRequest {
     /// `status` (required).
     pub status: FirmwareStatusEnumType,
     /// `requestId` (optional).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::primitives::integer::deserialize"
+    )]
     pub request_id: Option<i32>,
 }
 

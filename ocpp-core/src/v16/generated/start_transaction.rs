@@ -13,13 +13,19 @@ use time::OffsetDateTime;
 #[serde(rename_all = "camelCase")]
 pub struct StartTransactionRequest {
     /// `connectorId` (required).
+    #[serde(deserialize_with = "crate::primitives::integer::deserialize")]
     pub connector_id: i32,
     /// `idTag` (required; at most 20 characters).
     pub id_tag: String,
     /// `meterStart` (required).
+    #[serde(deserialize_with = "crate::primitives::integer::deserialize")]
     pub meter_start: i32,
     /// `reservationId` (optional).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::primitives::integer::deserialize"
+    )]
     pub reservation_id: Option<i32>,
     /// `timestamp` (required).
     #[serde(with = "crate::primitives::datetime")]
@@ -33,6 +39,7 @@ pub struct StartTransactionResponse {
     /// `idTagInfo` (required).
     pub id_tag_info: IdTagInfo,
     /// `transactionId` (required).
+    #[serde(deserialize_with = "crate::primitives::integer::deserialize")]
     pub transaction_id: i32,
 }
 

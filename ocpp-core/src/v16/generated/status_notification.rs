@@ -12,6 +12,7 @@ use time::OffsetDateTime;
 #[serde(rename_all = "camelCase")]
 pub struct StatusNotificationRequest {
     /// `connectorId` (required).
+    #[serde(deserialize_with = "crate::primitives::integer::deserialize")]
     pub connector_id: i32,
     /// `errorCode` (required).
     pub error_code: ChargePointErrorCode,

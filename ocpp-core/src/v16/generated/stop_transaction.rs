@@ -16,11 +16,13 @@ pub struct StopTransactionRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id_tag: Option<String>,
     /// `meterStop` (required).
+    #[serde(deserialize_with = "crate::primitives::integer::deserialize")]
     pub meter_stop: i32,
     /// `timestamp` (required).
     #[serde(with = "crate::primitives::datetime")]
     pub timestamp: OffsetDateTime,
     /// `transactionId` (required).
+    #[serde(deserialize_with = "crate::primitives::integer::deserialize")]
     pub transaction_id: i32,
     /// `reason` (optional).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -13,7 +13,11 @@ pub struct TriggerMessageRequest {
     /// `requestedMessage` (required).
     pub requested_message: MessageTrigger,
     /// `connectorId` (optional).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::primitives::integer::deserialize"
+    )]
     pub connector_id: Option<i32>,
 }
 

@@ -137,11 +137,16 @@ impl ChargingRateUnitType {
 #[serde(rename_all = "camelCase")]
 pub struct ChargingSchedulePeriod {
     /// `startPeriod` (required).
+    #[serde(deserialize_with = "crate::primitives::integer::deserialize")]
     pub start_period: i32,
     /// `limit` (required; a multiple of 0.1).
     pub limit: Decimal,
     /// `numberPhases` (optional).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::primitives::integer::deserialize"
+    )]
     pub number_phases: Option<i32>,
 }
 
@@ -150,7 +155,11 @@ pub struct ChargingSchedulePeriod {
 #[serde(rename_all = "camelCase")]
 pub struct ChargingSchedule {
     /// `duration` (optional).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::primitives::integer::deserialize"
+    )]
     pub duration: Option<i32>,
     /// `startSchedule` (optional).
     #[serde(
@@ -579,11 +588,17 @@ impl RecurrencyKindType {
 #[serde(rename_all = "camelCase")]
 pub struct ChargingProfile {
     /// `chargingProfileId` (required).
+    #[serde(deserialize_with = "crate::primitives::integer::deserialize")]
     pub charging_profile_id: i32,
     /// `transactionId` (optional).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::primitives::integer::deserialize"
+    )]
     pub transaction_id: Option<i32>,
     /// `stackLevel` (required).
+    #[serde(deserialize_with = "crate::primitives::integer::deserialize")]
     pub stack_level: i32,
     /// `chargingProfilePurpose` (required).
     pub charging_profile_purpose: ChargingProfilePurposeType,

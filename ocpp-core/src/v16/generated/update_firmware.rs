@@ -14,13 +14,21 @@ pub struct UpdateFirmwareRequest {
     /// `location` (required; a URI).
     pub location: String,
     /// `retries` (optional).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::primitives::integer::deserialize"
+    )]
     pub retries: Option<i32>,
     /// `retrieveDate` (required).
     #[serde(with = "crate::primitives::datetime")]
     pub retrieve_date: OffsetDateTime,
     /// `retryInterval` (optional).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::primitives::integer::deserialize"
+    )]
     pub retry_interval: Option<i32>,
 }
 

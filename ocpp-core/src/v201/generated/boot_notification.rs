@@ -133,6 +133,7 @@ pub struct BootNotificationResponse {
     #[serde(with = "crate::primitives::datetime")]
     pub current_time: OffsetDateTime,
     /// When &lt;&lt;cmn_registrationstatusenumtype,Status&gt;&gt; is Accepted, this contains the heartbeat interval in seconds. If the CSMS returns something other than Accepted, the value of the interval field indicates the minimum wait time before sending a next BootNotification request.
+    #[serde(deserialize_with = "crate::primitives::integer::deserialize")]
     pub interval: i32,
     /// `status` (required).
     pub status: RegistrationStatusEnumType,

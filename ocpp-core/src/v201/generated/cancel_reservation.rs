@@ -15,6 +15,7 @@ pub struct CancelReservationRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomDataType>,
     /// Id of the reservation to cancel.
+    #[serde(deserialize_with = "crate::primitives::integer::deserialize")]
     pub reservation_id: i32,
 }
 

@@ -15,7 +15,11 @@ pub struct ClearChargingProfileRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomDataType>,
     /// The Id of the charging profile to clear.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::primitives::integer::deserialize"
+    )]
     pub charging_profile_id: Option<i32>,
     /// `chargingProfileCriteria` (optional).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -38,7 +42,11 @@ pub struct ClearChargingProfileType {
     /// urn:x-enexis:ecdm:uid:1:569198
     ///
     /// Specifies the id of the EVSE for which to clear charging profiles. An evseId of zero (0) specifies the charging profile for the overall Charging Station. Absence of this parameter means the clearing applies to all charging profiles that match the other criteria in the request.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::primitives::integer::deserialize"
+    )]
     pub evse_id: Option<i32>,
     /// `chargingProfilePurpose` (optional).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -48,7 +56,11 @@ pub struct ClearChargingProfileType {
     /// urn:x-oca:ocpp:uid:1:569230
     ///
     /// Specifies the stackLevel for which charging profiles will be cleared, if they meet the other criteria in the request.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::primitives::integer::deserialize"
+    )]
     pub stack_level: Option<i32>,
 }
 

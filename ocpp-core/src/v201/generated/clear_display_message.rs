@@ -15,6 +15,7 @@ pub struct ClearDisplayMessageRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomDataType>,
     /// Id of the message that SHALL be removed from the Charging Station.
+    #[serde(deserialize_with = "crate::primitives::integer::deserialize")]
     pub id: i32,
 }
 

@@ -15,6 +15,7 @@ pub struct ClearVariableMonitoringRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomDataType>,
     /// List of the monitors to be cleared, identified by there Id.
+    #[serde(deserialize_with = "crate::primitives::integer::deserialize")]
     pub id: Vec<i32>,
 }
 
@@ -61,6 +62,7 @@ pub struct ClearMonitoringResultType {
     /// `status` (required).
     pub status: ClearMonitoringStatusEnumType,
     /// Id of the monitor of which a clear was requested.
+    #[serde(deserialize_with = "crate::primitives::integer::deserialize")]
     pub id: i32,
     /// `statusInfo` (optional).
     #[serde(default, skip_serializing_if = "Option::is_none")]

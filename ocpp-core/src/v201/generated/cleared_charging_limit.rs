@@ -17,7 +17,11 @@ pub struct ClearedChargingLimitRequest {
     /// `chargingLimitSource` (required).
     pub charging_limit_source: ChargingLimitSourceEnumType,
     /// EVSE Identifier.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::primitives::integer::deserialize"
+    )]
     pub evse_id: Option<i32>,
 }
 

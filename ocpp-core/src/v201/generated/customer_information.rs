@@ -21,6 +21,7 @@ pub struct CustomerInformationRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id_token: Option<IdTokenType>,
     /// The Id of the request.
+    #[serde(deserialize_with = "crate::primitives::integer::deserialize")]
     pub request_id: i32,
     /// Flag indicating whether the Charging Station should return NotifyCustomerInformationRequest messages containing information about the customer referred to.
     pub report: bool,

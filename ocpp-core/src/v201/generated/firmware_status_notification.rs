@@ -21,7 +21,11 @@ pub struct FirmwareStatusNotificationRequest {
     /// UpdateFirmwareRequest that started this firmware update.
     ///
     /// This field is mandatory, unless the message was triggered by a TriggerMessageRequest AND there is no firmware update ongoing.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::primitives::integer::deserialize"
+    )]
     pub request_id: Option<i32>,
 }
 

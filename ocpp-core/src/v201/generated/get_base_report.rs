@@ -15,6 +15,7 @@ pub struct GetBaseReportRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomDataType>,
     /// The Id of the request.
+    #[serde(deserialize_with = "crate::primitives::integer::deserialize")]
     pub request_id: i32,
     /// `reportBase` (required).
     pub report_base: ReportBaseEnumType,

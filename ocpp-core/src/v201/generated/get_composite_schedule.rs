@@ -19,11 +19,13 @@ pub struct GetCompositeScheduleRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomDataType>,
     /// Length of the requested schedule in seconds.
+    #[serde(deserialize_with = "crate::primitives::integer::deserialize")]
     pub duration: i32,
     /// `chargingRateUnit` (optional).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub charging_rate_unit: Option<ChargingRateUnitEnumType>,
     /// The ID of the EVSE for which the schedule is requested. When evseid=0, the Charging Station will calculate the expected consumption for the grid connection.
+    #[serde(deserialize_with = "crate::primitives::integer::deserialize")]
     pub evse_id: i32,
 }
 
@@ -62,8 +64,10 @@ pub struct CompositeScheduleType {
     /// Charging Station calculated the expected
     ///
     /// consumption for the grid connection.
+    #[serde(deserialize_with = "crate::primitives::integer::deserialize")]
     pub evse_id: i32,
     /// Duration of the schedule in seconds.
+    #[serde(deserialize_with = "crate::primitives::integer::deserialize")]
     pub duration: i32,
     /// Composite_ Schedule. Start. Date_ Time
     ///

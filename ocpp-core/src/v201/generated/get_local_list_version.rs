@@ -24,6 +24,7 @@ pub struct GetLocalListVersionResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomDataType>,
     /// This contains the current version number of the local authorization list in the Charging Station.
+    #[serde(deserialize_with = "crate::primitives::integer::deserialize")]
     pub version_number: i32,
 }
 

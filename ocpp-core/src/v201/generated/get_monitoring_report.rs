@@ -20,6 +20,7 @@ pub struct GetMonitoringReportRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub component_variable: Option<Vec<ComponentVariableType>>,
     /// The Id of the request.
+    #[serde(deserialize_with = "crate::primitives::integer::deserialize")]
     pub request_id: i32,
     /// This field contains criteria for components for which a monitoring report is requested
     #[serde(default, skip_serializing_if = "Option::is_none")]

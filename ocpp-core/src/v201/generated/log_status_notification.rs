@@ -19,7 +19,11 @@ pub struct LogStatusNotificationRequest {
     /// The request id that was provided in GetLogRequest that started this log upload. This field is mandatory,
     ///
     /// unless the message was triggered by a TriggerMessageRequest AND there is no log upload ongoing.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::primitives::integer::deserialize"
+    )]
     pub request_id: Option<i32>,
 }
 

@@ -21,6 +21,7 @@ pub struct MeterValuesRequest {
     /// urn:x-enexis:ecdm:uid:1:571101
     ///
     /// This contains a number (&gt;0) designating an EVSE of the Charging Station. ‘0’ (zero) is used to designate the main power meter.
+    #[serde(deserialize_with = "crate::primitives::integer::deserialize")]
     pub evse_id: i32,
     /// `meterValue` (required; at least 1 items).
     pub meter_value: Vec<MeterValueType>,

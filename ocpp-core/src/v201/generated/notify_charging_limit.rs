@@ -18,7 +18,11 @@ pub struct NotifyChargingLimitRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub charging_schedule: Option<Vec<ChargingScheduleType>>,
     /// The charging schedule contained in this notification applies to an EVSE. evseId must be &gt; 0.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::primitives::integer::deserialize"
+    )]
     pub evse_id: Option<i32>,
     /// `chargingLimit` (required).
     pub charging_limit: ChargingLimitType,

@@ -21,11 +21,13 @@ pub struct NotifyCustomerInformationRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tbc: Option<bool>,
     /// Sequence number of this message. First message starts at 0.
+    #[serde(deserialize_with = "crate::primitives::integer::deserialize")]
     pub seq_no: i32,
     /// Timestamp of the moment this message was generated at the Charging Station.
     #[serde(with = "crate::primitives::datetime")]
     pub generated_at: OffsetDateTime,
     /// The Id of the request.
+    #[serde(deserialize_with = "crate::primitives::integer::deserialize")]
     pub request_id: i32,
 }
 

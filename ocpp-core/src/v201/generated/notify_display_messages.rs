@@ -18,6 +18,7 @@ pub struct NotifyDisplayMessagesRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message_info: Option<Vec<MessageInfoType>>,
     /// The id of the &lt;&lt;getdisplaymessagesrequest,GetDisplayMessagesRequest&gt;&gt; that requested this message.
+    #[serde(deserialize_with = "crate::primitives::integer::deserialize")]
     pub request_id: i32,
     /// "to be continued" indicator. Indicates whether another part of the report follows in an upcoming NotifyDisplayMessagesRequest message. Default value when omitted is false.
     #[serde(default, skip_serializing_if = "Option::is_none")]

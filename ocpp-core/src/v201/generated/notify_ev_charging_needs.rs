@@ -16,11 +16,16 @@ pub struct NotifyEVChargingNeedsRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomDataType>,
     /// Contains the maximum schedule tuples the car supports per schedule.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::primitives::integer::deserialize"
+    )]
     pub max_schedule_tuples: Option<i32>,
     /// `chargingNeeds` (required).
     pub charging_needs: ChargingNeedsType,
     /// Defines the EVSE and connector to which the EV is connected. EvseId may not be 0.
+    #[serde(deserialize_with = "crate::primitives::integer::deserialize")]
     pub evse_id: i32,
 }
 
@@ -40,24 +45,28 @@ pub struct ACChargingParametersType {
     /// urn:x-oca:ocpp:uid:1:569211
     ///
     /// Amount of energy requested (in Wh). This includes energy required for preconditioning.
+    #[serde(deserialize_with = "crate::primitives::integer::deserialize")]
     pub energy_amount: i32,
     /// AC_ Charging_ Parameters. EV_ Min. Current
     ///
     /// urn:x-oca:ocpp:uid:1:569212
     ///
     /// Minimum current (amps) supported by the electric vehicle (per phase).
+    #[serde(deserialize_with = "crate::primitives::integer::deserialize")]
     pub ev_min_current: i32,
     /// AC_ Charging_ Parameters. EV_ Max. Current
     ///
     /// urn:x-oca:ocpp:uid:1:569213
     ///
     /// Maximum current (amps) supported by the electric vehicle (per phase). Includes cable capacity.
+    #[serde(deserialize_with = "crate::primitives::integer::deserialize")]
     pub ev_max_current: i32,
     /// AC_ Charging_ Parameters. EV_ Max. Voltage
     ///
     /// urn:x-oca:ocpp:uid:1:569214
     ///
     /// Maximum voltage supported by the electric vehicle
+    #[serde(deserialize_with = "crate::primitives::integer::deserialize")]
     pub ev_max_voltage: i32,
 }
 
@@ -77,54 +86,82 @@ pub struct DCChargingParametersType {
     /// urn:x-oca:ocpp:uid:1:569215
     ///
     /// Maximum current (amps) supported by the electric vehicle. Includes cable capacity.
+    #[serde(deserialize_with = "crate::primitives::integer::deserialize")]
     pub ev_max_current: i32,
     /// DC_ Charging_ Parameters. EV_ Max. Voltage
     ///
     /// urn:x-oca:ocpp:uid:1:569216
     ///
     /// Maximum voltage supported by the electric vehicle
+    #[serde(deserialize_with = "crate::primitives::integer::deserialize")]
     pub ev_max_voltage: i32,
     /// DC_ Charging_ Parameters. Energy_ Amount. Energy_ Amount
     ///
     /// urn:x-oca:ocpp:uid:1:569217
     ///
     /// Amount of energy requested (in Wh). This inludes energy required for preconditioning.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::primitives::integer::deserialize"
+    )]
     pub energy_amount: Option<i32>,
     /// DC_ Charging_ Parameters. EV_ Max. Power
     ///
     /// urn:x-oca:ocpp:uid:1:569218
     ///
     /// Maximum power (in W) supported by the electric vehicle. Required for DC charging.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::primitives::integer::deserialize"
+    )]
     pub ev_max_power: Option<i32>,
     /// DC_ Charging_ Parameters. State_ Of_ Charge. Numeric
     ///
     /// urn:x-oca:ocpp:uid:1:569219
     ///
     /// Energy available in the battery (in percent of the battery capacity)
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::primitives::integer::deserialize"
+    )]
     pub state_of_charge: Option<i32>,
     /// DC_ Charging_ Parameters. EV_ Energy_ Capacity. Numeric
     ///
     /// urn:x-oca:ocpp:uid:1:569220
     ///
     /// Capacity of the electric vehicle battery (in Wh)
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::primitives::integer::deserialize"
+    )]
     pub ev_energy_capacity: Option<i32>,
     /// DC_ Charging_ Parameters. Full_ SOC. Percentage
     ///
     /// urn:x-oca:ocpp:uid:1:569221
     ///
     /// Percentage of SoC at which the EV considers the battery fully charged. (possible values: 0 - 100)
-    #[serde(rename = "fullSoC", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "fullSoC",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::primitives::integer::deserialize"
+    )]
     pub full_soc: Option<i32>,
     /// DC_ Charging_ Parameters. Bulk_ SOC. Percentage
     ///
     /// urn:x-oca:ocpp:uid:1:569222
     ///
     /// Percentage of SoC at which the EV considers a fast charging process to end. (possible values: 0 - 100)
-    #[serde(rename = "bulkSoC", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "bulkSoC",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::primitives::integer::deserialize"
+    )]
     pub bulk_soc: Option<i32>,
 }
 

@@ -21,6 +21,7 @@ pub struct NotifyEVChargingScheduleRequest {
     /// `chargingSchedule` (required).
     pub charging_schedule: ChargingScheduleType,
     /// The charging schedule contained in this notification applies to an EVSE. EvseId must be &gt; 0.
+    #[serde(deserialize_with = "crate::primitives::integer::deserialize")]
     pub evse_id: i32,
 }
 

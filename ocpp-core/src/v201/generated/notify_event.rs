@@ -22,6 +22,7 @@ pub struct NotifyEventRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tbc: Option<bool>,
     /// Sequence number of this message. First message starts at 0.
+    #[serde(deserialize_with = "crate::primitives::integer::deserialize")]
     pub seq_no: i32,
     /// `eventData` (required; at least 1 items).
     pub event_data: Vec<EventDataType>,
@@ -82,6 +83,7 @@ pub struct EventDataType {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomDataType>,
     /// Identifies the event. This field can be referred to as a cause by other events.
+    #[serde(deserialize_with = "crate::primitives::integer::deserialize")]
     pub event_id: i32,
     /// Timestamp of the moment the report was generated.
     #[serde(with = "crate::primitives::datetime")]
@@ -89,7 +91,11 @@ pub struct EventDataType {
     /// `trigger` (required).
     pub trigger: EventTriggerEnumType,
     /// Refers to the Id of an event that is considered to be the cause for this event.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::primitives::integer::deserialize"
+    )]
     pub cause: Option<i32>,
     /// Actual value (_attributeType_ Actual) of the variable.
     ///
@@ -110,7 +116,11 @@ pub struct EventDataType {
     /// `component` (required).
     pub component: ComponentType,
     /// Identifies the VariableMonitoring which triggered the event.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::primitives::integer::deserialize"
+    )]
     pub variable_monitoring_id: Option<i32>,
     /// `eventNotificationType` (required).
     pub event_notification_type: EventNotificationEnumType,

@@ -20,11 +20,13 @@ pub struct NotifyMonitoringReportRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub monitor: Option<Vec<MonitoringDataType>>,
     /// The id of the GetMonitoringRequest that requested this report.
+    #[serde(deserialize_with = "crate::primitives::integer::deserialize")]
     pub request_id: i32,
     /// “to be continued” indicator. Indicates whether another part of the monitoringData follows in an upcoming notifyMonitoringReportRequest message. Default value when omitted is false.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tbc: Option<bool>,
     /// Sequence number of this message. First message starts at 0.
+    #[serde(deserialize_with = "crate::primitives::integer::deserialize")]
     pub seq_no: i32,
     /// Timestamp of the moment this message was generated at the Charging Station.
     #[serde(with = "crate::primitives::datetime")]
@@ -39,6 +41,7 @@ pub struct VariableMonitoringType {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomDataType>,
     /// Identifies the monitor.
+    #[serde(deserialize_with = "crate::primitives::integer::deserialize")]
     pub id: i32,
     /// Monitor only active when a transaction is ongoing on a component relevant to this transaction.
     pub transaction: bool,
@@ -92,6 +95,7 @@ pub struct VariableMonitoringType {
     /// *9-Debug* +
     ///
     /// Indicates information useful to developers for debugging, not useful during operations.
+    #[serde(deserialize_with = "crate::primitives::integer::deserialize")]
     pub severity: i32,
 }
 

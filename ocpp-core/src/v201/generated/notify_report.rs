@@ -17,6 +17,7 @@ pub struct NotifyReportRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomDataType>,
     /// The id of the GetReportRequest  or GetBaseReportRequest that requested this report
+    #[serde(deserialize_with = "crate::primitives::integer::deserialize")]
     pub request_id: i32,
     /// Timestamp of the moment this message was generated at the Charging Station.
     #[serde(with = "crate::primitives::datetime")]
@@ -28,6 +29,7 @@ pub struct NotifyReportRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tbc: Option<bool>,
     /// Sequence number of this message. First message starts at 0.
+    #[serde(deserialize_with = "crate::primitives::integer::deserialize")]
     pub seq_no: i32,
 }
 

@@ -23,11 +23,16 @@ pub struct PublishFirmwareRequest {
     /// to download the firmware before giving up. If this field is not
     ///
     /// present, it is left to Charging Station to decide how many times it wants to retry.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::primitives::integer::deserialize"
+    )]
     pub retries: Option<i32>,
     /// The MD5 checksum over the entire firmware file as a hexadecimal string of length 32.
     pub checksum: String,
     /// The Id of the request.
+    #[serde(deserialize_with = "crate::primitives::integer::deserialize")]
     pub request_id: i32,
     /// The interval in seconds
     ///
@@ -40,7 +45,11 @@ pub struct PublishFirmwareRequest {
     /// Station to decide how long to wait
     ///
     /// between attempts.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::primitives::integer::deserialize"
+    )]
     pub retry_interval: Option<i32>,
 }
 

@@ -26,7 +26,11 @@ pub struct PublishFirmwareStatusNotificationRequest {
     /// PublishFirmwareRequest which
     ///
     /// triggered this action.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::primitives::integer::deserialize"
+    )]
     pub request_id: Option<i32>,
 }
 

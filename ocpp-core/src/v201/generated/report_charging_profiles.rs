@@ -15,6 +15,7 @@ pub struct ReportChargingProfilesRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomDataType>,
     /// Id used to match the &lt;&lt;getchargingprofilesrequest, GetChargingProfilesRequest&gt;&gt; message with the resulting ReportChargingProfilesRequest messages. When the CSMS provided a requestId in the &lt;&lt;getchargingprofilesrequest, GetChargingProfilesRequest&gt;&gt;, this field SHALL contain the same value.
+    #[serde(deserialize_with = "crate::primitives::integer::deserialize")]
     pub request_id: i32,
     /// `chargingLimitSource` (required).
     pub charging_limit_source: ChargingLimitSourceEnumType,
@@ -24,6 +25,7 @@ pub struct ReportChargingProfilesRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tbc: Option<bool>,
     /// The evse to which the charging profile applies. If evseId = 0, the message contains an overall limit for the Charging Station.
+    #[serde(deserialize_with = "crate::primitives::integer::deserialize")]
     pub evse_id: i32,
 }
 

@@ -18,7 +18,11 @@ pub struct RequestStartTransactionRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomDataType>,
     /// Number of the EVSE on which to start the transaction. EvseId SHALL be &gt; 0
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::primitives::integer::deserialize"
+    )]
     pub evse_id: Option<i32>,
     /// `groupIdToken` (optional).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -26,6 +30,7 @@ pub struct RequestStartTransactionRequest {
     /// `idToken` (required).
     pub id_token: IdTokenType,
     /// Id given by the server to this start request. The Charging Station might return this in the &lt;&lt;transactioneventrequest, TransactionEventRequest&gt;&gt;, letting the server know which transaction was started for this request. Use to start a transaction.
+    #[serde(deserialize_with = "crate::primitives::integer::deserialize")]
     pub remote_start_id: i32,
     /// `chargingProfile` (optional).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -15,6 +15,7 @@ pub struct ReservationStatusUpdateRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomDataType>,
     /// The ID of the reservation.
+    #[serde(deserialize_with = "crate::primitives::integer::deserialize")]
     pub reservation_id: i32,
     /// `reservationUpdateStatus` (required).
     pub reservation_update_status: ReservationUpdateStatusEnumType,

@@ -16,6 +16,7 @@ pub struct ReserveNowRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomDataType>,
     /// Id of reservation.
+    #[serde(deserialize_with = "crate::primitives::integer::deserialize")]
     pub id: i32,
     /// Date and time at which the reservation expires.
     #[serde(with = "crate::primitives::datetime")]
@@ -26,7 +27,11 @@ pub struct ReserveNowRequest {
     /// `idToken` (required).
     pub id_token: IdTokenType,
     /// This contains ID of the evse to be reserved.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::primitives::integer::deserialize"
+    )]
     pub evse_id: Option<i32>,
     /// `groupIdToken` (optional).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -18,7 +18,11 @@ pub struct ResetRequest {
     #[serde(rename = "type")]
     pub kind: ResetEnumType,
     /// This contains the ID of a specific EVSE that needs to be reset, instead of the entire Charging Station.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::primitives::integer::deserialize"
+    )]
     pub evse_id: Option<i32>,
 }
 

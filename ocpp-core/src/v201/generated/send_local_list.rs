@@ -18,6 +18,7 @@ pub struct SendLocalListRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub local_authorization_list: Option<Vec<AuthorizationData>>,
     /// In case of a full update this is the version number of the full list. In case of a differential update it is the version number of the list after the update has been applied.
+    #[serde(deserialize_with = "crate::primitives::integer::deserialize")]
     pub version_number: i32,
     /// `updateType` (required).
     pub update_type: UpdateEnumType,

@@ -15,6 +15,7 @@ pub struct SetChargingProfileRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomDataType>,
     /// For TxDefaultProfile an evseId=0 applies the profile to each individual evse. For ChargingStationMaxProfile and ChargingStationExternalConstraints an evseId=0 contains an overal limit for the whole Charging Station.
+    #[serde(deserialize_with = "crate::primitives::integer::deserialize")]
     pub evse_id: i32,
     /// `chargingProfile` (required).
     pub charging_profile: ChargingProfileType,

@@ -59,6 +59,7 @@ pub struct SetMonitoringLevelRequest {
     /// *9-Debug* +
     ///
     /// Indicates information useful to developers for debugging, not useful during operations.
+    #[serde(deserialize_with = "crate::primitives::integer::deserialize")]
     pub severity: i32,
 }
 

@@ -15,6 +15,7 @@ pub struct SetNetworkProfileRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomDataType>,
     /// Slot in which the configuration should be stored.
+    #[serde(deserialize_with = "crate::primitives::integer::deserialize")]
     pub configuration_slot: i32,
     /// `connectionData` (required).
     pub connection_data: NetworkConnectionProfileType,
@@ -91,7 +92,11 @@ pub struct APNType {
     /// urn:x-oca:ocpp:uid:1:568821
     ///
     /// SIM card pin code.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::primitives::integer::deserialize"
+    )]
     pub sim_pin: Option<i32>,
     /// APN. Preferred_ Network. Mobile_ Network_ ID
     ///
@@ -317,8 +322,10 @@ pub struct NetworkConnectionProfileType {
     /// The best setting depends on the underlying network and response times of the CSMS.
     ///
     /// If you are looking for a some guideline: use 30 seconds as a starting point.
+    #[serde(deserialize_with = "crate::primitives::integer::deserialize")]
     pub message_timeout: i32,
     /// This field specifies the security profile used when connecting to the CSMS with this NetworkConnectionProfile.
+    #[serde(deserialize_with = "crate::primitives::integer::deserialize")]
     pub security_profile: i32,
     /// `ocppInterface` (required).
     pub ocpp_interface: OCPPInterfaceEnumType,

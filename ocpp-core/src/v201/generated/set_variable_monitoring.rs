@@ -27,7 +27,11 @@ pub struct SetMonitoringDataType {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomDataType>,
     /// An id SHALL only be given to replace an existing monitor. The Charging Station handles the generation of id's for new monitors.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::primitives::integer::deserialize"
+    )]
     pub id: Option<i32>,
     /// Monitor only active when a transaction is ongoing on a component relevant to this transaction. Default = false.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -82,6 +86,7 @@ pub struct SetMonitoringDataType {
     /// *9-Debug* +
     ///
     /// Indicates information useful to developers for debugging, not useful during operations.
+    #[serde(deserialize_with = "crate::primitives::integer::deserialize")]
     pub severity: i32,
     /// `component` (required).
     pub component: ComponentType,
@@ -139,7 +144,11 @@ pub struct SetMonitoringResultType {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomDataType>,
     /// Id given to the VariableMonitor by the Charging Station. The Id is only returned when status is accepted. Installed VariableMonitors should have unique id's but the id's of removed Installed monitors should have unique id's but the id's of removed monitors MAY be reused.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::primitives::integer::deserialize"
+    )]
     pub id: Option<i32>,
     /// `statusInfo` (optional).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -196,6 +205,7 @@ pub struct SetMonitoringResultType {
     /// *9-Debug* +
     ///
     /// Indicates information useful to developers for debugging, not useful during operations.
+    #[serde(deserialize_with = "crate::primitives::integer::deserialize")]
     pub severity: i32,
 }
 

@@ -21,8 +21,10 @@ pub struct StatusNotificationRequest {
     /// `connectorStatus` (required).
     pub connector_status: ConnectorStatusEnumType,
     /// The id of the EVSE to which the connector belongs for which the the status is reported.
+    #[serde(deserialize_with = "crate::primitives::integer::deserialize")]
     pub evse_id: i32,
     /// The id of the connector within the EVSE for which the status is reported.
+    #[serde(deserialize_with = "crate::primitives::integer::deserialize")]
     pub connector_id: i32,
 }
 

@@ -29,18 +29,31 @@ pub struct TransactionEventRequest {
     /// `triggerReason` (required).
     pub trigger_reason: TriggerReasonEnumType,
     /// Incremental sequence number, helps with determining if all messages of a transaction have been received.
+    #[serde(deserialize_with = "crate::primitives::integer::deserialize")]
     pub seq_no: i32,
     /// Indication that this transaction event happened when the Charging Station was offline. Default = false, meaning: the event occurred when the Charging Station was online.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub offline: Option<bool>,
     /// If the Charging Station is able to report the number of phases used, then it SHALL provide it. When omitted the CSMS may be able to determine the number of phases used via device management.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::primitives::integer::deserialize"
+    )]
     pub number_of_phases_used: Option<i32>,
     /// The maximum current of the connected cable in Ampere (A).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::primitives::integer::deserialize"
+    )]
     pub cable_max_current: Option<i32>,
     /// This contains the Id of the reservation that terminates as a result of this transaction.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::primitives::integer::deserialize"
+    )]
     pub reservation_id: Option<i32>,
     /// `transactionInfo` (required).
     pub transaction_info: TransactionType,
@@ -289,13 +302,21 @@ pub struct TransactionType {
     /// urn:x-oca:ocpp:uid:1:569415
     ///
     /// Contains the total time that energy flowed from EVSE to EV during the transaction (in seconds). Note that timeSpentCharging is smaller or equal to the duration of the transaction.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::primitives::integer::deserialize"
+    )]
     pub time_spent_charging: Option<i32>,
     /// `stoppedReason` (optional).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stopped_reason: Option<ReasonEnumType>,
     /// The ID given to remote start request (&lt;&lt;requeststarttransactionrequest, RequestStartTransactionRequest&gt;&gt;. This enables to CSMS to match the started transaction to the given start request.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::primitives::integer::deserialize"
+    )]
     pub remote_start_id: Option<i32>,
 }
 
@@ -310,7 +331,11 @@ pub struct TransactionEventResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total_cost: Option<Decimal>,
     /// Priority from a business point of view. Default priority is 0, The range is from -9 to 9. Higher values indicate a higher priority. The chargingPriority in &lt;&lt;transactioneventresponse,TransactionEventResponse&gt;&gt; is temporarily, so it may not be set in the &lt;&lt;cmn_idtokeninfotype,IdTokenInfoType&gt;&gt; afterwards. Also the chargingPriority in &lt;&lt;transactioneventresponse,TransactionEventResponse&gt;&gt; overrules the one in &lt;&lt;cmn_idtokeninfotype,IdTokenInfoType&gt;&gt;.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::primitives::integer::deserialize"
+    )]
     pub charging_priority: Option<i32>,
     /// `idTokenInfo` (optional).
     #[serde(default, skip_serializing_if = "Option::is_none")]

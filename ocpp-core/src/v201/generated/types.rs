@@ -270,7 +270,11 @@ pub struct IdTokenInfoType {
     )]
     pub cache_expiry_date_time: Option<OffsetDateTime>,
     /// Priority from a business point of view. Default priority is 0, The range is from -9 to 9. Higher values indicate a higher priority. The chargingPriority in &lt;&lt;transactioneventresponse,TransactionEventResponse&gt;&gt; overrules this one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::primitives::integer::deserialize"
+    )]
     pub charging_priority: Option<i32>,
     /// ID_ Token. Language1. Language_ Code
     ///
@@ -280,7 +284,11 @@ pub struct IdTokenInfoType {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub language1: Option<String>,
     /// Only used when the IdToken is only valid for one or more specific EVSEs, not for the entire Charging Station.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::primitives::integer::deserialize"
+    )]
     pub evse_id: Option<Vec<i32>>,
     /// `groupIdToken` (optional).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -349,9 +357,14 @@ pub struct EVSEType {
     /// urn:x-enexis:ecdm:uid:1:569198
     ///
     /// EVSE Identifier. This contains a number (&gt; 0) designating an EVSE of the Charging Station.
+    #[serde(deserialize_with = "crate::primitives::integer::deserialize")]
     pub id: i32,
     /// An id to designate a specific connector (on an EVSE) by connector index number.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::primitives::integer::deserialize"
+    )]
     pub connector_id: Option<i32>,
 }
 
@@ -514,6 +527,7 @@ pub struct ChargingSchedulePeriodType {
     /// urn:x-oca:ocpp:uid:1:569240
     ///
     /// Start of the period, in seconds from the start of schedule. The value of StartPeriod also defines the stop time of the previous period.
+    #[serde(deserialize_with = "crate::primitives::integer::deserialize")]
     pub start_period: i32,
     /// Charging_ Schedule_ Period. Limit. Measure
     ///
@@ -526,10 +540,18 @@ pub struct ChargingSchedulePeriodType {
     /// urn:x-oca:ocpp:uid:1:569242
     ///
     /// The number of phases that can be used for charging. If a number of phases is needed, numberPhases=3 will be assumed unless another number is given.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::primitives::integer::deserialize"
+    )]
     pub number_phases: Option<i32>,
     /// Values: 1..3, Used if numberPhases=1 and if the EVSE is capable of switching the phase connected to the EV, i.e. ACPhaseSwitchingSupported is defined and true. It’s not allowed unless both conditions above are true. If both conditions are true, and phaseToUse is omitted, the Charging Station / EVSE will make the selection on its own.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::primitives::integer::deserialize"
+    )]
     pub phase_to_use: Option<i32>,
 }
 
@@ -929,7 +951,11 @@ pub struct UnitOfMeasureType {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unit: Option<String>,
     /// Multiplier, this value represents the exponent to base 10. I.e. multiplier 3 means 10 raised to the 3rd power. Default is 0.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::primitives::integer::deserialize"
+    )]
     pub multiplier: Option<i32>,
 }
 
@@ -1008,13 +1034,18 @@ pub struct RelativeTimeIntervalType {
     /// urn:x-oca:ocpp:uid:1:569279
     ///
     /// Start of the interval, in seconds from NOW.
+    #[serde(deserialize_with = "crate::primitives::integer::deserialize")]
     pub start: i32,
     /// Relative_ Timer_ Interval. Duration. Elapsed_ Time
     ///
     /// urn:x-oca:ocpp:uid:1:569280
     ///
     /// Duration of the interval, in seconds.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::primitives::integer::deserialize"
+    )]
     pub duration: Option<i32>,
 }
 
@@ -1060,13 +1091,18 @@ pub struct CostType {
     /// urn:x-oca:ocpp:uid:1:569244
     ///
     /// The estimated or actual cost per kWh
+    #[serde(deserialize_with = "crate::primitives::integer::deserialize")]
     pub amount: i32,
     /// Cost. Amount_ Multiplier. Integer
     ///
     /// urn:x-oca:ocpp:uid:1:569245
     ///
     /// Values: -3..3, The amountMultiplier defines the exponent to base 10 (dec). The final value is determined by: amount * 10 ^ amountMultiplier
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::primitives::integer::deserialize"
+    )]
     pub amount_multiplier: Option<i32>,
 }
 
@@ -1105,7 +1141,11 @@ pub struct SalesTariffEntryType {
     /// urn:x-oca:ocpp:uid:1:569281
     ///
     /// Defines the price level of this SalesTariffEntry (referring to NumEPriceLevels). Small values for the EPriceLevel represent a cheaper TariffEntry. Large values for the EPriceLevel represent a more expensive TariffEntry.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::primitives::integer::deserialize"
+    )]
     pub e_price_level: Option<i32>,
     /// `consumptionCost` (optional; at least 1 items; at most 3 items).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1128,6 +1168,7 @@ pub struct SalesTariffType {
     /// urn:x-enexis:ecdm:uid:1:569198
     ///
     /// SalesTariff identifier used to identify one sales tariff. An SAID remains a unique identifier for one schedule throughout a charging session.
+    #[serde(deserialize_with = "crate::primitives::integer::deserialize")]
     pub id: i32,
     /// Sales_ Tariff. Sales. Tariff_ Description
     ///
@@ -1141,7 +1182,11 @@ pub struct SalesTariffType {
     /// urn:x-oca:ocpp:uid:1:569284
     ///
     /// Defines the overall number of distinct price levels used across all provided SalesTariff elements.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::primitives::integer::deserialize"
+    )]
     pub num_e_price_levels: Option<i32>,
     /// `salesTariffEntry` (required; at least 1 items; at most 1024 items).
     pub sales_tariff_entry: Vec<SalesTariffEntryType>,
@@ -1159,6 +1204,7 @@ pub struct ChargingScheduleType {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomDataType>,
     /// Identifies the ChargingSchedule.
+    #[serde(deserialize_with = "crate::primitives::integer::deserialize")]
     pub id: i32,
     /// Charging_ Schedule. Start_ Schedule. Date_ Time
     ///
@@ -1176,7 +1222,11 @@ pub struct ChargingScheduleType {
     /// urn:x-oca:ocpp:uid:1:569236
     ///
     /// Duration of the charging schedule in seconds. If the duration is left empty, the last period will continue indefinitely or until end of the transaction if chargingProfilePurpose = TxProfile.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::primitives::integer::deserialize"
+    )]
     pub duration: Option<i32>,
     /// `chargingRateUnit` (required).
     pub charging_rate_unit: ChargingRateUnitEnumType,
@@ -1213,6 +1263,7 @@ pub struct MessageInfoType {
     /// urn:x-enexis:ecdm:uid:1:569198
     ///
     /// Master resource identifier, unique within an exchange context. It is defined within the OCPP context as a positive Integer value (greater or equal to zero).
+    #[serde(deserialize_with = "crate::primitives::integer::deserialize")]
     pub id: i32,
     /// `priority` (required).
     pub priority: MessagePriorityEnumType,
@@ -1345,12 +1396,14 @@ pub struct ChargingProfileType {
     /// urn:x-enexis:ecdm:uid:1:569198
     ///
     /// Id of ChargingProfile.
+    #[serde(deserialize_with = "crate::primitives::integer::deserialize")]
     pub id: i32,
     /// Charging_ Profile. Stack_ Level. Counter
     ///
     /// urn:x-oca:ocpp:uid:1:569230
     ///
     /// Value determining level in hierarchy stack of profiles. Higher values have precedence over lower values. Lowest level is 0.
+    #[serde(deserialize_with = "crate::primitives::integer::deserialize")]
     pub stack_level: i32,
     /// `chargingProfilePurpose` (required).
     pub charging_profile_purpose: ChargingProfilePurposeEnumType,

@@ -15,8 +15,10 @@ pub struct UnlockConnectorRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomDataType>,
     /// This contains the identifier of the EVSE for which a connector needs to be unlocked.
+    #[serde(deserialize_with = "crate::primitives::integer::deserialize")]
     pub evse_id: i32,
     /// This contains the identifier of the connector that needs to be unlocked.
+    #[serde(deserialize_with = "crate::primitives::integer::deserialize")]
     pub connector_id: i32,
 }
 
