@@ -649,8 +649,19 @@ fn compile(version: Version, action: &'static str, kind: PayloadKind) -> Compile
     jsonschema::options()
         .with_draft(draft)
         .should_validate_formats(true)
+        .with_format("date-time", is_rfc3339_date_time)
         .build(&schema)
         .map_err(|e| error(e.to_string()))
+}
+
+/// The `date-time` format check: the decoder's own RFC 3339 parser, so that a date-time the
+/// schema accepts always decodes (jsonschema 0.60's built-in check lets malformed years such as
+/// `2/13` pass), restricted to the grammar's `T` separator. The decoder also reads the space
+/// that RFC 3339 section 5.6 allows "for readability", but JSON Schema's `date-time` is the
+/// `date-time` production, which has a `T` (or `t`) at offset 10 after `YYYY-MM-DD`.
+fn is_rfc3339_date_time(text: &str) -> bool {
+    matches!(text.as_bytes().get(10), Some(b'T' | b't'))
+        && crate::primitives::datetime::parse(text).is_ok()
 }
 
 fn parse_schema(

@@ -388,6 +388,10 @@ fn v16_malformed_date_time_and_uri_are_type_constraint_violations() {
         "2013-02-31T20:53:32Z",
         "2013-02-01 20:53:32Z",
         "",
+        // Found by the payload fuzz target: jsonschema's own check accepted this year, which
+        // the decoder then refused.
+        "2/13-02-01T20:53:32.486Z",
+        "2013-02-01T20:53:32",
     ] {
         assert_rejected(
             Version::V16,

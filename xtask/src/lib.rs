@@ -4,6 +4,7 @@
 //!
 //! The generated code is committed so that readers and reviewers see it; the test in this
 //! crate and `--check` in CI keep it equal to what the schemas produce.
+#![forbid(unsafe_code)]
 
 pub mod emit;
 pub mod json;

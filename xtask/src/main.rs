@@ -1,4 +1,5 @@
 //! `cargo xtask <task>`: see the crate docs of the library for the tasks.
+#![forbid(unsafe_code)]
 
 use std::process::ExitCode;
 
