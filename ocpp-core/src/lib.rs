@@ -8,7 +8,9 @@
 #![forbid(unsafe_code)]
 
 pub mod error_code;
+pub mod machine;
 pub mod message;
+pub mod persist;
 pub mod pnc;
 pub mod primitives;
 pub mod rpc;
