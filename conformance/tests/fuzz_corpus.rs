@@ -1,4 +1,5 @@
-//! Runs every fuzz target's body over its committed corpus (`fuzz/corpus/<target>/`), so that
+//! Runs every fuzz target's body over its committed inputs (`fuzz/corpus/<target>/` and
+//! `fuzz/regressions/<target>/`), so that
 //! `cargo test` on stable exercises the targets and a corpus entry that once crashed stays
 //! fixed. The bodies are compiled from the fuzz crate's own source file, not copied.
 
@@ -10,15 +11,21 @@ mod bodies;
 use std::fs;
 use std::path::{Path, PathBuf};
 
+/// The committed inputs of `target`: its corpus (minimised by `cargo fuzz cmin`) and the
+/// named regression inputs of crashes fixed so far, which cmin may not drop.
 fn corpus(target: &str) -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../fuzz/corpus")
-        .join(target);
-    let mut files: Vec<PathBuf> = fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()))
-        .map(|entry| entry.expect("a readable corpus entry").path())
-        .filter(|path| path.is_file())
-        .collect();
+    let fuzz = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz");
+    let mut files = Vec::new();
+    for dir in [fuzz.join("corpus").join(target), fuzz.join("regressions").join(target)] {
+        let Ok(entries) = fs::read_dir(&dir) else {
+            continue;
+        };
+        files.extend(
+            entries
+                .map(|entry| entry.expect("a readable corpus entry").path())
+                .filter(|path| path.is_file()),
+        );
+    }
     files.sort();
     assert!(!files.is_empty(), "the {target} corpus is empty");
     files
