@@ -16,7 +16,10 @@ use std::path::{Path, PathBuf};
 fn corpus(target: &str) -> Vec<PathBuf> {
     let fuzz = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz");
     let mut files = Vec::new();
-    for dir in [fuzz.join("corpus").join(target), fuzz.join("regressions").join(target)] {
+    for dir in [
+        fuzz.join("corpus").join(target),
+        fuzz.join("regressions").join(target),
+    ] {
         let Ok(entries) = fs::read_dir(&dir) else {
             continue;
         };
