@@ -1,0 +1,21 @@
+//! The OCPP 1.6 Charge Point role: the stack's side of a charging station.
+//!
+//! [`ChargePoint`] is a sans-IO state machine driven through [`crate::machine::Machine`]. The
+//! application tells it what the hardware knows (connector status today; plug events, id tags,
+//! meter readings as the role grows) and the machine does the protocol: registration with the
+//! Central System, heartbeats, status notifications, answering the Central System's requests.
+//!
+//! What works so far: BootNotification with the Accepted / Pending / Rejected rules of 1.6
+//! section 4.2 and the errata, Heartbeat at the interval the Central System sets (skipped while
+//! other traffic flows), StatusNotification of every connector after registration and on
+//! every change (with `MinimumStatusDuration`), connector states persisted and restored,
+//! clock synchronisation, and TriggerMessage for BootNotification, Heartbeat and
+//! StatusNotification. Every other Central System request is answered `NotSupported` until the
+//! feature that handles it exists (see the README's status table).
+
+mod role;
+
+pub use role::{
+    CONNECTOR_STATUS_COLLECTION, ChargePoint, ChargePointConfig, ChargePointError, ConnectorStatus,
+    Event, Registration, RestoreError,
+};

@@ -1,0 +1,738 @@
+//! The OCPP 1.6 Charge Point state machine.
+//!
+//! This part covers registration, heartbeats and connector status: what a station must do from
+//! power-on until it is accepted, and what it reports while it is. The application tells it
+//! what the hardware knows ([`ChargePoint::report_status`]); the machine decides what to send
+//! and when.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use time::OffsetDateTime;
+
+use crate::machine::{Machine, Output};
+use crate::message::OcppRequest;
+use crate::persist::{Snapshot, StoreOp};
+use crate::rpc::{
+    AcceptedActions, Call, CallFailure, CallHandle, CallRefused, Endpoint, EndpointConfig,
+    IdGenerator, PeerError, RpcEvent,
+};
+use crate::time::{Monotonic, Now};
+use crate::v16::{
+    self, BootNotificationRequest, BootNotificationResponse, ChargePointErrorCode,
+    ChargePointStatus, HeartbeatRequest, HeartbeatResponse, MessageTrigger, RegistrationStatus,
+    StatusNotificationRequest, TriggerMessageRequest, TriggerMessageResponse, TriggerMessageStatus,
+};
+use crate::{ErrorCode, Version};
+
+/// The collection connector states are persisted in; keys are the connector id, zero-padded
+/// to four digits so they sort numerically.
+pub const CONNECTOR_STATUS_COLLECTION: &str = "cp16.connector-status";
+
+/// Settings of a [`ChargePoint`] that do not change while it runs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChargePointConfig {
+    /// What the station says about itself in every BootNotification.
+    pub boot: BootNotificationRequest,
+    /// The number of connectors (1.6 `NumberOfConnectors`); ids run from 1, and 0 is the
+    /// station as a whole (1.6 section 3.8).
+    pub connectors: u32,
+    /// Settings of the RPC layer. Its version must be 1.6 and its accepted actions are set by
+    /// the machine.
+    pub rpc: EndpointConfig,
+    /// How long to wait before another BootNotification when the Central System gives an
+    /// interval of 0 or does not answer (section 4.2 leaves the choice to the station). Default
+    /// 60 s.
+    pub boot_retry: Duration,
+    /// The heartbeat interval until the Central System sets one (`HeartbeatInterval`). Default
+    /// 300 s.
+    pub heartbeat_interval: Duration,
+    /// How long a connector status must be stable before it is reported
+    /// (`MinimumStatusDuration`). Default 0: at once.
+    pub minimum_status_duration: Duration,
+}
+
+impl ChargePointConfig {
+    /// Defaults for a station with `connectors` connectors that boots with `boot`.
+    pub fn new(boot: BootNotificationRequest, connectors: u32) -> ChargePointConfig {
+        ChargePointConfig {
+            boot,
+            connectors,
+            rpc: EndpointConfig::new(Version::V16),
+            boot_retry: Duration::from_secs(60),
+            heartbeat_interval: Duration::from_secs(300),
+            minimum_status_duration: Duration::ZERO,
+        }
+    }
+}
+
+/// Where the station stands with the Central System (1.6 section 4.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Registration {
+    /// No BootNotification answered since power-on: only BootNotification may be sent.
+    Unregistered,
+    /// Accepted: everything may be sent.
+    Accepted,
+    /// Pending: the Central System may configure the station; the station sends requests only
+    /// when triggered, and boots again after the interval.
+    Pending,
+    /// Rejected: nothing is sent and nothing is answered until the interval has passed.
+    Rejected,
+}
+
+/// A connector's status as the application reports it (the fields of StatusNotification
+/// besides the connector and the time).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConnectorStatus {
+    /// The status.
+    pub status: ChargePointStatus,
+    /// The error, `NoError` when there is none.
+    pub error_code: ChargePointErrorCode,
+    /// Free text about the error (at most 50 characters).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub info: Option<String>,
+    /// The vendor of `vendor_error_code` (at most 255 characters).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vendor_id: Option<String>,
+    /// A vendor-specific error code (at most 50 characters).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vendor_error_code: Option<String>,
+}
+
+impl ConnectorStatus {
+    /// A status without an error.
+    pub fn new(status: ChargePointStatus) -> ConnectorStatus {
+        ConnectorStatus {
+            status,
+            error_code: ChargePointErrorCode::NoError,
+            info: None,
+            vendor_id: None,
+            vendor_error_code: None,
+        }
+    }
+}
+
+/// What the machine tells the application.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// The Central System answered a BootNotification.
+    Registered {
+        /// Its verdict.
+        status: RegistrationStatus,
+        /// Accepted: the heartbeat interval; otherwise the wait before the next
+        /// BootNotification.
+        interval: Duration,
+    },
+    /// The Central System's time (from a BootNotification or Heartbeat answer). The machine
+    /// corrects its own timestamps by `offset`; the application may set its clock.
+    ClockSynchronized {
+        /// The Central System's time.
+        central_system_time: OffsetDateTime,
+        /// How far the caller's wall clock is behind it.
+        offset: time::Duration,
+    },
+    /// A call the machine made failed; it retries where the protocol says so.
+    CallFailed {
+        /// The action.
+        action: String,
+        /// Why.
+        failure: CallFailure,
+    },
+    /// A message the machine wanted to send was refused by the RPC layer before sending,
+    /// e.g. a StatusNotification whose `info` breaks the schema's length limit.
+    CallRefused {
+        /// The action.
+        action: String,
+        /// Why.
+        reason: CallRefused,
+    },
+    /// The Central System sent something wrong; it was answered or dropped per the spec.
+    PeerError {
+        /// What was wrong.
+        error: PeerError,
+        /// The CallError code sent back, if any.
+        answered: Option<ErrorCode>,
+    },
+}
+
+/// Why a command of the application was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ChargePointError {
+    /// The connector id is above the configured number of connectors.
+    #[error("connector {connector} does not exist (the station has {connectors})")]
+    UnknownConnector {
+        /// The id given.
+        connector: u32,
+        /// The configured number of connectors.
+        connectors: u32,
+    },
+}
+
+/// Why a snapshot could not be restored.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RestoreError {
+    /// A stored record does not decode; the store was written by an incompatible version or is
+    /// damaged.
+    #[error("stored record {collection}/{key} is unreadable: {reason}")]
+    BadRecord {
+        /// Its collection.
+        collection: &'static str,
+        /// Its key.
+        key: String,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+/// The record a connector status is persisted as.
+#[derive(Debug, Serialize, Deserialize)]
+struct StatusRecord {
+    /// Format version of the record.
+    v: u32,
+    #[serde(flatten)]
+    status: ConnectorStatus,
+}
+
+const STATUS_RECORD_VERSION: u32 = 1;
+
+#[derive(Debug)]
+struct Connector {
+    /// What the application last reported.
+    current: ConnectorStatus,
+    /// When `current` was reported (for `MinimumStatusDuration` and the message timestamp).
+    changed_at: Monotonic,
+    changed_at_wall: Option<OffsetDateTime>,
+    /// What the Central System was last told, if anything since the last registration.
+    reported: Option<ConnectorStatus>,
+    /// A StatusNotification of this connector is in flight.
+    in_flight: bool,
+    /// A TriggerMessage asked for this connector's status.
+    triggered: bool,
+}
+
+/// What an outgoing call of the machine was for.
+#[derive(Debug)]
+enum Purpose {
+    Boot,
+    Heartbeat,
+    Status {
+        connector: u32,
+        sent: ConnectorStatus,
+    },
+}
+
+/// The OCPP 1.6 Charge Point state machine. Drive it through [`Machine`].
+pub struct ChargePoint {
+    config: ChargePointConfig,
+    endpoint: Endpoint,
+    connected: bool,
+    registration: Registration,
+    /// When the next BootNotification may go out (while not accepted).
+    next_boot: Monotonic,
+    boot_triggered: bool,
+    heartbeat_interval: Duration,
+    heartbeat_triggered: bool,
+    /// When the last frame went to the Central System: heartbeats are only needed when the
+    /// line has been quiet (section 4.6).
+    last_sent: Monotonic,
+    /// Added to the caller's wall clock for timestamps: the Central System's clock rules.
+    clock_offset: time::Duration,
+    connectors: Vec<Connector>,
+    calls: BTreeMap<CallHandle, Purpose>,
+    outputs: VecDeque<Output<Event>>,
+}
+
+impl std::fmt::Debug for ChargePoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChargePoint")
+            .field("registration", &self.registration)
+            .field("connected", &self.connected)
+            .field("connectors", &self.connectors)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The actions of the Central System this machine answers; the rest of 1.6 is answered
+/// `NotSupported` until the features that handle them exist.
+const HANDLED_ACTIONS: [&str; 1] = ["TriggerMessage"];
+
+impl ChargePoint {
+    /// A station as it powers on, with the state restored from `snapshot` (empty on the first
+    /// start). Every connector whose status was never stored starts `Available`.
+    pub fn new(
+        config: ChargePointConfig,
+        ids: Box<dyn IdGenerator>,
+        snapshot: &Snapshot,
+    ) -> Result<ChargePoint, RestoreError> {
+        let mut rpc = config.rpc.clone();
+        rpc.version = Version::V16;
+        rpc.accepted_actions = AcceptedActions::only(HANDLED_ACTIONS);
+        let mut connectors: Vec<Connector> = (0..=config.connectors)
+            .map(|_| Connector {
+                current: ConnectorStatus::new(ChargePointStatus::Available),
+                changed_at: Monotonic::ZERO,
+                changed_at_wall: None,
+                reported: None,
+                in_flight: false,
+                triggered: false,
+            })
+            .collect();
+        for (key, value) in snapshot.records(CONNECTOR_STATUS_COLLECTION) {
+            let bad = |reason: String| RestoreError::BadRecord {
+                collection: CONNECTOR_STATUS_COLLECTION,
+                key: key.to_owned(),
+                reason,
+            };
+            let id: usize = key.parse().map_err(|_| bad("not a connector id".into()))?;
+            let record: StatusRecord =
+                serde_json::from_slice(value).map_err(|e| bad(e.to_string()))?;
+            if record.v != STATUS_RECORD_VERSION {
+                return Err(bad(format!("record version {} is unknown", record.v)));
+            }
+            // A connector beyond the configured count was removed from the hardware.
+            if let Some(connector) = connectors.get_mut(id) {
+                connector.current = record.status;
+            }
+        }
+        Ok(ChargePoint {
+            heartbeat_interval: config.heartbeat_interval,
+            endpoint: Endpoint::new(rpc, ids),
+            config,
+            connected: false,
+            registration: Registration::Unregistered,
+            next_boot: Monotonic::ZERO,
+            boot_triggered: false,
+            heartbeat_triggered: false,
+            last_sent: Monotonic::ZERO,
+            clock_offset: time::Duration::ZERO,
+            connectors,
+            calls: BTreeMap::new(),
+            outputs: VecDeque::new(),
+        })
+    }
+
+    /// Where the station stands with the Central System.
+    pub fn registration(&self) -> Registration {
+        self.registration
+    }
+
+    /// The heartbeat interval in force.
+    pub fn heartbeat_interval(&self) -> Duration {
+        self.heartbeat_interval
+    }
+
+    /// The time to put in messages: the caller's wall clock corrected by the Central System's
+    /// last reported time.
+    pub fn time(&self, now: Now) -> OffsetDateTime {
+        now.wall + self.clock_offset
+    }
+
+    /// The status of a connector as last reported by the application.
+    pub fn connector_status(&self, connector: u32) -> Option<&ConnectorStatus> {
+        self.connectors
+            .get(connector as usize)
+            .map(|connector| &connector.current)
+    }
+
+    /// The application reports a connector's status (0 = the station as a whole). It is
+    /// persisted at once and sent as a StatusNotification when the station may send and the
+    /// status has been stable for `MinimumStatusDuration`.
+    pub fn report_status(
+        &mut self,
+        now: Now,
+        connector: u32,
+        status: ConnectorStatus,
+    ) -> Result<(), ChargePointError> {
+        let connectors = self.config.connectors;
+        let slot = self.connectors.get_mut(connector as usize).ok_or(
+            ChargePointError::UnknownConnector {
+                connector,
+                connectors,
+            },
+        )?;
+        if slot.current != status {
+            slot.current = status;
+            slot.changed_at = now.monotonic;
+            slot.changed_at_wall = Some(now.wall + self.clock_offset);
+            let value = serde_json::to_vec(&StatusRecord {
+                v: STATUS_RECORD_VERSION,
+                status: slot.current.clone(),
+            })
+            .unwrap_or_default();
+            self.outputs.push_back(Output::Persist(StoreOp::Put {
+                collection: CONNECTOR_STATUS_COLLECTION,
+                key: format!("{connector:04}"),
+                value,
+            }));
+        }
+        self.pump(now);
+        Ok(())
+    }
+
+    /// Sends whatever is due: the BootNotification while not accepted; status notifications,
+    /// triggered messages and heartbeats when allowed.
+    fn pump(&mut self, now: Now) {
+        if !self.connected {
+            return;
+        }
+        let booting = self.calls.values().any(|p| matches!(p, Purpose::Boot));
+        match self.registration {
+            Registration::Rejected if now.monotonic < self.next_boot => return,
+            Registration::Accepted => {}
+            _ if booting => {}
+            _ if self.boot_triggered || now.monotonic >= self.next_boot => {
+                self.boot_triggered = false;
+                let boot = self.config.boot.clone();
+                self.send(now, &boot, Purpose::Boot);
+                return;
+            }
+            _ => {}
+        }
+        // Section 4.2: before Accepted only BootNotification; in Pending only what a
+        // TriggerMessage asked for.
+        let accepted = self.registration == Registration::Accepted;
+        let may_send_triggered = accepted || self.registration == Registration::Pending;
+        if !may_send_triggered {
+            return;
+        }
+        for id in 0..self.connectors.len() {
+            let connector = &self.connectors[id];
+            let stable = now.monotonic.saturating_since(connector.changed_at)
+                >= self.config.minimum_status_duration;
+            let changed = connector.reported.as_ref() != Some(&connector.current);
+            let due = connector.triggered || (accepted && changed && stable);
+            if due && !connector.in_flight {
+                let status = connector.current.clone();
+                let timestamp = connector.changed_at_wall.unwrap_or_else(|| self.time(now));
+                let request = StatusNotificationRequest {
+                    connector_id: id as i32,
+                    error_code: status.error_code,
+                    info: status.info.clone(),
+                    status: status.status,
+                    timestamp: Some(timestamp),
+                    vendor_id: status.vendor_id.clone(),
+                    vendor_error_code: status.vendor_error_code.clone(),
+                };
+                self.connectors[id].triggered = false;
+                self.connectors[id].in_flight = true;
+                self.send(
+                    now,
+                    &request,
+                    Purpose::Status {
+                        connector: id as u32,
+                        sent: status,
+                    },
+                );
+            }
+        }
+        let quiet = now.monotonic.saturating_since(self.last_sent) >= self.heartbeat_interval;
+        let heartbeat_due = accepted
+            && !self.heartbeat_interval.is_zero()
+            && quiet
+            && self.endpoint.pending_calls() == 0;
+        if self.heartbeat_triggered || heartbeat_due {
+            self.heartbeat_triggered = false;
+            self.send(now, &HeartbeatRequest::default(), Purpose::Heartbeat);
+        }
+    }
+
+    fn send<R: OcppRequest>(&mut self, now: Now, request: &R, purpose: Purpose) {
+        match self.endpoint.call_request(now, request) {
+            Ok(handle) => {
+                self.calls.insert(handle, purpose);
+            }
+            Err(reason) => {
+                // The machine only sends while connected, so this is a request of its own
+                // making that fails validation (say, an over-long `info` from the
+                // application): report it rather than lose it silently.
+                self.outputs.push_back(Output::Event(Event::CallRefused {
+                    action: R::ACTION.to_owned(),
+                    reason,
+                }));
+                self.release(purpose);
+            }
+        }
+        self.drain_endpoint(now);
+    }
+
+    /// Moves the endpoint's outputs into the machine's, acting on its events.
+    fn drain_endpoint(&mut self, now: Now) {
+        while let Some(output) = self.endpoint.poll_output() {
+            match output {
+                crate::rpc::Output::Transmit(text) => {
+                    self.last_sent = now.monotonic;
+                    self.outputs.push_back(Output::Transmit(text));
+                }
+                crate::rpc::Output::Event(event) => self.on_rpc_event(now, event),
+            }
+        }
+    }
+
+    fn on_rpc_event(&mut self, now: Now, event: RpcEvent) {
+        match event {
+            RpcEvent::Call(call) => self.on_call(now, call),
+            RpcEvent::Completed {
+                handle,
+                action,
+                outcome,
+                ..
+            } => {
+                let Some(purpose) = self.calls.remove(&handle) else {
+                    return;
+                };
+                match outcome {
+                    Ok(payload) => self.on_result(now, purpose, payload),
+                    Err(failure) => {
+                        self.on_failure(now, &purpose, &failure);
+                        self.release(purpose);
+                        self.outputs
+                            .push_back(Output::Event(Event::CallFailed { action, failure }));
+                    }
+                }
+            }
+            RpcEvent::PeerError { error, answered } => {
+                self.outputs
+                    .push_back(Output::Event(Event::PeerError { error, answered }));
+            }
+        }
+    }
+
+    /// Undoes the bookkeeping of a call that will not be answered.
+    fn release(&mut self, purpose: Purpose) {
+        if let Purpose::Status { connector, .. } = purpose
+            && let Some(slot) = self.connectors.get_mut(connector as usize)
+        {
+            slot.in_flight = false;
+        }
+    }
+
+    fn on_failure(&mut self, now: Now, purpose: &Purpose, failure: &CallFailure) {
+        // A boot cut off by a disconnect goes out again as soon as the next connection is up
+        // (its time had come already); one that failed otherwise waits the retry interval.
+        if matches!(purpose, Purpose::Boot) && *failure != CallFailure::Disconnected {
+            self.next_boot = now.monotonic + self.config.boot_retry;
+        }
+    }
+
+    fn on_result(&mut self, now: Now, purpose: Purpose, payload: Value) {
+        match purpose {
+            Purpose::Boot => match BootNotificationResponse::deserialize(&payload) {
+                Ok(response) => self.on_registration(now, response),
+                Err(e) => self.undecodable(now, "BootNotification", &e),
+            },
+            Purpose::Heartbeat => match HeartbeatResponse::deserialize(&payload) {
+                Ok(response) => self.synchronize(now, response.current_time),
+                Err(e) => self.undecodable(now, "Heartbeat", &e),
+            },
+            Purpose::Status { connector, sent } => {
+                if let Some(slot) = self.connectors.get_mut(connector as usize) {
+                    slot.in_flight = false;
+                    slot.reported = Some(sent);
+                }
+            }
+        }
+    }
+
+    /// A schema-valid answer whose values the types cannot hold (e.g. an interval beyond 32
+    /// bits): treated like a failed call.
+    fn undecodable(&mut self, now: Now, action: &str, error: &serde_json::Error) {
+        if action == "BootNotification" {
+            self.next_boot = now.monotonic + self.config.boot_retry;
+        }
+        self.outputs.push_back(Output::Event(Event::CallFailed {
+            action: action.to_owned(),
+            failure: CallFailure::InvalidResponse {
+                code: ErrorCode::PropertyConstraintViolation,
+                description: error.to_string(),
+            },
+        }));
+    }
+
+    fn on_registration(&mut self, now: Now, response: BootNotificationResponse) {
+        let interval = Duration::from_secs(u64::try_from(response.interval).unwrap_or(0));
+        self.synchronize(now, response.current_time);
+        self.registration = match response.status {
+            RegistrationStatus::Accepted => {
+                // Section 4.2: the interval becomes the heartbeat interval (0 keeps the
+                // configured one). Errata 3.22: report every connector's current status, at
+                // once: it is a report of the state, not a change to let settle.
+                if !interval.is_zero() {
+                    self.heartbeat_interval = interval;
+                }
+                for connector in &mut self.connectors {
+                    connector.reported = None;
+                    connector.triggered = true;
+                }
+                Registration::Accepted
+            }
+            RegistrationStatus::Pending => Registration::Pending,
+            RegistrationStatus::Rejected => Registration::Rejected,
+        };
+        if self.registration != Registration::Accepted {
+            // Section 4.2: wait the interval, or a wait of the station's choosing if it is 0.
+            let wait = if interval.is_zero() {
+                self.config.boot_retry
+            } else {
+                interval
+            };
+            self.next_boot = now.monotonic + wait;
+        }
+        self.outputs.push_back(Output::Event(Event::Registered {
+            status: response.status,
+            interval,
+        }));
+    }
+
+    fn synchronize(&mut self, now: Now, central_system_time: OffsetDateTime) {
+        self.clock_offset = central_system_time - now.wall;
+        self.outputs
+            .push_back(Output::Event(Event::ClockSynchronized {
+                central_system_time,
+                offset: self.clock_offset,
+            }));
+    }
+
+    fn on_call(&mut self, now: Now, call: Call) {
+        // Section 4.2: "While Rejected, the Charge Point SHALL NOT respond to any Central
+        // System initiated message."
+        if self.registration == Registration::Rejected {
+            return;
+        }
+        let Some(action) = v16::Action::from_name(&call.action) else {
+            return;
+        };
+        match v16::Request::from_payload(action, call.payload) {
+            Ok(v16::Request::TriggerMessage(request)) => {
+                let status = self.on_trigger(&request);
+                let response = TriggerMessageResponse { status };
+                // The endpoint holds the id until answered; an error here means the connection
+                // closed meanwhile, and the answer has nobody to go to.
+                let _ = self.endpoint.respond_with(now, &call.id, &response);
+            }
+            Ok(_) => {
+                // The endpoint only hands over accepted actions; anything else is a bug here.
+                let _ = self.endpoint.respond_error(
+                    now,
+                    &call.id,
+                    ErrorCode::NotSupported,
+                    format!("{} is not supported", call.action),
+                    None,
+                );
+            }
+            Err(e) => {
+                // Schema-valid (the endpoint checked) yet not decodable: a value beyond what
+                // the field holds, e.g. an integer over 32 bits.
+                let _ = self.endpoint.respond_error(
+                    now,
+                    &call.id,
+                    ErrorCode::PropertyConstraintViolation,
+                    e.to_string(),
+                    None,
+                );
+            }
+        }
+    }
+
+    /// Section 5.17: which messages a TriggerMessage can ask for.
+    fn on_trigger(&mut self, request: &TriggerMessageRequest) -> TriggerMessageStatus {
+        let connector = request.connector_id;
+        let connector_ok = connector.is_none_or(|c| c >= 0 && c as u32 <= self.config.connectors);
+        if !connector_ok {
+            return TriggerMessageStatus::Rejected;
+        }
+        match request.requested_message {
+            MessageTrigger::BootNotification => {
+                // Errata 3.35: once accepted, a station is recommended to refuse this until its
+                // next reboot or reconnect.
+                if self.registration == Registration::Accepted {
+                    TriggerMessageStatus::Rejected
+                } else {
+                    self.boot_triggered = true;
+                    TriggerMessageStatus::Accepted
+                }
+            }
+            MessageTrigger::Heartbeat => {
+                self.heartbeat_triggered = true;
+                TriggerMessageStatus::Accepted
+            }
+            MessageTrigger::StatusNotification => {
+                let targets: BTreeSet<usize> = match connector {
+                    Some(c) => BTreeSet::from([c as usize]),
+                    None => (0..self.connectors.len()).collect(),
+                };
+                for id in targets {
+                    self.connectors[id].triggered = true;
+                }
+                TriggerMessageStatus::Accepted
+            }
+            MessageTrigger::MeterValues
+            | MessageTrigger::DiagnosticsStatusNotification
+            | MessageTrigger::FirmwareStatusNotification => TriggerMessageStatus::NotImplemented,
+        }
+    }
+
+    /// The next deadline of the machine's own timers.
+    fn own_deadline(&self) -> Option<Monotonic> {
+        if !self.connected {
+            return None;
+        }
+        let booting = self.calls.values().any(|p| matches!(p, Purpose::Boot));
+        let mut deadlines = Vec::new();
+        if self.registration != Registration::Accepted && !booting {
+            deadlines.push(self.next_boot);
+        }
+        if self.registration == Registration::Accepted {
+            if !self.heartbeat_interval.is_zero() {
+                deadlines.push(self.last_sent + self.heartbeat_interval);
+            }
+            for connector in &self.connectors {
+                if connector.reported.as_ref() != Some(&connector.current) && !connector.in_flight {
+                    deadlines.push(connector.changed_at + self.config.minimum_status_duration);
+                }
+            }
+        }
+        deadlines.into_iter().min()
+    }
+}
+
+impl Machine for ChargePoint {
+    type Event = Event;
+
+    fn handle_connected(&mut self, now: Now) {
+        self.connected = true;
+        self.endpoint.handle_connected(now);
+        self.last_sent = now.monotonic;
+        self.pump(now);
+    }
+
+    fn handle_disconnected(&mut self, now: Now) {
+        self.connected = false;
+        self.endpoint.handle_disconnected(now);
+        self.drain_endpoint(now);
+    }
+
+    fn handle_message(&mut self, now: Now, text: &str) {
+        self.endpoint.handle_message(now, text);
+        self.drain_endpoint(now);
+        self.pump(now);
+    }
+
+    fn handle_timeout(&mut self, now: Now) {
+        self.endpoint.handle_timeout(now);
+        self.drain_endpoint(now);
+        self.pump(now);
+    }
+
+    fn poll_output(&mut self) -> Option<Output<Event>> {
+        self.outputs.pop_front()
+    }
+
+    fn poll_timeout(&self) -> Option<Monotonic> {
+        [self.endpoint.poll_timeout(), self.own_deadline()]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+}

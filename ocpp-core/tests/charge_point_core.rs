@@ -1,0 +1,662 @@
+//! The 1.6 Charge Point role against a scripted Central System, in virtual time: registration
+//! (OCTT TC_001_CS, TC_002_CS; 1.6 section 4.2 and errata), heartbeats (4.6), status
+//! notifications (4.9, errata 3.22, `MinimumStatusDuration`), TriggerMessage (5.17, errata 3.35)
+//! and persistence of connector states.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use ocpp_core::Version;
+use ocpp_core::charge_point::{
+    ChargePoint, ChargePointConfig, ChargePointError, ConnectorStatus, Event, Registration,
+};
+use ocpp_core::machine::{Machine, Output};
+use ocpp_core::persist::Snapshot;
+use ocpp_core::rpc::{Call, CounterIds, Endpoint, EndpointConfig, Output as RpcOutput, RpcEvent};
+use ocpp_core::time::{Monotonic, Now};
+use ocpp_core::v16::{BootNotificationRequest, ChargePointErrorCode, ChargePointStatus};
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+use time::macros::datetime;
+
+const START: OffsetDateTime = datetime!(2024-05-01 10:00 UTC);
+
+fn boot_request() -> BootNotificationRequest {
+    BootNotificationRequest {
+        charge_point_vendor: "VendorX".into(),
+        charge_point_model: "Model1".into(),
+        charge_point_serial_number: None,
+        charge_box_serial_number: None,
+        firmware_version: Some("1.0.0".into()),
+        iccid: None,
+        imsi: None,
+        meter_type: None,
+        meter_serial_number: None,
+    }
+}
+
+/// A message the Central System received, with when.
+#[derive(Debug, Clone)]
+struct Seen {
+    at: Duration,
+    action: String,
+    payload: Value,
+}
+
+/// Our Charge Point, a bare endpoint playing the Central System, and virtual time.
+struct World {
+    now: Now,
+    cp: ChargePoint,
+    cs: Endpoint,
+    /// Registration answers the Central System gives, in order; the last one repeats.
+    registrations: VecDeque<(&'static str, i64)>,
+    /// How far ahead of the station's wall clock the Central System's clock is.
+    cs_clock_ahead: time::Duration,
+    seen: Vec<Seen>,
+    /// Answers to the Central System's own calls.
+    answers: Vec<(String, Result<Value, String>)>,
+    events: Vec<Event>,
+    stored: Snapshot,
+}
+
+impl World {
+    fn new(connectors: u32, configure: impl FnOnce(&mut ChargePointConfig)) -> World {
+        World::restored(connectors, configure, Snapshot::new())
+    }
+
+    fn restored(
+        connectors: u32,
+        configure: impl FnOnce(&mut ChargePointConfig),
+        stored: Snapshot,
+    ) -> World {
+        let mut config = ChargePointConfig::new(boot_request(), connectors);
+        configure(&mut config);
+        let cp = ChargePoint::new(config, Box::new(CounterIds::default()), &stored).unwrap();
+        let cs = Endpoint::new(
+            EndpointConfig::new(Version::V16),
+            Box::new(CounterIds::starting_at(1000)),
+        );
+        World {
+            now: Now::new(Monotonic::ZERO, START),
+            cp,
+            cs,
+            registrations: VecDeque::from([("Accepted", 60)]),
+            cs_clock_ahead: time::Duration::ZERO,
+            seen: Vec::new(),
+            answers: Vec::new(),
+            events: Vec::new(),
+            stored,
+        }
+    }
+
+    fn elapsed(&self) -> Duration {
+        self.now.monotonic.elapsed()
+    }
+
+    fn connect(&mut self) {
+        self.cs.handle_connected(self.now);
+        self.cp.handle_connected(self.now);
+        self.settle();
+    }
+
+    fn disconnect(&mut self) {
+        self.cs.handle_disconnected(self.now);
+        self.cp.handle_disconnected(self.now);
+        self.settle();
+    }
+
+    /// Exchanges frames until both sides are quiet.
+    fn settle(&mut self) {
+        loop {
+            let mut moved = false;
+            while let Some(output) = self.cp.poll_output() {
+                match output {
+                    Output::Transmit(text) => {
+                        moved = true;
+                        self.cs.handle_message(self.now, &text);
+                    }
+                    Output::Persist(op) => self.stored.apply([&op]),
+                    Output::Event(event) => self.events.push(event),
+                    Output::Close(close) => panic!("unexpected close {close:?}"),
+                }
+            }
+            while let Some(output) = self.cs.poll_output() {
+                match output {
+                    RpcOutput::Transmit(text) => {
+                        moved = true;
+                        self.cp.handle_message(self.now, &text);
+                    }
+                    RpcOutput::Event(RpcEvent::Call(call)) => self.central_system(call),
+                    RpcOutput::Event(RpcEvent::Completed {
+                        action, outcome, ..
+                    }) => {
+                        self.answers
+                            .push((action, outcome.map_err(|e| format!("{e:?}"))));
+                    }
+                    RpcOutput::Event(RpcEvent::PeerError { error, .. }) => {
+                        panic!("the station sent something wrong: {error:?}")
+                    }
+                }
+            }
+            if !moved {
+                return;
+            }
+        }
+    }
+
+    /// The scripted Central System's answer to the station's calls.
+    fn central_system(&mut self, call: Call) {
+        let cs_time = self.now.wall + self.cs_clock_ahead;
+        let time = ocpp_core::primitives::datetime::format(cs_time);
+        self.seen.push(Seen {
+            at: self.elapsed(),
+            action: call.action.clone(),
+            payload: call.payload.clone(),
+        });
+        let answer = match call.action.as_str() {
+            "BootNotification" => {
+                let (status, interval) = if self.registrations.len() > 1 {
+                    self.registrations.pop_front().unwrap()
+                } else {
+                    self.registrations[0]
+                };
+                json!({"status": status, "currentTime": time, "interval": interval})
+            }
+            "Heartbeat" => json!({"currentTime": time}),
+            "StatusNotification" => json!({}),
+            other => panic!("the scripted Central System does not expect {other}"),
+        };
+        self.cs.respond(self.now, &call.id, answer).unwrap();
+    }
+
+    /// Runs virtual time forward to `elapsed` since the start, firing every deadline on the way.
+    fn run_until(&mut self, elapsed: Duration) {
+        let end = Monotonic::from_elapsed(elapsed);
+        loop {
+            let next = [self.cp.poll_timeout(), self.cs.poll_timeout()]
+                .into_iter()
+                .flatten()
+                .min();
+            match next {
+                Some(at) if at <= end => {
+                    let step = at.saturating_since(self.now.monotonic);
+                    self.now = self.now.advanced(step);
+                    self.cp.handle_timeout(self.now);
+                    self.cs.handle_timeout(self.now);
+                    self.settle();
+                }
+                _ => break,
+            }
+        }
+        let step = end.saturating_since(self.now.monotonic);
+        self.now = self.now.advanced(step);
+    }
+
+    /// The Central System calls the station.
+    fn cs_calls(&mut self, action: &str, payload: Value) -> Result<Value, String> {
+        self.cs.call(self.now, action, payload).unwrap();
+        self.settle();
+        let (got, answer) = self.answers.pop().expect("the station answered");
+        assert_eq!(got, action);
+        answer
+    }
+
+    fn actions(&self) -> Vec<&str> {
+        self.seen.iter().map(|s| s.action.as_str()).collect()
+    }
+
+    fn take_seen(&mut self) -> Vec<Seen> {
+        std::mem::take(&mut self.seen)
+    }
+}
+
+fn secs(s: u64) -> Duration {
+    Duration::from_secs(s)
+}
+
+fn statuses(seen: &[Seen]) -> Vec<(i64, &str)> {
+    seen.iter()
+        .filter(|s| s.action == "StatusNotification")
+        .map(|s| {
+            (
+                s.payload["connectorId"].as_i64().unwrap(),
+                s.payload["status"].as_str().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// OCTT TC_001_CS (Cold Boot Charge Point): Rejected first, boot again after its interval, then
+/// Accepted; a StatusNotification per connector and connector 0; heartbeats every interval.
+#[test]
+fn tc_001_cs_cold_boot_rejected_then_accepted() {
+    let mut world = World::new(2, |_| {});
+    world.registrations = VecDeque::from([("Rejected", 10), ("Accepted", 60)]);
+    world.connect();
+    assert_eq!(world.take_seen().len(), 1, "only the BootNotification");
+    assert_eq!(world.cp.registration(), Registration::Rejected);
+
+    // Section 4.2: nothing is sent before the retry interval has expired.
+    world.run_until(secs(9));
+    assert!(world.seen.is_empty());
+    world.run_until(secs(10));
+    let seen = world.take_seen();
+    assert_eq!(seen[0].action, "BootNotification");
+    assert_eq!(seen[0].at, secs(10));
+    assert_eq!(world.cp.registration(), Registration::Accepted);
+    // Errata 3.22: connector 0 and every connector, with their current status.
+    assert_eq!(
+        statuses(&seen),
+        [(0, "Available"), (1, "Available"), (2, "Available")]
+    );
+    assert_eq!(world.cp.heartbeat_interval(), secs(60));
+
+    // Step 7: a Heartbeat every interval of silence.
+    world.run_until(secs(10 + 60 + 60));
+    let beats: Vec<Duration> = world
+        .take_seen()
+        .iter()
+        .filter(|s| s.action == "Heartbeat")
+        .map(|s| s.at)
+        .collect();
+    assert_eq!(beats, [secs(70), secs(130)]);
+}
+
+/// OCTT TC_002_CS (Cold Boot Charge Point - Pending): while pending the station answers the
+/// Central System, sends requests only when triggered, and boots again after the interval.
+#[test]
+fn tc_002_cs_cold_boot_pending() {
+    let mut world = World::new(1, |_| {});
+    world.registrations = VecDeque::from([("Pending", 30), ("Accepted", 300)]);
+    world.connect();
+    assert_eq!(world.cp.registration(), Registration::Pending);
+    world.take_seen();
+
+    // Nothing unprompted while pending, not even a status change.
+    world
+        .cp
+        .report_status(
+            world.now,
+            1,
+            ConnectorStatus::new(ChargePointStatus::Preparing),
+        )
+        .unwrap();
+    world.settle();
+    world.run_until(secs(20));
+    assert!(world.seen.is_empty());
+
+    // Triggered messages are allowed (section 4.2).
+    let answer = world.cs_calls(
+        "TriggerMessage",
+        json!({"requestedMessage": "StatusNotification", "connectorId": 1}),
+    );
+    assert_eq!(answer.unwrap(), json!({"status": "Accepted"}));
+    assert_eq!(statuses(&world.take_seen()), [(1, "Preparing")]);
+
+    world.run_until(secs(30));
+    let seen = world.take_seen();
+    assert_eq!(seen[0].action, "BootNotification");
+    assert_eq!(seen[0].at, secs(30));
+    assert_eq!(
+        statuses(&seen),
+        [(0, "Available"), (1, "Preparing")],
+        "after acceptance every connector is reported again"
+    );
+}
+
+/// Section 4.2: "While Rejected, the Charge Point SHALL NOT respond to any Central System
+/// initiated message."
+#[test]
+fn a_rejected_station_answers_nothing() {
+    let mut world = World::new(1, |_| {});
+    world.registrations = VecDeque::from([("Rejected", 100), ("Accepted", 60)]);
+    world.connect();
+    world
+        .cs
+        .call(
+            world.now,
+            "TriggerMessage",
+            json!({"requestedMessage": "Heartbeat"}),
+        )
+        .unwrap();
+    world.settle();
+    assert!(world.answers.is_empty(), "no answer while rejected");
+    assert_eq!(world.actions(), ["BootNotification"]);
+}
+
+/// Section 4.2: between power-on and acceptance only BootNotification is sent.
+#[test]
+fn nothing_but_boot_notification_before_acceptance() {
+    let mut world = World::new(1, |_| {});
+    world
+        .cp
+        .report_status(
+            world.now,
+            1,
+            ConnectorStatus::new(ChargePointStatus::Faulted),
+        )
+        .unwrap();
+    world.registrations = VecDeque::from([("Pending", 0)]);
+    world.connect();
+    world.run_until(secs(59));
+    assert_eq!(world.actions(), ["BootNotification"]);
+    // Interval 0: the station picks its own wait (the configured boot retry, 60 s).
+    world.run_until(secs(60));
+    assert_eq!(world.actions(), ["BootNotification", "BootNotification"]);
+}
+
+/// Section 4.6: a heartbeat may be skipped while other messages flow.
+#[test]
+fn heartbeats_are_skipped_while_other_traffic_flows() {
+    let mut world = World::new(1, |_| {});
+    world.connect();
+    world.take_seen();
+    let mut status = ChargePointStatus::Preparing;
+    for step in 1..=5 {
+        world.run_until(secs(40 * step));
+        world
+            .cp
+            .report_status(world.now, 1, ConnectorStatus::new(status))
+            .unwrap();
+        world.settle();
+        status = match status {
+            ChargePointStatus::Preparing => ChargePointStatus::Available,
+            _ => ChargePointStatus::Preparing,
+        };
+    }
+    assert!(
+        !world.actions().contains(&"Heartbeat"),
+        "{:?}",
+        world.actions()
+    );
+    // Silence for a whole interval brings one.
+    world.run_until(secs(200 + 60));
+    assert_eq!(world.actions().last(), Some(&"Heartbeat"));
+}
+
+/// `MinimumStatusDuration` (chapter 9.1): a status is reported only once it has been stable
+/// that long; a flicker is not reported at all. The timestamp is when the status began.
+#[test]
+fn statuses_are_reported_once_stable_for_the_minimum_duration() {
+    let mut world = World::new(1, |c| c.minimum_status_duration = secs(5));
+    world.connect();
+    assert_eq!(
+        statuses(&world.seen).len(),
+        2,
+        "the report after acceptance is not delayed"
+    );
+    world.take_seen();
+    world.run_until(secs(100));
+    world
+        .cp
+        .report_status(
+            world.now,
+            1,
+            ConnectorStatus::new(ChargePointStatus::Preparing),
+        )
+        .unwrap();
+    world.run_until(secs(103));
+    world
+        .cp
+        .report_status(
+            world.now,
+            1,
+            ConnectorStatus::new(ChargePointStatus::Available),
+        )
+        .unwrap();
+    world.run_until(secs(110));
+    assert!(
+        statuses(&world.seen).is_empty(),
+        "a flicker is not reported: {:?}",
+        world.seen
+    );
+
+    world
+        .cp
+        .report_status(
+            world.now,
+            1,
+            ConnectorStatus::new(ChargePointStatus::Charging),
+        )
+        .unwrap();
+    world.run_until(secs(114));
+    assert!(statuses(&world.seen).is_empty());
+    world.run_until(secs(115));
+    let seen = world.take_seen();
+    assert_eq!(statuses(&seen), [(1, "Charging")]);
+    let report = seen
+        .iter()
+        .find(|s| s.action == "StatusNotification")
+        .unwrap();
+    assert_eq!(report.at, secs(115));
+    assert_eq!(report.payload["timestamp"], "2024-05-01T10:01:50Z");
+}
+
+/// Connector states survive a restart: they are persisted when reported and reported again
+/// after the next acceptance.
+#[test]
+fn connector_states_are_restored_after_a_restart() {
+    let mut world = World::new(2, |_| {});
+    world.connect();
+    let mut faulted = ConnectorStatus::new(ChargePointStatus::Faulted);
+    faulted.error_code = ChargePointErrorCode::GroundFailure;
+    faulted.info = Some("RCD tripped".into());
+    world.cp.report_status(world.now, 2, faulted).unwrap();
+    world
+        .cp
+        .report_status(
+            world.now,
+            0,
+            ConnectorStatus::new(ChargePointStatus::Unavailable),
+        )
+        .unwrap();
+    world.settle();
+
+    let mut rebooted = World::restored(2, |_| {}, world.stored.clone());
+    rebooted.connect();
+    let seen = rebooted.take_seen();
+    assert_eq!(
+        statuses(&seen),
+        [(0, "Unavailable"), (1, "Available"), (2, "Faulted")]
+    );
+    let fault = seen.iter().find(|s| s.payload["connectorId"] == 2).unwrap();
+    assert_eq!(fault.payload["errorCode"], "GroundFailure");
+    assert_eq!(fault.payload["info"], "RCD tripped");
+}
+
+#[test]
+fn an_unreadable_stored_record_is_a_clear_error() {
+    let mut stored = Snapshot::new();
+    stored.insert(
+        ocpp_core::charge_point::CONNECTOR_STATUS_COLLECTION,
+        "0001".into(),
+        b"{not json".to_vec(),
+    );
+    let config = ChargePointConfig::new(boot_request(), 1);
+    let error = ChargePoint::new(config, Box::new(CounterIds::default()), &stored).unwrap_err();
+    assert!(error.to_string().contains("0001"), "{error}");
+}
+
+/// Section 4.2 and 4.6: the Central System's time is "RECOMMENDED to be used" to synchronise;
+/// the station's own timestamps follow it.
+#[test]
+fn timestamps_follow_the_central_systems_clock() {
+    let mut world = World::new(1, |_| {});
+    world.cs_clock_ahead = time::Duration::hours(1);
+    world.connect();
+    world.take_seen();
+    assert!(world.events.iter().any(|e| matches!(
+        e,
+        Event::ClockSynchronized { offset, .. } if *offset == time::Duration::hours(1)
+    )));
+    world.run_until(secs(10));
+    world
+        .cp
+        .report_status(
+            world.now,
+            1,
+            ConnectorStatus::new(ChargePointStatus::Preparing),
+        )
+        .unwrap();
+    world.settle();
+    let seen = world.take_seen();
+    assert_eq!(seen[0].payload["timestamp"], "2024-05-01T11:00:10Z");
+}
+
+/// Section 5.17 and errata 3.35: what TriggerMessage can ask for.
+#[test]
+fn trigger_message_answers_per_section_5_17() {
+    let mut world = World::new(2, |_| {});
+    world.connect();
+    world.take_seen();
+    let trigger = |world: &mut World, payload: Value| {
+        world.cs_calls("TriggerMessage", payload).unwrap()["status"].clone()
+    };
+    // Errata 3.35: a station already accepted refuses a new BootNotification.
+    assert_eq!(
+        trigger(&mut world, json!({"requestedMessage": "BootNotification"})),
+        "Rejected"
+    );
+    assert_eq!(
+        trigger(&mut world, json!({"requestedMessage": "Heartbeat"})),
+        "Accepted"
+    );
+    assert_eq!(world.actions(), ["Heartbeat"], "sent after the answer");
+    assert_eq!(
+        trigger(
+            &mut world,
+            json!({"requestedMessage": "StatusNotification"})
+        ),
+        "Accepted"
+    );
+    assert_eq!(statuses(&world.take_seen()).len(), 3);
+    assert_eq!(
+        trigger(
+            &mut world,
+            json!({"requestedMessage": "StatusNotification", "connectorId": 3})
+        ),
+        "Rejected"
+    );
+    assert_eq!(
+        trigger(&mut world, json!({"requestedMessage": "MeterValues"})),
+        "NotImplemented"
+    );
+}
+
+/// Requests of features not built yet are answered NotSupported, never silently dropped.
+#[test]
+fn requests_of_missing_features_are_answered_not_supported() {
+    let mut world = World::new(1, |_| {});
+    world.connect();
+    let answer = world.cs_calls("Reset", json!({"type": "Soft"}));
+    assert!(answer.unwrap_err().contains("NotSupported"));
+}
+
+/// OCPP-J 1.6 section 5.4: a reconnect is no reboot, so no new BootNotification; what changed
+/// while offline is reported when the line is back.
+#[test]
+fn a_reconnect_sends_no_boot_but_the_statuses_that_changed() {
+    let mut world = World::new(1, |_| {});
+    world.connect();
+    world.take_seen();
+    world.disconnect();
+    world.run_until(secs(30));
+    world
+        .cp
+        .report_status(
+            world.now,
+            1,
+            ConnectorStatus::new(ChargePointStatus::Unavailable),
+        )
+        .unwrap();
+    world.settle();
+    assert!(world.seen.is_empty(), "offline");
+    world.connect();
+    let seen = world.take_seen();
+    assert_eq!(world.cp.registration(), Registration::Accepted);
+    assert!(!seen.iter().any(|s| s.action == "BootNotification"));
+    assert_eq!(statuses(&seen), [(1, "Unavailable")]);
+}
+
+/// A BootNotification that gets no answer is sent again after the retry interval; one cut off
+/// by a disconnect goes out again as soon as the connection is back.
+#[test]
+fn an_unanswered_boot_is_retried() {
+    let mut world = World::new(1, |c| {
+        c.rpc.call_timeout = secs(30);
+        c.boot_retry = secs(20);
+    });
+    // The Central System swallows the first boot: drop its frames by not settling.
+    world.cp.handle_connected(world.now);
+    world.cs.handle_connected(world.now);
+    while world.cp.poll_output().is_some() {}
+    world.run_until(secs(30));
+    assert!(
+        world
+            .events
+            .iter()
+            .any(|e| matches!(e, Event::CallFailed { action, .. } if action == "BootNotification"))
+    );
+    world.run_until(secs(49));
+    assert!(world.seen.is_empty());
+    world.run_until(secs(50));
+    assert_eq!(world.actions()[0], "BootNotification");
+    assert_eq!(world.seen[0].at, secs(50));
+
+    // Cut off mid-boot: resent at once on reconnect.
+    let mut world = World::new(1, |_| {});
+    world.cp.handle_connected(world.now);
+    while world.cp.poll_output().is_some() {}
+    world.cp.handle_disconnected(world.now);
+    world.settle();
+    world.run_until(secs(1));
+    world.connect();
+    assert_eq!(world.actions()[0], "BootNotification");
+    assert_eq!(
+        world
+            .actions()
+            .iter()
+            .filter(|a| **a == "BootNotification")
+            .count(),
+        1
+    );
+    assert_eq!(world.cp.registration(), Registration::Accepted);
+}
+
+#[test]
+fn statuses_of_unknown_connectors_are_refused() {
+    let mut world = World::new(2, |_| {});
+    let error = world
+        .cp
+        .report_status(
+            world.now,
+            3,
+            ConnectorStatus::new(ChargePointStatus::Available),
+        )
+        .unwrap_err();
+    assert_eq!(
+        error,
+        ChargePointError::UnknownConnector {
+            connector: 3,
+            connectors: 2
+        }
+    );
+}
+
+/// A StatusNotification the schema refuses (an `info` over 50 characters) is not sent; the
+/// application hears why.
+#[test]
+fn an_invalid_status_report_is_refused_with_a_reason() {
+    let mut world = World::new(1, |_| {});
+    world.connect();
+    world.take_seen();
+    let mut status = ConnectorStatus::new(ChargePointStatus::Faulted);
+    status.info = Some("x".repeat(51));
+    world.cp.report_status(world.now, 1, status).unwrap();
+    world.settle();
+    assert!(world.seen.is_empty());
+    assert!(world.events.iter().any(|e| matches!(
+        e,
+        Event::CallRefused { action, .. } if action == "StatusNotification"
+    )));
+}
