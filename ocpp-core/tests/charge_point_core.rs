@@ -8,13 +8,16 @@ use std::time::Duration;
 
 use ocpp_core::Version;
 use ocpp_core::charge_point::{
-    ChargePoint, ChargePointConfig, ChargePointError, ConnectorStatus, Event, Registration,
+    ChargePoint, ChargePointConfig, ChargePointError, ConnectorStatus, Event, Registration, Reply,
 };
 use ocpp_core::machine::{Machine, Output};
 use ocpp_core::persist::Snapshot;
 use ocpp_core::rpc::{Call, CounterIds, Endpoint, EndpointConfig, Output as RpcOutput, RpcEvent};
 use ocpp_core::time::{Monotonic, Now};
-use ocpp_core::v16::{BootNotificationRequest, ChargePointErrorCode, ChargePointStatus};
+use ocpp_core::v16::{
+    AuthorizationStatus, BootNotificationRequest, ChargePointErrorCode, ChargePointStatus,
+    DataTransferRequest, DataTransferResponse, DataTransferStatus,
+};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::macros::datetime;
@@ -164,6 +167,17 @@ impl World {
             }
             "Heartbeat" => json!({"currentTime": time}),
             "StatusNotification" => json!({}),
+            "Authorize" => {
+                let status = match call.payload["idTag"].as_str() {
+                    Some("BLOCKED") => "Blocked",
+                    _ => "Accepted",
+                };
+                json!({"idTagInfo": {"status": status}})
+            }
+            "DataTransfer" => match call.payload["vendorId"].as_str() {
+                Some("com.example") => json!({"status": "Accepted", "data": "pong"}),
+                _ => json!({"status": "UnknownVendorId"}),
+            },
             other => panic!("the scripted Central System does not expect {other}"),
         };
         self.cs.respond(self.now, &call.id, answer).unwrap();
@@ -659,4 +673,141 @@ fn an_invalid_status_report_is_refused_with_a_reason() {
         e,
         Event::CallRefused { action, .. } if action == "StatusNotification"
     )));
+}
+
+/// Section 4.1: the Central System's verdict on an id tag reaches the application.
+#[test]
+fn authorize_asks_the_central_system() {
+    let mut world = World::new(1, |_| {});
+    world.connect();
+    let good = world.cp.authorize(world.now, "04A2B3").unwrap();
+    let bad = world.cp.authorize(world.now, "BLOCKED").unwrap();
+    world.settle();
+    let verdicts: Vec<_> = world
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Authorized {
+                handle,
+                id_tag,
+                result,
+            } => Some((*handle, id_tag.clone(), result.as_ref().unwrap().status)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        verdicts,
+        [
+            (good, "04A2B3".to_owned(), AuthorizationStatus::Accepted),
+            (bad, "BLOCKED".to_owned(), AuthorizationStatus::Blocked),
+        ]
+    );
+}
+
+/// Messages other than transaction messages fail fast when they cannot be sent: offline, or
+/// before acceptance (section 4.2).
+#[test]
+fn application_requests_fail_fast_when_the_station_cannot_send() {
+    let mut world = World::new(1, |_| {});
+    assert_eq!(
+        world.cp.authorize(world.now, "T"),
+        Err(ChargePointError::Offline)
+    );
+    world.registrations = VecDeque::from([("Pending", 60)]);
+    world.connect();
+    assert_eq!(
+        world.cp.authorize(world.now, "T"),
+        Err(ChargePointError::NotAccepted(Registration::Pending))
+    );
+    let too_long = world.cp.authorize(world.now, "x".repeat(21));
+    assert!(too_long.is_err());
+}
+
+/// Section 4.3: vendor-specific data from the station, and its answer.
+#[test]
+fn data_transfer_from_the_station_is_answered() {
+    let mut world = World::new(1, |_| {});
+    world.connect();
+    let handle = world
+        .cp
+        .data_transfer(
+            world.now,
+            DataTransferRequest {
+                vendor_id: "com.example".into(),
+                message_id: Some("ping".into()),
+                data: None,
+            },
+        )
+        .unwrap();
+    world.settle();
+    assert!(world.events.iter().any(|e| matches!(
+        e,
+        Event::DataTransferAnswered { handle: h, result: Ok(r) }
+            if *h == handle && r.status == DataTransferStatus::Accepted && r.data.as_deref() == Some("pong")
+    )));
+}
+
+/// Section 5.6: the Central System's DataTransfer is the application's to answer; a decision
+/// is answered once, and not after the connection it came on has closed.
+#[test]
+fn data_transfer_from_the_central_system_is_decided_by_the_application() {
+    let mut world = World::new(1, |_| {});
+    world.connect();
+    world
+        .cs
+        .call(
+            world.now,
+            "DataTransfer",
+            json!({"vendorId": "com.example", "messageId": "hello", "data": "{}"}),
+        )
+        .unwrap();
+    world.settle();
+    assert!(world.answers.is_empty(), "waits for the application");
+    let decision = world
+        .events
+        .iter()
+        .find_map(|e| match e {
+            Event::DataTransferRequested { decision, request } => {
+                assert_eq!(request.message_id.as_deref(), Some("hello"));
+                Some(decision.clone())
+            }
+            _ => None,
+        })
+        .expect("the application is asked");
+    let reply = Reply::DataTransfer(DataTransferResponse {
+        status: DataTransferStatus::Rejected,
+        data: None,
+    });
+    world
+        .cp
+        .reply(world.now, decision.clone(), reply.clone())
+        .unwrap();
+    world.settle();
+    let (_, answer) = world.answers.pop().unwrap();
+    assert_eq!(answer.unwrap(), json!({"status": "Rejected"}));
+    assert_eq!(
+        world.cp.reply(world.now, decision.clone(), reply.clone()),
+        Err(ChargePointError::UnknownDecision(decision))
+    );
+
+    // A request cut off by a disconnect can no longer be answered.
+    world
+        .cs
+        .call(world.now, "DataTransfer", json!({"vendorId": "v"}))
+        .unwrap();
+    world.settle();
+    let decision = world
+        .events
+        .iter()
+        .rev()
+        .find_map(|e| match e {
+            Event::DataTransferRequested { decision, .. } => Some(decision.clone()),
+            _ => None,
+        })
+        .unwrap();
+    world.disconnect();
+    assert!(matches!(
+        world.cp.reply(world.now, decision, reply),
+        Err(ChargePointError::UnknownDecision(_))
+    ));
 }

@@ -9,13 +9,15 @@
 //! section 4.2 and the errata, Heartbeat at the interval the Central System sets (skipped while
 //! other traffic flows), StatusNotification of every connector after registration and on
 //! every change (with `MinimumStatusDuration`), connector states persisted and restored,
-//! clock synchronisation, and TriggerMessage for BootNotification, Heartbeat and
-//! StatusNotification. Every other Central System request is answered `NotSupported` until the
+//! clock synchronisation, TriggerMessage for BootNotification, Heartbeat and
+//! StatusNotification, Authorize (online, no cache or local list yet) and DataTransfer in both
+//! directions, the Central System's side answered by the application through
+//! [`ChargePoint::reply`]. Every other Central System request is answered `NotSupported` until the
 //! feature that handles it exists (see the README's status table).
 
 mod role;
 
 pub use role::{
     CONNECTOR_STATUS_COLLECTION, ChargePoint, ChargePointConfig, ChargePointError, ConnectorStatus,
-    Event, Registration, RestoreError,
+    Decision, Event, Registration, Reply, RestoreError,
 };

@@ -17,12 +17,13 @@ use crate::message::OcppRequest;
 use crate::persist::{Snapshot, StoreOp};
 use crate::rpc::{
     AcceptedActions, Call, CallFailure, CallHandle, CallRefused, Endpoint, EndpointConfig,
-    IdGenerator, PeerError, RpcEvent,
+    IdGenerator, PeerError, RespondError, RpcEvent,
 };
 use crate::time::{Monotonic, Now};
 use crate::v16::{
-    self, BootNotificationRequest, BootNotificationResponse, ChargePointErrorCode,
-    ChargePointStatus, HeartbeatRequest, HeartbeatResponse, MessageTrigger, RegistrationStatus,
+    self, AuthorizeRequest, AuthorizeResponse, BootNotificationRequest, BootNotificationResponse,
+    ChargePointErrorCode, ChargePointStatus, DataTransferRequest, DataTransferResponse,
+    HeartbeatRequest, HeartbeatResponse, IdTagInfo, MessageTrigger, RegistrationStatus,
     StatusNotificationRequest, TriggerMessageRequest, TriggerMessageResponse, TriggerMessageStatus,
 };
 use crate::{ErrorCode, Version};
@@ -133,6 +134,32 @@ pub enum Event {
         /// How far the caller's wall clock is behind it.
         offset: time::Duration,
     },
+    /// The answer to [`ChargePoint::authorize`].
+    Authorized {
+        /// The handle `authorize` returned.
+        handle: CallHandle,
+        /// The id tag asked about.
+        id_tag: String,
+        /// The Central System's verdict, or why there is none.
+        result: Result<IdTagInfo, CallFailure>,
+    },
+    /// The answer to [`ChargePoint::data_transfer`].
+    DataTransferAnswered {
+        /// The handle `data_transfer` returned.
+        handle: CallHandle,
+        /// The Central System's answer, or why there is none.
+        result: Result<DataTransferResponse, CallFailure>,
+    },
+    /// The Central System sent a DataTransfer (section 5.6); answer it with
+    /// [`ChargePoint::reply`] and a [`Reply::DataTransfer`]. Vendor-specific data is the
+    /// application's business; an application that knows no vendors answers
+    /// `UnknownVendorId`.
+    DataTransferRequested {
+        /// What to pass to [`ChargePoint::reply`].
+        decision: Decision,
+        /// The request.
+        request: DataTransferRequest,
+    },
     /// A call the machine made failed; it retries where the protocol says so.
     CallFailed {
         /// The action.
@@ -157,9 +184,60 @@ pub enum Event {
     },
 }
 
+/// A request of the Central System that waits for the application's decision; see
+/// [`ChargePoint::reply`].
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Decision(String);
+
+/// The application's answer to a request it was asked to decide.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reply {
+    /// The answer to [`Event::DataTransferRequested`].
+    DataTransfer(DataTransferResponse),
+}
+
+impl Reply {
+    fn action(&self) -> &'static str {
+        match self {
+            Reply::DataTransfer(_) => "DataTransfer",
+        }
+    }
+}
+
 /// Why a command of the application was refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ChargePointError {
+    /// There is no connection to the Central System: messages that are not transaction
+    /// messages fail fast rather than wait.
+    #[error("not connected to the Central System")]
+    Offline,
+    /// The Central System has not accepted the station (section 4.2: before acceptance only
+    /// BootNotification may be sent, and while pending only what it triggers).
+    #[error("the Central System has not accepted the station ({0:?})")]
+    NotAccepted(Registration),
+    /// The RPC layer refused the message, e.g. a payload that breaks its schema.
+    #[error(transparent)]
+    Refused(#[from] CallRefused),
+    /// No request of the Central System waits for this decision: it was answered already, or
+    /// its connection closed (the Central System will have timed it out).
+    #[error("no request waits for decision {0:?}")]
+    UnknownDecision(Decision),
+    /// The reply does not answer the request it was given for.
+    #[error("a {reply} reply cannot answer a {request} request")]
+    WrongReply {
+        /// The action of the waiting request.
+        request: String,
+        /// The action the reply answers.
+        reply: &'static str,
+    },
+    /// The reply breaks its schema; the Central System was sent an InternalError instead.
+    #[error("invalid {action} reply: {description}")]
+    InvalidReply {
+        /// The action.
+        action: String,
+        /// What is wrong.
+        description: String,
+    },
     /// The connector id is above the configured number of connectors.
     #[error("connector {connector} does not exist (the station has {connectors})")]
     UnknownConnector {
@@ -221,6 +299,10 @@ enum Purpose {
         connector: u32,
         sent: ConnectorStatus,
     },
+    Authorize {
+        id_tag: String,
+    },
+    DataTransfer,
 }
 
 /// The OCPP 1.6 Charge Point state machine. Drive it through [`Machine`].
@@ -241,6 +323,8 @@ pub struct ChargePoint {
     clock_offset: time::Duration,
     connectors: Vec<Connector>,
     calls: BTreeMap<CallHandle, Purpose>,
+    /// Requests of the Central System waiting for the application, with their action.
+    decisions: BTreeMap<Decision, &'static str>,
     outputs: VecDeque<Output<Event>>,
 }
 
@@ -256,7 +340,7 @@ impl std::fmt::Debug for ChargePoint {
 
 /// The actions of the Central System this machine answers; the rest of 1.6 is answered
 /// `NotSupported` until the features that handle them exist.
-const HANDLED_ACTIONS: [&str; 1] = ["TriggerMessage"];
+const HANDLED_ACTIONS: [&str; 2] = ["DataTransfer", "TriggerMessage"];
 
 impl ChargePoint {
     /// A station as it powers on, with the state restored from `snapshot` (empty on the first
@@ -309,6 +393,7 @@ impl ChargePoint {
             clock_offset: time::Duration::ZERO,
             connectors,
             calls: BTreeMap::new(),
+            decisions: BTreeMap::new(),
             outputs: VecDeque::new(),
         })
     }
@@ -369,6 +454,81 @@ impl ChargePoint {
         }
         self.pump(now);
         Ok(())
+    }
+
+    /// Asks the Central System whether `id_tag` may charge (section 4.1). The verdict comes
+    /// as [`Event::Authorized`]. Fails fast when the station cannot send.
+    pub fn authorize(
+        &mut self,
+        now: Now,
+        id_tag: impl Into<String>,
+    ) -> Result<CallHandle, ChargePointError> {
+        let id_tag = id_tag.into();
+        let request = AuthorizeRequest {
+            id_tag: id_tag.clone(),
+        };
+        self.send_for_application(now, &request, Purpose::Authorize { id_tag })
+    }
+
+    /// Sends vendor-specific data to the Central System (section 4.3). The answer comes as
+    /// [`Event::DataTransferAnswered`]. Fails fast when the station cannot send.
+    pub fn data_transfer(
+        &mut self,
+        now: Now,
+        request: DataTransferRequest,
+    ) -> Result<CallHandle, ChargePointError> {
+        self.send_for_application(now, &request, Purpose::DataTransfer)
+    }
+
+    /// Answers a request of the Central System that the application was asked to decide.
+    pub fn reply(
+        &mut self,
+        now: Now,
+        decision: Decision,
+        reply: Reply,
+    ) -> Result<(), ChargePointError> {
+        let Some(request) = self.decisions.get(&decision).copied() else {
+            return Err(ChargePointError::UnknownDecision(decision));
+        };
+        if request != reply.action() {
+            return Err(ChargePointError::WrongReply {
+                request: request.to_owned(),
+                reply: reply.action(),
+            });
+        }
+        self.decisions.remove(&decision);
+        let answered = match &reply {
+            Reply::DataTransfer(response) => self.endpoint.respond_with(now, &decision.0, response),
+        };
+        self.drain_endpoint(now);
+        match answered {
+            Ok(()) => Ok(()),
+            Err(RespondError::UnknownCall(_)) => Err(ChargePointError::UnknownDecision(decision)),
+            Err(error @ (RespondError::InvalidPayload { .. } | RespondError::TooLarge { .. })) => {
+                Err(ChargePointError::InvalidReply {
+                    action: request.to_owned(),
+                    description: error.to_string(),
+                })
+            }
+        }
+    }
+
+    fn send_for_application<R: OcppRequest>(
+        &mut self,
+        now: Now,
+        request: &R,
+        purpose: Purpose,
+    ) -> Result<CallHandle, ChargePointError> {
+        if !self.connected {
+            return Err(ChargePointError::Offline);
+        }
+        if self.registration != Registration::Accepted {
+            return Err(ChargePointError::NotAccepted(self.registration));
+        }
+        let handle = self.endpoint.call_request(now, request)?;
+        self.calls.insert(handle, purpose);
+        self.drain_endpoint(now);
+        Ok(handle)
     }
 
     /// Sends whatever is due: the BootNotification while not accepted; status notifications,
@@ -482,9 +642,29 @@ impl ChargePoint {
                 let Some(purpose) = self.calls.remove(&handle) else {
                     return;
                 };
-                match outcome {
-                    Ok(payload) => self.on_result(now, purpose, payload),
-                    Err(failure) => {
+                match (purpose, outcome) {
+                    // The application's own calls: it hears the outcome either way.
+                    (Purpose::Authorize { id_tag }, outcome) => {
+                        let result = outcome.and_then(|payload| {
+                            decode::<AuthorizeResponse>(&payload).map(|r| r.id_tag_info)
+                        });
+                        self.outputs.push_back(Output::Event(Event::Authorized {
+                            handle,
+                            id_tag,
+                            result,
+                        }));
+                    }
+                    (Purpose::DataTransfer, outcome) => {
+                        let result =
+                            outcome.and_then(|payload| decode::<DataTransferResponse>(&payload));
+                        self.outputs
+                            .push_back(Output::Event(Event::DataTransferAnswered {
+                                handle,
+                                result,
+                            }));
+                    }
+                    (purpose, Ok(payload)) => self.on_result(now, purpose, payload),
+                    (purpose, Err(failure)) => {
                         self.on_failure(now, &purpose, &failure);
                         self.release(purpose);
                         self.outputs
@@ -532,6 +712,8 @@ impl ChargePoint {
                     slot.reported = Some(sent);
                 }
             }
+            // Routed to the application before this point.
+            Purpose::Authorize { .. } | Purpose::DataTransfer => {}
         }
     }
 
@@ -604,6 +786,15 @@ impl ChargePoint {
             return;
         };
         match v16::Request::from_payload(action, call.payload) {
+            Ok(v16::Request::DataTransfer(request)) => {
+                let decision = Decision(call.id);
+                self.decisions.insert(decision.clone(), "DataTransfer");
+                self.outputs
+                    .push_back(Output::Event(Event::DataTransferRequested {
+                        decision,
+                        request,
+                    }));
+            }
             Ok(v16::Request::TriggerMessage(request)) => {
                 let status = self.on_trigger(&request);
                 let response = TriggerMessageResponse { status };
@@ -697,6 +888,15 @@ impl ChargePoint {
     }
 }
 
+/// Decodes a schema-valid answer; a value the type cannot hold (an integer beyond 32 bits) is a
+/// failed call like any other invalid answer.
+fn decode<T: serde::de::DeserializeOwned>(payload: &Value) -> Result<T, CallFailure> {
+    T::deserialize(payload).map_err(|e| CallFailure::InvalidResponse {
+        code: ErrorCode::PropertyConstraintViolation,
+        description: e.to_string(),
+    })
+}
+
 impl Machine for ChargePoint {
     type Event = Event;
 
@@ -709,6 +909,8 @@ impl Machine for ChargePoint {
 
     fn handle_disconnected(&mut self, now: Now) {
         self.connected = false;
+        // The endpoint forgets the Central System's open requests; so do we.
+        self.decisions.clear();
         self.endpoint.handle_disconnected(now);
         self.drain_endpoint(now);
     }
