@@ -14,7 +14,12 @@
 //! directions, the Central System's side answered by the application through
 //! [`ChargePoint::reply`]. Every other Central System request is answered `NotSupported` until the
 //! feature that handles it exists (see the README's status table).
+//!
+//! [`config`] is the registry of configuration keys (chapter 9 of 1.6, the security white paper
+//! and Plug & Charge) that the Central System reads with GetConfiguration and writes with
+//! ChangeConfiguration, and that the machine's behaviour reads.
 
+pub mod config;
 mod role;
 
 pub use role::{
