@@ -476,3 +476,52 @@ async fn pings_answered_by_the_peer_keep_the_connection_up() {
     })
     .await;
 }
+
+/// Keep-alive: a peer that stops reading (so never answers a ping) is detected: no pong
+/// within the pong timeout closes the connection.
+#[tokio::test]
+async fn a_missing_pong_closes_the_connection() {
+    use async_tungstenite::tungstenite::handshake::server::{Request, Response};
+    use async_tungstenite::tungstenite::http::HeaderValue;
+    bounded(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let silent_server = tokio::spawn(async move {
+            let (socket, _) = listener.accept().await.unwrap();
+            // tungstenite's `Callback` dictates the (large) error type.
+            #[allow(clippy::result_large_err)]
+            let callback = |_: &Request, mut response: Response| {
+                response.headers_mut().insert(
+                    "Sec-WebSocket-Protocol",
+                    HeaderValue::from_static("ocpp1.6"),
+                );
+                Ok(response)
+            };
+            let ws = async_tungstenite::tokio::accept_hdr_async(socket, callback)
+                .await
+                .unwrap();
+            // Holds the connection open without ever reading from it.
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            drop(ws);
+        });
+        let mut config = client_config(addr, "CP-1");
+        config.reconnect = None;
+        config.driver.ping_interval = Some(Duration::from_millis(50));
+        config.driver.pong_timeout = Duration::from_millis(150);
+        config.driver.close_timeout = Duration::from_millis(100);
+        let mut client = ocpp_io_tokio::connect(config, endpoint());
+        assert!(matches!(
+            next_link_event(client.events()).await,
+            Event::Connected { .. }
+        ));
+        let started = std::time::Instant::now();
+        match next_link_event(client.events()).await {
+            Event::Disconnected(Disconnect::PongTimeout) => {}
+            other => panic!("expected PongTimeout, got {other:?}"),
+        }
+        assert!(started.elapsed() < Duration::from_secs(2));
+        client.finished().await.unwrap();
+        silent_server.abort();
+    })
+    .await;
+}
