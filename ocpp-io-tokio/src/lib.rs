@@ -1,7 +1,216 @@
-//! WebSocket transport for the `ocpp-core` state machines on the tokio runtime.
+//! OCPP-J over WebSocket on the tokio runtime: a client (Charge Point) and a server (Central
+//! System) that drive `ocpp-core` state machines.
 //!
-//! `ocpp-core` is sans-IO: it consumes frames and timer events and produces frames, records
-//! and events. This crate will carry those over async-tungstenite and tokio-rustls, as client
-//! (charge point) and server (central system), sharing one runtime-neutral driver loop with
-//! `ocpp-io-smol`. It holds nothing yet: the adapters arrive with the Central System role.
+//! `ocpp-core` decides everything a protocol decides and does no I/O; the runtime-neutral
+//! `ocpp-io` crate carries its inputs and outputs over a WebSocket connection. This crate
+//! binds the two to tokio: TCP sockets from `tokio::net`, timers from `tokio::time`, tasks
+//! from `tokio::spawn`, WebSocket from async-tungstenite. The driver loop, the reconnect loop
+//! and the server's handshake logic are `ocpp-io`'s, shared with `ocpp-io-smol`.
+//!
+//! - [`bind`] starts a [`Server`]: every accepted connection gets its own machine from your
+//!   factory and comes to you as a [`Connection`] (who it is, a [`Handle`] to run commands on
+//!   its machine, its [`Events`]).
+//! - [`connect`] starts a [`Client`] that connects to `<url>/<charge point id>`, runs your
+//!   machine, and reconnects with back-off when the connection is lost.
+//!
+//! TLS and HTTP Basic authentication (OCPP security profiles 1 to 3) are not supported yet.
+//!
+//! # Example
+//!
+//! A Central System and a Charge Point on loopback, both plain RPC endpoints: the charge
+//! point calls Heartbeat, the server's application answers it.
+//!
+//! ```
+//! use futures_util::StreamExt;
+//! use ocpp_core::Version;
+//! use ocpp_core::rpc::{CounterIds, Endpoint, EndpointConfig, RpcEvent};
+//! use ocpp_io_tokio::{ClientConfig, Event, ServerConfig};
+//! use serde_json::json;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> std::io::Result<()> {
+//! let endpoint = || Endpoint::new(EndpointConfig::new(Version::V16), Box::new(CounterIds::default()));
+//!
+//! let mut server = ocpp_io_tokio::bind("127.0.0.1:0", ServerConfig::new([Version::V16]), move |_| endpoint())
+//!     .await?;
+//! let url = format!("ws://{}/ocpp", server.local_addr());
+//! tokio::spawn(async move {
+//!     while let Some(mut connection) = server.next_connection().await {
+//!         tokio::spawn(async move {
+//!             while let Some(event) = connection.events.next().await {
+//!                 if let Event::Machine(RpcEvent::Call(call)) = event {
+//!                     let answer = json!({"currentTime": "2025-01-01T00:00:00Z"});
+//!                     let _ = connection.handle.run(move |ep, now| ep.respond(now, &call.id, answer)).await;
+//!                 }
+//!             }
+//!         });
+//!     }
+//! });
+//!
+//! let mut client = ocpp_io_tokio::connect(ClientConfig::new(url, "CP-1", [Version::V16]), endpoint());
+//! assert!(matches!(client.events().next().await, Some(Event::Connected { version: Version::V16 })));
+//! client.handle().run(|ep, now| ep.call(now, "Heartbeat", json!({}))).await.unwrap().unwrap();
+//! let Some(Event::Machine(RpcEvent::Completed { outcome, .. })) = client.events().next().await else {
+//!     panic!("no answer");
+//! };
+//! assert_eq!(outcome.unwrap()["currentTime"], "2025-01-01T00:00:00Z");
+//! client.close(1000, "bye").await;
+//! # Ok(())
+//! # }
+//! ```
 #![forbid(unsafe_code)]
+
+use std::io;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use async_tungstenite::tokio::TokioAdapter;
+use futures_util::future::BoxFuture;
+use ocpp_core::machine::Machine;
+use ocpp_core::time::{Monotonic, Now};
+use tokio::net::{TcpListener, TcpStream, ToSocketAddrs};
+use tokio::time::Instant;
+
+pub use ocpp_io::{
+    Backoff, ClientConfig, Command, ConnectError, Connection, ConnectionInfo, Disconnect,
+    DriverConfig, DuplicateId, Event, Events, Gone, Handle, NoPersist, PersistError, Persister,
+    ServerConfig,
+};
+
+/// A server on tokio.
+pub type Server<M> = ocpp_io::Server<M, Tokio>;
+/// A client on tokio.
+pub type Client<M> = ocpp_io::Client<M>;
+
+/// The tokio [`Runtime`](ocpp_io::Runtime): `tokio::time` clocks and timers (so a test
+/// runtime with paused time drives the machines in virtual time), `tokio::spawn` tasks.
+///
+/// Must be used from within a tokio runtime with the time driver enabled.
+#[derive(Debug, Clone, Copy)]
+pub struct Tokio {
+    origin: Instant,
+}
+
+impl Tokio {
+    /// A runtime whose monotonic clock starts now.
+    pub fn new() -> Tokio {
+        Tokio {
+            origin: Instant::now(),
+        }
+    }
+}
+
+impl Default for Tokio {
+    fn default() -> Tokio {
+        Tokio::new()
+    }
+}
+
+impl ocpp_io::Runtime for Tokio {
+    fn now(&self) -> Now {
+        Now::new(
+            Monotonic::from_elapsed(Instant::now().saturating_duration_since(self.origin)),
+            time::OffsetDateTime::now_utc(),
+        )
+    }
+
+    fn sleep_until(&self, deadline: Monotonic) -> BoxFuture<'static, ()> {
+        // A deadline beyond what `Instant` can hold is "never"; a century is as good.
+        let far = Duration::from_secs(100 * 365 * 24 * 3600);
+        let at = self
+            .origin
+            .checked_add(deadline.elapsed().min(far))
+            .unwrap_or_else(|| Instant::now() + far);
+        Box::pin(tokio::time::sleep_until(at))
+    }
+
+    fn spawn(&self, task: BoxFuture<'static, ()>) {
+        tokio::spawn(task);
+    }
+}
+
+/// Opens client connections with `tokio::net::TcpStream` (Nagle off: OCPP messages are small
+/// and latency matters more than packing).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TokioConnector;
+
+impl ocpp_io::Connector for TokioConnector {
+    type Stream = TokioAdapter<TcpStream>;
+
+    fn connect(&self, host: String, port: u16) -> BoxFuture<'static, io::Result<Self::Stream>> {
+        Box::pin(async move {
+            let stream = TcpStream::connect((host.as_str(), port)).await?;
+            stream.set_nodelay(true)?;
+            Ok(TokioAdapter::new(stream))
+        })
+    }
+}
+
+/// Starts a client with `machine`, connecting as `config` says; see [`ocpp_io::client`].
+pub fn connect<M>(config: ClientConfig, machine: M) -> Client<M>
+where
+    M: Machine + Send + 'static,
+    M::Event: Send + 'static,
+{
+    connect_with_persister(config, machine, Box::new(NoPersist))
+}
+
+/// [`connect`], persisting the machine's store ops with `persister` before their frames go out.
+pub fn connect_with_persister<M>(
+    config: ClientConfig,
+    machine: M,
+    persister: Box<dyn Persister>,
+) -> Client<M>
+where
+    M: Machine + Send + 'static,
+    M::Event: Send + 'static,
+{
+    ocpp_io::Client::start(Tokio::new(), TokioConnector, config, machine, persister)
+}
+
+/// Listens on `addr` and serves OCPP-J connections, each with a machine from `factory`; see
+/// [`ocpp_io::server`].
+pub async fn bind<M, F>(
+    addr: impl ToSocketAddrs,
+    config: ServerConfig,
+    factory: F,
+) -> io::Result<Server<M>>
+where
+    M: Machine + Send + 'static,
+    M::Event: Send + 'static,
+    F: Fn(&ConnectionInfo) -> M + Send + Sync + 'static,
+{
+    bind_with_persisters(addr, config, factory, |_| Box::new(NoPersist)).await
+}
+
+/// [`bind`], with a persister for each connection from `persisters`.
+pub async fn bind_with_persisters<M, F, P>(
+    addr: impl ToSocketAddrs,
+    config: ServerConfig,
+    factory: F,
+    persisters: P,
+) -> io::Result<Server<M>>
+where
+    M: Machine + Send + 'static,
+    M::Event: Send + 'static,
+    F: Fn(&ConnectionInfo) -> M + Send + Sync + 'static,
+    P: Fn(&ConnectionInfo) -> Box<dyn Persister> + Send + Sync + 'static,
+{
+    let listener = TcpListener::bind(addr).await?;
+    let local_addr: SocketAddr = listener.local_addr()?;
+    let accepted = futures_util::stream::unfold(listener, |listener| async move {
+        let next = listener.accept().await.and_then(|(stream, peer)| {
+            stream.set_nodelay(true)?;
+            Ok((TokioAdapter::new(stream), peer))
+        });
+        Some((next, listener))
+    });
+    Ok(ocpp_io::Server::start_with_persisters(
+        Tokio::new(),
+        config,
+        local_addr,
+        Box::pin(accepted),
+        factory,
+        persisters,
+    ))
+}

@@ -1,0 +1,96 @@
+//! The smol adapter over loopback (127.0.0.1, port 0), and the same code under async-std.
+//! Every test is bounded by `support::BOUND`. The scenarios are shared with the tokio adapter's
+//! tests.
+
+#[path = "../../ocpp-io-tokio/tests/support/mod.rs"]
+mod support;
+
+use std::future::Future;
+use std::io;
+
+use futures_util::future::{BoxFuture, Either, select};
+use ocpp_io::{Client, Connector, NoPersist};
+use ocpp_io_smol::Smol;
+use support::*;
+
+/// `test`, failing if it takes longer than `BOUND`.
+async fn bounded<F: Future>(test: F) -> F::Output {
+    match select(std::pin::pin!(test), smol::Timer::after(BOUND)).await {
+        Either::Left((output, _)) => output,
+        Either::Right(_) => panic!("the test did not finish in time"),
+    }
+}
+
+/// OCPP-J 1.6 sections 3 and 4: both roles call and answer over one smol connection.
+#[test]
+fn smol_client_and_smol_server_call_each_other() {
+    smol::block_on(bounded(async {
+        let mut server = ocpp_io_smol::bind("127.0.0.1:0", server_config(), |_| endpoint())
+            .await
+            .unwrap();
+        let mut client =
+            ocpp_io_smol::connect(client_config(server.local_addr(), "CP-1"), endpoint());
+        calls_both_ways(&mut server, &mut client).await;
+        client.close(1000, "done").await.unwrap();
+        server.shutdown().await;
+    }));
+}
+
+/// Opens connections with async-std's `TcpStream`, a futures-io type like smol's.
+struct AsyncStdConnector;
+
+impl Connector for AsyncStdConnector {
+    type Stream = async_std::net::TcpStream;
+
+    fn connect(&self, host: String, port: u16) -> BoxFuture<'static, io::Result<Self::Stream>> {
+        Box::pin(async move { async_std::net::TcpStream::connect((host.as_str(), port)).await })
+    }
+}
+
+/// The smol adapter's code runs under async-std: an async-std executor, async-std tasks and
+/// async-std sockets for the client, against a smol server.
+#[test]
+fn an_async_std_client_and_a_smol_server_call_each_other() {
+    async_std::task::block_on(bounded(async {
+        let mut server = ocpp_io_smol::bind("127.0.0.1:0", server_config(), |_| endpoint())
+            .await
+            .unwrap();
+        let runtime = Smol::with_spawner(|task| {
+            async_std::task::spawn(task);
+        });
+        let mut client = Client::start(
+            runtime,
+            AsyncStdConnector,
+            client_config(server.local_addr(), "CP-1"),
+            endpoint(),
+            Box::new(NoPersist),
+        );
+        calls_both_ways(&mut server, &mut client).await;
+        client.close(1000, "done").await.unwrap();
+        server.shutdown().await;
+    }));
+}
+
+/// The smol server, with its tasks on async-std, serves a smol client.
+#[test]
+fn a_smol_server_runs_its_connections_on_async_std_tasks() {
+    async_std::task::block_on(bounded(async {
+        let runtime = Smol::with_spawner(|task| {
+            async_std::task::spawn(task);
+        });
+        let mut server = ocpp_io_smol::bind_on(
+            runtime,
+            "127.0.0.1:0",
+            server_config(),
+            |_| endpoint(),
+            |_| Box::new(NoPersist),
+        )
+        .await
+        .unwrap();
+        let mut client =
+            ocpp_io_smol::connect(client_config(server.local_addr(), "CP-1"), endpoint());
+        calls_both_ways(&mut server, &mut client).await;
+        client.close(1000, "done").await.unwrap();
+        server.shutdown().await;
+    }));
+}

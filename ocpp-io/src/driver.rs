@@ -1,0 +1,760 @@
+//! The driver loop: one [`Machine`] over one WebSocket connection at a time.
+//!
+//! A [`Driver`] owns the machine. While a connection is up ([`Driver::run_connection`]) it
+//! waits for whichever comes first — a WebSocket message, an application command, the
+//! machine's deadline, the keep-alive ping timer — feeds it to the machine and then applies
+//! the machine's outputs. Between connections ([`Driver::run_offline`]) it goes on serving
+//! commands and deadlines, so the application can use the machine while a client reconnects.
+//!
+//! # Applying the outputs of one input
+//!
+//! After every input the driver drains [`Machine::poll_output`] completely, then:
+//!
+//! 1. hands every [`Output::Persist`] op of that input to the [`Persister`] as **one batch**;
+//! 2. only if that succeeded, sends the [`Output::Transmit`] frames, in order;
+//! 3. forwards [`Output::Event`]s to the [`Events`] stream, in order;
+//! 4. closes the connection if the machine asked for it ([`Output::Close`]).
+//!
+//! A failed batch sends nothing of that input and closes the connection with code 1011.
+//! Then it reads [`Machine::poll_timeout`] and re-arms its timer.
+//!
+//! # Commands
+//!
+//! The application reaches the machine through a [`Handle`]: [`Handle::run`] sends a closure
+//! `FnOnce(&mut M, Now) -> T` that the driver runs on the machine between two inputs (with the
+//! current time), drains the outputs as after any input, and returns `T`. Any method of the
+//! concrete machine is thereby available, e.g. `Endpoint::call`, without the driver knowing it.
+
+use std::future::{Future, poll_fn};
+use std::pin::{Pin, pin};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use async_tungstenite::tungstenite::protocol::WebSocketConfig;
+use async_tungstenite::tungstenite::protocol::frame::CloseFrame;
+use async_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use async_tungstenite::tungstenite::{self, Message, error::CapacityError};
+use futures_channel::{mpsc, oneshot};
+use futures_util::future::{BoxFuture, Either, select};
+use futures_util::{FutureExt, Sink, SinkExt, Stream, StreamExt};
+use ocpp_core::Version;
+use ocpp_core::machine::{Close, Machine, Output};
+use ocpp_core::persist::StoreOp;
+use ocpp_core::time::{Monotonic, Now};
+
+use crate::persist::Persister;
+use crate::runtime::Runtime;
+
+/// WebSocket close code 1000: normal closure.
+pub const CLOSE_NORMAL: u16 = 1000;
+/// WebSocket close code 1001: the endpoint is going away (server shutdown).
+pub const CLOSE_GOING_AWAY: u16 = 1001;
+/// WebSocket close code 1002: protocol error (also: no acceptable subprotocol).
+pub const CLOSE_PROTOCOL_ERROR: u16 = 1002;
+/// WebSocket close code 1008: policy violation (e.g. a second connection with the same id).
+pub const CLOSE_POLICY_VIOLATION: u16 = 1008;
+/// WebSocket close code 1009: a message too big to process.
+pub const CLOSE_TOO_BIG: u16 = 1009;
+/// WebSocket close code 1011: an internal error (e.g. the persister failed).
+pub const CLOSE_INTERNAL_ERROR: u16 = 1011;
+
+/// Settings of the driver and of the WebSocket connections it runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DriverConfig {
+    /// Send a WebSocket ping after this much time without one; `None` (the default) sends
+    /// none. Pings from the peer are always answered.
+    pub ping_interval: Option<Duration>,
+    /// With pings on: close the connection (1001) when no pong has come this long after a
+    /// ping. Default 10 s.
+    pub pong_timeout: Duration,
+    /// How long to wait for the peer's close frame after sending ours. Default 5 s.
+    pub close_timeout: Duration,
+    /// The largest WebSocket message (and frame) accepted, in bytes; a larger one closes the
+    /// connection with 1009. Default 4 MiB, above the RPC endpoint's own limit (1 MiB) so
+    /// that messages between the two get the CALLERROR the endpoint answers them with.
+    pub max_message_size: usize,
+}
+
+impl Default for DriverConfig {
+    fn default() -> DriverConfig {
+        DriverConfig {
+            ping_interval: None,
+            pong_timeout: Duration::from_secs(10),
+            close_timeout: Duration::from_secs(5),
+            max_message_size: 4 << 20,
+        }
+    }
+}
+
+impl DriverConfig {
+    /// The tungstenite configuration that enforces [`DriverConfig::max_message_size`].
+    pub fn websocket_config(&self) -> WebSocketConfig {
+        WebSocketConfig::default()
+            .max_message_size(Some(self.max_message_size))
+            .max_frame_size(Some(self.max_message_size))
+    }
+}
+
+/// A command: a closure the driver runs on the machine between two inputs.
+pub type Command<M> = Box<dyn FnOnce(&mut M, Now) + Send>;
+
+pub(crate) enum Control<M> {
+    Run(Command<M>),
+    Close(Close),
+}
+
+/// The application's way to a running machine. Cheap to clone; every clone reaches the same
+/// driver. When every handle is dropped, the driver closes its connection (1000) and ends.
+pub struct Handle<M> {
+    tx: mpsc::UnboundedSender<Control<M>>,
+}
+
+impl<M> Clone for Handle<M> {
+    fn clone(&self) -> Handle<M> {
+        Handle {
+            tx: self.tx.clone(),
+        }
+    }
+}
+
+impl<M> std::fmt::Debug for Handle<M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Handle")
+            .field("gone", &self.tx.is_closed())
+            .finish()
+    }
+}
+
+/// The driver has ended: its machine can no longer be reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Gone;
+
+impl std::fmt::Display for Gone {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the connection's driver has ended")
+    }
+}
+
+impl std::error::Error for Gone {}
+
+impl<M: Send + 'static> Handle<M> {
+    /// Runs `command` on the machine with the current time, applies the outputs it caused
+    /// (persist, transmit, events) and returns its result.
+    ///
+    /// Works while the connection is down too (a client between two connections); the
+    /// machine decides what a command means then (`Endpoint::call` refuses with
+    /// `NotConnected`).
+    pub async fn run<T, F>(&self, command: F) -> Result<T, Gone>
+    where
+        F: FnOnce(&mut M, Now) -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel();
+        self.run_detached(move |machine, now| {
+            // The caller may have stopped waiting; the command has run all the same.
+            let _ = tx.send(command(machine, now));
+        })?;
+        rx.await.map_err(|_| Gone)
+    }
+
+    /// Queues `command` without waiting for it to run.
+    pub fn run_detached<F>(&self, command: F) -> Result<(), Gone>
+    where
+        F: FnOnce(&mut M, Now) + Send + 'static,
+    {
+        self.tx
+            .unbounded_send(Control::Run(Box::new(command)))
+            .map_err(|_| Gone)
+    }
+
+    /// Closes the connection with this close frame and ends the driver: a client does not
+    /// reconnect afterwards. The result is reported as [`Disconnect::Application`].
+    pub fn close(&self, code: u16, reason: impl Into<String>) -> Result<(), Gone> {
+        self.tx
+            .unbounded_send(Control::Close(Close {
+                code,
+                reason: reason.into(),
+            }))
+            .map_err(|_| Gone)
+    }
+
+    /// Whether the driver has ended.
+    pub fn is_gone(&self) -> bool {
+        self.tx.is_closed()
+    }
+}
+
+/// What the driver tells the application, in the order it happened.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event<E> {
+    /// A WebSocket connection is open, speaking this version; the machine has been told.
+    Connected {
+        /// The negotiated subprotocol.
+        version: Version,
+    },
+    /// An event of the machine.
+    Machine(E),
+    /// The connection closed; the machine has been told.
+    Disconnected(Disconnect),
+    /// A client could not connect.
+    ConnectFailed(String),
+    /// A client waits this long before its next connection attempt.
+    Reconnecting {
+        /// Attempts since the last successful connection (0 for the first retry).
+        attempt: u32,
+        /// The back-off time, jitter included.
+        delay: Duration,
+    },
+    /// A binary message arrived; OCPP-J uses text only, so it was ignored.
+    BinaryIgnored {
+        /// Its length in bytes.
+        len: usize,
+    },
+    /// The machine asked to transmit while no connection was up; the frame was dropped.
+    TransmitDropped(String),
+    /// Persisting the ops of an input failed while no connection was up (with a connection
+    /// up, the failure closes it and comes as [`Disconnect::PersistFailed`]).
+    PersistFailed(String),
+}
+
+/// Why a connection ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Disconnect {
+    /// The peer closed it with this close frame (`None`: a close frame without a code).
+    Peer(Option<Close>),
+    /// The machine asked for it ([`Output::Close`]).
+    Machine(Close),
+    /// The application asked for it ([`Handle::close`], a server shutdown, or a newer
+    /// connection with the same charge point id replacing this one).
+    Application(Close),
+    /// Every [`Handle`] was dropped.
+    HandlesDropped,
+    /// No pong came within the pong timeout after a ping.
+    PongTimeout,
+    /// The peer sent a message larger than the limit; closed with 1009.
+    TooLarge {
+        /// The size of the message (or frame), as far as it was read.
+        size: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// The persister failed; nothing of that input was sent; closed with 1011.
+    PersistFailed(String),
+    /// The connection broke (I/O or WebSocket protocol error, or closed without a close
+    /// frame).
+    Transport(String),
+}
+
+impl Disconnect {
+    /// The close frame the driver sends for this reason, if it sends one.
+    fn close_frame(&self) -> Option<Close> {
+        let close = |code, reason: &str| {
+            Some(Close {
+                code,
+                reason: reason.to_owned(),
+            })
+        };
+        match self {
+            Disconnect::Peer(_) | Disconnect::Transport(_) => None,
+            Disconnect::Machine(close) | Disconnect::Application(close) => Some(close.clone()),
+            Disconnect::HandlesDropped => close(CLOSE_NORMAL, ""),
+            Disconnect::PongTimeout => close(CLOSE_GOING_AWAY, "no pong"),
+            Disconnect::TooLarge { .. } => close(CLOSE_TOO_BIG, "message too big"),
+            Disconnect::PersistFailed(_) => close(CLOSE_INTERNAL_ERROR, "storage failure"),
+        }
+    }
+}
+
+/// The events of one driver: a [`Stream`] that ends when the driver has ended.
+pub struct Events<E> {
+    rx: mpsc::UnboundedReceiver<Event<E>>,
+}
+
+impl<E> std::fmt::Debug for Events<E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Events").finish_non_exhaustive()
+    }
+}
+
+impl<E> Stream for Events<E> {
+    type Item = Event<E>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Event<E>>> {
+        self.rx.poll_next_unpin(cx)
+    }
+}
+
+impl<E> Events<E> {
+    /// The next event, or `None` once the driver has ended.
+    pub async fn next_event(&mut self) -> Option<Event<E>> {
+        self.rx.next().await
+    }
+}
+
+enum Stop {
+    Close(Close),
+    HandlesDropped,
+}
+
+/// A timer armed for one deadline.
+struct Timer {
+    deadline: Monotonic,
+    sleep: BoxFuture<'static, ()>,
+}
+
+/// What woke the connection loop.
+enum Wake<M> {
+    Control(Option<Control<M>>),
+    Frame(Option<Result<Message, tungstenite::Error>>),
+    MachineTimer(Monotonic),
+    PingTimer,
+}
+
+/// Keep-alive pings: when the next goes out, and when a pong is overdue.
+struct Ping {
+    interval: Duration,
+    next_ping: Monotonic,
+    pong_deadline: Option<Monotonic>,
+    timer: Option<Timer>,
+}
+
+/// Runs one machine; see the [module docs](self).
+pub struct Driver<M: Machine, R> {
+    runtime: R,
+    machine: M,
+    persister: Box<dyn Persister>,
+    controls: mpsc::UnboundedReceiver<Control<M>>,
+    events: mpsc::UnboundedSender<Event<M::Event>>,
+    config: DriverConfig,
+    stop: Option<Stop>,
+    timer: Option<Timer>,
+}
+
+impl<M, R> Driver<M, R>
+where
+    M: Machine + Send + 'static,
+    M::Event: Send + 'static,
+    R: Runtime,
+{
+    /// A driver of `machine`, with the handle and the event stream the application uses.
+    pub fn new(
+        runtime: R,
+        machine: M,
+        persister: Box<dyn Persister>,
+        config: DriverConfig,
+    ) -> (Driver<M, R>, Handle<M>, Events<M::Event>) {
+        let (control_tx, controls) = mpsc::unbounded();
+        let (events, event_rx) = mpsc::unbounded();
+        let driver = Driver {
+            runtime,
+            machine,
+            persister,
+            controls,
+            events,
+            config,
+            stop: None,
+            timer: None,
+        };
+        (driver, Handle { tx: control_tx }, Events { rx: event_rx })
+    }
+
+    /// The machine.
+    pub fn machine(&self) -> &M {
+        &self.machine
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &DriverConfig {
+        &self.config
+    }
+
+    /// Ends the driver and gives the machine back.
+    pub fn into_machine(self) -> M {
+        self.machine
+    }
+
+    /// Whether the application asked the driver to end ([`Handle::close`], or every handle
+    /// dropped). A stopped driver runs no more connections.
+    pub fn is_stopped(&self) -> bool {
+        self.stop.is_some()
+    }
+
+    /// Tells the application.
+    pub fn emit(&self, event: Event<M::Event>) {
+        // Nobody listening is not an error: the events are for the application's benefit.
+        let _ = self.events.unbounded_send(event);
+    }
+
+    /// Runs the machine over one open WebSocket connection speaking `version` until the
+    /// connection ends, and returns why it ended.
+    ///
+    /// The machine is told `handle_connected` first and `handle_disconnected` last, and
+    /// [`Event::Connected`] and [`Event::Disconnected`] are emitted. A connection that the
+    /// driver closes gets a close frame, and the driver waits up to
+    /// [`DriverConfig::close_timeout`] for the peer's.
+    pub async fn run_connection<W>(&mut self, mut ws: W, version: Version) -> Disconnect
+    where
+        W: Stream<Item = Result<Message, tungstenite::Error>>
+            + Sink<Message, Error = tungstenite::Error>
+            + Unpin,
+    {
+        let now = self.runtime.now();
+        self.machine.handle_connected(now);
+        self.emit(Event::Connected { version });
+        let disconnect = match self.stop_reason() {
+            Some(disconnect) => disconnect,
+            None => match self.apply_online(&mut ws).await {
+                Err(disconnect) => disconnect,
+                Ok(()) => self.serve(&mut ws, now.monotonic).await,
+            },
+        };
+        self.finish(&mut ws, &disconnect).await;
+        let now = self.runtime.now();
+        self.machine.handle_disconnected(now);
+        self.apply_offline();
+        self.timer = None;
+        self.emit(Event::Disconnected(disconnect.clone()));
+        disconnect
+    }
+
+    /// Serves commands and the machine's deadlines without a connection until `until`
+    /// completes, and returns its output; `None` if the application stopped the driver first
+    /// (`until` is then dropped).
+    pub async fn run_offline<F: Future>(&mut self, until: F) -> Option<F::Output> {
+        let mut until = pin!(until);
+        loop {
+            if self.stop.is_some() {
+                return None;
+            }
+            self.arm_timer();
+            let wake = poll_fn(|cx| {
+                if let Poll::Ready(output) = until.as_mut().poll(cx) {
+                    return Poll::Ready(Either::Left(output));
+                }
+                if let Poll::Ready(control) = self.controls.poll_next_unpin(cx) {
+                    return Poll::Ready(Either::Right(Wake::Control(control)));
+                }
+                if let Some(deadline) = poll_timer(&mut self.timer, cx) {
+                    return Poll::Ready(Either::Right(Wake::MachineTimer(deadline)));
+                }
+                Poll::Pending
+            })
+            .await;
+            match wake {
+                Either::Left(output) => return Some(output),
+                Either::Right(Wake::Control(control)) => {
+                    if self.control(control) {
+                        self.apply_offline();
+                    }
+                }
+                Either::Right(Wake::MachineTimer(deadline)) => {
+                    let now = self.timer_now(deadline);
+                    self.machine.handle_timeout(now);
+                    self.apply_offline();
+                }
+                Either::Right(Wake::Frame(_) | Wake::PingTimer) => {}
+            }
+        }
+    }
+
+    /// The connection loop, from the first wait to the reason it ends.
+    async fn serve<W>(&mut self, ws: &mut W, start: Monotonic) -> Disconnect
+    where
+        W: Stream<Item = Result<Message, tungstenite::Error>>
+            + Sink<Message, Error = tungstenite::Error>
+            + Unpin,
+    {
+        let mut ping = self.config.ping_interval.map(|interval| Ping {
+            interval,
+            next_ping: start + interval,
+            pong_deadline: None,
+            timer: None,
+        });
+        loop {
+            if let Some(disconnect) = self.stop_reason() {
+                return disconnect;
+            }
+            self.arm_timer();
+            if let Some(ping) = ping.as_mut() {
+                let deadline = ping.pong_deadline.unwrap_or(ping.next_ping);
+                if ping.timer.as_ref().map(|t| t.deadline) != Some(deadline) {
+                    ping.timer = Some(Timer {
+                        deadline,
+                        sleep: self.runtime.sleep_until(deadline),
+                    });
+                }
+            }
+            let wake = poll_fn(|cx| {
+                if let Poll::Ready(control) = self.controls.poll_next_unpin(cx) {
+                    return Poll::Ready(Wake::Control(control));
+                }
+                if let Poll::Ready(frame) = ws.poll_next_unpin(cx) {
+                    return Poll::Ready(Wake::Frame(frame));
+                }
+                if let Some(deadline) = poll_timer(&mut self.timer, cx) {
+                    return Poll::Ready(Wake::MachineTimer(deadline));
+                }
+                if let Some(ping) = ping.as_mut()
+                    && poll_timer(&mut ping.timer, cx).is_some()
+                {
+                    return Poll::Ready(Wake::PingTimer);
+                }
+                Poll::Pending
+            })
+            .await;
+            let step = match wake {
+                Wake::Control(control) => {
+                    if self.control(control) {
+                        self.apply_online(ws).await
+                    } else {
+                        Ok(())
+                    }
+                }
+                Wake::Frame(Some(Ok(message))) => self.message(ws, message, ping.as_mut()).await,
+                Wake::Frame(Some(Err(error))) => Err(match error {
+                    tungstenite::Error::Capacity(CapacityError::MessageTooLong {
+                        size,
+                        max_size,
+                    }) => Disconnect::TooLarge {
+                        size,
+                        limit: max_size,
+                    },
+                    other => Disconnect::Transport(other.to_string()),
+                }),
+                Wake::Frame(None) => Err(Disconnect::Transport(
+                    "the connection closed without a close frame".to_owned(),
+                )),
+                Wake::MachineTimer(deadline) => {
+                    let now = self.timer_now(deadline);
+                    self.machine.handle_timeout(now);
+                    self.apply_online(ws).await
+                }
+                Wake::PingTimer => match ping.as_mut() {
+                    Some(ping) => self.ping(ws, ping).await,
+                    None => Ok(()),
+                },
+            };
+            if let Err(disconnect) = step {
+                return disconnect;
+            }
+        }
+    }
+
+    /// One message from the peer.
+    async fn message<W>(
+        &mut self,
+        ws: &mut W,
+        message: Message,
+        ping: Option<&mut Ping>,
+    ) -> Result<(), Disconnect>
+    where
+        W: Sink<Message, Error = tungstenite::Error> + Unpin,
+    {
+        match message {
+            Message::Text(text) => {
+                let now = self.runtime.now();
+                self.machine.handle_message(now, text.as_str());
+                self.apply_online(ws).await
+            }
+            Message::Binary(bytes) => {
+                self.emit(Event::BinaryIgnored { len: bytes.len() });
+                Ok(())
+            }
+            Message::Pong(_) => {
+                if let Some(ping) = ping {
+                    ping.pong_deadline = None;
+                }
+                Ok(())
+            }
+            // tungstenite queues the pong itself; it goes out with the next read or write.
+            Message::Ping(_) | Message::Frame(_) => Ok(()),
+            Message::Close(frame) => Err(Disconnect::Peer(frame.map(|frame| Close {
+                code: u16::from(frame.code),
+                reason: frame.reason.as_str().to_owned(),
+            }))),
+        }
+    }
+
+    /// The ping timer fired: a pong is overdue, or the next ping is due.
+    async fn ping<W>(&mut self, ws: &mut W, ping: &mut Ping) -> Result<(), Disconnect>
+    where
+        W: Sink<Message, Error = tungstenite::Error> + Unpin,
+    {
+        let now = self.runtime.now().monotonic;
+        ping.timer = None;
+        if let Some(deadline) = ping.pong_deadline {
+            if now >= deadline {
+                return Err(Disconnect::PongTimeout);
+            }
+            return Ok(());
+        }
+        if now >= ping.next_ping {
+            ws.send(Message::Ping(Default::default()))
+                .await
+                .map_err(|e| Disconnect::Transport(e.to_string()))?;
+            ping.pong_deadline = Some(now + self.config.pong_timeout);
+            ping.next_ping = now + ping.interval;
+        }
+        Ok(())
+    }
+
+    /// Handles a control message; returns whether a command ran (and outputs must be applied).
+    fn control(&mut self, control: Option<Control<M>>) -> bool {
+        match control {
+            Some(Control::Run(command)) => {
+                let now = self.runtime.now();
+                command(&mut self.machine, now);
+                true
+            }
+            Some(Control::Close(close)) => {
+                self.stop = Some(Stop::Close(close));
+                false
+            }
+            None => {
+                self.stop = Some(Stop::HandlesDropped);
+                false
+            }
+        }
+    }
+
+    fn stop_reason(&self) -> Option<Disconnect> {
+        match self.stop.as_ref()? {
+            Stop::Close(close) => Some(Disconnect::Application(close.clone())),
+            Stop::HandlesDropped => Some(Disconnect::HandlesDropped),
+        }
+    }
+
+    /// The time to hand to `handle_timeout` for a timer armed at `deadline`: never before
+    /// the deadline, so a machine is never woken "early" by timer rounding.
+    fn timer_now(&self, deadline: Monotonic) -> Now {
+        let mut now = self.runtime.now();
+        now.monotonic = now.monotonic.max(deadline);
+        now
+    }
+
+    fn arm_timer(&mut self) {
+        match self.machine.poll_timeout() {
+            None => self.timer = None,
+            Some(deadline) => {
+                if self.timer.as_ref().map(|t| t.deadline) != Some(deadline) {
+                    self.timer = Some(Timer {
+                        deadline,
+                        sleep: self.runtime.sleep_until(deadline),
+                    });
+                }
+            }
+        }
+    }
+
+    /// Drains the machine's outputs, persisting every op of them in one batch.
+    fn drain(&mut self) -> (Result<(), String>, Vec<Output<M::Event>>) {
+        let mut ops: Vec<StoreOp> = Vec::new();
+        let mut rest = Vec::new();
+        while let Some(output) = self.machine.poll_output() {
+            match output {
+                Output::Persist(op) => ops.push(op),
+                other => rest.push(other),
+            }
+        }
+        let persisted = if ops.is_empty() {
+            Ok(())
+        } else {
+            self.persister.persist(&ops).map_err(|e| e.to_string())
+        };
+        (persisted, rest)
+    }
+
+    /// Applies the outputs of the last input to the open connection.
+    async fn apply_online<W>(&mut self, ws: &mut W) -> Result<(), Disconnect>
+    where
+        W: Sink<Message, Error = tungstenite::Error> + Unpin,
+    {
+        let (persisted, outputs) = self.drain();
+        let mut result = persisted.map_err(Disconnect::PersistFailed);
+        for output in outputs {
+            match output {
+                Output::Transmit(text) => {
+                    if result.is_ok()
+                        && let Err(e) = ws.send(Message::text(text)).await
+                    {
+                        result = Err(Disconnect::Transport(e.to_string()));
+                    }
+                }
+                Output::Event(event) => self.emit(Event::Machine(event)),
+                Output::Close(close) => {
+                    if result.is_ok() {
+                        result = Err(Disconnect::Machine(close));
+                    }
+                }
+                Output::Persist(_) => {}
+            }
+        }
+        result
+    }
+
+    /// Applies the outputs of the last input without a connection.
+    fn apply_offline(&mut self) {
+        let (persisted, outputs) = self.drain();
+        if let Err(error) = persisted {
+            self.emit(Event::PersistFailed(error));
+        }
+        for output in outputs {
+            match output {
+                Output::Transmit(text) => self.emit(Event::TransmitDropped(text)),
+                Output::Event(event) => self.emit(Event::Machine(event)),
+                Output::Close(_) | Output::Persist(_) => {}
+            }
+        }
+    }
+
+    /// Ends the connection as `disconnect` requires: sends our close frame if we close it,
+    /// then waits (bounded) for the peer's side of the closing handshake.
+    async fn finish<W>(&mut self, ws: &mut W, disconnect: &Disconnect)
+    where
+        W: Stream<Item = Result<Message, tungstenite::Error>>
+            + Sink<Message, Error = tungstenite::Error>
+            + Unpin,
+    {
+        if matches!(disconnect, Disconnect::Transport(_)) {
+            return;
+        }
+        let deadline = self.runtime.sleep(self.config.close_timeout);
+        let closing = async {
+            if let Some(close) = disconnect.close_frame() {
+                let frame = CloseFrame {
+                    code: CloseCode::from(close.code),
+                    reason: truncate_reason(&close.reason).into(),
+                };
+                if ws.send(Message::Close(Some(frame))).await.is_err() {
+                    return;
+                }
+            }
+            // Reading on flushes tungstenite's reply to a peer's close and returns the peer's
+            // reply to ours; the stream ends when the closing handshake is complete.
+            while let Some(Ok(_)) = ws.next().await {}
+        };
+        select(pin!(closing), deadline).await;
+        let _ = ws.close().now_or_never();
+    }
+}
+
+/// Polls an armed timer; returns its deadline (and disarms it) when it fires.
+fn poll_timer(timer: &mut Option<Timer>, cx: &mut Context<'_>) -> Option<Monotonic> {
+    let armed = timer.as_mut()?;
+    if armed.sleep.poll_unpin(cx).is_ready() {
+        let deadline = armed.deadline;
+        *timer = None;
+        Some(deadline)
+    } else {
+        None
+    }
+}
+
+/// A close reason cut to the 123 bytes a close frame holds, at a character boundary.
+pub(crate) fn truncate_reason(reason: &str) -> &str {
+    let mut end = reason.len().min(123);
+    while !reason.is_char_boundary(end) {
+        end -= 1;
+    }
+    &reason[..end]
+}

@@ -1,0 +1,62 @@
+//! The runtime-neutral driver that runs `ocpp-core` state machines over WebSocket.
+//!
+//! `ocpp-core` is sans-IO: a [`Machine`](ocpp_core::machine::Machine) consumes WebSocket text,
+//! timer expiries and application commands, and produces frames to send, records to persist,
+//! events and the next deadline. Something has to carry those to and from a socket. This crate
+//! is that something, written **once**, on `futures` traits, so that the tokio adapter
+//! (`ocpp-io-tokio`) and the smol / async-std adapter (`ocpp-io-smol`) share every line of it
+//! and only supply what differs between runtimes: sockets, timers and spawning (the
+//! [`Runtime`] trait and the client's [`Connector`](client::Connector)).
+//!
+//! - [`driver`]: the loop over one connection ([`Driver`]): reads messages, runs commands,
+//!   fires the machine's deadline, sends keep-alive pings, and applies outputs with every
+//!   [`StoreOp`](ocpp_core::persist::StoreOp) of an input persisted **before** any frame of
+//!   that input is sent.
+//! - [`client`]: connect to `<url>/<charge point id>` offering OCPP subprotocols, and
+//!   reconnect with back-off and jitter, keeping the same machine.
+//! - [`server`]: accept connections, take the charge point id from the path, negotiate the
+//!   subprotocol, build a machine per connection, handle duplicate ids, shut down gracefully.
+//! - [`persist`]: the [`Persister`] the driver hands its batches to.
+//!
+//! Applications normally use it through an adapter crate, which re-exports what they need.
+//!
+//! # Persisting before transmitting
+//!
+//! A machine whose outputs must survive a crash hands the driver a persister:
+//!
+//! ```
+//! use ocpp_core::persist::{Snapshot, StoreOp};
+//! use ocpp_io::{PersistError, Persister};
+//!
+//! /// Keeps the records in memory (a real one commits a store transaction).
+//! struct InMemory(Snapshot);
+//!
+//! impl Persister for InMemory {
+//!     fn persist(&mut self, ops: &[StoreOp]) -> Result<(), PersistError> {
+//!         self.0.apply(ops);
+//!         Ok(())
+//!     }
+//! }
+//!
+//! let mut store = InMemory(Snapshot::new());
+//! store.persist(&[StoreOp::Put { collection: "queue", key: "0001".into(), value: b"x".to_vec() }])
+//!     .unwrap();
+//! assert_eq!(store.0.get("queue", "0001"), Some(&b"x"[..]));
+//! ```
+//!
+//! The driver calls it with every op of one input, once, and sends the frames of that input
+//! only after it returned `Ok`.
+#![forbid(unsafe_code)]
+
+pub mod client;
+pub mod driver;
+pub mod persist;
+pub mod runtime;
+pub mod server;
+
+pub use async_tungstenite::tungstenite;
+pub use client::{Backoff, Client, ClientConfig, ConnectError, Connector};
+pub use driver::{Command, Disconnect, Driver, DriverConfig, Event, Events, Gone, Handle};
+pub use persist::{NoPersist, PersistError, Persister};
+pub use runtime::Runtime;
+pub use server::{Connection, ConnectionInfo, DuplicateId, Server, ServerConfig};

@@ -1,0 +1,499 @@
+//! The server side (Central System / CSMS): accept, identify, negotiate, run.
+//!
+//! A [`Server`] takes connections from a listener the runtime adapter supplies. For each it
+//! runs the WebSocket handshake within [`ServerConfig::handshake_timeout`]:
+//!
+//! - the charge point id is the last segment of the request path, percent-decoded. A path with
+//!   no segment (`/`) is answered 404 and an empty last segment (`/ocpp/`) or one that does not
+//!   decode to UTF-8 is answered 400, before the upgrade;
+//! - the subprotocol is the first of the client's offers (its order of preference) that the
+//!   server supports. If there is none, the handshake completes **without** a
+//!   `Sec-WebSocket-Protocol` header and the connection is closed at once (close code 1002),
+//!   as OCPP-J 1.6 section 3.2 and 2.0.1 part 4 section 3.2 require;
+//! - a second connection with an id that is already connected is refused (HTTP 409) or
+//!   replaces the first (which is closed with 1000), as [`DuplicateId`] says.
+//!
+//! Each accepted connection gets its own machine from the factory and its own [`Driver`]; the
+//! application receives it as a [`Connection`] (its info, a [`Handle`] and its [`Events`]).
+//! [`Server::shutdown`] stops accepting, closes every connection with a close frame (1001)
+//! and waits until all of them have ended.
+
+use std::collections::BTreeMap;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::{Pin, pin};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use async_tungstenite::accept_hdr_async_with_config;
+use async_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
+use async_tungstenite::tungstenite::http::header::SEC_WEBSOCKET_PROTOCOL;
+use async_tungstenite::tungstenite::http::{HeaderValue, StatusCode};
+use async_tungstenite::tungstenite::protocol::frame::CloseFrame;
+use async_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use futures_channel::{mpsc, oneshot};
+use futures_util::future::{Either, select};
+use futures_util::io::{AsyncRead, AsyncWrite};
+use futures_util::{Stream, StreamExt};
+use ocpp_core::Version;
+use ocpp_core::machine::Machine;
+use percent_encoding::percent_decode_str;
+
+use crate::driver::{
+    CLOSE_GOING_AWAY, CLOSE_NORMAL, CLOSE_POLICY_VIOLATION, CLOSE_PROTOCOL_ERROR, Driver,
+    DriverConfig, Events, Handle,
+};
+use crate::persist::{NoPersist, Persister};
+use crate::runtime::Runtime;
+
+/// What to do with a connection whose charge point id is already connected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DuplicateId {
+    /// Refuse the new one with HTTP 409 before the upgrade; the first stays. The default.
+    #[default]
+    Refuse,
+    /// Accept the new one and close the first (1000, "replaced by a new connection"): a
+    /// charge point that lost its connection without noticing gets back in at once.
+    Replace,
+}
+
+/// Settings of a [`Server`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerConfig {
+    /// The versions the server speaks; which one a connection uses is the client's choice
+    /// among them.
+    pub versions: Vec<Version>,
+    /// The bound on the WebSocket handshake after the TCP connection is accepted; a client
+    /// that has not completed it by then is dropped. Default 10 s.
+    pub handshake_timeout: Duration,
+    /// A second connection with the same id.
+    pub duplicate_id: DuplicateId,
+    /// The driver's settings for every connection.
+    pub driver: DriverConfig,
+}
+
+impl ServerConfig {
+    /// A server of `versions` with the defaults.
+    pub fn new(versions: impl IntoIterator<Item = Version>) -> ServerConfig {
+        ServerConfig {
+            versions: versions.into_iter().collect(),
+            handshake_timeout: Duration::from_secs(10),
+            duplicate_id: DuplicateId::Refuse,
+            driver: DriverConfig::default(),
+        }
+    }
+}
+
+/// Who is on the other end of a connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectionInfo {
+    /// The charge point id from the URL path, percent-decoded.
+    pub charge_point_id: String,
+    /// The negotiated version.
+    pub version: Version,
+    /// The peer's address.
+    pub peer: SocketAddr,
+}
+
+/// One accepted connection, as the application receives it.
+pub struct Connection<M: Machine> {
+    /// Who it is.
+    pub info: ConnectionInfo,
+    /// Runs commands on its machine.
+    pub handle: Handle<M>,
+    /// What happens on it; ends when the connection has ended.
+    pub events: Events<M::Event>,
+}
+
+impl<M: Machine> std::fmt::Debug for Connection<M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("info", &self.info)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The charge point id of a request path, or the HTTP status refusing it.
+///
+/// ```
+/// use ocpp_io::server::charge_point_id_from_path;
+/// assert_eq!(charge_point_id_from_path("/ocpp/CP%201%2FA").unwrap(), "CP 1/A");
+/// assert_eq!(charge_point_id_from_path("/").unwrap_err().as_u16(), 404);
+/// assert_eq!(charge_point_id_from_path("/ocpp/").unwrap_err().as_u16(), 400);
+/// ```
+pub fn charge_point_id_from_path(path: &str) -> Result<String, StatusCode> {
+    let trimmed = path.trim_start_matches('/');
+    if trimmed.is_empty() {
+        return Err(StatusCode::NOT_FOUND);
+    }
+    let segment = trimmed.rsplit('/').next().unwrap_or_default();
+    if segment.is_empty() {
+        return Err(StatusCode::BAD_REQUEST);
+    }
+    percent_decode_str(segment)
+        .decode_utf8()
+        .map(|id| id.into_owned())
+        .map_err(|_| StatusCode::BAD_REQUEST)
+}
+
+/// The server's choice among the client's offers: the first offered that it supports.
+fn choose_subprotocol(request: &Request, supported: &[Version]) -> Option<Version> {
+    request
+        .headers()
+        .get_all(SEC_WEBSOCKET_PROTOCOL)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .filter_map(|name| Version::from_subprotocol(name.trim()))
+        .find(|version| supported.contains(version))
+}
+
+fn refusal(status: StatusCode, message: &str) -> ErrorResponse {
+    let mut response = ErrorResponse::new(Some(message.to_owned()));
+    *response.status_mut() = status;
+    response
+}
+
+struct Registry<M> {
+    shutting_down: bool,
+    next_serial: u64,
+    connected: BTreeMap<String, (u64, Handle<M>)>,
+}
+
+type MachineFactory<M> = dyn Fn(&ConnectionInfo) -> M + Send + Sync;
+type PersisterFactory = dyn Fn(&ConnectionInfo) -> Box<dyn Persister> + Send + Sync;
+
+struct Shared<M: Machine, R> {
+    runtime: R,
+    config: ServerConfig,
+    factory: Box<MachineFactory<M>>,
+    persisters: Box<PersisterFactory>,
+    registry: Mutex<Registry<M>>,
+    connections: mpsc::UnboundedSender<Connection<M>>,
+}
+
+impl<M: Machine, R> Shared<M, R> {
+    fn registry(&self) -> std::sync::MutexGuard<'_, Registry<M>> {
+        // The lock is never held across a panic-prone call; recover the data regardless.
+        self.registry.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// A running server. See the [module docs](self).
+///
+/// Dropping it stops accepting but leaves the open connections running; [`Server::shutdown`]
+/// ends them.
+pub struct Server<M: Machine, R> {
+    local_addr: SocketAddr,
+    shared: Arc<Shared<M, R>>,
+    connections: mpsc::UnboundedReceiver<Connection<M>>,
+    stop_accepting: Option<oneshot::Sender<()>>,
+    tracker: Option<mpsc::Sender<()>>,
+    tasks: mpsc::Receiver<()>,
+}
+
+impl<M: Machine, R> std::fmt::Debug for Server<M, R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("local_addr", &self.local_addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<M, R> Server<M, R>
+where
+    M: Machine + Send + 'static,
+    M::Event: Send + 'static,
+    R: Runtime,
+{
+    /// Starts serving the connections `listener` yields (adapters call this after binding).
+    ///
+    /// `factory` builds the machine of each connection; its persister is a [`NoPersist`]
+    /// unless [`Server::start_with_persisters`] is used.
+    pub fn start<L, S, F>(
+        runtime: R,
+        config: ServerConfig,
+        local_addr: SocketAddr,
+        listener: L,
+        factory: F,
+    ) -> Server<M, R>
+    where
+        L: Stream<Item = io::Result<(S, SocketAddr)>> + Send + Unpin + 'static,
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+        F: Fn(&ConnectionInfo) -> M + Send + Sync + 'static,
+    {
+        Server::start_with_persisters(runtime, config, local_addr, listener, factory, |_| {
+            Box::new(NoPersist)
+        })
+    }
+
+    /// [`Server::start`], with a persister for each connection from `persisters`.
+    pub fn start_with_persisters<L, S, F, P>(
+        runtime: R,
+        config: ServerConfig,
+        local_addr: SocketAddr,
+        listener: L,
+        factory: F,
+        persisters: P,
+    ) -> Server<M, R>
+    where
+        L: Stream<Item = io::Result<(S, SocketAddr)>> + Send + Unpin + 'static,
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+        F: Fn(&ConnectionInfo) -> M + Send + Sync + 'static,
+        P: Fn(&ConnectionInfo) -> Box<dyn Persister> + Send + Sync + 'static,
+    {
+        let (connections_tx, connections) = mpsc::unbounded();
+        let shared = Arc::new(Shared {
+            runtime: runtime.clone(),
+            config,
+            factory: Box::new(factory),
+            persisters: Box::new(persisters),
+            registry: Mutex::new(Registry {
+                shutting_down: false,
+                next_serial: 0,
+                connected: BTreeMap::new(),
+            }),
+            connections: connections_tx,
+        });
+        let (tracker, tasks) = mpsc::channel(0);
+        let (stop_tx, stop_rx) = oneshot::channel();
+        runtime.spawn(Box::pin(accept_loop(
+            Arc::clone(&shared),
+            listener,
+            stop_rx,
+            tracker.clone(),
+        )));
+        Server {
+            local_addr,
+            shared,
+            connections,
+            stop_accepting: Some(stop_tx),
+            tracker: Some(tracker),
+            tasks,
+        }
+    }
+
+    /// The address the server listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The next accepted connection; `None` after the server has stopped accepting and every
+    /// accepted connection was handed out.
+    pub async fn next_connection(&mut self) -> Option<Connection<M>> {
+        self.connections.next().await
+    }
+
+    /// The handle of the connection of `charge_point_id`, if it is connected.
+    pub fn connection(&self, charge_point_id: &str) -> Option<Handle<M>> {
+        self.shared
+            .registry()
+            .connected
+            .get(charge_point_id)
+            .map(|(_, handle)| handle.clone())
+    }
+
+    /// The ids of the connected charge points.
+    pub fn connected_ids(&self) -> Vec<String> {
+        self.shared.registry().connected.keys().cloned().collect()
+    }
+
+    /// Stops accepting, closes every connection with a close frame (1001, "server shutting
+    /// down"), and returns once every connection (and every handshake in progress) has ended.
+    pub async fn shutdown(mut self) {
+        self.stop_accepting.take();
+        {
+            let mut registry = self.shared.registry();
+            registry.shutting_down = true;
+            for (_, handle) in registry.connected.values() {
+                let _ = handle.close(CLOSE_GOING_AWAY, "server shutting down");
+            }
+        }
+        self.tracker.take();
+        while self.tasks.next().await.is_some() {}
+    }
+}
+
+impl<M, R> Stream for Server<M, R>
+where
+    M: Machine,
+{
+    type Item = Connection<M>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Connection<M>>> {
+        self.connections.poll_next_unpin(cx)
+    }
+}
+
+async fn accept_loop<M, R, L, S>(
+    shared: Arc<Shared<M, R>>,
+    mut listener: L,
+    mut stop: oneshot::Receiver<()>,
+    tracker: mpsc::Sender<()>,
+) where
+    M: Machine + Send + 'static,
+    M::Event: Send + 'static,
+    R: Runtime,
+    L: Stream<Item = io::Result<(S, SocketAddr)>> + Unpin,
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    loop {
+        match select(listener.next(), &mut stop).await {
+            Either::Left((Some(Ok((stream, peer))), _)) => {
+                let task = serve_connection(Arc::clone(&shared), stream, peer, tracker.clone());
+                shared.runtime.spawn(Box::pin(task));
+            }
+            Either::Left((Some(Err(_)), _)) => {
+                // Accept errors are transient (a reset handshake, file descriptors exhausted);
+                // pause briefly instead of spinning on them.
+                shared.runtime.sleep(Duration::from_millis(50)).await;
+            }
+            Either::Left((None, _)) | Either::Right(_) => break,
+        }
+    }
+}
+
+/// Handshake, registration, driving and unregistration of one connection. `_tracker` is
+/// dropped when the task ends, which is how [`Server::shutdown`] knows.
+async fn serve_connection<M, R, S>(
+    shared: Arc<Shared<M, R>>,
+    stream: S,
+    peer: SocketAddr,
+    _tracker: mpsc::Sender<()>,
+) where
+    M: Machine + Send + 'static,
+    M::Event: Send + 'static,
+    R: Runtime,
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let config = &shared.config;
+    let mut decided: Option<(String, Option<Version>)> = None;
+    // tungstenite's `Callback` dictates the (large) error type.
+    #[allow(clippy::result_large_err)]
+    let callback = |request: &Request, mut response: Response| {
+        let id = charge_point_id_from_path(request.uri().path())
+            .map_err(|status| refusal(status, "no valid charge point id in the path"))?;
+        {
+            let registry = shared.registry();
+            if registry.shutting_down {
+                return Err(refusal(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "server shutting down",
+                ));
+            }
+            if config.duplicate_id == DuplicateId::Refuse && registry.connected.contains_key(&id) {
+                return Err(refusal(
+                    StatusCode::CONFLICT,
+                    "this charge point is already connected",
+                ));
+            }
+        }
+        let version = choose_subprotocol(request, &config.versions);
+        if let Some(version) = version {
+            response.headers_mut().insert(
+                SEC_WEBSOCKET_PROTOCOL,
+                HeaderValue::from_static(version.subprotocol()),
+            );
+        }
+        decided = Some((id, version));
+        Ok(response)
+    };
+    let handshake = {
+        let handshake = pin!(accept_hdr_async_with_config(
+            stream,
+            callback,
+            Some(config.driver.websocket_config()),
+        ));
+        match select(handshake, shared.runtime.sleep(config.handshake_timeout)).await {
+            Either::Left((Ok(ws), _)) => Some(ws),
+            // A failed or timed-out handshake: the client got its HTTP answer, or nothing.
+            Either::Left((Err(_), _)) | Either::Right(_) => None,
+        }
+    };
+    let Some(mut ws) = handshake else {
+        return;
+    };
+    let Some((charge_point_id, version)) = decided else {
+        return;
+    };
+    let close_now = |code: u16, reason: &'static str| CloseFrame {
+        code: CloseCode::from(code),
+        reason: reason.into(),
+    };
+    let Some(version) = version else {
+        let frame = close_now(
+            CLOSE_PROTOCOL_ERROR,
+            "no supported OCPP subprotocol offered",
+        );
+        let closing = pin!(ws.close(Some(frame)));
+        select(closing, shared.runtime.sleep(config.driver.close_timeout)).await;
+        return;
+    };
+
+    let info = ConnectionInfo {
+        charge_point_id,
+        version,
+        peer,
+    };
+    let machine = (shared.factory)(&info);
+    let persister = (shared.persisters)(&info);
+    let (mut driver, handle, events) = Driver::new(
+        shared.runtime.clone(),
+        machine,
+        persister,
+        config.driver.clone(),
+    );
+    let serial = {
+        let mut registry = shared.registry();
+        let refused = if registry.shutting_down {
+            Some(close_now(CLOSE_GOING_AWAY, "server shutting down"))
+        } else if config.duplicate_id == DuplicateId::Refuse
+            && registry.connected.contains_key(&info.charge_point_id)
+        {
+            // Lost the race against a handshake of the same id that completed first.
+            Some(close_now(
+                CLOSE_POLICY_VIOLATION,
+                "this charge point is already connected",
+            ))
+        } else {
+            None
+        };
+        match refused {
+            Some(frame) => Err(frame),
+            None => {
+                let serial = registry.next_serial;
+                registry.next_serial += 1;
+                let previous = registry
+                    .connected
+                    .insert(info.charge_point_id.clone(), (serial, handle.clone()));
+                if let Some((_, previous)) = previous {
+                    let _ = previous.close(CLOSE_NORMAL, "replaced by a new connection");
+                }
+                Ok(serial)
+            }
+        }
+    };
+    let serial = match serial {
+        Ok(serial) => serial,
+        Err(frame) => {
+            let closing = pin!(ws.close(Some(frame)));
+            select(closing, shared.runtime.sleep(config.driver.close_timeout)).await;
+            return;
+        }
+    };
+    let _ = shared.connections.unbounded_send(Connection {
+        info: info.clone(),
+        handle,
+        events,
+    });
+    driver.run_connection(ws, version).await;
+    let mut registry = shared.registry();
+    if registry
+        .connected
+        .get(&info.charge_point_id)
+        .is_some_and(|(s, _)| *s == serial)
+    {
+        registry.connected.remove(&info.charge_point_id);
+    }
+}
