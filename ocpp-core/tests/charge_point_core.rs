@@ -7,6 +7,7 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 use ocpp_core::Version;
+use ocpp_core::charge_point::config::{Definitions, StandardKey};
 use ocpp_core::charge_point::{
     ChargePoint, ChargePointConfig, ChargePointError, ConnectorStatus, Event, Registration, Reply,
 };
@@ -62,17 +63,35 @@ struct World {
     stored: Snapshot,
 }
 
+/// Standard key definitions with `connectors` connectors and the given initial values.
+fn definitions(connectors: u32, keys: &[(StandardKey, &str)]) -> Definitions {
+    let mut builder =
+        Definitions::builder().initial(StandardKey::NumberOfConnectors, &connectors.to_string());
+    for (key, value) in keys {
+        builder = builder.initial(*key, value);
+    }
+    builder.build().unwrap()
+}
+
 impl World {
     fn new(connectors: u32, configure: impl FnOnce(&mut ChargePointConfig)) -> World {
-        World::restored(connectors, configure, Snapshot::new())
+        World::with_keys(connectors, &[], configure)
+    }
+
+    fn with_keys(
+        connectors: u32,
+        keys: &[(StandardKey, &str)],
+        configure: impl FnOnce(&mut ChargePointConfig),
+    ) -> World {
+        World::restored(definitions(connectors, keys), configure, Snapshot::new())
     }
 
     fn restored(
-        connectors: u32,
+        definitions: Definitions,
         configure: impl FnOnce(&mut ChargePointConfig),
         stored: Snapshot,
     ) -> World {
-        let mut config = ChargePointConfig::new(boot_request(), connectors);
+        let mut config = ChargePointConfig::new(boot_request(), definitions);
         configure(&mut config);
         let cp = ChargePoint::new(config, Box::new(CounterIds::default()), &stored).unwrap();
         let cs = Endpoint::new(
@@ -213,6 +232,10 @@ impl World {
         let (got, answer) = self.answers.pop().expect("the station answered");
         assert_eq!(got, action);
         answer
+    }
+
+    fn run_for_seconds(&mut self, seconds: u64) {
+        self.run_until(self.elapsed() + secs(seconds));
     }
 
     fn actions(&self) -> Vec<&str> {
@@ -392,7 +415,7 @@ fn heartbeats_are_skipped_while_other_traffic_flows() {
 /// that long; a flicker is not reported at all. The timestamp is when the status began.
 #[test]
 fn statuses_are_reported_once_stable_for_the_minimum_duration() {
-    let mut world = World::new(1, |c| c.minimum_status_duration = secs(5));
+    let mut world = World::with_keys(1, &[(StandardKey::MinimumStatusDuration, "5")], |_| {});
     world.connect();
     assert_eq!(
         statuses(&world.seen).len(),
@@ -466,7 +489,7 @@ fn connector_states_are_restored_after_a_restart() {
         .unwrap();
     world.settle();
 
-    let mut rebooted = World::restored(2, |_| {}, world.stored.clone());
+    let mut rebooted = World::restored(definitions(2, &[]), |_| {}, world.stored.clone());
     rebooted.connect();
     let seen = rebooted.take_seen();
     assert_eq!(
@@ -486,7 +509,7 @@ fn an_unreadable_stored_record_is_a_clear_error() {
         "0001".into(),
         b"{not json".to_vec(),
     );
-    let config = ChargePointConfig::new(boot_request(), 1);
+    let config = ChargePointConfig::new(boot_request(), definitions(1, &[]));
     let error = ChargePoint::new(config, Box::new(CounterIds::default()), &stored).unwrap_err();
     assert!(error.to_string().contains("0001"), "{error}");
 }
@@ -810,4 +833,127 @@ fn data_transfer_from_the_central_system_is_decided_by_the_application() {
         world.cp.reply(world.now, decision, reply),
         Err(ChargePointError::UnknownDecision(_))
     ));
+}
+
+/// OCTT TC_019_CS (Retrieve configuration) and TC_021_CS (Change/set Configuration), through
+/// the whole station: the change is persisted before it is acknowledged and rules the
+/// station's behaviour at once (here: the heartbeat interval).
+#[test]
+fn tc_019_cs_tc_021_cs_configuration_is_read_and_changed_over_the_wire() {
+    let mut world = World::new(1, |_| {});
+    world.connect();
+    let all = world.cs_calls("GetConfiguration", json!({})).unwrap();
+    let keys = all["configurationKey"].as_array().unwrap();
+    assert!(
+        keys.iter()
+            .any(|k| k["key"] == "HeartbeatInterval" && k["value"] == "60")
+    );
+    assert!(
+        keys.iter()
+            .any(|k| k["key"] == "NumberOfConnectors" && k["readonly"] == true)
+    );
+    assert!(
+        !keys.iter().any(|k| k["key"] == "AuthorizationKey"),
+        "write-only keys are never listed"
+    );
+    let one = world
+        .cs_calls(
+            "GetConfiguration",
+            json!({"key": ["HeartbeatInterval", "NoSuchKey"]}),
+        )
+        .unwrap();
+    assert_eq!(one["unknownKey"], json!(["NoSuchKey"]));
+
+    world.take_seen();
+    let changed = world
+        .cs_calls(
+            "ChangeConfiguration",
+            json!({"key": "HeartbeatInterval", "value": "120"}),
+        )
+        .unwrap();
+    assert_eq!(changed, json!({"status": "Accepted"}));
+    assert_eq!(world.cp.heartbeat_interval(), secs(120));
+    assert_eq!(
+        world.stored.get("configuration", "HeartbeatInterval"),
+        Some(&b"1:120"[..])
+    );
+    assert!(world.events.iter().any(|e| matches!(
+        e,
+        Event::ConfigurationChanged { key, value: Some(v), after_reboot: false }
+            if key == "HeartbeatInterval" && v == "120"
+    )));
+    let start = world.elapsed();
+    world.run_for_seconds(130);
+    let beat = world.seen.iter().find(|s| s.action == "Heartbeat").unwrap();
+    assert_eq!(beat.at, start + secs(120));
+}
+
+/// OCTT TC_040_1_CS (NotSupported) and TC_040_2_CS (invalid value: Rejected).
+#[test]
+fn tc_040_cs_unknown_keys_and_invalid_values() {
+    let mut world = World::new(1, |_| {});
+    world.connect();
+    let answer = |world: &mut World, key: &str, value: &str| {
+        world
+            .cs_calls("ChangeConfiguration", json!({"key": key, "value": value}))
+            .unwrap()["status"]
+            .clone()
+    };
+    assert_eq!(answer(&mut world, "NoSuchKey", "1"), "NotSupported");
+    assert_eq!(
+        answer(&mut world, "MeterValueSampleInterval", "-1"),
+        "Rejected"
+    );
+    assert_eq!(answer(&mut world, "NumberOfConnectors", "5"), "Rejected");
+    // Only the heartbeat interval of the boot answer was stored; nothing of the refusals.
+    let stored: Vec<_> = world
+        .stored
+        .records("configuration")
+        .map(|(k, _)| k)
+        .collect();
+    assert_eq!(stored, ["HeartbeatInterval"]);
+}
+
+/// Section 4.2: the heartbeat interval of BootNotification.conf becomes HeartbeatInterval, and
+/// it survives a restart; so do the Central System's changes.
+#[test]
+fn configuration_survives_a_restart() {
+    let mut world = World::new(1, |_| {});
+    world.registrations = VecDeque::from([("Accepted", 45)]);
+    world.connect();
+    world
+        .cs_calls(
+            "ChangeConfiguration",
+            json!({"key": "MeterValueSampleInterval", "value": "15"}),
+        )
+        .unwrap();
+    let rebooted = World::restored(definitions(1, &[]), |_| {}, world.stored.clone());
+    assert_eq!(rebooted.cp.heartbeat_interval(), secs(45));
+    assert_eq!(
+        rebooted.cp.configuration().meter_value_sample_interval(),
+        Some(secs(15))
+    );
+}
+
+/// A stored record that no longer validates is reported, not applied, and not a panic.
+#[test]
+fn an_invalid_stored_configuration_record_is_reported() {
+    let mut stored = Snapshot::new();
+    stored.insert(
+        "configuration",
+        "HeartbeatInterval".into(),
+        b"1:soon".to_vec(),
+    );
+    let world = World::restored(definitions(1, &[]), |_| {}, stored);
+    let mut cp = world.cp;
+    let first = cp.poll_output();
+    assert!(
+        matches!(
+            first,
+            Some(Output::Event(Event::ConfigurationNotRestored(_)))
+        ),
+        "{first:?}"
+    );
+    let default = ocpp_core::charge_point::config::Configuration::new(definitions(1, &[]));
+    assert_eq!(cp.heartbeat_interval(), default.heartbeat_interval());
 }

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use time::OffsetDateTime;
 
+use super::config::{self, Configuration, Definitions, RestoreIssue, StandardKey};
 use crate::machine::{Machine, Output};
 use crate::message::OcppRequest;
 use crate::persist::{Snapshot, StoreOp};
@@ -22,9 +23,10 @@ use crate::rpc::{
 use crate::time::{Monotonic, Now};
 use crate::v16::{
     self, AuthorizeRequest, AuthorizeResponse, BootNotificationRequest, BootNotificationResponse,
-    ChargePointErrorCode, ChargePointStatus, DataTransferRequest, DataTransferResponse,
-    HeartbeatRequest, HeartbeatResponse, IdTagInfo, MessageTrigger, RegistrationStatus,
-    StatusNotificationRequest, TriggerMessageRequest, TriggerMessageResponse, TriggerMessageStatus,
+    ChangeConfigurationResponse, ChargePointErrorCode, ChargePointStatus, DataTransferRequest,
+    DataTransferResponse, HeartbeatRequest, HeartbeatResponse, IdTagInfo, MessageTrigger,
+    RegistrationStatus, StatusNotificationRequest, TriggerMessageRequest, TriggerMessageResponse,
+    TriggerMessageStatus,
 };
 use crate::{ErrorCode, Version};
 
@@ -33,13 +35,15 @@ use crate::{ErrorCode, Version};
 pub const CONNECTOR_STATUS_COLLECTION: &str = "cp16.connector-status";
 
 /// Settings of a [`ChargePoint`] that do not change while it runs.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct ChargePointConfig {
     /// What the station says about itself in every BootNotification.
     pub boot: BootNotificationRequest,
-    /// The number of connectors (1.6 `NumberOfConnectors`); ids run from 1, and 0 is the
-    /// station as a whole (1.6 section 3.8).
-    pub connectors: u32,
+    /// The configuration keys the station has, with their initial values and limits. The
+    /// number of connectors is the read-only `NumberOfConnectors`: ids run from 1, and 0 is
+    /// the station as a whole (1.6 section 3.8). Values the Central System changed are
+    /// restored from the store over these.
+    pub definitions: Definitions,
     /// Settings of the RPC layer. Its version must be 1.6 and its accepted actions are set by
     /// the machine.
     pub rpc: EndpointConfig,
@@ -47,24 +51,16 @@ pub struct ChargePointConfig {
     /// interval of 0 or does not answer (section 4.2 leaves the choice to the station). Default
     /// 60 s.
     pub boot_retry: Duration,
-    /// The heartbeat interval until the Central System sets one (`HeartbeatInterval`). Default
-    /// 300 s.
-    pub heartbeat_interval: Duration,
-    /// How long a connector status must be stable before it is reported
-    /// (`MinimumStatusDuration`). Default 0: at once.
-    pub minimum_status_duration: Duration,
 }
 
 impl ChargePointConfig {
-    /// Defaults for a station with `connectors` connectors that boots with `boot`.
-    pub fn new(boot: BootNotificationRequest, connectors: u32) -> ChargePointConfig {
+    /// Defaults for a station that boots with `boot` and has the keys of `definitions`.
+    pub fn new(boot: BootNotificationRequest, definitions: Definitions) -> ChargePointConfig {
         ChargePointConfig {
             boot,
-            connectors,
+            definitions,
             rpc: EndpointConfig::new(Version::V16),
             boot_retry: Duration::from_secs(60),
-            heartbeat_interval: Duration::from_secs(300),
-            minimum_status_duration: Duration::ZERO,
         }
     }
 }
@@ -160,6 +156,21 @@ pub enum Event {
         /// The request.
         request: DataTransferRequest,
     },
+    /// The Central System changed a configuration key (ChangeConfiguration), or the station
+    /// did (the heartbeat interval of a BootNotification answer). The new value is persisted
+    /// before the answer goes out.
+    ConfigurationChanged {
+        /// The key's name.
+        key: String,
+        /// The new value; `None` for write-only keys (AuthorizationKey), which are never
+        /// echoed.
+        value: Option<String>,
+        /// It takes effect only after the next start (`RebootRequired`).
+        after_reboot: bool,
+    },
+    /// A stored configuration record was not applied at start-up (see
+    /// [`config::Configuration::restore`]); the key keeps its initial value.
+    ConfigurationNotRestored(RestoreIssue),
     /// A call the machine made failed; it retries where the protocol says so.
     CallFailed {
         /// The action.
@@ -314,8 +325,8 @@ pub struct ChargePoint {
     /// When the next BootNotification may go out (while not accepted).
     next_boot: Monotonic,
     boot_triggered: bool,
-    heartbeat_interval: Duration,
     heartbeat_triggered: bool,
+    configuration: Configuration,
     /// When the last frame went to the Central System: heartbeats are only needed when the
     /// line has been quiet (section 4.6).
     last_sent: Monotonic,
@@ -340,7 +351,12 @@ impl std::fmt::Debug for ChargePoint {
 
 /// The actions of the Central System this machine answers; the rest of 1.6 is answered
 /// `NotSupported` until the features that handle them exist.
-const HANDLED_ACTIONS: [&str; 2] = ["DataTransfer", "TriggerMessage"];
+const HANDLED_ACTIONS: [&str; 4] = [
+    "ChangeConfiguration",
+    "DataTransfer",
+    "GetConfiguration",
+    "TriggerMessage",
+];
 
 impl ChargePoint {
     /// A station as it powers on, with the state restored from `snapshot` (empty on the first
@@ -350,10 +366,12 @@ impl ChargePoint {
         ids: Box<dyn IdGenerator>,
         snapshot: &Snapshot,
     ) -> Result<ChargePoint, RestoreError> {
+        let (configuration, issues) = Configuration::restore(config.definitions.clone(), snapshot);
+        let connector_count = configuration.number_of_connectors();
         let mut rpc = config.rpc.clone();
         rpc.version = Version::V16;
         rpc.accepted_actions = AcceptedActions::only(HANDLED_ACTIONS);
-        let mut connectors: Vec<Connector> = (0..=config.connectors)
+        let mut connectors: Vec<Connector> = (0..=connector_count)
             .map(|_| Connector {
                 current: ConnectorStatus::new(ChargePointStatus::Available),
                 changed_at: Monotonic::ZERO,
@@ -380,9 +398,13 @@ impl ChargePoint {
                 connector.current = record.status;
             }
         }
+        let outputs = issues
+            .into_iter()
+            .map(|issue| Output::Event(Event::ConfigurationNotRestored(issue)))
+            .collect();
         Ok(ChargePoint {
-            heartbeat_interval: config.heartbeat_interval,
             endpoint: Endpoint::new(rpc, ids),
+            configuration,
             config,
             connected: false,
             registration: Registration::Unregistered,
@@ -394,7 +416,7 @@ impl ChargePoint {
             connectors,
             calls: BTreeMap::new(),
             decisions: BTreeMap::new(),
-            outputs: VecDeque::new(),
+            outputs,
         })
     }
 
@@ -403,9 +425,19 @@ impl ChargePoint {
         self.registration
     }
 
-    /// The heartbeat interval in force.
+    /// The heartbeat interval in force (`HeartbeatInterval`).
     pub fn heartbeat_interval(&self) -> Duration {
-        self.heartbeat_interval
+        self.configuration.heartbeat_interval()
+    }
+
+    /// The configuration keys and their values.
+    pub fn configuration(&self) -> &Configuration {
+        &self.configuration
+    }
+
+    fn connector_count(&self) -> u32 {
+        // Index 0 is the station itself.
+        (self.connectors.len() - 1) as u32
     }
 
     /// The time to put in messages: the caller's wall clock corrected by the Central System's
@@ -430,7 +462,7 @@ impl ChargePoint {
         connector: u32,
         status: ConnectorStatus,
     ) -> Result<(), ChargePointError> {
-        let connectors = self.config.connectors;
+        let connectors = self.connector_count();
         let slot = self.connectors.get_mut(connector as usize).ok_or(
             ChargePointError::UnknownConnector {
                 connector,
@@ -560,7 +592,7 @@ impl ChargePoint {
         for id in 0..self.connectors.len() {
             let connector = &self.connectors[id];
             let stable = now.monotonic.saturating_since(connector.changed_at)
-                >= self.config.minimum_status_duration;
+                >= self.configuration.minimum_status_duration();
             let changed = connector.reported.as_ref() != Some(&connector.current);
             let due = connector.triggered || (accepted && changed && stable);
             if due && !connector.in_flight {
@@ -587,9 +619,10 @@ impl ChargePoint {
                 );
             }
         }
-        let quiet = now.monotonic.saturating_since(self.last_sent) >= self.heartbeat_interval;
+        let heartbeat_interval = self.configuration.heartbeat_interval();
+        let quiet = now.monotonic.saturating_since(self.last_sent) >= heartbeat_interval;
         let heartbeat_due = accepted
-            && !self.heartbeat_interval.is_zero()
+            && !heartbeat_interval.is_zero()
             && quiet
             && self.endpoint.pending_calls() == 0;
         if self.heartbeat_triggered || heartbeat_due {
@@ -741,7 +774,8 @@ impl ChargePoint {
                 // configured one). Errata 3.22: report every connector's current status, at
                 // once: it is a report of the state, not a change to let settle.
                 if !interval.is_zero() {
-                    self.heartbeat_interval = interval;
+                    let seconds = interval.as_secs().to_string();
+                    self.set_local(StandardKey::HeartbeatInterval, &seconds);
                 }
                 for connector in &mut self.connectors {
                     connector.reported = None;
@@ -786,6 +820,31 @@ impl ChargePoint {
             return;
         };
         match v16::Request::from_payload(action, call.payload) {
+            Ok(v16::Request::GetConfiguration(request)) => {
+                // Section 5.8; more keys than GetConfigurationMaxKeys is refused as a whole.
+                // As everywhere in on_call: an answer can only fail if the connection closed.
+                let _ = match self.configuration.get(request.key.as_deref()) {
+                    Ok(response) => self.endpoint.respond_with(now, &call.id, &response),
+                    Err(too_many) => self.endpoint.respond_error(
+                        now,
+                        &call.id,
+                        too_many.error_code(),
+                        too_many.to_string(),
+                        None,
+                    ),
+                };
+            }
+            Ok(v16::Request::ChangeConfiguration(request)) => {
+                // Section 5.3. The change is persisted before the answer is sent.
+                let outcome = self.configuration.change(&request.key, &request.value);
+                if let Some(applied) = outcome.applied() {
+                    self.changed(applied);
+                }
+                let response = ChangeConfigurationResponse {
+                    status: outcome.status(),
+                };
+                let _ = self.endpoint.respond_with(now, &call.id, &response);
+            }
             Ok(v16::Request::DataTransfer(request)) => {
                 let decision = Decision(call.id);
                 self.decisions.insert(decision.clone(), "DataTransfer");
@@ -826,10 +885,32 @@ impl ChargePoint {
         }
     }
 
+    /// Persists a configuration change and tells the application.
+    fn changed(&mut self, applied: &config::Applied) {
+        self.outputs.push_back(Output::Persist(applied.record()));
+        let write_only = self.configuration.accessibility(applied.key().name())
+            == Some(config::Accessibility::WriteOnly);
+        self.outputs
+            .push_back(Output::Event(Event::ConfigurationChanged {
+                key: applied.key().name().to_owned(),
+                value: (!write_only).then(|| applied.value().to_owned()),
+                after_reboot: applied.takes_effect_after_reboot(),
+            }));
+    }
+
+    /// The station changes a key on its own initiative (e.g. HeartbeatInterval from a
+    /// BootNotification answer).
+    fn set_local(&mut self, key: StandardKey, value: &str) {
+        // If the integrator left the key out or made it read-only, there is nothing to set.
+        if let Ok(applied) = self.configuration.set_local(key.name(), value) {
+            self.changed(&applied);
+        }
+    }
+
     /// Section 5.17: which messages a TriggerMessage can ask for.
     fn on_trigger(&mut self, request: &TriggerMessageRequest) -> TriggerMessageStatus {
         let connector = request.connector_id;
-        let connector_ok = connector.is_none_or(|c| c >= 0 && c as u32 <= self.config.connectors);
+        let connector_ok = connector.is_none_or(|c| c >= 0 && c as u32 <= self.connector_count());
         if !connector_ok {
             return TriggerMessageStatus::Rejected;
         }
@@ -875,12 +956,14 @@ impl ChargePoint {
             deadlines.push(self.next_boot);
         }
         if self.registration == Registration::Accepted {
-            if !self.heartbeat_interval.is_zero() {
-                deadlines.push(self.last_sent + self.heartbeat_interval);
+            let heartbeat_interval = self.configuration.heartbeat_interval();
+            if !heartbeat_interval.is_zero() {
+                deadlines.push(self.last_sent + heartbeat_interval);
             }
+            let minimum = self.configuration.minimum_status_duration();
             for connector in &self.connectors {
                 if connector.reported.as_ref() != Some(&connector.current) && !connector.in_flight {
-                    deadlines.push(connector.changed_at + self.config.minimum_status_duration);
+                    deadlines.push(connector.changed_at + minimum);
                 }
             }
         }
