@@ -322,6 +322,17 @@ fn tc_002_cs_cold_boot_pending() {
     world.run_until(secs(20));
     assert!(world.seen.is_empty());
 
+    // Steps 3-6: the Central System reads and changes the configuration while pending.
+    let all = world.cs_calls("GetConfiguration", json!({})).unwrap();
+    assert!(!all["configurationKey"].as_array().unwrap().is_empty());
+    let changed = world
+        .cs_calls(
+            "ChangeConfiguration",
+            json!({"key": "MeterValueSampleInterval", "value": "30"}),
+        )
+        .unwrap();
+    assert_eq!(changed, json!({"status": "Accepted"}));
+
     // Triggered messages are allowed (section 4.2).
     let answer = world.cs_calls(
         "TriggerMessage",

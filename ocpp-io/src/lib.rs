@@ -6,7 +6,7 @@
 //! is that something, written **once**, on `futures` traits, so that the tokio adapter
 //! (`ocpp-io-tokio`) and the smol / async-std adapter (`ocpp-io-smol`) share every line of it
 //! and only supply what differs between runtimes: sockets, timers and spawning (the
-//! [`Runtime`] trait and the client's [`Connector`](client::Connector)).
+//! [`Runtime`] trait and the client's [`client::Connector`]).
 //!
 //! - [`driver`]: the loop over one connection ([`Driver`]): reads messages, runs commands,
 //!   fires the machine's deadline, sends keep-alive pings, and applies outputs with every

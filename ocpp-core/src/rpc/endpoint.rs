@@ -1,42 +1,4 @@
-//! The sans-IO OCPP-J endpoint: one side of one WebSocket connection at the RPC level.
-//!
-//! The endpoint owns what both OCPP-J specs require of a connection regardless of role:
-//! matching answers to calls, at most one outgoing CALL in flight with the rest waiting in FIFO
-//! order (1.6 and 2.0.1 part 4 section 4.1.1), call timeouts, answering what the peer got
-//! wrong with the CALLERROR its version requires, and schema validation of what goes in and out.
-//! What a CALL means is the role layer's business: the endpoint hands accepted CALLs over as
-//! [`RpcEvent::Call`] and sends whatever answer the role layer gives.
-//!
-//! # Driving it
-//!
-//! Feed it inputs (`handle_connected`, `handle_message`, `handle_timeout`,
-//! `handle_disconnected`) and commands (`call`, `respond`, `respond_error`). **After every
-//! input or command, drain [`Endpoint::poll_output`] until it returns `None`, then read
-//! [`Endpoint::poll_timeout`]** and call `handle_timeout` when that instant comes. Outputs are
-//! produced in the order they must be applied; nothing happens between two inputs, so a caller
-//! that follows this rule never misses a deadline or reorders a frame.
-//!
-//! ```
-//! use ocpp_core::rpc::{CounterIds, Endpoint, EndpointConfig, Output, RpcEvent};
-//! use ocpp_core::time::{Monotonic, Now};
-//! use ocpp_core::Version;
-//! use serde_json::json;
-//!
-//! let mut now = Now::new(Monotonic::ZERO, time::OffsetDateTime::UNIX_EPOCH);
-//! let mut cp = Endpoint::new(EndpointConfig::new(Version::V16), Box::new(CounterIds::default()));
-//! cp.handle_connected(now);
-//! let call = cp.call(now, "Heartbeat", json!({})).unwrap();
-//! assert_eq!(cp.poll_output(), Some(Output::Transmit(r#"[2,"1","Heartbeat",{}]"#.into())));
-//! assert_eq!(cp.poll_output(), None);
-//!
-//! // The answer arrives.
-//! cp.handle_message(now, r#"[3,"1",{"currentTime":"2024-05-01T10:00:00Z"}]"#);
-//! let Some(Output::Event(RpcEvent::Completed { handle, outcome, .. })) = cp.poll_output() else {
-//!     panic!("expected the call to complete");
-//! };
-//! assert_eq!(handle, call);
-//! assert_eq!(outcome.unwrap()["currentTime"], "2024-05-01T10:00:00Z");
-//! ```
+//! The sans-IO OCPP-J endpoint; see [`Endpoint`] for what it does and how it is driven.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::Duration;
@@ -321,7 +283,45 @@ struct InFlight {
     deadline: Monotonic,
 }
 
-/// One side of an OCPP-J connection at the RPC level. See the [module docs](self).
+/// The sans-IO OCPP-J endpoint: one side of one WebSocket connection at the RPC level.
+///
+/// The endpoint owns what both OCPP-J specs require of a connection regardless of role:
+/// matching answers to calls, at most one outgoing CALL in flight with the rest waiting in FIFO
+/// order (1.6 and 2.0.1 part 4 section 4.1.1), call timeouts, answering what the peer got
+/// wrong with the CALLERROR its version requires, and schema validation of what goes in and out.
+/// What a CALL means is the role layer's business: the endpoint hands accepted CALLs over as
+/// [`RpcEvent::Call`] and sends whatever answer the role layer gives.
+///
+/// # Driving it
+///
+/// Feed it inputs (`handle_connected`, `handle_message`, `handle_timeout`,
+/// `handle_disconnected`) and commands (`call`, `respond`, `respond_error`). **After every
+/// input or command, drain [`Endpoint::poll_output`] until it returns `None`, then read
+/// [`Endpoint::poll_timeout`]** and call `handle_timeout` when that instant comes. Outputs are
+/// produced in the order they must be applied; nothing happens between two inputs, so a caller
+/// that follows this rule never misses a deadline or reorders a frame.
+///
+/// ```
+/// use ocpp_core::rpc::{CounterIds, Endpoint, EndpointConfig, Output, RpcEvent};
+/// use ocpp_core::time::{Monotonic, Now};
+/// use ocpp_core::Version;
+/// use serde_json::json;
+///
+/// let mut now = Now::new(Monotonic::ZERO, time::OffsetDateTime::UNIX_EPOCH);
+/// let mut cp = Endpoint::new(EndpointConfig::new(Version::V16), Box::new(CounterIds::default()));
+/// cp.handle_connected(now);
+/// let call = cp.call(now, "Heartbeat", json!({})).unwrap();
+/// assert_eq!(cp.poll_output(), Some(Output::Transmit(r#"[2,"1","Heartbeat",{}]"#.into())));
+/// assert_eq!(cp.poll_output(), None);
+///
+/// // The answer arrives.
+/// cp.handle_message(now, r#"[3,"1",{"currentTime":"2024-05-01T10:00:00Z"}]"#);
+/// let Some(Output::Event(RpcEvent::Completed { handle, outcome, .. })) = cp.poll_output() else {
+///     panic!("expected the call to complete");
+/// };
+/// assert_eq!(handle, call);
+/// assert_eq!(outcome.unwrap()["currentTime"], "2024-05-01T10:00:00Z");
+/// ```
 pub struct Endpoint {
     config: EndpointConfig,
     ids: Box<dyn IdGenerator>,

@@ -20,7 +20,7 @@ use crate::{ErrorCode, Version};
 /// The longest message id OCPP-J allows (1.6 section 4.1.4, 2.0.1 part 4 section 4.1.4).
 pub const MAX_MESSAGE_ID_LEN: usize = 36;
 
-/// The longest errorDescription OCPP 2.0.1 allows (part 4 table 7: string[255]). 1.6 sets no
+/// The longest errorDescription OCPP 2.0.1 allows (part 4 table 7: `string[255]`). 1.6 sets no
 /// limit; the same bound is used there so that a description never grows with its input.
 pub const MAX_ERROR_DESCRIPTION_LEN: usize = 255;
 
