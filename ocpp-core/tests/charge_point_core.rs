@@ -61,6 +61,11 @@ struct World {
     answers: Vec<(String, Result<Value, String>)>,
     events: Vec<Event>,
     stored: Snapshot,
+    /// CallErrors to answer instead of a result, per action, counted down.
+    fail: std::collections::BTreeMap<String, u32>,
+    /// Calls of these actions get no answer at all (counted down).
+    swallow: std::collections::BTreeMap<String, u32>,
+    next_transaction_id: i32,
 }
 
 /// Standard key definitions with `connectors` connectors and the given initial values.
@@ -108,6 +113,9 @@ impl World {
             answers: Vec::new(),
             events: Vec::new(),
             stored,
+            fail: Default::default(),
+            swallow: Default::default(),
+            next_transaction_id: 100,
         }
     }
 
@@ -175,7 +183,33 @@ impl World {
             action: call.action.clone(),
             payload: call.payload.clone(),
         });
+        if let Some(n) = self.swallow.get_mut(&call.action).filter(|n| **n > 0) {
+            *n -= 1;
+            return;
+        }
+        if let Some(n) = self.fail.get_mut(&call.action).filter(|n| **n > 0) {
+            *n -= 1;
+            self.cs
+                .respond_error(
+                    self.now,
+                    &call.id,
+                    ocpp_core::ErrorCode::InternalError,
+                    "boom",
+                    None,
+                )
+                .unwrap();
+            return;
+        }
         let answer = match call.action.as_str() {
+            "StartTransaction" => {
+                self.next_transaction_id += 1;
+                let status = match call.payload["idTag"].as_str() {
+                    Some("INVALID") => "Invalid",
+                    _ => "Accepted",
+                };
+                json!({"transactionId": self.next_transaction_id, "idTagInfo": {"status": status}})
+            }
+            "StopTransaction" => json!({"idTagInfo": {"status": "Accepted"}}),
             "BootNotification" => {
                 let (status, interval) = if self.registrations.len() > 1 {
                     self.registrations.pop_front().unwrap()
@@ -967,4 +1001,371 @@ fn an_invalid_stored_configuration_record_is_reported() {
     );
     let default = ocpp_core::charge_point::config::Configuration::new(definitions(1, &[]));
     assert_eq!(cp.heartbeat_interval(), default.heartbeat_interval());
+}
+
+fn sent<'a>(seen: &'a [Seen], action: &str) -> Vec<&'a Seen> {
+    seen.iter().filter(|s| s.action == action).collect()
+}
+
+/// A regular session (OCTT TC_003_CS, the transaction messages): StartTransaction, the
+/// Central System's id, StopTransaction carrying that id; nothing left behind in the store.
+#[test]
+fn a_transaction_starts_and_stops_with_the_central_systems_id() {
+    let mut world = World::new(1, |_| {});
+    world.connect();
+    world.take_seen();
+    let key = world
+        .cp
+        .start_transaction(world.now, 1, "04A2B3", 1000, None)
+        .unwrap();
+    world.settle();
+    let seen = world.take_seen();
+    let start = sent(&seen, "StartTransaction");
+    assert_eq!(start[0].payload["idTag"], "04A2B3");
+    assert_eq!(start[0].payload["meterStart"], 1000);
+    assert_eq!(world.cp.transaction(1), Some((key, Some(101))));
+    assert!(world.events.iter().any(|e| matches!(
+        e,
+        Event::TransactionStarted {
+            transaction_id: 101,
+            connector: 1,
+            ..
+        }
+    )));
+
+    world.run_for_seconds(600);
+    world.cp.report_meter(1, 5000).unwrap();
+    world
+        .cp
+        .stop_transaction(world.now, 1, 6000, None, Some("04A2B3".into()))
+        .unwrap();
+    world.settle();
+    let seen = world.take_seen();
+    let stop = sent(&seen, "StopTransaction");
+    assert_eq!(stop[0].payload["transactionId"], 101);
+    assert_eq!(stop[0].payload["meterStop"], 6000);
+    assert!(
+        stop[0].payload.get("reason").is_none(),
+        "a normal stop is Local, omitted"
+    );
+    assert!(world.events.iter().any(|e| matches!(
+        e,
+        Event::TransactionEnded {
+            transaction_id: 101,
+            ..
+        }
+    )));
+    assert_eq!(world.cp.transaction(1), None);
+    assert_eq!(world.cp.queued_transaction_messages(), 0);
+    assert!(world.stored.records("cp16.transactions").next().is_none());
+    assert!(world.stored.records("cp16.tx-queue").next().is_none());
+}
+
+/// OCTT TC_039_CS (Offline Transaction), section 3.7: a whole transaction while offline is
+/// queued durably and delivered in order when the station is back, the stop with the id the
+/// start got.
+#[test]
+fn tc_039_cs_a_transaction_made_offline_is_delivered_in_order() {
+    let mut world = World::new(2, |_| {});
+    world.connect();
+    world.disconnect();
+    world.take_seen();
+    world.run_for_seconds(10);
+    world
+        .cp
+        .start_transaction(world.now, 2, "TAG", 0, None)
+        .unwrap();
+    world.run_for_seconds(60);
+    world
+        .cp
+        .stop_transaction(world.now, 2, 700, None, None)
+        .unwrap();
+    world.settle();
+    assert!(world.seen.is_empty());
+    assert_eq!(world.cp.queued_transaction_messages(), 2);
+    assert_eq!(world.stored.records("cp16.tx-queue").count(), 2);
+
+    world.run_for_seconds(30);
+    world.connect();
+    let seen = world.take_seen();
+    let order: Vec<_> = seen
+        .iter()
+        .filter(|s| s.action.ends_with("Transaction"))
+        .map(|s| s.action.as_str())
+        .collect();
+    assert_eq!(order, ["StartTransaction", "StopTransaction"]);
+    let start = sent(&seen, "StartTransaction")[0];
+    assert_eq!(
+        start.payload["timestamp"], "2024-05-01T10:00:10Z",
+        "when it happened"
+    );
+    assert_eq!(
+        sent(&seen, "StopTransaction")[0].payload["transactionId"],
+        101
+    );
+    assert_eq!(world.cp.queued_transaction_messages(), 0);
+}
+
+/// A power loss during a transaction (OCTT TC_032_1/2_CS, section 4.10): after the restart the
+/// transaction is ended with reason PowerLoss and the last meter reading known.
+#[test]
+fn a_transaction_running_at_power_loss_is_stopped_after_restart() {
+    let mut world = World::new(1, |_| {});
+    world.connect();
+    world
+        .cp
+        .start_transaction(world.now, 1, "TAG", 100, None)
+        .unwrap();
+    world.settle();
+    world.cp.report_meter(1, 4200).unwrap();
+    world.settle();
+
+    let mut rebooted = World::restored(definitions(1, &[]), |_| {}, world.stored.clone());
+    rebooted.connect();
+    assert!(rebooted.events.iter().any(|e| matches!(
+        e,
+        Event::TransactionInterrupted {
+            connector: 1,
+            stopped: true,
+            ..
+        }
+    )));
+    let seen = rebooted.take_seen();
+    let stop = sent(&seen, "StopTransaction");
+    assert_eq!(stop.len(), 1);
+    assert_eq!(stop[0].payload["transactionId"], 101);
+    assert_eq!(stop[0].payload["reason"], "PowerLoss");
+    assert_eq!(stop[0].payload["meterStop"], 4200);
+    assert!(
+        sent(&seen, "StartTransaction").is_empty(),
+        "acknowledged, never replayed"
+    );
+}
+
+/// With `InterruptedTransactions::Continue` the application says the hardware kept charging.
+#[test]
+fn an_interrupted_transaction_can_be_continued() {
+    let mut world = World::new(1, |_| {});
+    world.connect();
+    world
+        .cp
+        .start_transaction(world.now, 1, "TAG", 100, None)
+        .unwrap();
+    world.settle();
+    let mut rebooted = World::restored(
+        definitions(1, &[]),
+        |c| c.interrupted_transactions = ocpp_core::charge_point::InterruptedTransactions::Continue,
+        world.stored.clone(),
+    );
+    rebooted.connect();
+    assert!(sent(&rebooted.take_seen(), "StopTransaction").is_empty());
+    assert_eq!(
+        rebooted.cp.transaction(1).map(|(_, id)| id),
+        Some(Some(101))
+    );
+}
+
+/// A crash before the StartTransaction was answered: it is still queued and goes first, and
+/// the stop after the restart uses the id it gets.
+#[test]
+fn a_crash_before_the_start_was_acknowledged_replays_it_once() {
+    let mut world = World::new(1, |_| {});
+    world
+        .cp
+        .start_transaction(world.now, 1, "TAG", 100, None)
+        .unwrap();
+    world.settle();
+    let mut rebooted = World::restored(definitions(1, &[]), |_| {}, world.stored.clone());
+    rebooted.connect();
+    let seen = rebooted.take_seen();
+    assert_eq!(sent(&seen, "StartTransaction").len(), 1);
+    let stop = sent(&seen, "StopTransaction");
+    assert_eq!(stop[0].payload["transactionId"], 101);
+    assert_eq!(stop[0].payload["reason"], "PowerLoss");
+}
+
+/// Section 3.7.1: a transaction message the Central System fails to process is retried after
+/// TransactionMessageRetryInterval times the transmissions so far.
+#[test]
+fn failed_transaction_messages_are_retried_with_growing_waits() {
+    let mut world = World::with_keys(
+        1,
+        &[
+            (StandardKey::TransactionMessageAttempts, "3"),
+            (StandardKey::TransactionMessageRetryInterval, "10"),
+        ],
+        |_| {},
+    );
+    world.connect();
+    world.take_seen();
+    world.fail.insert("StartTransaction".into(), 2);
+    world
+        .cp
+        .start_transaction(world.now, 1, "TAG", 0, None)
+        .unwrap();
+    world.settle();
+    world.run_for_seconds(100);
+    let times: Vec<Duration> = sent(&world.seen, "StartTransaction")
+        .iter()
+        .map(|s| s.at)
+        .collect();
+    assert_eq!(times, [secs(0), secs(10), secs(30)]);
+    assert_eq!(world.cp.transaction(1).unwrap().1, Some(101));
+}
+
+/// Section 3.7.1 and errata 3.18: after TransactionMessageAttempts failures the message is
+/// discarded, and the transaction's later messages carry transaction id -1.
+#[test]
+fn a_start_given_up_leaves_its_stop_with_transaction_id_minus_one() {
+    let mut world = World::with_keys(
+        1,
+        &[
+            (StandardKey::TransactionMessageAttempts, "2"),
+            (StandardKey::TransactionMessageRetryInterval, "5"),
+        ],
+        |_| {},
+    );
+    world.connect();
+    world.take_seen();
+    world.fail.insert("StartTransaction".into(), 5);
+    world
+        .cp
+        .start_transaction(world.now, 1, "TAG", 0, None)
+        .unwrap();
+    world.settle();
+    world.run_for_seconds(20);
+    assert_eq!(sent(&world.seen, "StartTransaction").len(), 2);
+    assert!(world.events.iter().any(|e| matches!(
+        e,
+        Event::TransactionMessageDiscarded { action, .. } if action == "StartTransaction"
+    )));
+    world
+        .cp
+        .stop_transaction(world.now, 1, 10, None, None)
+        .unwrap();
+    world.settle();
+    assert_eq!(
+        sent(&world.seen, "StopTransaction")[0].payload["transactionId"],
+        -1
+    );
+}
+
+/// No answer is no "failure to process": a timed-out message is sent again and never given up.
+#[test]
+fn a_timed_out_transaction_message_is_not_counted_as_a_failure() {
+    let mut world = World::with_keys(
+        1,
+        &[
+            (StandardKey::TransactionMessageAttempts, "1"),
+            (StandardKey::TransactionMessageRetryInterval, "10"),
+        ],
+        |c| c.rpc.call_timeout = secs(30),
+    );
+    world.connect();
+    world.take_seen();
+    world.swallow.insert("StartTransaction".into(), 2);
+    world
+        .cp
+        .start_transaction(world.now, 1, "TAG", 0, None)
+        .unwrap();
+    world.settle();
+    world.run_for_seconds(200);
+    assert_eq!(sent(&world.seen, "StartTransaction").len(), 3);
+    assert!(
+        !world
+            .events
+            .iter()
+            .any(|e| matches!(e, Event::TransactionMessageDiscarded { .. }))
+    );
+    assert_eq!(world.cp.transaction(1).unwrap().1, Some(101));
+}
+
+/// Section 3.5.4 with `StopTransactionOnInvalidId` = true: an id tag the Central System
+/// rejects in StartTransaction.conf ends the transaction with reason DeAuthorized.
+#[test]
+fn a_start_with_an_invalid_id_tag_is_deauthorized() {
+    let mut world = World::with_keys(
+        1,
+        &[(StandardKey::StopTransactionOnInvalidId, "true")],
+        |_| {},
+    );
+    world.connect();
+    world.take_seen();
+    world
+        .cp
+        .start_transaction(world.now, 1, "INVALID", 0, None)
+        .unwrap();
+    world.settle();
+    assert!(
+        world
+            .events
+            .iter()
+            .any(|e| matches!(e, Event::TransactionDeauthorized { stopped: true, .. }))
+    );
+    let seen = world.take_seen();
+    assert_eq!(
+        sent(&seen, "StopTransaction")[0].payload["reason"],
+        "DeAuthorized"
+    );
+    assert_eq!(world.cp.transaction(1), None);
+
+    // With false, only the energy stops; the transaction goes on.
+    let mut world = World::with_keys(
+        1,
+        &[(StandardKey::StopTransactionOnInvalidId, "false")],
+        |_| {},
+    );
+    world.connect();
+    world
+        .cp
+        .start_transaction(world.now, 1, "INVALID", 0, None)
+        .unwrap();
+    world.settle();
+    assert!(
+        world
+            .events
+            .iter()
+            .any(|e| matches!(e, Event::TransactionDeauthorized { stopped: false, .. }))
+    );
+    assert!(world.cp.transaction(1).is_some());
+}
+
+#[test]
+fn transaction_commands_refuse_what_cannot_be() {
+    let mut world = World::new(1, |_| {});
+    assert_eq!(
+        world.cp.start_transaction(world.now, 0, "T", 0, None),
+        Err(ChargePointError::ConnectorZero)
+    );
+    world
+        .cp
+        .start_transaction(world.now, 1, "T", 0, None)
+        .unwrap();
+    assert_eq!(
+        world.cp.start_transaction(world.now, 1, "T", 0, None),
+        Err(ChargePointError::TransactionRunning(1))
+    );
+    assert!(
+        world
+            .cp
+            .start_transaction(world.now, 2, "T", 0, None)
+            .is_err()
+    );
+    world
+        .cp
+        .stop_transaction(world.now, 1, 5, None, None)
+        .unwrap();
+    assert_eq!(
+        world.cp.stop_transaction(world.now, 1, 5, None, None),
+        Err(ChargePointError::NoTransaction(1))
+    );
+    // An idTag over 20 characters could never be delivered: refused before it is queued.
+    let refused = world
+        .cp
+        .start_transaction(world.now, 1, "x".repeat(21), 0, None);
+    assert!(
+        matches!(refused, Err(ChargePointError::Refused(_))),
+        "{refused:?}"
+    );
+    assert_eq!(world.cp.transaction(1), None);
 }

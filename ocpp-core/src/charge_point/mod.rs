@@ -20,9 +20,11 @@
 //! ChangeConfiguration, and that the machine's behaviour reads.
 
 pub mod config;
+mod ledger;
 mod role;
 
+pub use ledger::{QUEUE_COLLECTION, TRANSACTIONS_COLLECTION, TransactionKey};
 pub use role::{
     CONNECTOR_STATUS_COLLECTION, ChargePoint, ChargePointConfig, ChargePointError, ConnectorStatus,
-    Decision, Event, Registration, Reply, RestoreError,
+    Decision, Event, InterruptedTransactions, Registration, Reply, RestoreError,
 };

@@ -13,6 +13,7 @@ use serde_json::Value;
 use time::OffsetDateTime;
 
 use super::config::{self, Configuration, Definitions, RestoreIssue, StandardKey};
+use super::ledger::{Ledger, TransactionKey};
 use crate::machine::{Machine, Output};
 use crate::message::OcppRequest;
 use crate::persist::{Snapshot, StoreOp};
@@ -22,11 +23,12 @@ use crate::rpc::{
 };
 use crate::time::{Monotonic, Now};
 use crate::v16::{
-    self, AuthorizeRequest, AuthorizeResponse, BootNotificationRequest, BootNotificationResponse,
-    ChangeConfigurationResponse, ChargePointErrorCode, ChargePointStatus, DataTransferRequest,
-    DataTransferResponse, HeartbeatRequest, HeartbeatResponse, IdTagInfo, MessageTrigger,
-    RegistrationStatus, StatusNotificationRequest, TriggerMessageRequest, TriggerMessageResponse,
-    TriggerMessageStatus,
+    self, AuthorizationStatus, AuthorizeRequest, AuthorizeResponse, BootNotificationRequest,
+    BootNotificationResponse, ChangeConfigurationResponse, ChargePointErrorCode, ChargePointStatus,
+    DataTransferRequest, DataTransferResponse, HeartbeatRequest, HeartbeatResponse, IdTagInfo,
+    MessageTrigger, Reason, RegistrationStatus, StartTransactionRequest, StartTransactionResponse,
+    StatusNotificationRequest, StopTransactionRequest, StopTransactionResponse,
+    TriggerMessageRequest, TriggerMessageResponse, TriggerMessageStatus,
 };
 use crate::{ErrorCode, Version};
 
@@ -51,6 +53,22 @@ pub struct ChargePointConfig {
     /// interval of 0 or does not answer (section 4.2 leaves the choice to the station). Default
     /// 60 s.
     pub boot_retry: Duration,
+    /// What to do at start-up with transactions that were running when the station went
+    /// down.
+    pub interrupted_transactions: InterruptedTransactions,
+}
+
+/// What becomes of a transaction that was running when the station lost power or was reset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum InterruptedTransactions {
+    /// End it with a StopTransaction of reason PowerLoss and the last meter reading known
+    /// (section 4.10: "If the transaction is not ended normally, the Reason SHOULD be set to a
+    /// correct value"). The default: most hardware stops charging without power.
+    #[default]
+    StopAsPowerLoss,
+    /// Keep it running: the hardware kept charging (e.g. the controller restarted, not the
+    /// power electronics). The application stops it later as usual.
+    Continue,
 }
 
 impl ChargePointConfig {
@@ -61,6 +79,7 @@ impl ChargePointConfig {
             definitions,
             rpc: EndpointConfig::new(Version::V16),
             boot_retry: Duration::from_secs(60),
+            interrupted_transactions: InterruptedTransactions::StopAsPowerLoss,
         }
     }
 }
@@ -171,6 +190,58 @@ pub enum Event {
     /// A stored configuration record was not applied at start-up (see
     /// [`config::Configuration::restore`]); the key keeps its initial value.
     ConfigurationNotRestored(RestoreIssue),
+    /// The Central System answered a StartTransaction: the transaction has its id.
+    TransactionStarted {
+        /// The station's number for it.
+        transaction: TransactionKey,
+        /// The connector.
+        connector: u32,
+        /// The Central System's transaction id.
+        transaction_id: i32,
+        /// The verdict on the id tag.
+        id_tag_info: IdTagInfo,
+    },
+    /// StartTransaction.conf did not accept the id tag (section 3.5.4). With
+    /// `StopTransactionOnInvalidId` the machine has stopped the transaction (reason
+    /// DeAuthorized) and the application must end the energy transfer; without it the
+    /// application must only suspend the energy transfer, the transaction goes on.
+    TransactionDeauthorized {
+        /// The transaction.
+        transaction: TransactionKey,
+        /// The connector.
+        connector: u32,
+        /// The verdict.
+        id_tag_info: IdTagInfo,
+        /// Whether the machine stopped the transaction.
+        stopped: bool,
+    },
+    /// The Central System acknowledged a StopTransaction: the transaction is complete.
+    TransactionEnded {
+        /// The transaction.
+        transaction: TransactionKey,
+        /// Its id (-1 if the StartTransaction never got through).
+        transaction_id: i32,
+        /// The verdict on the id tag that stopped it, if the Central System gave one.
+        id_tag_info: Option<IdTagInfo>,
+    },
+    /// A transaction was running when the station went down (reported at the first input
+    /// after start-up); `stopped` says whether it was ended as PowerLoss.
+    TransactionInterrupted {
+        /// The transaction.
+        transaction: TransactionKey,
+        /// The connector.
+        connector: u32,
+        /// Whether the machine queued its StopTransaction.
+        stopped: bool,
+    },
+    /// A transaction-related message was given up after the Central System failed to process
+    /// it `TransactionMessageAttempts` times (section 3.7.1).
+    TransactionMessageDiscarded {
+        /// The transaction.
+        transaction: TransactionKey,
+        /// The message's action.
+        action: String,
+    },
     /// A call the machine made failed; it retries where the protocol says so.
     CallFailed {
         /// The action.
@@ -241,6 +312,15 @@ pub enum ChargePointError {
         /// The action the reply answers.
         reply: &'static str,
     },
+    /// A transaction runs on the connector already.
+    #[error("a transaction runs on connector {0} already")]
+    TransactionRunning(u32),
+    /// No transaction runs on the connector.
+    #[error("no transaction runs on connector {0}")]
+    NoTransaction(u32),
+    /// Transactions run on connectors 1 and up, never on 0 (section 3.8).
+    #[error("transactions run on connectors 1 and up, not on 0")]
+    ConnectorZero,
     /// The reply breaks its schema; the Central System was sent an InternalError instead.
     #[error("invalid {action} reply: {description}")]
     InvalidReply {
@@ -314,6 +394,8 @@ enum Purpose {
         id_tag: String,
     },
     DataTransfer,
+    /// The head of the transaction queue.
+    Queued,
 }
 
 /// The OCPP 1.6 Charge Point state machine. Drive it through [`Machine`].
@@ -327,6 +409,12 @@ pub struct ChargePoint {
     boot_triggered: bool,
     heartbeat_triggered: bool,
     configuration: Configuration,
+    ledger: Ledger,
+    /// The head of the transaction queue is in flight.
+    queue_busy: bool,
+    /// Transactions found running at start-up are dealt with at the first input (which
+    /// brings the time).
+    restored: bool,
     /// When the last frame went to the Central System: heartbeats are only needed when the
     /// line has been quiet (section 4.6).
     last_sent: Monotonic,
@@ -398,6 +486,7 @@ impl ChargePoint {
                 connector.current = record.status;
             }
         }
+        let ledger = Ledger::restore(snapshot)?;
         let outputs = issues
             .into_iter()
             .map(|issue| Output::Event(Event::ConfigurationNotRestored(issue)))
@@ -405,6 +494,9 @@ impl ChargePoint {
         Ok(ChargePoint {
             endpoint: Endpoint::new(rpc, ids),
             configuration,
+            ledger,
+            queue_busy: false,
+            restored: false,
             config,
             connected: false,
             registration: Registration::Unregistered,
@@ -500,6 +592,197 @@ impl ChargePoint {
             id_tag: id_tag.clone(),
         };
         self.send_for_application(now, &request, Purpose::Authorize { id_tag })
+    }
+
+    /// A transaction has started on `connector` (section 4.8): the id tag is authorized and
+    /// the energy transfer may begin. The StartTransaction is stored before anything else
+    /// happens and delivered in order, online or not. Returns the station's number for the
+    /// transaction; its id follows as [`Event::TransactionStarted`].
+    pub fn start_transaction(
+        &mut self,
+        now: Now,
+        connector: u32,
+        id_tag: impl Into<String>,
+        meter_start: i32,
+        reservation_id: Option<i32>,
+    ) -> Result<TransactionKey, ChargePointError> {
+        self.check_connector(connector)?;
+        if connector == 0 {
+            return Err(ChargePointError::ConnectorZero);
+        }
+        if self.ledger.running_on(connector).is_some() {
+            return Err(ChargePointError::TransactionRunning(connector));
+        }
+        let id_tag = id_tag.into();
+        let timestamp = self.time(now);
+        let request = StartTransactionRequest {
+            connector_id: connector as i32,
+            id_tag: id_tag.clone(),
+            meter_start,
+            reservation_id,
+            timestamp,
+        };
+        // Checked now, so that a message that could never be sent is refused to the caller
+        // instead of blocking the queue.
+        let payload = self.checked_payload(&request)?;
+        let mut ops = Vec::new();
+        let key = self.ledger.begin(
+            connector,
+            id_tag,
+            meter_start,
+            timestamp,
+            reservation_id,
+            &mut ops,
+        );
+        self.ledger
+            .enqueue(key, StartTransactionRequest::ACTION, payload, &mut ops);
+        self.persist(ops);
+        self.pump(now);
+        Ok(key)
+    }
+
+    /// The transaction on `connector` has stopped (section 4.10), with the meter reading and
+    /// the reason (`None` means Local, a normal stop by the id tag's owner) and the id tag
+    /// that stopped it, if one did. Stored and delivered in order, like the start.
+    pub fn stop_transaction(
+        &mut self,
+        now: Now,
+        connector: u32,
+        meter_stop: i32,
+        reason: Option<Reason>,
+        id_tag: Option<String>,
+    ) -> Result<TransactionKey, ChargePointError> {
+        self.check_connector(connector)?;
+        let key = self
+            .ledger
+            .running_on(connector)
+            .map(|t| t.key)
+            .ok_or(ChargePointError::NoTransaction(connector))?;
+        self.queue_stop(now, key, meter_stop, reason, id_tag)?;
+        self.pump(now);
+        Ok(key)
+    }
+
+    /// The latest energy meter reading of `connector`, in Wh: what a StopTransaction reports
+    /// if the transaction has to be ended without the application (at power-up, or when the
+    /// Central System deauthorizes its id tag).
+    pub fn report_meter(&mut self, connector: u32, meter_wh: i32) -> Result<(), ChargePointError> {
+        self.check_connector(connector)?;
+        if let Some(key) = self.ledger.running_on(connector).map(|t| t.key) {
+            let mut ops = Vec::new();
+            self.ledger
+                .update(key, &mut ops, |t| t.last_meter = meter_wh);
+            self.persist(ops);
+        }
+        Ok(())
+    }
+
+    /// The transaction running on `connector`: its number and, once known, its id.
+    pub fn transaction(&self, connector: u32) -> Option<(TransactionKey, Option<i32>)> {
+        self.ledger
+            .running_on(connector)
+            .map(|t| (t.key, t.transaction_id))
+    }
+
+    /// Transaction-related messages not yet delivered.
+    pub fn queued_transaction_messages(&self) -> usize {
+        self.ledger.len()
+    }
+
+    fn check_connector(&self, connector: u32) -> Result<(), ChargePointError> {
+        if connector > self.connector_count() {
+            return Err(ChargePointError::UnknownConnector {
+                connector,
+                connectors: self.connector_count(),
+            });
+        }
+        Ok(())
+    }
+
+    /// The payload of `request`, refused if it breaks its schema (when validation is on).
+    fn checked_payload<R: OcppRequest>(&self, request: &R) -> Result<Value, ChargePointError> {
+        let payload = serde_json::to_value(request).map_err(|e| CallRefused::InvalidPayload {
+            action: R::ACTION.to_owned(),
+            description: e.to_string(),
+        })?;
+        if self.endpoint.config().validate_sent
+            && let Err(e) = crate::validate::validate(
+                Version::V16,
+                R::ACTION,
+                crate::PayloadKind::Request,
+                &payload,
+            )
+        {
+            return Err(CallRefused::InvalidPayload {
+                action: R::ACTION.to_owned(),
+                description: e.description(),
+            }
+            .into());
+        }
+        Ok(payload)
+    }
+
+    fn queue_stop(
+        &mut self,
+        now: Now,
+        key: TransactionKey,
+        meter_stop: i32,
+        reason: Option<Reason>,
+        id_tag: Option<String>,
+    ) -> Result<(), ChargePointError> {
+        let request = StopTransactionRequest {
+            id_tag,
+            meter_stop,
+            timestamp: self.time(now),
+            // Filled in when sent: the id may not be known yet (see `ledger`).
+            transaction_id: 0,
+            reason,
+            transaction_data: None,
+        };
+        let mut payload = self.checked_payload(&request)?;
+        if let Value::Object(members) = &mut payload {
+            members.remove("transactionId");
+        }
+        let mut ops = Vec::new();
+        self.ledger.update(key, &mut ops, |t| {
+            t.stopped = true;
+            t.last_meter = meter_stop;
+        });
+        self.ledger
+            .enqueue(key, StopTransactionRequest::ACTION, payload, &mut ops);
+        self.persist(ops);
+        Ok(())
+    }
+
+    fn persist(&mut self, ops: Vec<StoreOp>) {
+        self.outputs.extend(ops.into_iter().map(Output::Persist));
+    }
+
+    /// Deals once with the transactions found running at start-up.
+    fn settle_restored(&mut self, now: Now) {
+        if self.restored {
+            return;
+        }
+        self.restored = true;
+        let running: Vec<_> = self
+            .ledger
+            .running()
+            .map(|t| (t.key, t.connector, t.last_meter))
+            .collect();
+        for (key, connector, last_meter) in running {
+            let stop =
+                self.config.interrupted_transactions == InterruptedTransactions::StopAsPowerLoss;
+            let stopped = stop
+                && self
+                    .queue_stop(now, key, last_meter, Some(Reason::PowerLoss), None)
+                    .is_ok();
+            self.outputs
+                .push_back(Output::Event(Event::TransactionInterrupted {
+                    transaction: key,
+                    connector,
+                    stopped,
+                }));
+        }
     }
 
     /// Sends vendor-specific data to the Central System (section 4.3). The answer comes as
@@ -619,6 +902,38 @@ impl ChargePoint {
                 );
             }
         }
+        // Section 3.7: transaction-related messages in order, one at a time, once accepted.
+        if accepted
+            && !self.queue_busy
+            && self
+                .ledger
+                .head()
+                .is_some_and(|head| head.not_before <= now.monotonic)
+            && let Some((action, payload)) = self.ledger.head_payload()
+        {
+            match self.endpoint.call(now, &action, payload) {
+                Ok(handle) => {
+                    self.queue_busy = true;
+                    self.calls.insert(handle, Purpose::Queued);
+                }
+                Err(reason) => {
+                    // Validated when queued; only a record from an older, laxer version can
+                    // get here. It can never be sent, so it must not block the queue.
+                    let mut ops = Vec::new();
+                    if let Some(entry) = self.ledger.pop_head(&mut ops) {
+                        self.persist(ops);
+                        self.outputs
+                            .push_back(Output::Event(Event::TransactionMessageDiscarded {
+                                transaction: entry.transaction,
+                                action: entry.action,
+                            }));
+                    }
+                    self.outputs
+                        .push_back(Output::Event(Event::CallRefused { action, reason }));
+                }
+            }
+            self.drain_endpoint(now);
+        }
         let heartbeat_interval = self.configuration.heartbeat_interval();
         let quiet = now.monotonic.saturating_since(self.last_sent) >= heartbeat_interval;
         let heartbeat_due = accepted
@@ -696,6 +1011,7 @@ impl ChargePoint {
                                 result,
                             }));
                     }
+                    (Purpose::Queued, outcome) => self.on_queued_outcome(now, outcome),
                     (purpose, Ok(payload)) => self.on_result(now, purpose, payload),
                     (purpose, Err(failure)) => {
                         self.on_failure(now, &purpose, &failure);
@@ -745,8 +1061,127 @@ impl ChargePoint {
                     slot.reported = Some(sent);
                 }
             }
-            // Routed to the application before this point.
-            Purpose::Authorize { .. } | Purpose::DataTransfer => {}
+            // Routed elsewhere before this point.
+            Purpose::Authorize { .. } | Purpose::DataTransfer | Purpose::Queued => {}
+        }
+    }
+
+    /// The Central System's answer (or its absence) to the head of the transaction queue.
+    fn on_queued_outcome(&mut self, now: Now, outcome: Result<Value, CallFailure>) {
+        self.queue_busy = false;
+        let Some(head) = self.ledger.head() else {
+            return;
+        };
+        let (key, action) = (head.transaction, head.action.clone());
+        let retry_interval = self.configuration.transaction_message_retry_interval();
+        let answer = match outcome {
+            Ok(payload) => Ok(payload),
+            // No answer is no "failure to process" (OCPP-J: that is a CallError): try again
+            // later without counting it, or on the next connection.
+            Err(CallFailure::Disconnected) => return,
+            Err(CallFailure::Timeout) => {
+                self.ledger.head_wait(now.monotonic + retry_interval);
+                return;
+            }
+            Err(failure) => Err(failure),
+        };
+        let mut ops = Vec::new();
+        match answer {
+            Ok(payload) => {
+                // Taken before the pop, which forgets a transaction with its last message.
+                let transaction = self.ledger.get(key).cloned();
+                self.ledger.pop_head(&mut ops);
+                self.persist(std::mem::take(&mut ops));
+                if let Some(transaction) = transaction {
+                    self.on_transaction_answer(now, transaction, &action, &payload);
+                }
+            }
+            Err(failure) => {
+                // Section 3.7.1: retry after RetryInterval times the transmissions so far, and
+                // give up after TransactionMessageAttempts failures.
+                let attempts = self.configuration.transaction_message_attempts().max(1);
+                let failures = self
+                    .ledger
+                    .head_failed(|n| now.monotonic + retry_interval * n);
+                if failures >= attempts {
+                    self.ledger.pop_head(&mut ops);
+                    if action == StartTransactionRequest::ACTION {
+                        self.ledger
+                            .update(key, &mut ops, |t| t.start_given_up = true);
+                    }
+                    self.outputs
+                        .push_back(Output::Event(Event::TransactionMessageDiscarded {
+                            transaction: key,
+                            action: action.clone(),
+                        }));
+                } else {
+                    self.ledger.save_head(&mut ops);
+                }
+                self.persist(ops);
+                self.outputs
+                    .push_back(Output::Event(Event::CallFailed { action, failure }));
+            }
+        }
+    }
+
+    fn on_transaction_answer(
+        &mut self,
+        now: Now,
+        transaction: super::ledger::Transaction,
+        action: &str,
+        payload: &Value,
+    ) {
+        let key = transaction.key;
+        match action {
+            "StartTransaction" => {
+                let Ok(response) = StartTransactionResponse::deserialize(payload) else {
+                    return;
+                };
+                let mut ops = Vec::new();
+                self.ledger.update(key, &mut ops, |t| {
+                    t.transaction_id = Some(response.transaction_id)
+                });
+                self.persist(ops);
+                self.outputs
+                    .push_back(Output::Event(Event::TransactionStarted {
+                        transaction: key,
+                        connector: transaction.connector,
+                        transaction_id: response.transaction_id,
+                        id_tag_info: response.id_tag_info.clone(),
+                    }));
+                if response.id_tag_info.status != AuthorizationStatus::Accepted
+                    && !transaction.stopped
+                {
+                    let stop = self.configuration.stop_transaction_on_invalid_id();
+                    let stopped = stop
+                        && self
+                            .queue_stop(
+                                now,
+                                key,
+                                transaction.last_meter,
+                                Some(Reason::DeAuthorized),
+                                None,
+                            )
+                            .is_ok();
+                    self.outputs
+                        .push_back(Output::Event(Event::TransactionDeauthorized {
+                            transaction: key,
+                            connector: transaction.connector,
+                            id_tag_info: response.id_tag_info,
+                            stopped,
+                        }));
+                }
+            }
+            "StopTransaction" => {
+                let response = StopTransactionResponse::deserialize(payload).ok();
+                self.outputs
+                    .push_back(Output::Event(Event::TransactionEnded {
+                        transaction: key,
+                        transaction_id: transaction.id_for_messages(),
+                        id_tag_info: response.and_then(|r| r.id_tag_info),
+                    }));
+            }
+            _ => {}
         }
     }
 
@@ -960,6 +1395,11 @@ impl ChargePoint {
             if !heartbeat_interval.is_zero() {
                 deadlines.push(self.last_sent + heartbeat_interval);
             }
+            if !self.queue_busy
+                && let Some(head) = self.ledger.head()
+            {
+                deadlines.push(head.not_before);
+            }
             let minimum = self.configuration.minimum_status_duration();
             for connector in &self.connectors {
                 if connector.reported.as_ref() != Some(&connector.current) && !connector.in_flight {
@@ -984,6 +1424,7 @@ impl Machine for ChargePoint {
     type Event = Event;
 
     fn handle_connected(&mut self, now: Now) {
+        self.settle_restored(now);
         self.connected = true;
         self.endpoint.handle_connected(now);
         self.last_sent = now.monotonic;
@@ -991,7 +1432,10 @@ impl Machine for ChargePoint {
     }
 
     fn handle_disconnected(&mut self, now: Now) {
+        self.settle_restored(now);
         self.connected = false;
+        // The head in flight failed with the connection; it goes again on the next one.
+        self.queue_busy = false;
         // The endpoint forgets the Central System's open requests; so do we.
         self.decisions.clear();
         self.endpoint.handle_disconnected(now);
@@ -999,12 +1443,14 @@ impl Machine for ChargePoint {
     }
 
     fn handle_message(&mut self, now: Now, text: &str) {
+        self.settle_restored(now);
         self.endpoint.handle_message(now, text);
         self.drain_endpoint(now);
         self.pump(now);
     }
 
     fn handle_timeout(&mut self, now: Now) {
+        self.settle_restored(now);
         self.endpoint.handle_timeout(now);
         self.drain_endpoint(now);
         self.pump(now);
