@@ -267,12 +267,12 @@ pub fn unwrap_request<R: PncRequest>(transfer: &v16::DataTransferRequest) -> Res
     }
     parse_data(R::MESSAGE_ID, transfer.data.as_deref(), |value| {
         // Application note 6.9.1: TriggerMessage has no fields and means SignV2GCertificate.
-        if R::MESSAGE_ID == "TriggerMessage" {
-            if let Value::Object(members) = value {
-                members
-                    .entry("requestedMessage")
-                    .or_insert_with(|| Value::from("SignV2GCertificate"));
-            }
+        if R::MESSAGE_ID == "TriggerMessage"
+            && let Value::Object(members) = value
+        {
+            members
+                .entry("requestedMessage")
+                .or_insert_with(|| Value::from("SignV2GCertificate"));
         }
     })
 }

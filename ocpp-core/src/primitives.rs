@@ -97,10 +97,10 @@ impl fmt::Display for Decimal {
 impl Serialize for Decimal {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let value = self.0.normalize();
-        if value.is_integer() {
-            if let Some(i) = value.to_i64() {
-                return serializer.serialize_i64(i);
-            }
+        if value.is_integer()
+            && let Some(i) = value.to_i64()
+        {
+            return serializer.serialize_i64(i);
         }
         // Parsing the decimal's text is correctly rounded, unlike summing its digits in floats.
         let float: f64 = value

@@ -613,10 +613,10 @@ fn constraints(schema: &Map) -> Vec<String> {
     if let Some(n) = schema.get("multipleOf") {
         out.push(format!("a multiple of {n}"));
     }
-    if let Some(Value::String(f)) = schema.get("format") {
-        if f == "uri" {
-            out.push("a URI".to_owned());
-        }
+    if let Some(Value::String(f)) = schema.get("format")
+        && f == "uri"
+    {
+        out.push("a URI".to_owned());
     }
     out
 }

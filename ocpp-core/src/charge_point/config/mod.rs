@@ -546,10 +546,10 @@ impl Configuration {
             Ok(canonical) => canonical,
             Err(error) => return ChangeOutcome::Rejected(error.into()),
         };
-        if def.id == ConfigKey::Standard(StandardKey::SecurityProfile) {
-            if let Err(rejection) = self.check_security_profile(&canonical) {
-                return ChangeOutcome::Rejected(rejection);
-            }
+        if def.id == ConfigKey::Standard(StandardKey::SecurityProfile)
+            && let Err(rejection) = self.check_security_profile(&canonical)
+        {
+            return ChangeOutcome::Rejected(rejection);
         }
         let applied = self.apply(index, canonical);
         if applied.after_reboot {

@@ -288,7 +288,7 @@ impl ValueType {
             } => {
                 let ok = raw.len() >= min_digits
                     && raw.len() <= max_digits
-                    && raw.len() % 2 == 0
+                    && raw.len().is_multiple_of(2)
                     && raw.bytes().all(|b| b.is_ascii_hexdigit());
                 if ok {
                     Ok(raw.to_owned())
