@@ -1369,3 +1369,29 @@ fn transaction_commands_refuse_what_cannot_be() {
     );
     assert_eq!(world.cp.transaction(1), None);
 }
+
+/// Found by the crash test: after a restart, the application may start a new transaction
+/// before the station is connected; only the transaction interrupted by the power loss is
+/// ended, never the new one.
+#[test]
+fn a_new_transaction_after_restart_is_not_taken_for_the_interrupted_one() {
+    let mut world = World::new(1, |_| {});
+    world.connect();
+    world
+        .cp
+        .start_transaction(world.now, 1, "OLD", 100, None)
+        .unwrap();
+    world.settle();
+    let mut rebooted = World::restored(definitions(1, &[]), |_| {}, world.stored.clone());
+    let new = rebooted
+        .cp
+        .start_transaction(rebooted.now, 1, "NEW", 200, None)
+        .unwrap();
+    rebooted.connect();
+    assert_eq!(rebooted.cp.transaction(1).map(|(key, _)| key), Some(new));
+    let seen = rebooted.take_seen();
+    let stops = sent(&seen, "StopTransaction");
+    assert_eq!(stops.len(), 1);
+    assert_eq!(stops[0].payload["reason"], "PowerLoss");
+    assert_eq!(sent(&seen, "StartTransaction")[0].payload["idTag"], "NEW");
+}

@@ -412,9 +412,9 @@ pub struct ChargePoint {
     ledger: Ledger,
     /// The head of the transaction queue is in flight.
     queue_busy: bool,
-    /// Transactions found running at start-up are dealt with at the first input (which
-    /// brings the time).
-    restored: bool,
+    /// Transactions found running at start-up, dealt with at the first input or command
+    /// (which brings the time), before anything else.
+    interrupted: Vec<TransactionKey>,
     /// When the last frame went to the Central System: heartbeats are only needed when the
     /// line has been quiet (section 4.6).
     last_sent: Monotonic,
@@ -487,6 +487,7 @@ impl ChargePoint {
             }
         }
         let ledger = Ledger::restore(snapshot)?;
+        let interrupted = ledger.running().map(|t| t.key).collect();
         let outputs = issues
             .into_iter()
             .map(|issue| Output::Event(Event::ConfigurationNotRestored(issue)))
@@ -496,7 +497,7 @@ impl ChargePoint {
             configuration,
             ledger,
             queue_busy: false,
-            restored: false,
+            interrupted,
             config,
             connected: false,
             registration: Registration::Unregistered,
@@ -554,6 +555,7 @@ impl ChargePoint {
         connector: u32,
         status: ConnectorStatus,
     ) -> Result<(), ChargePointError> {
+        self.settle_restored(now);
         let connectors = self.connector_count();
         let slot = self.connectors.get_mut(connector as usize).ok_or(
             ChargePointError::UnknownConnector {
@@ -606,6 +608,7 @@ impl ChargePoint {
         meter_start: i32,
         reservation_id: Option<i32>,
     ) -> Result<TransactionKey, ChargePointError> {
+        self.settle_restored(now);
         self.check_connector(connector)?;
         if connector == 0 {
             return Err(ChargePointError::ConnectorZero);
@@ -652,6 +655,7 @@ impl ChargePoint {
         reason: Option<Reason>,
         id_tag: Option<String>,
     ) -> Result<TransactionKey, ChargePointError> {
+        self.settle_restored(now);
         self.check_connector(connector)?;
         let key = self
             .ledger
@@ -760,16 +764,15 @@ impl ChargePoint {
 
     /// Deals once with the transactions found running at start-up.
     fn settle_restored(&mut self, now: Now) {
-        if self.restored {
-            return;
-        }
-        self.restored = true;
-        let running: Vec<_> = self
-            .ledger
-            .running()
-            .map(|t| (t.key, t.connector, t.last_meter))
-            .collect();
-        for (key, connector, last_meter) in running {
+        for key in std::mem::take(&mut self.interrupted) {
+            let Some((connector, last_meter)) = self
+                .ledger
+                .get(key)
+                .filter(|t| !t.stopped)
+                .map(|t| (t.connector, t.last_meter))
+            else {
+                continue;
+            };
             let stop =
                 self.config.interrupted_transactions == InterruptedTransactions::StopAsPowerLoss;
             let stopped = stop
@@ -834,6 +837,7 @@ impl ChargePoint {
         request: &R,
         purpose: Purpose,
     ) -> Result<CallHandle, ChargePointError> {
+        self.settle_restored(now);
         if !self.connected {
             return Err(ChargePointError::Offline);
         }
