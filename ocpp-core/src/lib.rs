@@ -7,6 +7,7 @@
 //! network. `clippy.toml` in this crate enforces the rule.
 #![forbid(unsafe_code)]
 
+pub mod central_system;
 pub mod charge_point;
 pub mod error_code;
 pub mod machine;

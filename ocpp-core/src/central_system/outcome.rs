@@ -1,0 +1,126 @@
+//! The typed outcome of a call of the Central System.
+
+use crate::message::OcppResponse;
+use crate::rpc::{CallFailure, CallHandle};
+use crate::v16::{self, Action, Response};
+
+/// How one call made with [`CentralSystem::call`](super::CentralSystem::call) ended.
+///
+/// The event enum of the machine cannot be generic over the request type, so the response
+/// travels as the typed [`v16::Response`] enum (already decoded: an answer whose values the
+/// types cannot hold is a [`CallFailure::InvalidResponse`]) and
+/// [`CallCompleted::response`] downcasts it to the type the caller expects, without
+/// re-parsing:
+///
+/// ```
+/// # use ocpp_core::central_system::CallCompleted;
+/// # use ocpp_core::v16::{self, ResetResponse, ResetStatus};
+/// # fn handle(completed: CallCompleted) {
+/// match completed.response::<ResetResponse>() {
+///     Ok(ResetResponse { status: ResetStatus::Accepted }) => { /* rebooting */ }
+///     Ok(_) => { /* refused */ }
+///     Err(failure) => { /* timeout, CallError, disconnect, ... */ }
+/// }
+/// # }
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallCompleted {
+    /// The handle `call` returned.
+    pub handle: CallHandle,
+    /// The action called.
+    pub action: Action,
+    /// The Charge Point's answer, or why there is none.
+    pub outcome: Result<Response, CallFailure>,
+}
+
+/// Why [`CallCompleted::response`] has no response of the asked type.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum OutcomeError {
+    /// The call failed: timeout, CallError, disconnect, invalid answer.
+    #[error("the call failed: {0:?}")]
+    Failed(CallFailure),
+    /// The call was of another action than the type asked for.
+    #[error("the call was {actual}, not {expected}")]
+    WrongAction {
+        /// The action of the type asked for.
+        expected: &'static str,
+        /// The action of the call.
+        actual: Action,
+    },
+}
+
+impl CallCompleted {
+    /// The response as the type `T` (the `Response` of the request that was sent), or why
+    /// there is none.
+    pub fn response<T: TypedResponse>(self) -> Result<T, OutcomeError> {
+        let response = self.outcome.map_err(OutcomeError::Failed)?;
+        T::from_response(response).map_err(|other| OutcomeError::WrongAction {
+            expected: T::ACTION,
+            actual: other.action(),
+        })
+    }
+}
+
+/// A 1.6 response type that can be taken out of the [`v16::Response`] enum; implemented by
+/// every generated 1.6 response.
+pub trait TypedResponse: OcppResponse {
+    /// `Ok` with the payload if `response` is of this type, else the response back.
+    fn from_response(response: Response) -> Result<Self, Response>;
+}
+
+macro_rules! typed_responses {
+    ($($variant:ident => $ty:ident,)*) => {
+        $(
+            impl TypedResponse for v16::$ty {
+                fn from_response(response: Response) -> Result<Self, Response> {
+                    match response {
+                        Response::$variant(payload) => Ok(payload),
+                        other => Err(other),
+                    }
+                }
+            }
+        )*
+    };
+}
+
+typed_responses! {
+    Authorize => AuthorizeResponse,
+    BootNotification => BootNotificationResponse,
+    CancelReservation => CancelReservationResponse,
+    CertificateSigned => CertificateSignedResponse,
+    ChangeAvailability => ChangeAvailabilityResponse,
+    ChangeConfiguration => ChangeConfigurationResponse,
+    ClearCache => ClearCacheResponse,
+    ClearChargingProfile => ClearChargingProfileResponse,
+    DataTransfer => DataTransferResponse,
+    DeleteCertificate => DeleteCertificateResponse,
+    DiagnosticsStatusNotification => DiagnosticsStatusNotificationResponse,
+    ExtendedTriggerMessage => ExtendedTriggerMessageResponse,
+    FirmwareStatusNotification => FirmwareStatusNotificationResponse,
+    GetCompositeSchedule => GetCompositeScheduleResponse,
+    GetConfiguration => GetConfigurationResponse,
+    GetDiagnostics => GetDiagnosticsResponse,
+    GetInstalledCertificateIds => GetInstalledCertificateIdsResponse,
+    GetLocalListVersion => GetLocalListVersionResponse,
+    GetLog => GetLogResponse,
+    Heartbeat => HeartbeatResponse,
+    InstallCertificate => InstallCertificateResponse,
+    LogStatusNotification => LogStatusNotificationResponse,
+    MeterValues => MeterValuesResponse,
+    RemoteStartTransaction => RemoteStartTransactionResponse,
+    RemoteStopTransaction => RemoteStopTransactionResponse,
+    ReserveNow => ReserveNowResponse,
+    Reset => ResetResponse,
+    SecurityEventNotification => SecurityEventNotificationResponse,
+    SendLocalList => SendLocalListResponse,
+    SetChargingProfile => SetChargingProfileResponse,
+    SignCertificate => SignCertificateResponse,
+    SignedFirmwareStatusNotification => SignedFirmwareStatusNotificationResponse,
+    SignedUpdateFirmware => SignedUpdateFirmwareResponse,
+    StartTransaction => StartTransactionResponse,
+    StatusNotification => StatusNotificationResponse,
+    StopTransaction => StopTransactionResponse,
+    TriggerMessage => TriggerMessageResponse,
+    UnlockConnector => UnlockConnectorResponse,
+    UpdateFirmware => UpdateFirmwareResponse,
+}

@@ -1,0 +1,764 @@
+//! The OCPP 1.6 Central System state machine of one connected Charge Point.
+
+use std::any::Any;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::time::Duration;
+
+use time::OffsetDateTime;
+
+use super::outcome::CallCompleted;
+use super::policy::CentralSystemPolicy;
+use crate::machine::{Machine, Output};
+use crate::message::OcppRequest;
+use crate::rpc::{
+    AcceptedActions, Call, CallFailure, CallHandle, CallRefused, Endpoint, EndpointConfig,
+    IdGenerator, PeerError, RespondError, RpcEvent,
+};
+use crate::time::{Monotonic, Now};
+use crate::v16::{
+    Action, AuthorizationStatus, AuthorizeResponse, BootNotificationRequest,
+    BootNotificationResponse, DataTransferResponse, DataTransferStatus,
+    DiagnosticsStatusNotificationResponse, ExtendedTriggerMessageRequest,
+    FirmwareStatusNotificationResponse, GenericStatusEnumType, HeartbeatResponse, IdTagInfo,
+    LogStatusNotificationResponse, MessageTrigger, MessageTriggerEnumType, MeterValuesResponse,
+    RegistrationStatus, Request, Response, SecurityEventNotificationResponse, Sender,
+    SignCertificateResponse, SignedFirmwareStatusNotificationResponse, StartTransactionResponse,
+    StatusNotificationRequest, StatusNotificationResponse, StopTransactionResponse,
+    TriggerMessageRequest, TriggerMessageStatus, TriggerMessageStatusEnumType,
+};
+use crate::{ErrorCode, Version};
+
+/// Settings of one [`CentralSystem`] machine.
+#[derive(Debug, Clone)]
+pub struct CentralSystemConfig {
+    /// The Charge Point's identity, as the server read it from the connection URL.
+    pub charge_point_id: String,
+    /// Which requests are answered automatically, and how.
+    pub policy: CentralSystemPolicy,
+    /// Settings of the RPC layer. Its version must be 1.6 (others are replaced by 1.6) and
+    /// its accepted actions are set by the machine: the Charge Point's actions and
+    /// DataTransfer.
+    pub rpc: EndpointConfig,
+    /// The registration the Charge Point starts the connection with. A Charge Point sends a
+    /// BootNotification only when it boots (1.6 section 4.2), not when it merely reconnects,
+    /// so a server that remembers having accepted this Charge Point passes
+    /// [`Registration::Accepted`] here; the default [`Registration::Unknown`] refuses
+    /// everything but a BootNotification.
+    pub registration: Registration,
+}
+
+impl CentralSystemConfig {
+    /// The default policy and RPC settings for the Charge Point `charge_point_id`, whose
+    /// registration is unknown.
+    pub fn new(charge_point_id: impl Into<String>) -> CentralSystemConfig {
+        CentralSystemConfig {
+            charge_point_id: charge_point_id.into(),
+            policy: CentralSystemPolicy::default(),
+            rpc: EndpointConfig::new(Version::V16),
+            registration: Registration::Unknown,
+        }
+    }
+}
+
+/// Where the Charge Point stands with this Central System (1.6 section 4.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Registration {
+    /// No BootNotification answered on this connection, and none known from before.
+    Unknown,
+    /// Accepted: everything may be sent both ways.
+    Accepted,
+    /// Pending: the Central System may configure the Charge Point (but not start or stop
+    /// transactions remotely); the Charge Point sends only what a TriggerMessage asks for.
+    Pending,
+    /// Rejected: the Charge Point sends nothing until its retry interval has passed, and
+    /// the Central System should not send anything.
+    Rejected,
+}
+
+impl From<RegistrationStatus> for Registration {
+    fn from(status: RegistrationStatus) -> Registration {
+        match status {
+            RegistrationStatus::Accepted => Registration::Accepted,
+            RegistrationStatus::Pending => Registration::Pending,
+            RegistrationStatus::Rejected => Registration::Rejected,
+        }
+    }
+}
+
+/// A request of the Charge Point that waits for the application's answer; pass it to
+/// [`CentralSystem::reply`] or [`CentralSystem::reply_error`].
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Decision {
+    /// Which connection of the machine the request came on: an answer for an earlier
+    /// connection reaches nobody.
+    connection: u64,
+    /// The message id of the CALL.
+    id: String,
+    action: Action,
+}
+
+impl Decision {
+    /// The action of the request to answer.
+    pub fn action(&self) -> Action {
+        self.action
+    }
+
+    /// The message id of the Charge Point's CALL (for logs).
+    pub fn message_id(&self) -> &str {
+        &self.id
+    }
+}
+
+/// How a request of the Charge Point is being answered.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Answer {
+    /// The machine answered it automatically with this response (see
+    /// [`CentralSystemPolicy`]).
+    Sent(Response),
+    /// The application must answer it with [`CentralSystem::reply`]. The Charge Point waits
+    /// for the answer until its call timeout; transaction messages it will send again.
+    Decide(Decision),
+}
+
+/// What the machine tells the application.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// The WebSocket connection is open.
+    Connected {
+        /// The Charge Point's identity.
+        charge_point_id: String,
+    },
+    /// The WebSocket connection closed. The calls that were in flight or queued have failed
+    /// with [`CallFailure::Disconnected`] (reported just before this event) and the
+    /// decisions not answered yet are void.
+    Disconnected,
+    /// The Charge Point sent a request, and was allowed to.
+    Request {
+        /// The request, decoded.
+        request: Request,
+        /// The answer sent, or the decision to make.
+        answer: Answer,
+    },
+    /// A BootNotification was answered (automatically or by [`CentralSystem::reply`]) and
+    /// the registration is now `status`.
+    Registered {
+        /// The status sent.
+        status: RegistrationStatus,
+        /// The interval sent.
+        interval: Duration,
+        /// The Charge Point was accepted already: it has rebooted.
+        rebooted: bool,
+    },
+    /// The Charge Point sent a request before being accepted; it was answered with CallError
+    /// `SecurityError` (OCPP-J 1.6 errata 3.10).
+    NotAccepted {
+        /// The request.
+        request: Request,
+        /// The registration at that moment.
+        registration: Registration,
+    },
+    /// A call of [`CentralSystem::call`] ended.
+    CallCompleted(CallCompleted),
+    /// The Charge Point sent something wrong; it was answered (or dropped) as the spec
+    /// requires.
+    PeerError {
+        /// What was wrong.
+        error: PeerError,
+        /// The CallError code sent back, if any.
+        answered: Option<ErrorCode>,
+    },
+}
+
+/// Why a command of the application was refused.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum CentralSystemError {
+    /// The Charge Point is not connected.
+    #[error("the charge point is not connected")]
+    Offline,
+    /// The action is one only the Charge Point sends (1.6 chapter 4).
+    #[error("{0} is sent by the charge point, not the central system")]
+    ChargePointAction(Action),
+    /// The registration forbids this call: nothing while Rejected (section 4.2: the Central
+    /// System SHOULD NOT initiate any message), and no RemoteStartTransaction or
+    /// RemoteStopTransaction before acceptance ("not allowed" while pending).
+    #[error("{action} is not allowed while the registration is {registration:?}")]
+    NotAccepted {
+        /// The action refused.
+        action: Action,
+        /// The registration.
+        registration: Registration,
+    },
+    /// The RPC layer refused the call, e.g. a payload that breaks its schema.
+    #[error(transparent)]
+    Refused(#[from] CallRefused),
+    /// No request waits for this decision: it was answered already, or its connection closed.
+    #[error("no request waits for decision {0:?}")]
+    UnknownDecision(Decision),
+    /// The reply is of another action than the request.
+    #[error("a {reply} reply cannot answer a {request} request")]
+    WrongReply {
+        /// The action of the request.
+        request: Action,
+        /// The action of the reply.
+        reply: Action,
+    },
+    /// The reply breaks its schema (or the message size limit); the Charge Point was sent a
+    /// CallError `InternalError` instead, so it is not left waiting.
+    #[error("invalid {action} reply: {description}")]
+    InvalidReply {
+        /// The action.
+        action: Action,
+        /// What is wrong.
+        description: String,
+    },
+}
+
+/// An outgoing call, remembered until it completes.
+#[derive(Debug)]
+struct Sent {
+    action: Action,
+    /// For TriggerMessage / ExtendedTriggerMessage: the action asked for.
+    trigger: Option<Action>,
+}
+
+/// The OCPP 1.6 Central System state machine of one Charge Point connection. Drive it
+/// through [`Machine`]; see the [module docs](super) for the application's obligations.
+pub struct CentralSystem {
+    config: CentralSystemConfig,
+    endpoint: Endpoint,
+    connected: bool,
+    /// Incremented on every connection; part of every [`Decision`].
+    connection: u64,
+    registration: Registration,
+    boot: Option<BootNotificationRequest>,
+    last_heartbeat: Option<OffsetDateTime>,
+    last_message: Option<OffsetDateTime>,
+    connectors: BTreeMap<i32, StatusNotificationRequest>,
+    next_transaction_id: i32,
+    /// Actions a TriggerMessage asked for while the Charge Point is not accepted: section 4.2
+    /// lets a pending Charge Point send what it was asked for.
+    triggered: BTreeSet<Action>,
+    calls: BTreeMap<CallHandle, Sent>,
+    decisions: BTreeMap<(u64, String), Action>,
+    outputs: VecDeque<Output<Event>>,
+}
+
+impl std::fmt::Debug for CentralSystem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CentralSystem")
+            .field("charge_point_id", &self.config.charge_point_id)
+            .field("connected", &self.connected)
+            .field("registration", &self.registration)
+            .field("connectors", &self.connectors)
+            .finish_non_exhaustive()
+    }
+}
+
+impl CentralSystem {
+    /// A machine for one Charge Point, not connected yet, taking CALL ids from `ids`.
+    pub fn new(config: CentralSystemConfig, ids: Box<dyn IdGenerator>) -> CentralSystem {
+        let mut rpc = config.rpc.clone();
+        rpc.version = Version::V16;
+        rpc.accepted_actions = AcceptedActions::only(
+            Action::ALL
+                .iter()
+                .filter(|action| action.sender() != Sender::CentralSystem)
+                .map(|action| action.as_str()),
+        );
+        CentralSystem {
+            endpoint: Endpoint::new(rpc, ids),
+            connected: false,
+            connection: 0,
+            registration: config.registration,
+            boot: None,
+            last_heartbeat: None,
+            last_message: None,
+            connectors: BTreeMap::new(),
+            next_transaction_id: config.policy.first_transaction_id,
+            triggered: BTreeSet::new(),
+            calls: BTreeMap::new(),
+            decisions: BTreeMap::new(),
+            outputs: VecDeque::new(),
+            config,
+        }
+    }
+
+    /// The Charge Point's identity.
+    pub fn charge_point_id(&self) -> &str {
+        &self.config.charge_point_id
+    }
+
+    /// Whether the Charge Point is connected.
+    pub fn is_connected(&self) -> bool {
+        self.connected
+    }
+
+    /// Where the Charge Point stands.
+    pub fn registration(&self) -> Registration {
+        self.registration
+    }
+
+    /// What the Charge Point said about itself in its last BootNotification, if any.
+    pub fn boot_notification(&self) -> Option<&BootNotificationRequest> {
+        self.boot.as_ref()
+    }
+
+    /// When (the caller's wall clock) the last Heartbeat came.
+    pub fn last_heartbeat(&self) -> Option<OffsetDateTime> {
+        self.last_heartbeat
+    }
+
+    /// When (the caller's wall clock) the last message of any kind came. Section 4.6: the
+    /// Central System should take any message as a sign of life, as a heartbeat.
+    pub fn last_message(&self) -> Option<OffsetDateTime> {
+        self.last_message
+    }
+
+    /// The last StatusNotification of each connector (0 is the Charge Point as a whole),
+    /// by connector id.
+    pub fn connector_statuses(&self) -> &BTreeMap<i32, StatusNotificationRequest> {
+        &self.connectors
+    }
+
+    /// The last StatusNotification of `connector`.
+    pub fn connector_status(&self, connector: i32) -> Option<&StatusNotificationRequest> {
+        self.connectors.get(&connector)
+    }
+
+    /// Calls made and not completed: the one in flight plus those queued behind it (one call
+    /// in flight at a time, OCPP-J 1.6 section 4.1.1).
+    pub fn pending_calls(&self) -> usize {
+        self.endpoint.pending_calls()
+    }
+
+    /// Whether a call is waiting for the Charge Point's answer.
+    pub fn call_in_flight(&self) -> bool {
+        self.endpoint.pending_calls() > 0
+    }
+
+    /// Requests of the Charge Point waiting for the application's answer.
+    pub fn open_decisions(&self) -> usize {
+        self.decisions.len()
+    }
+
+    /// Sends a Central System request of 1.6 or of the security white paper to the Charge
+    /// Point. It goes out when no other call is in flight; the answer comes as
+    /// [`Event::CallCompleted`], whose [`CallCompleted::response`] gives `R::Response`.
+    ///
+    /// Refused when `R` is an action only the Charge Point sends, when the Charge Point is
+    /// not connected, while it is Rejected, for RemoteStartTransaction and
+    /// RemoteStopTransaction before it is Accepted, and when the payload breaks its schema.
+    pub fn call<R: OcppRequest>(
+        &mut self,
+        now: Now,
+        request: &R,
+    ) -> Result<CallHandle, CentralSystemError> {
+        if R::VERSION != Version::V16 {
+            return Err(CallRefused::WrongVersion {
+                connection: Version::V16,
+                message: R::VERSION,
+            }
+            .into());
+        }
+        let Some(action) = Action::from_name(R::ACTION) else {
+            return Err(CallRefused::UnknownAction {
+                version: Version::V16,
+                action: R::ACTION.to_owned(),
+            }
+            .into());
+        };
+        if action.sender() == Sender::ChargePoint {
+            return Err(CentralSystemError::ChargePointAction(action));
+        }
+        if !self.connected {
+            return Err(CentralSystemError::Offline);
+        }
+        let remote_transaction = matches!(
+            action,
+            Action::RemoteStartTransaction | Action::RemoteStopTransaction
+        );
+        if self.registration == Registration::Rejected
+            || (remote_transaction && self.registration != Registration::Accepted)
+        {
+            return Err(CentralSystemError::NotAccepted {
+                action,
+                registration: self.registration,
+            });
+        }
+        let any: &dyn Any = request;
+        let trigger = if let Some(r) = any.downcast_ref::<TriggerMessageRequest>() {
+            Some(triggered_action(r.requested_message))
+        } else {
+            any.downcast_ref::<ExtendedTriggerMessageRequest>()
+                .map(|r| extended_triggered_action(r.requested_message))
+        };
+        let handle = self.endpoint.call_request(now, request)?;
+        self.calls.insert(handle, Sent { action, trigger });
+        self.drain_endpoint(now);
+        Ok(handle)
+    }
+
+    /// Answers a request the application was asked to decide, with the response of its
+    /// action: `cs.reply(now, decision, AuthorizeResponse { .. })`.
+    ///
+    /// A BootNotification answer sets the registration to its status.
+    pub fn reply(
+        &mut self,
+        now: Now,
+        decision: Decision,
+        response: impl Into<Response>,
+    ) -> Result<(), CentralSystemError> {
+        let response = response.into();
+        let key = (decision.connection, decision.id.clone());
+        let Some(action) = self.decisions.get(&key).copied() else {
+            return Err(CentralSystemError::UnknownDecision(decision));
+        };
+        if response.action() != action {
+            return Err(CentralSystemError::WrongReply {
+                request: action,
+                reply: response.action(),
+            });
+        }
+        self.decisions.remove(&key);
+        let sent = self
+            .endpoint
+            .respond(now, &decision.id, response.to_payload());
+        self.drain_endpoint(now);
+        match sent {
+            Ok(()) => {
+                self.answered(&response);
+                Ok(())
+            }
+            Err(RespondError::UnknownCall(_)) => Err(CentralSystemError::UnknownDecision(decision)),
+            Err(error @ (RespondError::InvalidPayload { .. } | RespondError::TooLarge { .. })) => {
+                Err(CentralSystemError::InvalidReply {
+                    action,
+                    description: error.to_string(),
+                })
+            }
+        }
+    }
+
+    /// Answers a request the application was asked to decide with a CallError, e.g.
+    /// `InternalError` when the application's backend is down. The description is cut to 255
+    /// characters.
+    pub fn reply_error(
+        &mut self,
+        now: Now,
+        decision: Decision,
+        code: ErrorCode,
+        description: impl Into<String>,
+    ) -> Result<(), CentralSystemError> {
+        let key = (decision.connection, decision.id.clone());
+        if self.decisions.remove(&key).is_none() {
+            return Err(CentralSystemError::UnknownDecision(decision));
+        }
+        let sent = self
+            .endpoint
+            .respond_error(now, &decision.id, code, description, None);
+        self.drain_endpoint(now);
+        sent.map_err(|_| CentralSystemError::UnknownDecision(decision))
+    }
+
+    /// Moves the endpoint's outputs into the machine's, acting on its events.
+    fn drain_endpoint(&mut self, now: Now) {
+        while let Some(output) = self.endpoint.poll_output() {
+            match output {
+                crate::rpc::Output::Transmit(text) => {
+                    self.outputs.push_back(Output::Transmit(text))
+                }
+                crate::rpc::Output::Event(event) => self.on_rpc_event(now, event),
+            }
+        }
+    }
+
+    fn on_rpc_event(&mut self, now: Now, event: RpcEvent) {
+        match event {
+            RpcEvent::Call(call) => self.on_call(now, call),
+            RpcEvent::Completed {
+                handle, outcome, ..
+            } => {
+                let Some(sent) = self.calls.remove(&handle) else {
+                    return;
+                };
+                let outcome = outcome.and_then(|payload| {
+                    Response::from_payload(sent.action, payload).map_err(|e| {
+                        // Schema-valid but beyond what the types hold (an integer over 32
+                        // bits): as unusable as an invalid answer.
+                        CallFailure::InvalidResponse {
+                            code: ErrorCode::PropertyConstraintViolation,
+                            description: e.to_string(),
+                        }
+                    })
+                });
+                if let (Some(trigger), Ok(response)) = (sent.trigger, &outcome) {
+                    let accepted = match response {
+                        Response::TriggerMessage(r) => r.status == TriggerMessageStatus::Accepted,
+                        Response::ExtendedTriggerMessage(r) => {
+                            r.status == TriggerMessageStatusEnumType::Accepted
+                        }
+                        _ => false,
+                    };
+                    if accepted && self.registration != Registration::Accepted {
+                        self.triggered.insert(trigger);
+                    }
+                }
+                self.outputs
+                    .push_back(Output::Event(Event::CallCompleted(CallCompleted {
+                        handle,
+                        action: sent.action,
+                        outcome,
+                    })));
+            }
+            RpcEvent::PeerError { error, answered } => {
+                self.outputs
+                    .push_back(Output::Event(Event::PeerError { error, answered }));
+            }
+        }
+    }
+
+    fn on_call(&mut self, now: Now, call: Call) {
+        // The endpoint hands over only the accepted actions, all of which exist.
+        let Some(action) = Action::from_name(&call.action) else {
+            let _ = self.endpoint.respond_error(
+                now,
+                &call.id,
+                ErrorCode::NotImplemented,
+                "unknown action",
+                None,
+            );
+            return;
+        };
+        let request = match Request::from_payload(action, call.payload) {
+            Ok(request) => request,
+            Err(e) => {
+                // Schema-valid (the endpoint checked, if configured to) yet not decodable.
+                let description = e.to_string();
+                let code = ErrorCode::PropertyConstraintViolation;
+                let _ = self
+                    .endpoint
+                    .respond_error(now, &call.id, code, description.clone(), None);
+                self.outputs.push_back(Output::Event(Event::PeerError {
+                    error: PeerError::InvalidPayload {
+                        id: call.id,
+                        action: call.action,
+                        description,
+                    },
+                    answered: Some(code),
+                }));
+                return;
+            }
+        };
+        // OCPP-J 1.6 errata 3.10 (new section 5.6): CALLs other than BootNotification before
+        // acceptance get SecurityError; section 4.2 lets a pending Charge Point send what a
+        // TriggerMessage asked for.
+        let allowed = action == Action::BootNotification
+            || self.registration == Registration::Accepted
+            || (self.registration == Registration::Pending && self.triggered.contains(&action));
+        if !allowed {
+            // The id is the endpoint's own; an error means the connection is gone.
+            let _ = self.endpoint.respond_error(
+                now,
+                &call.id,
+                ErrorCode::SecurityError,
+                "the charge point is not accepted",
+                None,
+            );
+            self.outputs.push_back(Output::Event(Event::NotAccepted {
+                request,
+                registration: self.registration,
+            }));
+            return;
+        }
+        match &request {
+            Request::BootNotification(boot) => self.boot = Some(boot.clone()),
+            Request::Heartbeat(_) => self.last_heartbeat = Some(now.wall),
+            Request::StatusNotification(status) => {
+                self.connectors.insert(status.connector_id, status.clone());
+            }
+            _ => {}
+        }
+        let automatic = if self.config.policy.is_automatic(action) {
+            self.automatic_answer(now, &request)
+        } else {
+            None
+        };
+        let answer = if let Some(response) = automatic {
+            match self.endpoint.respond(now, &call.id, response.to_payload()) {
+                Ok(()) => {}
+                // Only an answer the schema refuses (an interval or counter out of range is
+                // not one) could get here; the endpoint sent InternalError instead.
+                Err(_) => return,
+            }
+            Answer::Sent(response)
+        } else {
+            let decision = Decision {
+                connection: self.connection,
+                id: call.id,
+                action,
+            };
+            self.decisions
+                .insert((decision.connection, decision.id.clone()), action);
+            Answer::Decide(decision)
+        };
+        let sent = match &answer {
+            Answer::Sent(response) => Some(response.clone()),
+            Answer::Decide(_) => None,
+        };
+        self.outputs
+            .push_back(Output::Event(Event::Request { request, answer }));
+        if let Some(response) = sent {
+            self.answered(&response);
+        }
+    }
+
+    /// The built-in answer to a request of the Charge Point (see [`CentralSystemPolicy`]).
+    /// `None` for the Central System's own actions, which never arrive (the endpoint accepts
+    /// only the Charge Point's, see `new`).
+    fn automatic_answer(&mut self, now: Now, request: &Request) -> Option<Response> {
+        let accepted = || IdTagInfo {
+            expiry_date: None,
+            parent_id_tag: None,
+            status: AuthorizationStatus::Accepted,
+        };
+        Some(match request {
+            Request::BootNotification(_) => {
+                let boot = self.config.policy.boot;
+                BootNotificationResponse {
+                    status: boot.status,
+                    current_time: now.wall,
+                    interval: i32::try_from(boot.interval.as_secs()).unwrap_or(i32::MAX),
+                }
+                .into()
+            }
+            Request::Heartbeat(_) => HeartbeatResponse {
+                current_time: now.wall,
+            }
+            .into(),
+            Request::Authorize(_) => AuthorizeResponse {
+                id_tag_info: accepted(),
+            }
+            .into(),
+            Request::StartTransaction(_) => {
+                let transaction_id = self.next_transaction_id;
+                self.next_transaction_id = self.next_transaction_id.wrapping_add(1);
+                StartTransactionResponse {
+                    id_tag_info: accepted(),
+                    transaction_id,
+                }
+                .into()
+            }
+            Request::StopTransaction(stop) => StopTransactionResponse {
+                id_tag_info: stop.id_tag.as_ref().map(|_| accepted()),
+            }
+            .into(),
+            Request::DataTransfer(_) => DataTransferResponse {
+                status: DataTransferStatus::UnknownVendorId,
+                data: None,
+            }
+            .into(),
+            Request::SignCertificate(_) => SignCertificateResponse {
+                status: GenericStatusEnumType::Rejected,
+            }
+            .into(),
+            Request::StatusNotification(_) => StatusNotificationResponse::default().into(),
+            Request::MeterValues(_) => MeterValuesResponse::default().into(),
+            Request::DiagnosticsStatusNotification(_) => {
+                DiagnosticsStatusNotificationResponse::default().into()
+            }
+            Request::FirmwareStatusNotification(_) => {
+                FirmwareStatusNotificationResponse::default().into()
+            }
+            Request::LogStatusNotification(_) => LogStatusNotificationResponse::default().into(),
+            Request::SecurityEventNotification(_) => {
+                SecurityEventNotificationResponse::default().into()
+            }
+            Request::SignedFirmwareStatusNotification(_) => {
+                SignedFirmwareStatusNotificationResponse::default().into()
+            }
+            _ => return None,
+        })
+    }
+
+    /// The effects of an answer once it is on its way.
+    fn answered(&mut self, response: &Response) {
+        if let Response::BootNotification(boot) = response {
+            let rebooted = self.registration == Registration::Accepted;
+            self.registration = boot.status.into();
+            // A trigger is an allowance of the registration it was given in.
+            self.triggered.clear();
+            self.outputs.push_back(Output::Event(Event::Registered {
+                status: boot.status,
+                interval: Duration::from_secs(u64::try_from(boot.interval).unwrap_or(0)),
+                rebooted,
+            }));
+        }
+    }
+}
+
+fn triggered_action(trigger: MessageTrigger) -> Action {
+    match trigger {
+        MessageTrigger::BootNotification => Action::BootNotification,
+        MessageTrigger::DiagnosticsStatusNotification => Action::DiagnosticsStatusNotification,
+        MessageTrigger::FirmwareStatusNotification => Action::FirmwareStatusNotification,
+        MessageTrigger::Heartbeat => Action::Heartbeat,
+        MessageTrigger::MeterValues => Action::MeterValues,
+        MessageTrigger::StatusNotification => Action::StatusNotification,
+    }
+}
+
+fn extended_triggered_action(trigger: MessageTriggerEnumType) -> Action {
+    match trigger {
+        MessageTriggerEnumType::BootNotification => Action::BootNotification,
+        MessageTriggerEnumType::LogStatusNotification => Action::LogStatusNotification,
+        MessageTriggerEnumType::FirmwareStatusNotification => {
+            Action::SignedFirmwareStatusNotification
+        }
+        MessageTriggerEnumType::Heartbeat => Action::Heartbeat,
+        MessageTriggerEnumType::MeterValues => Action::MeterValues,
+        MessageTriggerEnumType::SignChargePointCertificate => Action::SignCertificate,
+        MessageTriggerEnumType::StatusNotification => Action::StatusNotification,
+    }
+}
+
+impl Machine for CentralSystem {
+    type Event = Event;
+
+    fn handle_connected(&mut self, now: Now) {
+        self.connected = true;
+        self.connection += 1;
+        self.endpoint.handle_connected(now);
+        self.outputs.push_back(Output::Event(Event::Connected {
+            charge_point_id: self.config.charge_point_id.clone(),
+        }));
+        self.drain_endpoint(now);
+    }
+
+    fn handle_disconnected(&mut self, now: Now) {
+        self.connected = false;
+        self.decisions.clear();
+        self.triggered.clear();
+        self.endpoint.handle_disconnected(now);
+        self.drain_endpoint(now);
+        self.outputs.push_back(Output::Event(Event::Disconnected));
+    }
+
+    fn handle_message(&mut self, now: Now, text: &str) {
+        self.last_message = Some(now.wall);
+        self.endpoint.handle_message(now, text);
+        self.drain_endpoint(now);
+    }
+
+    fn handle_timeout(&mut self, now: Now) {
+        self.endpoint.handle_timeout(now);
+        self.drain_endpoint(now);
+    }
+
+    fn poll_output(&mut self) -> Option<Output<Event>> {
+        self.outputs.pop_front()
+    }
+
+    fn poll_timeout(&self) -> Option<Monotonic> {
+        self.endpoint.poll_timeout()
+    }
+}
