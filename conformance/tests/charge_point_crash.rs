@@ -264,7 +264,7 @@ async fn a_charge_point_killed_at_random_points_loses_and_duplicates_no_transact
         .unwrap()
         .as_nanos() as u64
         | 1;
-    println!("seed {seed}");
+    eprintln!("seed {seed}");
     let mut rng = Rng(seed);
     for _ in 0..KILLS {
         let mut child = spawn_child(&path, &url, false);
@@ -281,7 +281,7 @@ async fn a_charge_point_killed_at_random_points_loses_and_duplicates_no_transact
     assert!(String::from_utf8_lossy(&output.stdout).contains("drained"));
 
     let ledger = ledger.lock().unwrap();
-    println!(
+    eprintln!(
         "{} transactions; {} StartTransaction and {} StopTransaction received (retransmissions \
          included)",
         ledger.starts.len(),
