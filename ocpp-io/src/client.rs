@@ -355,7 +355,13 @@ async fn connect_unbounded<C: Connector>(
             connector
                 .connect_tls(stream, Arc::clone(tls), server_name)
                 .await
-                .map_err(|e| ConnectError::Tls(e.to_string()))?,
+                .map_err(|e| {
+                    if is_tls_error(&e) {
+                        ConnectError::Tls(e.to_string())
+                    } else {
+                        ConnectError::Io(format!("during the TLS handshake: {e}"))
+                    }
+                })?,
         ),
         (None, None) => Either::Left(stream),
         _ => {
@@ -374,6 +380,9 @@ async fn connect_unbounded<C: Connector>(
                 WsError::Protocol(ProtocolError::SecWebSocketSubProtocolError(other)) => {
                     ConnectError::UnexpectedSubprotocol(other.to_string())
                 }
+                // A server refusing our certificate says so with an alert after our side
+                // of a TLS 1.3 handshake has completed: it surfaces on the first read.
+                WsError::Io(e) if is_tls_error(&e) => ConnectError::Tls(e.to_string()),
                 WsError::Io(e) => ConnectError::Io(e.to_string()),
                 WsError::Http(response) => match response.status().as_u16() {
                     status @ (401 | 403) => ConnectError::AuthenticationFailed { status },
@@ -390,6 +399,13 @@ async fn connect_unbounded<C: Connector>(
         .filter(|v| config.versions.contains(v))
         .ok_or_else(|| ConnectError::UnexpectedSubprotocol(chosen.to_owned()))?;
     Ok((ws, version))
+}
+
+/// Whether an I/O error is a TLS failure (rustls reports them as I/O errors).
+fn is_tls_error(error: &io::Error) -> bool {
+    error
+        .get_ref()
+        .is_some_and(|inner| inner.is::<rustls::Error>())
 }
 
 /// New settings for a running client, carried to its loop by [`Client::reconfigure`].
