@@ -22,6 +22,56 @@
 //! crate runs the handshake with tokio-rustls ([`TokioConnector`], [`TokioTls`]) using the
 //! rustls configuration `ocpp-io` built (ring, TLS 1.2 and 1.3, the white paper's suites).
 //!
+//! Profile 1, HTTP Basic authentication: the Central System's [`Authenticator`] decides on
+//! the password before the WebSocket upgrade; a refused charge point gets HTTP 401.
+//!
+//! ```
+//! use ocpp_core::Version;
+//! use ocpp_core::rpc::{CounterIds, Endpoint, EndpointConfig};
+//! use ocpp_io_tokio::{
+//!     BasicAuthPassword, ClientConfig, ClientSecurity, ConnectError, Credentials, Event,
+//!     ServerConfig, ServerSecurity, Verdict,
+//! };
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> std::io::Result<()> {
+//! let endpoint = || Endpoint::new(EndpointConfig::new(Version::V16), Box::new(CounterIds::default()));
+//! // The AuthorizationKey is hex; the password on the wire is the bytes it stands for.
+//! let key = "00112233445566778899AABBCCDDEEFF";
+//! let expected = BasicAuthPassword::from_authorization_key(key).unwrap();
+//! let check = move |c: &Credentials<'_>| {
+//!     // A real Central System compares salted hashes, in constant time (A01.FR.08).
+//!     if c.charge_point_id == "CP-1" && c.password == Some(expected.as_bytes()) {
+//!         Verdict::Allow
+//!     } else {
+//!         Verdict::Deny
+//!     }
+//! };
+//! let config = ServerConfig::new([Version::V16]).with_security(ServerSecurity::basic_auth(check));
+//! let mut server = ocpp_io_tokio::bind("127.0.0.1:0", config, move |_| endpoint()).await?;
+//! let url = format!("ws://{}/ocpp", server.local_addr());
+//!
+//! let wrong = BasicAuthPassword::from_authorization_key("FFFF").unwrap();
+//! let mut config = ClientConfig::new(url.clone(), "CP-1", [Version::V16])
+//!     .with_security(ClientSecurity::basic_auth(wrong));
+//! config.reconnect = None;
+//! let mut client = ocpp_io_tokio::connect(config, endpoint());
+//! assert_eq!(
+//!     client.events().next_event().await,
+//!     Some(Event::ConnectFailed(ConnectError::AuthenticationFailed { status: 401 }))
+//! );
+//!
+//! let right = BasicAuthPassword::from_authorization_key(key).unwrap();
+//! let config = ClientConfig::new(url, "CP-1", [Version::V16])
+//!     .with_security(ClientSecurity::basic_auth(right));
+//! let client = ocpp_io_tokio::connect(config, endpoint());
+//! let connection = server.next_connection().await.unwrap();
+//! assert_eq!(connection.info.charge_point_id, "CP-1");
+//! client.close(1000, "bye").await;
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! # Example
 //!
 //! A Central System and a Charge Point on loopback, both plain RPC endpoints: the charge
