@@ -13,7 +13,13 @@
 //! - [`connect`] starts a [`Client`] that connects to `<url>/<charge point id>`, runs your
 //!   machine, and reconnects with back-off when the connection is lost.
 //!
-//! TLS and HTTP Basic authentication (OCPP security profiles 1 to 3) are not supported yet.
+//! # Security profiles
+//!
+//! OCPP security profiles 1 to 3 are set with [`ClientConfig::security`] and
+//! [`ServerConfig::security`]; [`ocpp_io::security`] says which profile needs which settings
+//! and what is checked where. This crate only runs the TLS handshake, with futures-rustls
+//! ([`SmolConnector`], [`SmolTls`], [`tls_connect`]) over any futures-io stream, using the
+//! rustls configuration `ocpp-io` built.
 //!
 //! # Example
 //!
@@ -50,18 +56,23 @@
 
 use std::io;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Instant;
 
 use futures_util::future::BoxFuture;
+use futures_util::io::{AsyncRead, AsyncWrite};
 use ocpp_core::machine::Machine;
 use ocpp_core::time::{Monotonic, Now};
+use ocpp_io::rustls;
+use ocpp_io::rustls::pki_types::ServerName;
 use smol::Timer;
 use smol::net::{AsyncToSocketAddrs, TcpListener, TcpStream};
 
 pub use ocpp_io::{
-    Backoff, ClientConfig, Command, ConnectError, Connection, ConnectionInfo, Disconnect,
-    DriverConfig, DuplicateId, Event, Events, Gone, Handle, NoPersist, PersistError, Persister,
-    ServerConfig,
+    Authenticator, Backoff, BasicAuthPassword, ClientConfig, ClientSecurity, Command, ConnectError,
+    Connection, ConnectionInfo, Credentials, Disconnect, DriverConfig, DuplicateId, Event, Events,
+    Gone, Handle, NoPersist, PersistError, Persister, SecurityProfile, ServerConfig,
+    ServerSecurity, TlsInfo, Verdict,
 };
 
 /// A server on smol.
@@ -130,12 +141,61 @@ pub struct SmolConnector;
 
 impl ocpp_io::Connector for SmolConnector {
     type Stream = TcpStream;
+    type TlsStream = futures_rustls::client::TlsStream<TcpStream>;
 
     fn connect(&self, host: String, port: u16) -> BoxFuture<'static, io::Result<TcpStream>> {
         Box::pin(async move {
             let stream = TcpStream::connect((host.as_str(), port)).await?;
             stream.set_nodelay(true)?;
             Ok(stream)
+        })
+    }
+
+    fn connect_tls(
+        &self,
+        stream: TcpStream,
+        config: Arc<rustls::ClientConfig>,
+        server_name: ServerName<'static>,
+    ) -> BoxFuture<'static, io::Result<Self::TlsStream>> {
+        tls_connect(stream, config, server_name)
+    }
+}
+
+/// The client side of TLS with futures-rustls over any futures-io stream: what a
+/// [`Connector`](ocpp_io::Connector) of another futures-io runtime (e.g. async-std's sockets)
+/// returns from `connect_tls`.
+pub fn tls_connect<S>(
+    stream: S,
+    config: Arc<rustls::ClientConfig>,
+    server_name: ServerName<'static>,
+) -> BoxFuture<'static, io::Result<futures_rustls::client::TlsStream<S>>>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    Box::pin(futures_rustls::TlsConnector::from(config).connect(server_name, stream))
+}
+
+/// Runs the server side of TLS with futures-rustls over any futures-io stream.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SmolTls;
+
+impl<S> ocpp_io::TlsAcceptor<S> for SmolTls
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    type Stream = futures_rustls::server::TlsStream<S>;
+
+    fn accept(
+        &self,
+        stream: S,
+        config: Arc<rustls::ServerConfig>,
+    ) -> BoxFuture<'static, io::Result<(Self::Stream, TlsInfo)>> {
+        Box::pin(async move {
+            let tls = futures_rustls::TlsAcceptor::from(config)
+                .accept(stream)
+                .await?;
+            let info = TlsInfo::of_server(tls.get_ref().1);
+            Ok((tls, info))
         })
     }
 }
@@ -208,6 +268,7 @@ where
         config,
         local_addr,
         Box::pin(accepted),
+        SmolTls,
         factory,
         persisters,
     ))

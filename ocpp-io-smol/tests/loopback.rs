@@ -7,8 +7,11 @@ mod support;
 
 use std::future::Future;
 use std::io;
+use std::sync::Arc;
 
 use futures_util::future::{BoxFuture, Either, select};
+use ocpp_io::rustls;
+use ocpp_io::rustls::pki_types::ServerName;
 use ocpp_io::{Client, Connector, NoPersist};
 use ocpp_io_smol::Smol;
 use support::*;
@@ -41,9 +44,19 @@ struct AsyncStdConnector;
 
 impl Connector for AsyncStdConnector {
     type Stream = async_std::net::TcpStream;
+    type TlsStream = futures_rustls::client::TlsStream<async_std::net::TcpStream>;
 
     fn connect(&self, host: String, port: u16) -> BoxFuture<'static, io::Result<Self::Stream>> {
         Box::pin(async move { async_std::net::TcpStream::connect((host.as_str(), port)).await })
+    }
+
+    fn connect_tls(
+        &self,
+        stream: Self::Stream,
+        config: Arc<rustls::ClientConfig>,
+        server_name: ServerName<'static>,
+    ) -> BoxFuture<'static, io::Result<Self::TlsStream>> {
+        ocpp_io_smol::tls_connect(stream, config, server_name)
     }
 }
 

@@ -13,7 +13,64 @@
 //! - [`connect`] starts a [`Client`] that connects to `<url>/<charge point id>`, runs your
 //!   machine, and reconnects with back-off when the connection is lost.
 //!
-//! TLS and HTTP Basic authentication (OCPP security profiles 1 to 3) are not supported yet.
+//! # Security profiles
+//!
+//! OCPP security profiles 1 to 3 (HTTP Basic authentication, TLS with a server certificate,
+//! TLS with client certificates) are set with [`ClientConfig::security`] and
+//! [`ServerConfig::security`]; [`ocpp_io::security`] says which profile needs which settings
+//! and what is checked where. Everything but the TLS handshake itself is `ocpp-io`'s; this
+//! crate runs the handshake with tokio-rustls ([`TokioConnector`], [`TokioTls`]) using the
+//! rustls configuration `ocpp-io` built (ring, TLS 1.2 and 1.3, the white paper's suites).
+//!
+//! Profile 1, HTTP Basic authentication: the Central System's [`Authenticator`] decides on
+//! the password before the WebSocket upgrade; a refused charge point gets HTTP 401.
+//!
+//! ```
+//! use ocpp_core::Version;
+//! use ocpp_core::rpc::{CounterIds, Endpoint, EndpointConfig};
+//! use ocpp_io_tokio::{
+//!     BasicAuthPassword, ClientConfig, ClientSecurity, ConnectError, Credentials, Event,
+//!     ServerConfig, ServerSecurity, Verdict,
+//! };
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> std::io::Result<()> {
+//! let endpoint = || Endpoint::new(EndpointConfig::new(Version::V16), Box::new(CounterIds::default()));
+//! // The AuthorizationKey is hex; the password on the wire is the bytes it stands for.
+//! let key = "00112233445566778899AABBCCDDEEFF";
+//! let expected = BasicAuthPassword::from_authorization_key(key).unwrap();
+//! let check = move |c: &Credentials<'_>| {
+//!     // A real Central System compares salted hashes, in constant time (A01.FR.08).
+//!     if c.charge_point_id == "CP-1" && c.password == Some(expected.as_bytes()) {
+//!         Verdict::Allow
+//!     } else {
+//!         Verdict::Deny
+//!     }
+//! };
+//! let config = ServerConfig::new([Version::V16]).with_security(ServerSecurity::basic_auth(check));
+//! let mut server = ocpp_io_tokio::bind("127.0.0.1:0", config, move |_| endpoint()).await?;
+//! let url = format!("ws://{}/ocpp", server.local_addr());
+//!
+//! let wrong = BasicAuthPassword::from_authorization_key("FFFF").unwrap();
+//! let mut config = ClientConfig::new(url.clone(), "CP-1", [Version::V16])
+//!     .with_security(ClientSecurity::basic_auth(wrong));
+//! config.reconnect = None;
+//! let mut client = ocpp_io_tokio::connect(config, endpoint());
+//! assert_eq!(
+//!     client.events().next_event().await,
+//!     Some(Event::ConnectFailed(ConnectError::AuthenticationFailed { status: 401 }))
+//! );
+//!
+//! let right = BasicAuthPassword::from_authorization_key(key).unwrap();
+//! let config = ClientConfig::new(url, "CP-1", [Version::V16])
+//!     .with_security(ClientSecurity::basic_auth(right));
+//! let client = ocpp_io_tokio::connect(config, endpoint());
+//! let connection = server.next_connection().await.unwrap();
+//! assert_eq!(connection.info.charge_point_id, "CP-1");
+//! client.close(1000, "bye").await;
+//! # Ok(())
+//! # }
+//! ```
 //!
 //! # Example
 //!
@@ -62,19 +119,23 @@
 
 use std::io;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_tungstenite::tokio::TokioAdapter;
 use futures_util::future::BoxFuture;
 use ocpp_core::machine::Machine;
 use ocpp_core::time::{Monotonic, Now};
+use ocpp_io::rustls;
+use ocpp_io::rustls::pki_types::ServerName;
 use tokio::net::{TcpListener, TcpStream, ToSocketAddrs};
 use tokio::time::Instant;
 
 pub use ocpp_io::{
-    Backoff, ClientConfig, Command, ConnectError, Connection, ConnectionInfo, Disconnect,
-    DriverConfig, DuplicateId, Event, Events, Gone, Handle, NoPersist, PersistError, Persister,
-    ServerConfig,
+    Authenticator, Backoff, BasicAuthPassword, ClientConfig, ClientSecurity, Command, ConnectError,
+    Connection, ConnectionInfo, Credentials, Disconnect, DriverConfig, DuplicateId, Event, Events,
+    Gone, Handle, NoPersist, PersistError, Persister, SecurityProfile, ServerConfig,
+    ServerSecurity, TlsInfo, Verdict,
 };
 
 /// A server on tokio.
@@ -136,12 +197,49 @@ pub struct TokioConnector;
 
 impl ocpp_io::Connector for TokioConnector {
     type Stream = TokioAdapter<TcpStream>;
+    type TlsStream = TokioAdapter<tokio_rustls::client::TlsStream<TcpStream>>;
 
     fn connect(&self, host: String, port: u16) -> BoxFuture<'static, io::Result<Self::Stream>> {
         Box::pin(async move {
             let stream = TcpStream::connect((host.as_str(), port)).await?;
             stream.set_nodelay(true)?;
             Ok(TokioAdapter::new(stream))
+        })
+    }
+
+    fn connect_tls(
+        &self,
+        stream: Self::Stream,
+        config: Arc<rustls::ClientConfig>,
+        server_name: ServerName<'static>,
+    ) -> BoxFuture<'static, io::Result<Self::TlsStream>> {
+        Box::pin(async move {
+            let tls = tokio_rustls::TlsConnector::from(config)
+                .connect(server_name, stream.into_inner())
+                .await?;
+            Ok(TokioAdapter::new(tls))
+        })
+    }
+}
+
+/// Runs the server side of TLS with tokio-rustls.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TokioTls;
+
+impl ocpp_io::TlsAcceptor<TokioAdapter<TcpStream>> for TokioTls {
+    type Stream = TokioAdapter<tokio_rustls::server::TlsStream<TcpStream>>;
+
+    fn accept(
+        &self,
+        stream: TokioAdapter<TcpStream>,
+        config: Arc<rustls::ServerConfig>,
+    ) -> BoxFuture<'static, io::Result<(Self::Stream, TlsInfo)>> {
+        Box::pin(async move {
+            let tls = tokio_rustls::TlsAcceptor::from(config)
+                .accept(stream.into_inner())
+                .await?;
+            let info = TlsInfo::of_server(tls.get_ref().1);
+            Ok((TokioAdapter::new(tls), info))
         })
     }
 }
@@ -210,6 +308,7 @@ where
         config,
         local_addr,
         Box::pin(accepted),
+        TokioTls,
         factory,
         persisters,
     ))

@@ -6,15 +6,21 @@
 //! it reconnects with exponential back-off and random jitter (OCPP 2.0.1 part 4 section 5.3),
 //! rebuilding nothing but the connection: the same machine instance goes on, told
 //! `handle_disconnected` and later `handle_connected`. Commands keep working in between.
+//!
+//! The connection is secured as [`ClientConfig::security`] says (OCPP security profiles 0 to
+//! 3, see [`crate::security`]): the profile fixes the URL scheme, the TLS settings and the
+//! credentials, and the client never tries a lower profile. [`Client::reconfigure`] closes the
+//! connection and reconnects with new settings (a new `AuthorizationKey`, a higher profile).
 
 use std::io;
 use std::pin::pin;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use async_tungstenite::tungstenite::client::IntoClientRequest;
 use async_tungstenite::tungstenite::error::{Error as WsError, ProtocolError, SubProtocolError};
 use async_tungstenite::tungstenite::http::HeaderValue;
-use async_tungstenite::tungstenite::http::header::SEC_WEBSOCKET_PROTOCOL;
+use async_tungstenite::tungstenite::http::header::{AUTHORIZATION, SEC_WEBSOCKET_PROTOCOL};
 use async_tungstenite::{WebSocketStream, client_async_with_config};
 use futures_channel::oneshot;
 use futures_util::future::{BoxFuture, Either, select};
@@ -22,10 +28,12 @@ use futures_util::io::{AsyncRead, AsyncWrite};
 use ocpp_core::Version;
 use ocpp_core::machine::Machine;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use rustls::pki_types::ServerName;
 
-use crate::driver::{Driver, DriverConfig, Event, Events, Handle};
+use crate::driver::{CLOSE_NORMAL, Driver, DriverConfig, Event, Events, Handle};
 use crate::persist::Persister;
 use crate::runtime::Runtime;
+use crate::security::{ClientSecurity, basic_authorization};
 
 /// What RFC 3986 leaves unencoded in a path segment of an id: the unreserved characters.
 const ID_ENCODE: &AsciiSet = &NON_ALPHANUMERIC
@@ -53,13 +61,33 @@ pub fn connection_url(endpoint: &str, charge_point_id: &str) -> String {
     )
 }
 
-/// Opens the byte stream a client speaks WebSocket over; supplied by the runtime adapter.
+/// Opens the byte stream a client speaks WebSocket over, and runs TLS over it; supplied by
+/// the runtime adapter.
+///
+/// # Obligations
+///
+/// [`Connector::connect_tls`] runs a rustls client handshake with exactly the `config` given
+/// (it is built by [`ClientSecurity`]: roots, versions, suites, client certificate) for
+/// `server_name`, and returns the stream only once the handshake has completed; any failure
+/// is an error, never the plain stream.
 pub trait Connector: Send + Sync + 'static {
     /// The stream of one connection.
     type Stream: AsyncRead + AsyncWrite + Unpin + Send + 'static;
+    /// The stream of one TLS connection over a [`Connector::Stream`].
+    type TlsStream: AsyncRead + AsyncWrite + Unpin + Send + 'static;
     /// Opens a TCP connection to `host:port`.
     fn connect(&self, host: String, port: u16) -> BoxFuture<'static, io::Result<Self::Stream>>;
+    /// Runs the TLS handshake over `stream` as a client of `server_name`.
+    fn connect_tls(
+        &self,
+        stream: Self::Stream,
+        config: Arc<rustls::ClientConfig>,
+        server_name: ServerName<'static>,
+    ) -> BoxFuture<'static, io::Result<Self::TlsStream>>;
 }
+
+/// The stream of a client connection: plain or TLS.
+pub type ClientStream<C> = Either<<C as Connector>::Stream, <C as Connector>::TlsStream>;
 
 /// The reconnect schedule, as OCPP 2.0.1 defines it (part 4 section 5.3, configuration
 /// variables `RetryBackOffWaitMinimum`, `RetryBackOffRandomRange`, `RetryBackOffRepeatTimes`).
@@ -103,10 +131,11 @@ impl Backoff {
 }
 
 /// Settings of a [`Client`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct ClientConfig {
-    /// The OCPP-J endpoint URL of the server, `ws://host[:port][/path]`; the charge point id
-    /// is appended.
+    /// The OCPP-J endpoint URL of the server, `ws://host[:port][/path]` for security profiles
+    /// 0 and 1, `wss://host[:port][/path]` for profiles 2 and 3; the charge point id is
+    /// appended.
     pub url: String,
     /// The charge point's identity, as it appears (decoded) in the connection URL.
     pub charge_point_id: String,
@@ -117,6 +146,8 @@ pub struct ClientConfig {
     /// The reconnect schedule; `None` ends the client after its first connection (or failed
     /// attempt).
     pub reconnect: Option<Backoff>,
+    /// The security profile and its credentials. Default: profile 0 (no authentication).
+    pub security: ClientSecurity,
     /// The driver's settings.
     pub driver: DriverConfig,
 }
@@ -135,20 +166,116 @@ impl ClientConfig {
             versions: versions.into_iter().collect(),
             connect_timeout: Duration::from_secs(30),
             reconnect: Some(Backoff::default()),
+            security: ClientSecurity::unsecured(),
             driver: DriverConfig::default(),
         }
     }
+
+    /// This config with `security`.
+    pub fn with_security(mut self, security: ClientSecurity) -> ClientConfig {
+        self.security = security;
+        self
+    }
+
+    /// Checks that the URL, the charge point id and the security profile fit together: a
+    /// `ws://` URL for profiles 0 and 1, `wss://` for 2 and 3, a host, a non-empty id, and no
+    /// `:` in the id when it is the Basic authentication user name (RFC 7617 section 2).
+    pub fn validate(&self) -> Result<(), ConnectError> {
+        target(&self.url, &self.charge_point_id, &self.security).map(|_| ())
+    }
+}
+
+/// Where and how to connect: the request (without subprotocols), host, port, TLS name.
+struct Target {
+    request: async_tungstenite::tungstenite::handshake::client::Request,
+    host: String,
+    port: u16,
+    server_name: Option<ServerName<'static>>,
+}
+
+fn target(url: &str, id: &str, security: &ClientSecurity) -> Result<Target, ConnectError> {
+    let config_error = |message: String| Err(ConnectError::Config(message));
+    if id.is_empty() {
+        return config_error("the charge point id is empty".to_owned());
+    }
+    let profile = security.profile();
+    if profile.uses_basic_auth() && id.contains(':') {
+        return config_error(format!(
+            "{profile} uses HTTP Basic authentication, whose user name (the charge point id) \
+             cannot contain ':'"
+        ));
+    }
+    let full = connection_url(url, id);
+    let mut request = full
+        .as_str()
+        .into_client_request()
+        .map_err(|e| ConnectError::InvalidUrl(e.to_string()))?;
+    let uri = request.uri();
+    let (tls, default_port) = match uri.scheme_str() {
+        Some("ws") => (false, 80),
+        Some("wss") => (true, 443),
+        _ => {
+            return Err(ConnectError::InvalidUrl(format!(
+                "{url}: not a ws:// or wss:// URL"
+            )));
+        }
+    };
+    if tls != profile.uses_tls() {
+        let wanted = if profile.uses_tls() {
+            "wss://"
+        } else {
+            "ws://"
+        };
+        return config_error(format!("{profile} needs a {wanted} URL, not {url}"));
+    }
+    let host = uri
+        .host()
+        .ok_or_else(|| ConnectError::InvalidUrl(format!("{url}: no host")))?
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_owned();
+    let port = uri.port_u16().unwrap_or(default_port);
+    let server_name = if tls {
+        Some(
+            ServerName::try_from(host.clone())
+                .map_err(|e| ConnectError::InvalidUrl(format!("{url}: {e}")))?,
+        )
+    } else {
+        None
+    };
+    if let Some(password) = security.password() {
+        let mut value = HeaderValue::from_str(&basic_authorization(id, password.as_bytes()))
+            .map_err(|e| ConnectError::Config(e.to_string()))?;
+        value.set_sensitive(true);
+        request.headers_mut().insert(AUTHORIZATION, value);
+    }
+    Ok(Target {
+        request,
+        host,
+        port,
+        server_name,
+    })
 }
 
 /// Why a connection attempt failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ConnectError {
-    /// The URL is not a `ws://` URL with a host.
+    /// The URL is not a `ws://` or `wss://` URL with a host.
     InvalidUrl(String),
-    /// TLS (`wss://`, security profiles 2 and 3) is not supported yet.
-    TlsUnsupported,
+    /// The settings contradict each other (a `ws://` URL with security profile 2 or 3, a
+    /// `wss://` URL with 0 or 1, ...). A client ends on it: retrying cannot help, and it
+    /// never falls back to another profile.
+    Config(String),
     /// TCP connection or I/O failure.
     Io(String),
+    /// The TLS handshake failed: the server's certificate is not trusted or not for this
+    /// host, no common TLS version or cipher suite, or the server refused our certificate.
+    Tls(String),
+    /// The server refused our credentials: HTTP 401 (Basic authentication) or 403.
+    AuthenticationFailed {
+        /// The HTTP status.
+        status: u16,
+    },
     /// The WebSocket handshake failed (including an HTTP error status from the server).
     Handshake(String),
     /// The server accepted none of the offered subprotocols.
@@ -163,8 +290,15 @@ impl std::fmt::Display for ConnectError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             ConnectError::InvalidUrl(e) => write!(f, "invalid URL: {e}"),
-            ConnectError::TlsUnsupported => f.write_str("wss:// (TLS) is not supported yet"),
+            ConnectError::Config(e) => write!(f, "invalid client configuration: {e}"),
             ConnectError::Io(e) => write!(f, "connection failed: {e}"),
+            ConnectError::Tls(e) => write!(f, "TLS handshake failed: {e}"),
+            ConnectError::AuthenticationFailed { status } => {
+                write!(
+                    f,
+                    "the server refused our credentials (HTTP status {status})"
+                )
+            }
             ConnectError::Handshake(e) => write!(f, "WebSocket handshake failed: {e}"),
             ConnectError::NoSubprotocol => {
                 f.write_str("the server accepted none of the offered OCPP versions")
@@ -182,13 +316,14 @@ impl std::fmt::Display for ConnectError {
 
 impl std::error::Error for ConnectError {}
 
-/// Opens one connection: TCP, then the WebSocket handshake offering the configured versions.
+/// Opens one connection: TCP, TLS if the profile says so, then the WebSocket handshake
+/// offering the configured versions (with the Basic credentials if the profile says so).
 /// Returns the stream and the version the server picked.
 pub async fn connect<R: Runtime, C: Connector>(
     runtime: &R,
     connector: &C,
     config: &ClientConfig,
-) -> Result<(WebSocketStream<C::Stream>, Version), ConnectError> {
+) -> Result<(WebSocketStream<ClientStream<C>>, Version), ConnectError> {
     let attempt = pin!(connect_unbounded(connector, config));
     match select(attempt, runtime.sleep(config.connect_timeout)).await {
         Either::Left((result, _)) => result,
@@ -199,25 +334,13 @@ pub async fn connect<R: Runtime, C: Connector>(
 async fn connect_unbounded<C: Connector>(
     connector: &C,
     config: &ClientConfig,
-) -> Result<(WebSocketStream<C::Stream>, Version), ConnectError> {
-    let url = connection_url(&config.url, &config.charge_point_id);
-    let mut request = url
-        .as_str()
-        .into_client_request()
-        .map_err(|e| ConnectError::InvalidUrl(e.to_string()))?;
-    let uri = request.uri();
-    match uri.scheme_str() {
-        Some("ws") => {}
-        Some("wss") => return Err(ConnectError::TlsUnsupported),
-        _ => return Err(ConnectError::InvalidUrl(format!("{url}: not a ws:// URL"))),
-    }
-    let host = uri
-        .host()
-        .ok_or_else(|| ConnectError::InvalidUrl(format!("{url}: no host")))?
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-        .to_owned();
-    let port = uri.port_u16().unwrap_or(80);
+) -> Result<(WebSocketStream<ClientStream<C>>, Version), ConnectError> {
+    let Target {
+        mut request,
+        host,
+        port,
+        server_name,
+    } = target(&config.url, &config.charge_point_id, &config.security)?;
     let offered: Vec<&str> = config.versions.iter().map(|v| v.subprotocol()).collect();
     let header = HeaderValue::from_str(&offered.join(", "))
         .map_err(|e| ConnectError::InvalidUrl(e.to_string()))?;
@@ -227,6 +350,26 @@ async fn connect_unbounded<C: Connector>(
         .connect(host, port)
         .await
         .map_err(|e| ConnectError::Io(e.to_string()))?;
+    let stream = match (config.security.tls_config(), server_name) {
+        (Some(tls), Some(server_name)) => Either::Right(
+            connector
+                .connect_tls(stream, Arc::clone(tls), server_name)
+                .await
+                .map_err(|e| {
+                    if is_tls_error(&e) {
+                        ConnectError::Tls(e.to_string())
+                    } else {
+                        ConnectError::Io(format!("during the TLS handshake: {e}"))
+                    }
+                })?,
+        ),
+        (None, None) => Either::Left(stream),
+        _ => {
+            return Err(ConnectError::Config(
+                "the profile's TLS settings do not match the URL".to_owned(),
+            ));
+        }
+    };
     let (ws, response) =
         client_async_with_config(request, stream, Some(config.driver.websocket_config()))
             .await
@@ -237,10 +380,14 @@ async fn connect_unbounded<C: Connector>(
                 WsError::Protocol(ProtocolError::SecWebSocketSubProtocolError(other)) => {
                     ConnectError::UnexpectedSubprotocol(other.to_string())
                 }
+                // A server refusing our certificate says so with an alert after our side
+                // of a TLS 1.3 handshake has completed: it surfaces on the first read.
+                WsError::Io(e) if is_tls_error(&e) => ConnectError::Tls(e.to_string()),
                 WsError::Io(e) => ConnectError::Io(e.to_string()),
-                WsError::Http(response) => {
-                    ConnectError::Handshake(format!("HTTP status {}", response.status()))
-                }
+                WsError::Http(response) => match response.status().as_u16() {
+                    status @ (401 | 403) => ConnectError::AuthenticationFailed { status },
+                    status => ConnectError::Handshake(format!("HTTP status {status}")),
+                },
                 other => ConnectError::Handshake(other.to_string()),
             })?;
     let chosen = response
@@ -254,6 +401,19 @@ async fn connect_unbounded<C: Connector>(
     Ok((ws, version))
 }
 
+/// Whether an I/O error is a TLS failure (rustls reports them as I/O errors).
+fn is_tls_error(error: &io::Error) -> bool {
+    error
+        .get_ref()
+        .is_some_and(|inner| inner.is::<rustls::Error>())
+}
+
+/// New settings for a running client, carried to its loop by [`Client::reconfigure`].
+pub(crate) struct Reconfiguration {
+    url: Option<String>,
+    security: ClientSecurity,
+}
+
 /// A running client: its machine is reached through [`Client::handle`], what happens comes
 /// out of [`Client::events`], and [`Client::finished`] gives the machine back at the end.
 ///
@@ -262,6 +422,8 @@ pub struct Client<M: Machine> {
     handle: Handle<M>,
     events: Events<M::Event>,
     done: oneshot::Receiver<M>,
+    /// The URL and id the client uses, to check new settings against.
+    target: Mutex<(String, String)>,
 }
 
 impl<M: Machine> std::fmt::Debug for Client<M> {
@@ -288,6 +450,7 @@ where
         let (driver, handle, events) =
             Driver::new(runtime.clone(), machine, persister, config.driver.clone());
         let (done_tx, done) = oneshot::channel();
+        let target = Mutex::new((config.url.clone(), config.charge_point_id.clone()));
         let task = run(runtime.clone(), connector, config, driver);
         runtime.spawn(Box::pin(async move {
             let machine = task.await;
@@ -297,7 +460,49 @@ where
             handle,
             events,
             done,
+            target,
         }
+    }
+
+    /// Closes the current connection (1000, "security settings changed") and reconnects at
+    /// once with `security` instead of the current settings, e.g. after a ChangeConfiguration
+    /// of `AuthorizationKey` or `SecurityProfile` was accepted (White Paper A01, A05). Between
+    /// connections it cuts the attempt or back-off in progress short. The URL stays.
+    ///
+    /// The new settings are checked first ([`ClientConfig::validate`]): if they do not fit
+    /// the URL, nothing changes and the error says why. Moving to another profile usually
+    /// changes the scheme (`ws://` to `wss://`): use [`Client::reconfigure_with_url`].
+    pub fn reconfigure(&self, security: ClientSecurity) -> Result<(), ConnectError> {
+        self.reconfigure_target(None, security)
+    }
+
+    /// [`Client::reconfigure`], connecting to `url` from now on.
+    pub fn reconfigure_with_url(
+        &self,
+        url: impl Into<String>,
+        security: ClientSecurity,
+    ) -> Result<(), ConnectError> {
+        self.reconfigure_target(Some(url.into()), security)
+    }
+
+    fn reconfigure_target(
+        &self,
+        url: Option<String>,
+        security: ClientSecurity,
+    ) -> Result<(), ConnectError> {
+        let mut current = self.target.lock().unwrap_or_else(PoisonError::into_inner);
+        let new_url = url.as_deref().unwrap_or(&current.0);
+        target(new_url, &current.1, &security)?;
+        self.handle
+            .reconnect(Box::new(Reconfiguration {
+                url: url.clone(),
+                security,
+            }))
+            .map_err(|_| ConnectError::Config("the client has ended".to_owned()))?;
+        if let Some(url) = url {
+            current.0 = url;
+        }
+        Ok(())
     }
 
     /// The handle to the machine.
@@ -335,7 +540,12 @@ where
 }
 
 /// The connect-run-reconnect loop.
-async fn run<M, R, C>(runtime: R, connector: C, config: ClientConfig, mut driver: Driver<M, R>) -> M
+async fn run<M, R, C>(
+    runtime: R,
+    connector: C,
+    mut config: ClientConfig,
+    mut driver: Driver<M, R>,
+) -> M
 where
     M: Machine + Send + 'static,
     M::Event: Send + 'static,
@@ -344,10 +554,14 @@ where
 {
     let mut attempt: u32 = 0;
     loop {
-        let Some(outcome) = driver
+        let outcome = driver
             .run_offline(connect(&runtime, &connector, &config))
-            .await
-        else {
+            .await;
+        if apply_reconfiguration(&mut driver, &mut config) {
+            attempt = 0;
+            continue;
+        }
+        let Some(outcome) = outcome else {
             break;
         };
         match outcome {
@@ -357,8 +571,16 @@ where
                 if driver.is_stopped() {
                     break;
                 }
+                if apply_reconfiguration(&mut driver, &mut config) {
+                    continue;
+                }
             }
-            Err(error) => driver.emit(Event::ConnectFailed(error.to_string())),
+            Err(error @ ConnectError::Config(_)) => {
+                // Retrying the same settings cannot help, and no lower profile is tried.
+                driver.emit(Event::ConnectFailed(error));
+                break;
+            }
+            Err(error) => driver.emit(Event::ConnectFailed(error)),
         }
         let Some(backoff) = &config.reconnect else {
             break;
@@ -366,12 +588,40 @@ where
         let delay = backoff.delay(attempt);
         driver.emit(Event::Reconnecting { attempt, delay });
         attempt = attempt.saturating_add(1);
-        if driver.run_offline(runtime.sleep(delay)).await.is_none() {
+        let slept = driver.run_offline(runtime.sleep(delay)).await;
+        if apply_reconfiguration(&mut driver, &mut config) {
+            attempt = 0;
+            continue;
+        }
+        if slept.is_none() {
             break;
         }
     }
     driver.into_machine()
 }
+
+/// Takes the settings [`Client::reconfigure`] sent, if any; returns whether there were some.
+fn apply_reconfiguration<M, R>(driver: &mut Driver<M, R>, config: &mut ClientConfig) -> bool
+where
+    M: Machine + Send + 'static,
+    M::Event: Send + 'static,
+    R: Runtime,
+{
+    if driver.is_stopped() {
+        return false;
+    }
+    let Some(reconfiguration) = driver.take_reconfiguration() else {
+        return false;
+    };
+    if let Some(url) = reconfiguration.url {
+        config.url = url;
+    }
+    config.security = reconfiguration.security;
+    true
+}
+
+/// The close frame of a connection closed by [`Client::reconfigure`].
+pub(crate) const RECONFIGURED: (u16, &str) = (CLOSE_NORMAL, "security settings changed");
 
 #[cfg(test)]
 mod tests {

@@ -42,6 +42,7 @@ use ocpp_core::machine::{Close, Machine, Output};
 use ocpp_core::persist::StoreOp;
 use ocpp_core::time::{Monotonic, Now};
 
+use crate::client::{ConnectError, RECONFIGURED, Reconfiguration};
 use crate::persist::Persister;
 use crate::runtime::Runtime;
 
@@ -101,6 +102,9 @@ pub type Command<M> = Box<dyn FnOnce(&mut M, Now) + Send>;
 pub(crate) enum Control<M> {
     Run(Command<M>),
     Close(Close),
+    /// Close the current connection (if any) and let the client loop reconnect with these
+    /// settings.
+    Reconnect(Box<Reconfiguration>),
 }
 
 /// The application's way to a running machine. Cheap to clone; every clone reaches the same
@@ -178,6 +182,13 @@ impl<M: Send + 'static> Handle<M> {
             .map_err(|_| Gone)
     }
 
+    /// Asks the client loop to reconnect with new settings (see `Client::reconfigure`).
+    pub(crate) fn reconnect(&self, reconfiguration: Box<Reconfiguration>) -> Result<(), Gone> {
+        self.tx
+            .unbounded_send(Control::Reconnect(reconfiguration))
+            .map_err(|_| Gone)
+    }
+
     /// Whether the driver has ended.
     pub fn is_gone(&self) -> bool {
         self.tx.is_closed()
@@ -197,7 +208,7 @@ pub enum Event<E> {
     /// The connection closed; the machine has been told.
     Disconnected(Disconnect),
     /// A client could not connect.
-    ConnectFailed(String),
+    ConnectFailed(ConnectError),
     /// A client waits this long before its next connection attempt.
     Reconnecting {
         /// Attempts since the last successful connection (0 for the first retry).
@@ -224,8 +235,8 @@ pub enum Disconnect {
     Peer(Option<Close>),
     /// The machine asked for it ([`Output::Close`]).
     Machine(Close),
-    /// The application asked for it ([`Handle::close`], a server shutdown, or a newer
-    /// connection with the same charge point id replacing this one).
+    /// The application asked for it ([`Handle::close`], a server shutdown, a newer connection
+    /// with the same charge point id replacing this one, or `Client::reconfigure`).
     Application(Close),
     /// Every [`Handle`] was dropped.
     HandlesDropped,
@@ -327,6 +338,7 @@ pub struct Driver<M: Machine, R> {
     events: mpsc::UnboundedSender<Event<M::Event>>,
     config: DriverConfig,
     stop: Option<Stop>,
+    reconfiguration: Option<Box<Reconfiguration>>,
     timer: Option<Timer>,
 }
 
@@ -353,6 +365,7 @@ where
             events,
             config,
             stop: None,
+            reconfiguration: None,
             timer: None,
         };
         (driver, Handle { tx: control_tx }, Events { rx: event_rx })
@@ -418,12 +431,13 @@ where
     }
 
     /// Serves commands and the machine's deadlines without a connection until `until`
-    /// completes, and returns its output; `None` if the application stopped the driver first
-    /// (`until` is then dropped).
+    /// completes, and returns its output; `None` if the application stopped the driver or
+    /// reconfigured the client first (`until` is then dropped; [`Driver::is_stopped`] tells
+    /// which).
     pub async fn run_offline<F: Future>(&mut self, until: F) -> Option<F::Output> {
         let mut until = pin!(until);
         loop {
-            if self.stop.is_some() {
+            if self.stop.is_some() || self.reconfiguration.is_some() {
                 return None;
             }
             self.arm_timer();
@@ -610,6 +624,10 @@ where
                 self.stop = Some(Stop::Close(close));
                 false
             }
+            Some(Control::Reconnect(reconfiguration)) => {
+                self.reconfiguration = Some(reconfiguration);
+                false
+            }
             None => {
                 self.stop = Some(Stop::HandlesDropped);
                 false
@@ -618,9 +636,14 @@ where
     }
 
     fn stop_reason(&self) -> Option<Disconnect> {
-        match self.stop.as_ref()? {
-            Stop::Close(close) => Some(Disconnect::Application(close.clone())),
-            Stop::HandlesDropped => Some(Disconnect::HandlesDropped),
+        match self.stop.as_ref() {
+            Some(Stop::Close(close)) => Some(Disconnect::Application(close.clone())),
+            Some(Stop::HandlesDropped) => Some(Disconnect::HandlesDropped),
+            None if self.reconfiguration.is_some() => Some(Disconnect::Application(Close {
+                code: RECONFIGURED.0,
+                reason: RECONFIGURED.1.to_owned(),
+            })),
+            None => None,
         }
     }
 
@@ -735,6 +758,13 @@ where
         };
         select(pin!(closing), deadline).await;
         let _ = ws.close().now_or_never();
+    }
+}
+
+impl<M: Machine, R> Driver<M, R> {
+    /// The settings of a pending `Client::reconfigure`, taken.
+    pub(crate) fn take_reconfiguration(&mut self) -> Option<Box<Reconfiguration>> {
+        self.reconfiguration.take()
     }
 }
 

@@ -5,8 +5,9 @@
 //! events and the next deadline. Something has to carry those to and from a socket. This crate
 //! is that something, written **once**, on `futures` traits, so that the tokio adapter
 //! (`ocpp-io-tokio`) and the smol / async-std adapter (`ocpp-io-smol`) share every line of it
-//! and only supply what differs between runtimes: sockets, timers and spawning (the
-//! [`Runtime`] trait and the client's [`client::Connector`]).
+//! and only supply what differs between runtimes: sockets, timers, spawning and the TLS
+//! handshake (the [`Runtime`] trait, the client's [`client::Connector`] and the server's
+//! [`server::TlsAcceptor`]).
 //!
 //! - [`driver`]: the loop over one connection ([`Driver`]): reads messages, runs commands,
 //!   fires the machine's deadline, sends keep-alive pings, and applies outputs with every
@@ -16,6 +17,9 @@
 //!   reconnect with back-off and jitter, keeping the same machine.
 //! - [`server`]: accept connections, take the charge point id from the path, negotiate the
 //!   subprotocol, build a machine per connection, handle duplicate ids, shut down gracefully.
+//! - [`security`]: OCPP security profiles 1 to 3 (HTTP Basic authentication, TLS, client
+//!   certificates): the client's and the server's settings, the rustls configurations built
+//!   from them, and what is checked where. The adapters only run the TLS handshakes.
 //! - [`persist`]: the [`Persister`] the driver hands its batches to.
 //!
 //! Applications normally use it through an adapter crate, which re-exports what they need.
@@ -52,11 +56,17 @@ pub mod client;
 pub mod driver;
 pub mod persist;
 pub mod runtime;
+pub mod security;
 pub mod server;
 
 pub use async_tungstenite::tungstenite;
-pub use client::{Backoff, Client, ClientConfig, ConnectError, Connector};
+pub use client::{Backoff, Client, ClientConfig, ClientStream, ConnectError, Connector};
 pub use driver::{Command, Disconnect, Driver, DriverConfig, Event, Events, Gone, Handle};
 pub use persist::{NoPersist, PersistError, Persister};
 pub use runtime::Runtime;
-pub use server::{Connection, ConnectionInfo, DuplicateId, Server, ServerConfig};
+pub use rustls;
+pub use security::{
+    Authenticator, BasicAuthPassword, ClientSecurity, Credentials, SecurityProfile, ServerSecurity,
+    TlsInfo, Verdict,
+};
+pub use server::{Connection, ConnectionInfo, DuplicateId, Server, ServerConfig, TlsAcceptor};

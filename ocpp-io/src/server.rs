@@ -3,9 +3,16 @@
 //! A [`Server`] takes connections from a listener the runtime adapter supplies. For each it
 //! runs the WebSocket handshake within [`ServerConfig::handshake_timeout`]:
 //!
+//! - with TLS (security profiles 2 and 3, [`ServerConfig::security`]), the TLS handshake
+//!   comes first; a client that fails it (no common version or suite, for profile 3 no client
+//!   certificate or one from an unknown CA) is dropped before any HTTP is read;
 //! - the charge point id is the last segment of the request path, percent-decoded. A path with
 //!   no segment (`/`) is answered 404 and an empty last segment (`/ocpp/`) or one that does not
 //!   decode to UTF-8 is answered 400, before the upgrade;
+//! - the credentials are checked as the security profile requires (HTTP Basic authentication
+//!   for profiles 1 and 2, the client certificate's CN for profile 3, then the
+//!   [`Authenticator`](crate::security::Authenticator)), answering 401 or 403 before the
+//!   upgrade; see [`crate::security`];
 //! - the subprotocol is the first of the client's offers (its order of preference) that the
 //!   server supports. If there is none, the handshake completes **without** a
 //!   `Sec-WebSocket-Protocol` header and the connection is closed at once (close code 1002),
@@ -26,14 +33,17 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use async_tungstenite::WebSocketStream;
 use async_tungstenite::accept_hdr_async_with_config;
 use async_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
-use async_tungstenite::tungstenite::http::header::SEC_WEBSOCKET_PROTOCOL;
+use async_tungstenite::tungstenite::http::header::{
+    AUTHORIZATION, SEC_WEBSOCKET_PROTOCOL, WWW_AUTHENTICATE,
+};
 use async_tungstenite::tungstenite::http::{HeaderValue, StatusCode};
 use async_tungstenite::tungstenite::protocol::frame::CloseFrame;
 use async_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use futures_channel::{mpsc, oneshot};
-use futures_util::future::{Either, select};
+use futures_util::future::{BoxFuture, Either, select};
 use futures_util::io::{AsyncRead, AsyncWrite};
 use futures_util::{Stream, StreamExt};
 use ocpp_core::Version;
@@ -46,6 +56,26 @@ use crate::driver::{
 };
 use crate::persist::{NoPersist, Persister};
 use crate::runtime::Runtime;
+use crate::security::{Refusal, SecurityProfile, ServerSecurity, TlsInfo};
+
+/// Runs the server side of TLS over an accepted stream; supplied by the runtime adapter.
+///
+/// # Obligations
+///
+/// [`TlsAcceptor::accept`] runs a rustls server handshake with exactly the `config` given
+/// (built by [`ServerSecurity`]: certificate, versions, suites, client verification) and
+/// returns the stream only once the handshake has completed, with what it established
+/// ([`TlsInfo::of_server`]); any failure is an error.
+pub trait TlsAcceptor<S>: Send + Sync + 'static {
+    /// The TLS stream over `S`.
+    type Stream: AsyncRead + AsyncWrite + Unpin + Send + 'static;
+    /// Runs the handshake.
+    fn accept(
+        &self,
+        stream: S,
+        config: Arc<rustls::ServerConfig>,
+    ) -> BoxFuture<'static, io::Result<(Self::Stream, TlsInfo)>>;
+}
 
 /// What to do with a connection whose charge point id is already connected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -59,7 +89,7 @@ pub enum DuplicateId {
 }
 
 /// Settings of a [`Server`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct ServerConfig {
     /// The versions the server speaks; which one a connection uses is the client's choice
     /// among them.
@@ -69,6 +99,8 @@ pub struct ServerConfig {
     pub handshake_timeout: Duration,
     /// A second connection with the same id.
     pub duplicate_id: DuplicateId,
+    /// The security profile of this endpoint and what it checks. Default: profile 0 (none).
+    pub security: ServerSecurity,
     /// The driver's settings for every connection.
     pub driver: DriverConfig,
 }
@@ -80,8 +112,15 @@ impl ServerConfig {
             versions: versions.into_iter().collect(),
             handshake_timeout: Duration::from_secs(10),
             duplicate_id: DuplicateId::Refuse,
+            security: ServerSecurity::unsecured(),
             driver: DriverConfig::default(),
         }
+    }
+
+    /// This config with `security`.
+    pub fn with_security(mut self, security: ServerSecurity) -> ServerConfig {
+        self.security = security;
+        self
     }
 }
 
@@ -94,6 +133,10 @@ pub struct ConnectionInfo {
     pub version: Version,
     /// The peer's address.
     pub peer: SocketAddr,
+    /// The security profile the connection was accepted under.
+    pub security_profile: SecurityProfile,
+    /// What the TLS handshake established (profiles 2 and 3).
+    pub tls: Option<TlsInfo>,
 }
 
 /// One accepted connection, as the application receives it.
@@ -155,6 +198,20 @@ fn refusal(status: StatusCode, message: &str) -> ErrorResponse {
     response
 }
 
+fn security_refusal(refusal: Refusal) -> ErrorResponse {
+    match refusal {
+        Refusal::Unauthorized => {
+            let mut response = self::refusal(StatusCode::UNAUTHORIZED, "authentication failed");
+            response.headers_mut().insert(
+                WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"OCPP\", charset=\"UTF-8\""),
+            );
+            response
+        }
+        Refusal::Forbidden => self::refusal(StatusCode::FORBIDDEN, "not allowed to connect"),
+    }
+}
+
 struct Registry<M> {
     shutting_down: bool,
     next_serial: u64,
@@ -207,39 +264,44 @@ where
     M::Event: Send + 'static,
     R: Runtime,
 {
-    /// Starts serving the connections `listener` yields (adapters call this after binding).
+    /// Starts serving the connections `listener` yields (adapters call this after binding),
+    /// running TLS with `tls` when the security profile uses it.
     ///
     /// `factory` builds the machine of each connection; its persister is a [`NoPersist`]
     /// unless [`Server::start_with_persisters`] is used.
-    pub fn start<L, S, F>(
+    pub fn start<L, S, T, F>(
         runtime: R,
         config: ServerConfig,
         local_addr: SocketAddr,
         listener: L,
+        tls: T,
         factory: F,
     ) -> Server<M, R>
     where
         L: Stream<Item = io::Result<(S, SocketAddr)>> + Send + Unpin + 'static,
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+        T: TlsAcceptor<S>,
         F: Fn(&ConnectionInfo) -> M + Send + Sync + 'static,
     {
-        Server::start_with_persisters(runtime, config, local_addr, listener, factory, |_| {
+        Server::start_with_persisters(runtime, config, local_addr, listener, tls, factory, |_| {
             Box::new(NoPersist)
         })
     }
 
     /// [`Server::start`], with a persister for each connection from `persisters`.
-    pub fn start_with_persisters<L, S, F, P>(
+    pub fn start_with_persisters<L, S, T, F, P>(
         runtime: R,
         config: ServerConfig,
         local_addr: SocketAddr,
         listener: L,
+        tls: T,
         factory: F,
         persisters: P,
     ) -> Server<M, R>
     where
         L: Stream<Item = io::Result<(S, SocketAddr)>> + Send + Unpin + 'static,
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+        T: TlsAcceptor<S>,
         F: Fn(&ConnectionInfo) -> M + Send + Sync + 'static,
         P: Fn(&ConnectionInfo) -> Box<dyn Persister> + Send + Sync + 'static,
     {
@@ -261,6 +323,7 @@ where
         runtime.spawn(Box::pin(accept_loop(
             Arc::clone(&shared),
             listener,
+            Arc::new(tls),
             stop_rx,
             tracker.clone(),
         )));
@@ -326,9 +389,10 @@ where
     }
 }
 
-async fn accept_loop<M, R, L, S>(
+async fn accept_loop<M, R, L, S, T>(
     shared: Arc<Shared<M, R>>,
     mut listener: L,
+    tls: Arc<T>,
     mut stop: oneshot::Receiver<()>,
     tracker: mpsc::Sender<()>,
 ) where
@@ -337,11 +401,18 @@ async fn accept_loop<M, R, L, S>(
     R: Runtime,
     L: Stream<Item = io::Result<(S, SocketAddr)>> + Unpin,
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    T: TlsAcceptor<S>,
 {
     loop {
         match select(listener.next(), &mut stop).await {
             Either::Left((Some(Ok((stream, peer))), _)) => {
-                let task = serve_connection(Arc::clone(&shared), stream, peer, tracker.clone());
+                let task = serve_connection(
+                    Arc::clone(&shared),
+                    stream,
+                    peer,
+                    Arc::clone(&tls),
+                    tracker.clone(),
+                );
                 shared.runtime.spawn(Box::pin(task));
             }
             Either::Left((Some(Err(_)), _)) => {
@@ -354,26 +425,47 @@ async fn accept_loop<M, R, L, S>(
     }
 }
 
-/// Handshake, registration, driving and unregistration of one connection. `_tracker` is
-/// dropped when the task ends, which is how [`Server::shutdown`] knows.
-async fn serve_connection<M, R, S>(
-    shared: Arc<Shared<M, R>>,
+/// What a completed handshake established.
+struct Accepted<W> {
+    ws: WebSocketStream<W>,
+    charge_point_id: String,
+    version: Option<Version>,
+    tls: Option<TlsInfo>,
+}
+
+/// TLS (if the profile uses it) and the WebSocket handshake, with the id, credential,
+/// registry and subprotocol decisions of the [module docs](self); `None` if it failed (the
+/// client got its HTTP answer, or nothing).
+async fn handshake<M, R, S, T>(
+    shared: &Shared<M, R>,
     stream: S,
     peer: SocketAddr,
-    _tracker: mpsc::Sender<()>,
-) where
-    M: Machine + Send + 'static,
-    M::Event: Send + 'static,
-    R: Runtime,
+    tls: &T,
+) -> Option<Accepted<Either<S, T::Stream>>>
+where
+    M: Machine,
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    T: TlsAcceptor<S>,
 {
     let config = &shared.config;
+    let (stream, tls_info) = match config.security.tls_config() {
+        Some(tls_config) => {
+            let (stream, info) = tls.accept(stream, Arc::clone(tls_config)).await.ok()?;
+            (Either::Right(stream), Some(info))
+        }
+        None => (Either::Left(stream), None),
+    };
     let mut decided: Option<(String, Option<Version>)> = None;
     // tungstenite's `Callback` dictates the (large) error type.
     #[allow(clippy::result_large_err)]
     let callback = |request: &Request, mut response: Response| {
         let id = charge_point_id_from_path(request.uri().path())
             .map_err(|status| refusal(status, "no valid charge point id in the path"))?;
+        let authorization = request.headers().get(AUTHORIZATION).map(|v| v.as_bytes());
+        config
+            .security
+            .check(&id, authorization, peer, tls_info.as_ref())
+            .map_err(security_refusal)?;
         {
             let registry = shared.registry();
             if registry.shutting_down {
@@ -399,22 +491,48 @@ async fn serve_connection<M, R, S>(
         decided = Some((id, version));
         Ok(response)
     };
-    let handshake = {
-        let handshake = pin!(accept_hdr_async_with_config(
-            stream,
-            callback,
-            Some(config.driver.websocket_config()),
-        ));
+    let ws = accept_hdr_async_with_config(stream, callback, Some(config.driver.websocket_config()))
+        .await
+        .ok()?;
+    let (charge_point_id, version) = decided?;
+    Some(Accepted {
+        ws,
+        charge_point_id,
+        version,
+        tls: tls_info,
+    })
+}
+
+/// Handshake, registration, driving and unregistration of one connection. `_tracker` is
+/// dropped when the task ends, which is how [`Server::shutdown`] knows.
+async fn serve_connection<M, R, S, T>(
+    shared: Arc<Shared<M, R>>,
+    stream: S,
+    peer: SocketAddr,
+    tls: Arc<T>,
+    _tracker: mpsc::Sender<()>,
+) where
+    M: Machine + Send + 'static,
+    M::Event: Send + 'static,
+    R: Runtime,
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    T: TlsAcceptor<S>,
+{
+    let config = &shared.config;
+    let accepted = {
+        let handshake = pin!(handshake(&shared, stream, peer, &*tls));
         match select(handshake, shared.runtime.sleep(config.handshake_timeout)).await {
-            Either::Left((Ok(ws), _)) => Some(ws),
-            // A failed or timed-out handshake: the client got its HTTP answer, or nothing.
-            Either::Left((Err(_), _)) | Either::Right(_) => None,
+            Either::Left((accepted, _)) => accepted,
+            Either::Right(_) => None,
         }
     };
-    let Some(mut ws) = handshake else {
-        return;
-    };
-    let Some((charge_point_id, version)) = decided else {
+    let Some(Accepted {
+        mut ws,
+        charge_point_id,
+        version,
+        tls,
+    }) = accepted
+    else {
         return;
     };
     let close_now = |code: u16, reason: &'static str| CloseFrame {
@@ -435,6 +553,8 @@ async fn serve_connection<M, R, S>(
         charge_point_id,
         version,
         peer,
+        security_profile: config.security.profile(),
+        tls,
     };
     let machine = (shared.factory)(&info);
     let persister = (shared.persisters)(&info);

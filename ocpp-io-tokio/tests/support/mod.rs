@@ -2,6 +2,8 @@
 //! written against the runtime-neutral `ocpp_io` types, so one scenario runs on every pairing.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod security;
+
 use std::time::Duration;
 
 use futures_util::StreamExt;
