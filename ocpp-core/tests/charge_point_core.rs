@@ -630,7 +630,7 @@ fn trigger_message_answers_per_section_5_17() {
 fn requests_of_missing_features_are_answered_not_supported() {
     let mut world = World::new(1, |_| {});
     world.connect();
-    let answer = world.cs_calls("Reset", json!({"type": "Soft"}));
+    let answer = world.cs_calls("GetDiagnostics", json!({"location": "ftp://example.com/"}));
     assert!(answer.unwrap_err().contains("NotSupported"));
 }
 
@@ -1394,4 +1394,347 @@ fn a_new_transaction_after_restart_is_not_taken_for_the_interrupted_one() {
     assert_eq!(stops.len(), 1);
     assert_eq!(stops[0].payload["reason"], "PowerLoss");
     assert_eq!(sent(&seen, "StartTransaction")[0].payload["idTag"], "NEW");
+}
+
+fn remote_start_decision(world: &World) -> Option<(ocpp_core::charge_point::Decision, bool)> {
+    world.events.iter().rev().find_map(|e| match e {
+        Event::RemoteStartRequested {
+            decision,
+            authorize_first,
+            ..
+        } => Some((decision.clone(), *authorize_first)),
+        _ => None,
+    })
+}
+
+/// OCTT TC_011_1_CS / TC_010_CS (section 5.11): a remote start the station can honour is the
+/// application's to accept; TC_027_CS: never on connector 0; a busy or unavailable connector is
+/// refused by the machine itself.
+#[test]
+fn remote_start_is_checked_then_decided_by_the_application() {
+    let mut world = World::new(2, |_| {});
+    world.connect();
+    world
+        .cs
+        .call(
+            world.now,
+            "RemoteStartTransaction",
+            json!({"connectorId": 1, "idTag": "APP"}),
+        )
+        .unwrap();
+    world.settle();
+    let (decision, authorize_first) = remote_start_decision(&world).expect("asked");
+    assert!(
+        !authorize_first,
+        "AuthorizeRemoteTxRequests defaults to false"
+    );
+    world
+        .cp
+        .reply(
+            world.now,
+            decision,
+            Reply::RemoteStart(ocpp_core::v16::RemoteStartStopStatus::Accepted),
+        )
+        .unwrap();
+    world.settle();
+    assert_eq!(
+        world.answers.pop().unwrap().1.unwrap()["status"],
+        "Accepted"
+    );
+    world
+        .cp
+        .start_transaction(world.now, 1, "APP", 0, None)
+        .unwrap();
+    world.settle();
+
+    let rejected = |world: &mut World, payload: Value| {
+        let events = world.events.len();
+        let answer = world.cs_calls("RemoteStartTransaction", payload).unwrap();
+        assert_eq!(world.events.len(), events, "the application is not asked");
+        answer["status"].clone()
+    };
+    assert_eq!(
+        rejected(&mut world, json!({"connectorId": 0, "idTag": "A"})),
+        "Rejected"
+    );
+    assert_eq!(
+        rejected(&mut world, json!({"connectorId": 1, "idTag": "A"})),
+        "Rejected"
+    );
+    assert_eq!(
+        rejected(&mut world, json!({"connectorId": 3, "idTag": "A"})),
+        "Rejected"
+    );
+    world
+        .cs_calls(
+            "ChangeAvailability",
+            json!({"connectorId": 2, "type": "Inoperative"}),
+        )
+        .unwrap();
+    assert_eq!(
+        rejected(&mut world, json!({"connectorId": 2, "idTag": "A"})),
+        "Rejected"
+    );
+}
+
+/// OCTT TC_012_CS (section 5.12): a remote stop of the running transaction is accepted and the
+/// application is asked to stop it with reason Remote; TC_028_CS: an unknown one is rejected.
+#[test]
+fn remote_stop_accepts_only_the_running_transaction() {
+    let mut world = World::new(1, |_| {});
+    world.connect();
+    world
+        .cp
+        .start_transaction(world.now, 1, "T", 0, None)
+        .unwrap();
+    world.settle();
+    let answer = world
+        .cs_calls("RemoteStopTransaction", json!({"transactionId": 999}))
+        .unwrap();
+    assert_eq!(answer["status"], "Rejected");
+    let answer = world
+        .cs_calls("RemoteStopTransaction", json!({"transactionId": 101}))
+        .unwrap();
+    assert_eq!(answer["status"], "Accepted");
+    assert!(world.events.iter().any(|e| matches!(
+        e,
+        Event::StopRequested {
+            connector: 1,
+            reason: ocpp_core::v16::Reason::Remote,
+            ..
+        }
+    )));
+    world
+        .cp
+        .stop_transaction(world.now, 1, 50, Some(ocpp_core::v16::Reason::Remote), None)
+        .unwrap();
+    world.settle();
+    assert_eq!(
+        sent(&world.seen, "StopTransaction")[0].payload["reason"],
+        "Remote"
+    );
+}
+
+fn reset_decision(world: &World) -> ocpp_core::charge_point::Decision {
+    world
+        .events
+        .iter()
+        .rev()
+        .find_map(|e| match e {
+            Event::ResetRequested { decision, .. } => Some(decision.clone()),
+            _ => None,
+        })
+        .expect("asked")
+}
+
+/// OCTT TC_016_CS / TC_015_CS (section 5.14): an accepted reset asks for every running
+/// transaction to stop; a transaction the reset interrupted before it could be stopped is
+/// reported with the reset's reason after the restart, not as a power loss.
+#[test]
+fn an_accepted_reset_stops_transactions_and_names_the_reason_after_restart() {
+    let mut world = World::new(1, |_| {});
+    world.connect();
+    world
+        .cp
+        .start_transaction(world.now, 1, "T", 0, None)
+        .unwrap();
+    world.settle();
+    world
+        .cs
+        .call(world.now, "Reset", json!({"type": "Hard"}))
+        .unwrap();
+    world.settle();
+    let decision = reset_decision(&world);
+    world
+        .cp
+        .reply(
+            world.now,
+            decision,
+            Reply::Reset(ocpp_core::v16::ResetStatus::Accepted),
+        )
+        .unwrap();
+    world.settle();
+    assert_eq!(
+        world.answers.pop().unwrap().1.unwrap()["status"],
+        "Accepted"
+    );
+    assert!(world.events.iter().any(|e| matches!(
+        e,
+        Event::StopRequested {
+            reason: ocpp_core::v16::Reason::HardReset,
+            ..
+        }
+    )));
+    // A hard reset need not stop gracefully: the station restarts with it running.
+    let mut rebooted = World::restored(definitions(1, &[]), |_| {}, rebooted_store(&world));
+    rebooted.connect();
+    let seen = rebooted.take_seen();
+    assert_eq!(
+        sent(&seen, "StopTransaction")[0].payload["reason"],
+        "HardReset"
+    );
+    assert!(
+        rebooted.stored.records("cp16.state").next().is_none(),
+        "marker cleared"
+    );
+}
+
+fn rebooted_store(world: &World) -> Snapshot {
+    world.stored.clone()
+}
+
+/// A rejected reset changes nothing.
+#[test]
+fn a_rejected_reset_changes_nothing() {
+    let mut world = World::new(1, |_| {});
+    world.connect();
+    world
+        .cp
+        .start_transaction(world.now, 1, "T", 0, None)
+        .unwrap();
+    world.settle();
+    world
+        .cs
+        .call(world.now, "Reset", json!({"type": "Soft"}))
+        .unwrap();
+    world.settle();
+    let decision = reset_decision(&world);
+    world
+        .cp
+        .reply(
+            world.now,
+            decision,
+            Reply::Reset(ocpp_core::v16::ResetStatus::Rejected),
+        )
+        .unwrap();
+    world.settle();
+    assert!(
+        !world
+            .events
+            .iter()
+            .any(|e| matches!(e, Event::StopRequested { .. }))
+    );
+    assert!(world.stored.records("cp16.state").next().is_none());
+}
+
+/// OCTT TC_031_CS: unlocking an unknown connector is NotSupported; TC_018_1_CS: a known one is
+/// the application's, told of the transaction it must stop first.
+#[test]
+fn unlock_connector_per_section_5_18() {
+    let mut world = World::new(1, |_| {});
+    world.connect();
+    let answer = world
+        .cs_calls("UnlockConnector", json!({"connectorId": 2}))
+        .unwrap();
+    assert_eq!(answer["status"], "NotSupported");
+    let key = world
+        .cp
+        .start_transaction(world.now, 1, "T", 0, None)
+        .unwrap();
+    world.settle();
+    world
+        .cs
+        .call(world.now, "UnlockConnector", json!({"connectorId": 1}))
+        .unwrap();
+    world.settle();
+    let decision = world
+        .events
+        .iter()
+        .find_map(|e| match e {
+            Event::UnlockRequested {
+                decision,
+                connector: 1,
+                transaction,
+            } => {
+                assert_eq!(*transaction, Some(key));
+                Some(decision.clone())
+            }
+            _ => None,
+        })
+        .expect("asked");
+    world
+        .cp
+        .stop_transaction(
+            world.now,
+            1,
+            10,
+            Some(ocpp_core::v16::Reason::UnlockCommand),
+            None,
+        )
+        .unwrap();
+    world
+        .cp
+        .reply(
+            world.now,
+            decision,
+            Reply::Unlock(ocpp_core::v16::UnlockStatus::Unlocked),
+        )
+        .unwrap();
+    world.settle();
+    assert_eq!(
+        world.answers.pop().unwrap().1.unwrap()["status"],
+        "Unlocked"
+    );
+    assert_eq!(
+        sent(&world.seen, "StopTransaction")[0].payload["reason"],
+        "UnlockCommand"
+    );
+}
+
+/// Section 5.2: ChangeAvailability is Accepted and reported as Unavailable, Scheduled while a
+/// transaction runs (applied at its stop), persisted across a reboot, and connector 0 covers
+/// the whole station.
+#[test]
+fn change_availability_per_section_5_2() {
+    let mut world = World::new(2, |_| {});
+    world.connect();
+    world.take_seen();
+    let change = |world: &mut World, connector: i32, kind: &str| {
+        world
+            .cs_calls(
+                "ChangeAvailability",
+                json!({"connectorId": connector, "type": kind}),
+            )
+            .unwrap()["status"]
+            .clone()
+    };
+    assert_eq!(change(&mut world, 1, "Inoperative"), "Accepted");
+    assert_eq!(statuses(&world.take_seen()), [(1, "Unavailable")]);
+    assert_eq!(
+        change(&mut world, 1, "Inoperative"),
+        "Accepted",
+        "already so"
+    );
+    assert_eq!(change(&mut world, 3, "Inoperative"), "Rejected");
+
+    world
+        .cp
+        .start_transaction(world.now, 2, "T", 0, None)
+        .unwrap();
+    world.settle();
+    world.take_seen();
+    assert_eq!(change(&mut world, 2, "Inoperative"), "Scheduled");
+    assert!(statuses(&world.seen).is_empty());
+    world
+        .cp
+        .stop_transaction(world.now, 2, 10, None, None)
+        .unwrap();
+    world.settle();
+    assert_eq!(statuses(&world.take_seen()), [(2, "Unavailable")]);
+
+    // Unavailable survives a reboot (section 5.2: "shall persist a reboot").
+    let mut rebooted = World::restored(definitions(2, &[]), |_| {}, world.stored.clone());
+    rebooted.connect();
+    assert_eq!(
+        statuses(&rebooted.take_seen()),
+        [(0, "Available"), (1, "Unavailable"), (2, "Unavailable")]
+    );
+    assert_eq!(change(&mut rebooted, 1, "Operative"), "Accepted");
+    assert_eq!(statuses(&rebooted.take_seen()), [(1, "Available")]);
+    assert_eq!(change(&mut rebooted, 0, "Inoperative"), "Accepted");
+    assert_eq!(
+        statuses(&rebooted.take_seen()),
+        [(0, "Unavailable"), (1, "Unavailable")]
+    );
+    assert!(!rebooted.cp.is_operative(1));
 }

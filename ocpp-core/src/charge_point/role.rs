@@ -23,12 +23,16 @@ use crate::rpc::{
 };
 use crate::time::{Monotonic, Now};
 use crate::v16::{
-    self, AuthorizationStatus, AuthorizeRequest, AuthorizeResponse, BootNotificationRequest,
-    BootNotificationResponse, ChangeConfigurationResponse, ChargePointErrorCode, ChargePointStatus,
-    DataTransferRequest, DataTransferResponse, HeartbeatRequest, HeartbeatResponse, IdTagInfo,
-    MessageTrigger, Reason, RegistrationStatus, StartTransactionRequest, StartTransactionResponse,
+    self, AuthorizationStatus, AuthorizeRequest, AuthorizeResponse, AvailabilityStatus,
+    AvailabilityType, BootNotificationRequest, BootNotificationResponse,
+    ChangeAvailabilityResponse, ChangeConfigurationResponse, ChargePointErrorCode,
+    ChargePointStatus, ChargingProfile, DataTransferRequest, DataTransferResponse,
+    HeartbeatRequest, HeartbeatResponse, IdTagInfo, MessageTrigger, Reason, RegistrationStatus,
+    RemoteStartStopStatus, RemoteStartTransactionResponse, RemoteStopTransactionResponse,
+    ResetResponse, ResetStatus, ResetType, StartTransactionRequest, StartTransactionResponse,
     StatusNotificationRequest, StopTransactionRequest, StopTransactionResponse,
-    TriggerMessageRequest, TriggerMessageResponse, TriggerMessageStatus,
+    TriggerMessageRequest, TriggerMessageResponse, TriggerMessageStatus, UnlockConnectorResponse,
+    UnlockStatus,
 };
 use crate::{ErrorCode, Version};
 
@@ -242,6 +246,65 @@ pub enum Event {
         /// The message's action.
         action: String,
     },
+    /// The Central System asks to start a transaction (section 5.11); the machine already
+    /// refused what the protocol forbids (connector 0 or unknown, a transaction running, the
+    /// connector unavailable, the station pending). Reply with [`Reply::RemoteStart`]; once
+    /// accepted, start the transaction with [`ChargePoint::start_transaction`] when the EV is
+    /// ready, after authorizing the id tag first if `authorize_first`
+    /// (`AuthorizeRemoteTxRequests`).
+    RemoteStartRequested {
+        /// What to pass to [`ChargePoint::reply`].
+        decision: Decision,
+        /// The connector asked for; `None` leaves the choice to the station (which may
+        /// refuse).
+        connector: Option<u32>,
+        /// The id tag to start with.
+        id_tag: String,
+        /// A TxProfile for the transaction, if the Central System sent one.
+        charging_profile: Option<ChargingProfile>,
+        /// Authorize the id tag before starting (section 5.11).
+        authorize_first: bool,
+    },
+    /// The transaction on `connector` must stop (RemoteStopTransaction, Reset,
+    /// UnlockConnector): end the energy transfer, then call
+    /// [`ChargePoint::stop_transaction`] with `reason` and the final meter reading.
+    StopRequested {
+        /// The connector.
+        connector: u32,
+        /// The transaction.
+        transaction: TransactionKey,
+        /// The reason to report.
+        reason: Reason,
+    },
+    /// The Central System asks for a reset (section 5.14). Reply with [`Reply::Reset`]; on
+    /// `Accepted` the machine asks for every running transaction to be stopped
+    /// ([`Event::StopRequested`]), then the application restarts (soft: the software; hard:
+    /// the hardware).
+    ResetRequested {
+        /// What to pass to [`ChargePoint::reply`].
+        decision: Decision,
+        /// Soft or hard.
+        kind: ResetType,
+    },
+    /// The Central System asks to unlock a connector (section 5.18). If `transaction` runs,
+    /// stop it first (reason UnlockCommand), then try the lock and reply with
+    /// [`Reply::Unlock`].
+    UnlockRequested {
+        /// What to pass to [`ChargePoint::reply`].
+        decision: Decision,
+        /// The connector.
+        connector: u32,
+        /// The transaction running on it, if any.
+        transaction: Option<TransactionKey>,
+    },
+    /// A connector (0: the whole station) became operative or inoperative (section 5.2). The
+    /// machine reports the status (Unavailable / the application's status again) itself.
+    AvailabilityChanged {
+        /// The connector.
+        connector: u32,
+        /// Operative (may charge) or not.
+        operative: bool,
+    },
     /// A call the machine made failed; it retries where the protocol says so.
     CallFailed {
         /// The action.
@@ -276,12 +339,22 @@ pub struct Decision(String);
 pub enum Reply {
     /// The answer to [`Event::DataTransferRequested`].
     DataTransfer(DataTransferResponse),
+    /// The answer to [`Event::RemoteStartRequested`]: whether the station will try to start
+    /// the transaction.
+    RemoteStart(RemoteStartStopStatus),
+    /// The answer to [`Event::ResetRequested`]: whether the station will reset.
+    Reset(ResetStatus),
+    /// The answer to [`Event::UnlockRequested`]: what the lock did.
+    Unlock(UnlockStatus),
 }
 
 impl Reply {
     fn action(&self) -> &'static str {
         match self {
             Reply::DataTransfer(_) => "DataTransfer",
+            Reply::RemoteStart(_) => "RemoteStartTransaction",
+            Reply::Reset(_) => "Reset",
+            Reply::Unlock(_) => "UnlockConnector",
         }
     }
 }
@@ -415,6 +488,15 @@ pub struct ChargePoint {
     /// Transactions found running at start-up, dealt with at the first input or command
     /// (which brings the time), before anything else.
     interrupted: Vec<TransactionKey>,
+    /// Connectors set Inoperative (0: the whole station).
+    inoperative: BTreeSet<u32>,
+    /// Availability changes waiting for a transaction to end.
+    scheduled: BTreeMap<u32, AvailabilityType>,
+    /// The reset accepted before the last restart, which decides the reason of the
+    /// transactions it interrupted.
+    reset_before_start: Option<ResetType>,
+    /// Requests to reset waiting for the application, with their kind.
+    pending_resets: BTreeMap<Decision, ResetType>,
     /// When the last frame went to the Central System: heartbeats are only needed when the
     /// line has been quiet (section 4.6).
     last_sent: Monotonic,
@@ -439,12 +521,28 @@ impl std::fmt::Debug for ChargePoint {
 
 /// The actions of the Central System this machine answers; the rest of 1.6 is answered
 /// `NotSupported` until the features that handle them exist.
-const HANDLED_ACTIONS: [&str; 4] = [
+const HANDLED_ACTIONS: [&str; 9] = [
+    "ChangeAvailability",
     "ChangeConfiguration",
     "DataTransfer",
     "GetConfiguration",
+    "RemoteStartTransaction",
+    "RemoteStopTransaction",
+    "Reset",
     "TriggerMessage",
+    "UnlockConnector",
 ];
+
+/// Where connector availability (ChangeAvailability) is persisted, section 5.2: "Connector
+/// set to Unavailable shall persist a reboot". Key: the connector, four digits; value:
+/// `inoperative`, or a change `scheduled-operative` / `scheduled-inoperative` waiting for a
+/// transaction to end.
+pub const AVAILABILITY_COLLECTION: &str = "cp16.availability";
+
+/// Where the station notes an accepted Reset, so that after the restart the transactions it
+/// interrupted are stopped with reason HardReset / SoftReset rather than PowerLoss.
+const STATE_COLLECTION: &str = "cp16.state";
+const RESET_KEY: &str = "reset";
 
 impl ChargePoint {
     /// A station as it powers on, with the state restored from `snapshot` (empty on the first
@@ -488,6 +586,41 @@ impl ChargePoint {
         }
         let ledger = Ledger::restore(snapshot)?;
         let interrupted = ledger.running().map(|t| t.key).collect();
+        let mut inoperative = BTreeSet::new();
+        let mut scheduled = BTreeMap::new();
+        for (key, value) in snapshot.records(AVAILABILITY_COLLECTION) {
+            let bad = |reason: &str| RestoreError::BadRecord {
+                collection: AVAILABILITY_COLLECTION,
+                key: key.to_owned(),
+                reason: reason.to_owned(),
+            };
+            let connector: u32 = key.parse().map_err(|_| bad("not a connector id"))?;
+            match value {
+                b"inoperative" => {
+                    inoperative.insert(connector);
+                }
+                b"scheduled-inoperative" => {
+                    scheduled.insert(connector, AvailabilityType::Inoperative);
+                }
+                b"scheduled-operative" => {
+                    inoperative.insert(connector);
+                    scheduled.insert(connector, AvailabilityType::Operative);
+                }
+                _ => return Err(bad("unknown availability")),
+            }
+        }
+        let reset_before_start = match snapshot.get(STATE_COLLECTION, RESET_KEY) {
+            None => None,
+            Some(b"Hard") => Some(ResetType::Hard),
+            Some(b"Soft") => Some(ResetType::Soft),
+            Some(_) => {
+                return Err(RestoreError::BadRecord {
+                    collection: STATE_COLLECTION,
+                    key: RESET_KEY.to_owned(),
+                    reason: "unknown reset kind".to_owned(),
+                });
+            }
+        };
         let outputs = issues
             .into_iter()
             .map(|issue| Output::Event(Event::ConfigurationNotRestored(issue)))
@@ -498,6 +631,10 @@ impl ChargePoint {
             ledger,
             queue_busy: false,
             interrupted,
+            inoperative,
+            scheduled,
+            reset_before_start,
+            pending_resets: BTreeMap::new(),
             config,
             connected: false,
             registration: Registration::Unregistered,
@@ -544,6 +681,23 @@ impl ChargePoint {
         self.connectors
             .get(connector as usize)
             .map(|connector| &connector.current)
+    }
+
+    /// Whether a connector (0: the station) may be used, after ChangeAvailability.
+    pub fn is_operative(&self, connector: u32) -> bool {
+        !self.inoperative.contains(&connector) && (connector == 0 || !self.inoperative.contains(&0))
+    }
+
+    /// The status the Central System is told: Unavailable for an inoperative connector
+    /// without a transaction (section 5.2), otherwise what the application reported.
+    fn effective_status(&self, connector: usize) -> ConnectorStatus {
+        let id = connector as u32;
+        let busy = id > 0 && self.ledger.running_on(id).is_some();
+        if !self.is_operative(id) && !busy {
+            ConnectorStatus::new(ChargePointStatus::Unavailable)
+        } else {
+            self.connectors[connector].current.clone()
+        }
     }
 
     /// The application reports a connector's status (0 = the station as a whole). It is
@@ -663,6 +817,7 @@ impl ChargePoint {
             .map(|t| t.key)
             .ok_or(ChargePointError::NoTransaction(connector))?;
         self.queue_stop(now, key, meter_stop, reason, id_tag)?;
+        self.apply_scheduled(now);
         self.pump(now);
         Ok(key)
     }
@@ -764,6 +919,20 @@ impl ChargePoint {
 
     /// Deals once with the transactions found running at start-up.
     fn settle_restored(&mut self, now: Now) {
+        // Section 5.14 / errata 3.36: transactions a reset interrupted are reported as such.
+        let reason = match self.reset_before_start.take() {
+            Some(kind) => {
+                self.outputs.push_back(Output::Persist(StoreOp::Delete {
+                    collection: STATE_COLLECTION,
+                    key: RESET_KEY.to_owned(),
+                }));
+                match kind {
+                    ResetType::Hard => Reason::HardReset,
+                    ResetType::Soft => Reason::SoftReset,
+                }
+            }
+            None => Reason::PowerLoss,
+        };
         for key in std::mem::take(&mut self.interrupted) {
             let Some((connector, last_meter)) = self
                 .ledger
@@ -777,7 +946,7 @@ impl ChargePoint {
                 self.config.interrupted_transactions == InterruptedTransactions::StopAsPowerLoss;
             let stopped = stop
                 && self
-                    .queue_stop(now, key, last_meter, Some(Reason::PowerLoss), None)
+                    .queue_stop(now, key, last_meter, Some(reason), None)
                     .is_ok();
             self.outputs
                 .push_back(Output::Event(Event::TransactionInterrupted {
@@ -817,6 +986,26 @@ impl ChargePoint {
         self.decisions.remove(&decision);
         let answered = match &reply {
             Reply::DataTransfer(response) => self.endpoint.respond_with(now, &decision.0, response),
+            Reply::RemoteStart(status) => {
+                let response = RemoteStartTransactionResponse { status: *status };
+                self.endpoint.respond_with(now, &decision.0, &response)
+            }
+            Reply::Reset(status) => {
+                let kind = self.pending_resets.remove(&decision);
+                let answered = self.endpoint.respond_with(
+                    now,
+                    &decision.0,
+                    &ResetResponse { status: *status },
+                );
+                if let (Some(kind), ResetStatus::Accepted, Ok(())) = (kind, status, &answered) {
+                    self.reset_accepted(kind);
+                }
+                answered
+            }
+            Reply::Unlock(status) => {
+                let response = UnlockConnectorResponse { status: *status };
+                self.endpoint.respond_with(now, &decision.0, &response)
+            }
         };
         self.drain_endpoint(now);
         match answered {
@@ -877,13 +1066,14 @@ impl ChargePoint {
             return;
         }
         for id in 0..self.connectors.len() {
+            let effective = self.effective_status(id);
             let connector = &self.connectors[id];
             let stable = now.monotonic.saturating_since(connector.changed_at)
                 >= self.configuration.minimum_status_duration();
-            let changed = connector.reported.as_ref() != Some(&connector.current);
+            let changed = connector.reported.as_ref() != Some(&effective);
             let due = connector.triggered || (accepted && changed && stable);
             if due && !connector.in_flight {
-                let status = connector.current.clone();
+                let status = effective;
                 let timestamp = connector.changed_at_wall.unwrap_or_else(|| self.time(now));
                 let request = StatusNotificationRequest {
                     connector_id: id as i32,
@@ -1284,6 +1474,98 @@ impl ChargePoint {
                 };
                 let _ = self.endpoint.respond_with(now, &call.id, &response);
             }
+            Ok(v16::Request::RemoteStartTransaction(request)) => {
+                let connector = request.connector_id.map(|c| c.max(0) as u32);
+                // Section 4.2 (not while pending), OCTT TC_027_CS (never connector 0), and what
+                // the station can know by itself; the rest is the application's to decide.
+                let refused = self.registration != Registration::Accepted
+                    || connector.is_some_and(|c| {
+                        c == 0
+                            || c > self.connector_count()
+                            || self.ledger.running_on(c).is_some()
+                            || !self.is_operative(c)
+                    })
+                    || request.connector_id.is_some_and(|c| c < 0);
+                if refused {
+                    let response = RemoteStartTransactionResponse {
+                        status: RemoteStartStopStatus::Rejected,
+                    };
+                    let _ = self.endpoint.respond_with(now, &call.id, &response);
+                } else {
+                    let decision = Decision(call.id);
+                    self.decisions
+                        .insert(decision.clone(), "RemoteStartTransaction");
+                    self.outputs
+                        .push_back(Output::Event(Event::RemoteStartRequested {
+                            decision,
+                            connector,
+                            id_tag: request.id_tag,
+                            charging_profile: request.charging_profile,
+                            authorize_first: self.configuration.authorize_remote_tx_requests(),
+                        }));
+                }
+            }
+            Ok(v16::Request::RemoteStopTransaction(request)) => {
+                // Section 5.12: Accepted if and only if the transaction is ongoing.
+                let running = self
+                    .ledger
+                    .running()
+                    .find(|t| t.transaction_id == Some(request.transaction_id))
+                    .map(|t| (t.connector, t.key));
+                let status = match running {
+                    Some(_) => RemoteStartStopStatus::Accepted,
+                    None => RemoteStartStopStatus::Rejected,
+                };
+                let _ = self.endpoint.respond_with(
+                    now,
+                    &call.id,
+                    &RemoteStopTransactionResponse { status },
+                );
+                if let Some((connector, transaction)) = running {
+                    self.outputs.push_back(Output::Event(Event::StopRequested {
+                        connector,
+                        transaction,
+                        reason: Reason::Remote,
+                    }));
+                }
+            }
+            Ok(v16::Request::Reset(request)) => {
+                let decision = Decision(call.id);
+                self.decisions.insert(decision.clone(), "Reset");
+                self.pending_resets.insert(decision.clone(), request.kind);
+                self.outputs.push_back(Output::Event(Event::ResetRequested {
+                    decision,
+                    kind: request.kind,
+                }));
+            }
+            Ok(v16::Request::UnlockConnector(request)) => {
+                let connector = request.connector_id;
+                // OCTT TC_031_CS: an unknown connector is NotSupported.
+                if connector <= 0 || connector as u32 > self.connector_count() {
+                    let response = UnlockConnectorResponse {
+                        status: UnlockStatus::NotSupported,
+                    };
+                    let _ = self.endpoint.respond_with(now, &call.id, &response);
+                } else {
+                    let connector = connector as u32;
+                    let decision = Decision(call.id);
+                    self.decisions.insert(decision.clone(), "UnlockConnector");
+                    self.outputs
+                        .push_back(Output::Event(Event::UnlockRequested {
+                            decision,
+                            connector,
+                            transaction: self.ledger.running_on(connector).map(|t| t.key),
+                        }));
+                }
+            }
+            Ok(v16::Request::ChangeAvailability(request)) => {
+                let status = self.change_availability(now, request.connector_id, request.kind);
+                let _ = self.endpoint.respond_with(
+                    now,
+                    &call.id,
+                    &ChangeAvailabilityResponse { status },
+                );
+            }
             Ok(v16::Request::DataTransfer(request)) => {
                 let decision = Decision(call.id);
                 self.decisions.insert(decision.clone(), "DataTransfer");
@@ -1321,6 +1603,140 @@ impl ChargePoint {
                     None,
                 );
             }
+        }
+    }
+
+    /// A reset was accepted: every running transaction must stop, and the restart will know
+    /// why they were interrupted.
+    fn reset_accepted(&mut self, kind: ResetType) {
+        let reason = match kind {
+            ResetType::Hard => Reason::HardReset,
+            ResetType::Soft => Reason::SoftReset,
+        };
+        self.outputs.push_back(Output::Persist(StoreOp::Put {
+            collection: STATE_COLLECTION,
+            key: RESET_KEY.to_owned(),
+            value: match kind {
+                ResetType::Hard => b"Hard".to_vec(),
+                ResetType::Soft => b"Soft".to_vec(),
+            },
+        }));
+        let running: Vec<_> = self
+            .ledger
+            .running()
+            .map(|t| (t.connector, t.key))
+            .collect();
+        for (connector, transaction) in running {
+            self.outputs.push_back(Output::Event(Event::StopRequested {
+                connector,
+                transaction,
+                reason,
+            }));
+        }
+    }
+
+    /// Section 5.2: Accepted, Rejected (no such connector) or Scheduled (a transaction runs).
+    fn change_availability(
+        &mut self,
+        now: Now,
+        connector: i32,
+        kind: AvailabilityType,
+    ) -> AvailabilityStatus {
+        if connector < 0 || connector as u32 > self.connector_count() {
+            return AvailabilityStatus::Rejected;
+        }
+        let connector = connector as u32;
+        let busy = if connector == 0 {
+            self.ledger.running().next().is_some()
+        } else {
+            self.ledger.running_on(connector).is_some()
+        };
+        let already =
+            self.inoperative.contains(&connector) == (kind == AvailabilityType::Inoperative);
+        if already {
+            // "In the event that Central System requests Charge Point to change to a status it
+            // is already in, Charge Point SHALL respond with availability status 'Accepted'."
+            if self.scheduled.remove(&connector).is_some() {
+                self.save_availability(connector);
+            }
+            return AvailabilityStatus::Accepted;
+        }
+        if busy && kind == AvailabilityType::Inoperative {
+            self.scheduled.insert(connector, kind);
+            self.save_availability(connector);
+            return AvailabilityStatus::Scheduled;
+        }
+        self.set_availability(now, connector, kind);
+        AvailabilityStatus::Accepted
+    }
+
+    fn set_availability(&mut self, now: Now, connector: u32, kind: AvailabilityType) {
+        self.scheduled.remove(&connector);
+        let operative = kind == AvailabilityType::Operative;
+        if operative {
+            self.inoperative.remove(&connector);
+        } else {
+            self.inoperative.insert(connector);
+        }
+        self.save_availability(connector);
+        // Every connector whose reported status may change starts its stability clock now.
+        let wall = now.wall + self.clock_offset;
+        let affected: Vec<usize> = if connector == 0 {
+            (0..self.connectors.len()).collect()
+        } else {
+            vec![connector as usize]
+        };
+        for id in affected {
+            self.connectors[id].changed_at = now.monotonic;
+            self.connectors[id].changed_at_wall = Some(wall);
+        }
+        self.outputs
+            .push_back(Output::Event(Event::AvailabilityChanged {
+                connector,
+                operative,
+            }));
+    }
+
+    fn save_availability(&mut self, connector: u32) {
+        let value: Option<&[u8]> = match (
+            self.inoperative.contains(&connector),
+            self.scheduled.get(&connector),
+        ) {
+            (_, Some(AvailabilityType::Inoperative)) => Some(b"scheduled-inoperative"),
+            (_, Some(AvailabilityType::Operative)) => Some(b"scheduled-operative"),
+            (true, None) => Some(b"inoperative"),
+            (false, None) => None,
+        };
+        let key = format!("{connector:04}");
+        self.outputs.push_back(Output::Persist(match value {
+            Some(value) => StoreOp::Put {
+                collection: AVAILABILITY_COLLECTION,
+                key,
+                value: value.to_vec(),
+            },
+            None => StoreOp::Delete {
+                collection: AVAILABILITY_COLLECTION,
+                key,
+            },
+        }));
+    }
+
+    /// Applies availability changes that waited for transactions to end.
+    fn apply_scheduled(&mut self, now: Now) {
+        let due: Vec<(u32, AvailabilityType)> = self
+            .scheduled
+            .iter()
+            .filter(|(connector, _)| {
+                if **connector == 0 {
+                    self.ledger.running().next().is_none()
+                } else {
+                    self.ledger.running_on(**connector).is_none()
+                }
+            })
+            .map(|(c, k)| (*c, *k))
+            .collect();
+        for (connector, kind) in due {
+            self.set_availability(now, connector, kind);
         }
     }
 
@@ -1405,8 +1821,10 @@ impl ChargePoint {
                 deadlines.push(head.not_before);
             }
             let minimum = self.configuration.minimum_status_duration();
-            for connector in &self.connectors {
-                if connector.reported.as_ref() != Some(&connector.current) && !connector.in_flight {
+            for (id, connector) in self.connectors.iter().enumerate() {
+                if connector.reported.as_ref() != Some(&self.effective_status(id))
+                    && !connector.in_flight
+                {
                     deadlines.push(connector.changed_at + minimum);
                 }
             }
