@@ -51,3 +51,8 @@ fn frame_target_holds_on_its_corpus() {
 fn payload_target_holds_on_its_corpus() {
     run("payload", bodies::payload);
 }
+
+#[test]
+fn charge_point_target_holds_on_its_corpus() {
+    run("charge_point", bodies::charge_point);
+}

@@ -178,3 +178,269 @@ fn is_out_of_range(error: &serde_json::Error) -> bool {
     let text = error.to_string();
     text.contains("invalid value: integer") || text.contains("does not fit a decimal")
 }
+
+/// One step of the [`charge_point`] target: what can happen to a Charge Point.
+#[derive(Debug, arbitrary::Arbitrary)]
+pub enum Step {
+    /// The WebSocket connects.
+    Connect,
+    /// The WebSocket drops.
+    Disconnect,
+    /// Time passes (seconds), firing whatever is due.
+    Advance(u16),
+    /// The Central System answers the station's last call: 0 a good answer, 1 a CALLERROR,
+    /// 2 a malformed frame with its id, 3 a schema-breaking answer.
+    Answer(u8),
+    /// The Central System calls the station (the action is picked from the 1.6 list).
+    CentralSystemCall {
+        /// Which action.
+        action: u8,
+        /// Which payload variant.
+        variant: u8,
+    },
+    /// Arbitrary text arrives.
+    Raw(String),
+    /// The application starts a transaction.
+    Start {
+        /// Connector (0 to 3; the station has 2).
+        connector: u8,
+        /// Meter start.
+        meter: u16,
+    },
+    /// The application stops the transaction on a connector.
+    Stop {
+        /// Connector.
+        connector: u8,
+        /// Meter stop.
+        meter: u16,
+    },
+    /// The application reports a connector status.
+    Status {
+        /// Connector.
+        connector: u8,
+        /// Which status.
+        status: u8,
+    },
+    /// The application asks to authorize an id tag.
+    Authorize,
+    /// The station loses power and restarts from what it persisted.
+    Restart,
+}
+
+const CP_CALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+struct CpRig {
+    cp: ocpp_core::charge_point::ChargePoint,
+    stored: ocpp_core::persist::Snapshot,
+    now: Now,
+    connected: bool,
+    /// The station's last CALL (id, action) and when it was sent, while unanswered.
+    outstanding: Option<(String, String, Now)>,
+}
+
+fn new_charge_point(stored: &ocpp_core::persist::Snapshot) -> ocpp_core::charge_point::ChargePoint {
+    use ocpp_core::charge_point::config::{Definitions, StandardKey};
+    let definitions = Definitions::builder()
+        .initial(StandardKey::NumberOfConnectors, "2")
+        .build()
+        .expect("valid definitions");
+    let boot = ocpp_core::v16::BootNotificationRequest {
+        charge_point_vendor: "Fuzz".into(),
+        charge_point_model: "Fuzz".into(),
+        charge_point_serial_number: None,
+        charge_box_serial_number: None,
+        firmware_version: None,
+        iccid: None,
+        imsi: None,
+        meter_type: None,
+        meter_serial_number: None,
+    };
+    let mut config = ocpp_core::charge_point::ChargePointConfig::new(boot, definitions);
+    config.rpc.call_timeout = CP_CALL_TIMEOUT;
+    ocpp_core::charge_point::ChargePoint::new(config, Box::new(CounterIds::default()), stored)
+        .expect("what the station persisted always restores")
+}
+
+impl CpRig {
+    /// Applies the outputs of the last input and checks them.
+    fn drain(&mut self) {
+        use ocpp_core::machine::{Machine, Output};
+        while let Some(output) = self.cp.poll_output() {
+            match output {
+                Output::Persist(op) => self.stored.apply([&op]),
+                Output::Transmit(text) => {
+                    assert!(self.connected, "a frame sent while offline: {text}");
+                    let frame = Frame::parse(&text).expect("we only send frames");
+                    if let Frame::Call(call) = frame {
+                        // At most one CALL in flight (OCPP-J section 4.1.1).
+                        if let Some((id, _, sent)) = &self.outstanding {
+                            let timed_out = self.now.monotonic.saturating_since(sent.monotonic)
+                                >= CP_CALL_TIMEOUT;
+                            assert!(timed_out, "a second CALL while {id} is unanswered");
+                        }
+                        validate::validate(
+                            Version::V16,
+                            &call.action,
+                            PayloadKind::Request,
+                            &call.payload,
+                        )
+                        .expect("we only send valid requests");
+                        // A transaction message is durable before it is sent.
+                        if call.action.ends_with("Transaction") {
+                            assert!(
+                                self.stored.records("cp16.tx-queue").next().is_some(),
+                                "{} sent without a queue record",
+                                call.action
+                            );
+                        }
+                        self.outstanding = Some((call.id, call.action, self.now));
+                    }
+                }
+                Output::Event(_) | Output::Close(_) => {}
+            }
+        }
+    }
+
+    fn answer(&mut self, kind: u8) {
+        use ocpp_core::machine::Machine;
+        let Some((id, action, _)) = self.outstanding.take() else {
+            return;
+        };
+        let time = "2024-05-01T10:00:00Z";
+        let text = match kind % 4 {
+            0 => {
+                let payload = match action.as_str() {
+                    "BootNotification" => {
+                        json!({"status": "Accepted", "currentTime": time, "interval": 60})
+                    }
+                    "Heartbeat" => json!({"currentTime": time}),
+                    "Authorize" => json!({"idTagInfo": {"status": "Accepted"}}),
+                    "StartTransaction" => {
+                        json!({"transactionId": 7, "idTagInfo": {"status": "Accepted"}})
+                    }
+                    "StopTransaction" | "StatusNotification" | "MeterValues" => json!({}),
+                    _ => json!({}),
+                };
+                Frame::CallResult(ocpp_core::rpc::CallResult { id, payload }).to_text()
+            }
+            1 => format!(r#"[4,"{id}","InternalError","",{{}}]"#),
+            2 => format!(r#"[3,"{id}",{{}},"extra"]"#),
+            _ => format!(r#"[3,"{id}",{{"unexpected":true}}]"#),
+        };
+        self.cp.handle_message(self.now, &text);
+    }
+}
+
+/// The 1.6 Charge Point state machine under arbitrary sequences of events.
+///
+/// Invariants: no panic; every frame sent is a valid frame, sent only while connected, and
+/// every CALL's payload validates; at most one CALL is in flight; StartTransaction and
+/// StopTransaction are sent only after their queue record was persisted; and restoring from
+/// the persisted records at any point succeeds.
+pub fn charge_point(data: &[u8]) {
+    use ocpp_core::charge_point::ConnectorStatus;
+    use ocpp_core::machine::Machine;
+    use ocpp_core::v16::ChargePointStatus;
+
+    let mut input = arbitrary::Unstructured::new(data);
+    let Ok(steps) = input.arbitrary::<Vec<Step>>() else {
+        return;
+    };
+    let stored = ocpp_core::persist::Snapshot::new();
+    let mut rig = CpRig {
+        cp: new_charge_point(&stored),
+        stored,
+        now: Now::new(Monotonic::ZERO, time::OffsetDateTime::UNIX_EPOCH),
+        connected: false,
+        outstanding: None,
+    };
+    let actions: Vec<&str> = schemas::actions(Version::V16).collect();
+    for step in steps.into_iter().take(200) {
+        match step {
+            Step::Connect if !rig.connected => {
+                rig.connected = true;
+                rig.cp.handle_connected(rig.now);
+            }
+            Step::Connect => {}
+            Step::Disconnect if rig.connected => {
+                rig.connected = false;
+                rig.outstanding = None;
+                rig.cp.handle_disconnected(rig.now);
+            }
+            Step::Disconnect => {}
+            Step::Advance(seconds) => {
+                let end = rig.now.monotonic + std::time::Duration::from_secs(u64::from(seconds));
+                // Fire every deadline on the way, as a driver does.
+                for _ in 0..1000 {
+                    match rig.cp.poll_timeout() {
+                        Some(at) if at <= end => {
+                            let step = at.saturating_since(rig.now.monotonic);
+                            rig.now = rig.now.advanced(step);
+                            rig.cp.handle_timeout(rig.now);
+                            rig.drain();
+                        }
+                        _ => break,
+                    }
+                }
+                let step = end.saturating_since(rig.now.monotonic);
+                rig.now = rig.now.advanced(step);
+            }
+            Step::Answer(kind) if rig.connected => rig.answer(kind),
+            Step::Answer(_) => {}
+            Step::CentralSystemCall { action, variant } if rig.connected => {
+                let action = actions[usize::from(action) % actions.len()];
+                let payload = match variant % 3 {
+                    0 => json!({}),
+                    1 => json!({"connectorId": 1, "idTag": "T", "type": "Soft",
+                        "transactionId": 7, "requestedMessage": "StatusNotification"}),
+                    _ => json!({"key": "HeartbeatInterval", "value": "30", "vendorId": "v"}),
+                };
+                let text = Frame::call_text("cs-1", action, &payload);
+                rig.cp.handle_message(rig.now, &text);
+            }
+            Step::CentralSystemCall { .. } => {}
+            Step::Raw(text) if rig.connected => rig.cp.handle_message(rig.now, &text),
+            Step::Raw(_) => {}
+            Step::Start { connector, meter } => {
+                let _ = rig.cp.start_transaction(
+                    rig.now,
+                    u32::from(connector % 4),
+                    "TAG",
+                    i32::from(meter),
+                    None,
+                );
+            }
+            Step::Stop { connector, meter } => {
+                let _ = rig.cp.stop_transaction(
+                    rig.now,
+                    u32::from(connector % 4),
+                    i32::from(meter),
+                    None,
+                    None,
+                );
+            }
+            Step::Status { connector, status } => {
+                let status = [
+                    ChargePointStatus::Available,
+                    ChargePointStatus::Preparing,
+                    ChargePointStatus::Charging,
+                    ChargePointStatus::Faulted,
+                ][usize::from(status % 4)];
+                let _ = rig.cp.report_status(
+                    rig.now,
+                    u32::from(connector % 4),
+                    ConnectorStatus::new(status),
+                );
+            }
+            Step::Authorize => {
+                let _ = rig.cp.authorize(rig.now, "TAG");
+            }
+            Step::Restart => {
+                rig.cp = new_charge_point(&rig.stored);
+                rig.connected = false;
+                rig.outstanding = None;
+            }
+        }
+        rig.drain();
+    }
+}
