@@ -62,7 +62,7 @@ enum Command {
     Demo(demo::Args),
     /// Run an OCPP 1.6 central system.
     ///
-    /// Accepts charge points at ws://ADDR/<charge point id> (security profile 0 or 1),
+    /// Accepts charge points at ws://ADDR/ID, ID being the charge point id (security profile 0 or 1),
     /// accepts every BootNotification, authorizes id tags from a file (or every tag), assigns
     /// transaction ids, and keeps stations and transactions in a redb file, restored at the
     /// next start. The first line on stdout is `listening on ws://HOST:PORT`, the second what
