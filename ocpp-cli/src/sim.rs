@@ -7,9 +7,10 @@
 //! hardware keeps one thing of its own in the same file: each connector's energy register, so
 //! that the meter never runs backwards across a restart.
 //!
-//! The store is written synchronously by ocpp-io's driver (it calls the `Persister` inline):
-//! a redb commit takes about 0.3 ms here, which a simulator can afford on its runtime's
-//! workers.
+//! The store is written synchronously by ocpp-io's driver (it calls the `Persister` inline,
+//! on the runtime's worker): a redb commit takes about 0.3 ms on a fast disk and a few
+//! milliseconds on a busy one, which a simulator can afford; the demo's call latencies
+//! include these commits on both sides.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
