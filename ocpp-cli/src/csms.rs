@@ -1,0 +1,681 @@
+//! The central system of `ocpp csms` and `ocpp demo`: one `CentralSystem` machine per
+//! connection on an ocpp-io-tokio server, and a ledger of stations and transactions shared by
+//! all connections and kept in a redb file.
+//!
+//! The machines answer the protocol (BootNotification Accepted, Heartbeat, the
+//! notifications); this module makes the business decisions they ask for: whether an id tag
+//! may charge (a list from a file, or every tag) and which transaction id a transaction gets
+//! (a counter over all stations that continues after a restart). A StartTransaction that a
+//! station sends again because it restarted before it got the answer (same station,
+//! connector, idTag, meterStart and timestamp) gets the transaction id it was given the first
+//! time; a repeated StopTransaction is applied once (1.6 sections 4.8 and 4.10: the station
+//! delivers transaction messages at least once).
+//!
+//! What is decided is made durable before the answer goes out. The store is written from the
+//! connection's event task, synchronously: a redb commit (one fsync) takes about 0.3 ms on a
+//! fast disk and a few milliseconds on a busy one, short enough for a command-line central
+//! system to block a runtime worker for; a server with heavy traffic would move the commits
+//! to `spawn_blocking` or a writer thread.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use futures_util::StreamExt;
+use ocpp_core::ErrorCode;
+use ocpp_core::Version;
+use ocpp_core::central_system::{
+    Answer, CentralSystem, CentralSystemConfig, CentralSystemPolicy, Event as CsEvent, Registration,
+};
+use ocpp_core::machine::{Machine, Output};
+use ocpp_core::persist::StoreOp;
+use ocpp_core::primitives::datetime;
+use ocpp_core::rpc::UuidV4Ids;
+use ocpp_core::time::{Monotonic, Now};
+use ocpp_core::v16::{
+    Action, AuthorizationStatus, AuthorizeResponse, BootNotificationRequest, IdTagInfo, Request,
+    Response, StartTransactionRequest, StartTransactionResponse, StatusNotificationRequest,
+    StopTransactionRequest, StopTransactionResponse,
+};
+use ocpp_io_tokio::{
+    BasicAuthPassword, Connection, Credentials, DuplicateId, Event, ServerConfig, ServerSecurity,
+    Verdict,
+};
+use ocpp_store::{RecordStore, RedbStore};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+/// Stations, keyed by charge point id.
+const STATIONS: &str = "csms.stations";
+/// Transactions, keyed by their id, zero-padded so that they sort numerically.
+const TRANSACTIONS: &str = "csms.transactions";
+/// The format version of the records of both collections.
+const RECORD_VERSION: u32 = 1;
+
+/// What is logged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum LogLevel {
+    /// Nothing.
+    Off,
+    /// Connections, registrations and transactions, one line each.
+    Summary,
+    /// The summary and every frame, in both directions.
+    Full,
+}
+
+/// A station as the central system remembers it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Station {
+    v: u32,
+    id: String,
+    /// The last BootNotification; a station that has one was accepted (the policy accepts
+    /// every station).
+    boot: Option<BootNotificationRequest>,
+    /// When the last message of the station arrived (RFC 3339).
+    last_seen: Option<String>,
+    /// The last StatusNotification of each connector.
+    connectors: BTreeMap<i32, StatusNotificationRequest>,
+}
+
+/// A transaction as the central system records it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct Transaction {
+    v: u32,
+    pub(crate) id: i32,
+    pub(crate) station: String,
+    pub(crate) connector: i32,
+    pub(crate) id_tag: String,
+    pub(crate) meter_start: i32,
+    /// The StartTransaction timestamp (RFC 3339, as normalised by `datetime::format`).
+    pub(crate) started: String,
+    pub(crate) meter_stop: Option<i32>,
+    pub(crate) stopped: Option<String>,
+    pub(crate) stop_reason: Option<String>,
+}
+
+/// What identifies a StartTransaction, so that a retransmission is recognised.
+type StartKey = (String, i32, String, i32, String);
+
+/// The id tags the central system knows; `None` accepts every tag.
+pub(crate) type IdTags = Option<BTreeMap<String, IdTagInfo>>;
+
+/// One entry of an `--id-tags` file.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct IdTagEntry {
+    id_tag: String,
+    status: AuthorizationStatus,
+    #[serde(default, with = "datetime::option")]
+    expiry_date: Option<OffsetDateTime>,
+    #[serde(default)]
+    parent_id_tag: Option<String>,
+}
+
+/// Reads an `--id-tags` file: a JSON array of `{"idTag", "status", "expiryDate"?,
+/// "parentIdTag"?}`.
+pub(crate) fn read_id_tags(path: &Path) -> Result<BTreeMap<String, IdTagInfo>, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let entries: Vec<IdTagEntry> = serde_json::from_str(&text).map_err(|e| {
+        format!(
+            "{}: not a JSON array of {{\"idTag\", \"status\", \"expiryDate\"?, \"parentIdTag\"?}}: {e}",
+            path.display()
+        )
+    })?;
+    let mut tags = BTreeMap::new();
+    for entry in entries {
+        if entry.id_tag.is_empty() || entry.id_tag.len() > 20 {
+            return Err(format!(
+                "{}: idTag {:?} is not 1 to 20 characters (OCPP 1.6 IdToken)",
+                path.display(),
+                entry.id_tag
+            ));
+        }
+        let info = IdTagInfo {
+            expiry_date: entry.expiry_date,
+            parent_id_tag: entry.parent_id_tag,
+            status: entry.status,
+        };
+        if tags.insert(entry.id_tag.clone(), info).is_some() {
+            return Err(format!(
+                "{}: idTag {:?} is listed twice",
+                path.display(),
+                entry.id_tag
+            ));
+        }
+    }
+    Ok(tags)
+}
+
+/// Reads an `--auth-keys` file: a JSON object from charge point id to its AuthorizationKey
+/// (hex), and turns each key into the password bytes it stands for.
+pub(crate) fn read_auth_keys(path: &Path) -> Result<BTreeMap<String, Vec<u8>>, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let keys: BTreeMap<String, String> = serde_json::from_str(&text).map_err(|e| {
+        format!(
+            "{}: not a JSON object of charge point id to AuthorizationKey (hex): {e}",
+            path.display()
+        )
+    })?;
+    keys.into_iter()
+        .map(|(id, hex)| {
+            let password = BasicAuthPassword::from_authorization_key(&hex)
+                .map_err(|e| format!("{}: the key of {id:?}: {e}", path.display()))?;
+            Ok((id, password.as_bytes().to_vec()))
+        })
+        .collect()
+}
+
+/// Compares two byte strings in time that depends only on their lengths.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Counts of what the central system did, for summaries.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    /// Frames received and sent, over all connections.
+    pub(crate) frames: AtomicU64,
+    /// StartTransaction requests recognised as retransmissions.
+    pub(crate) repeated_starts: AtomicU64,
+    /// StopTransaction requests of a transaction stopped already.
+    pub(crate) repeated_stops: AtomicU64,
+    /// Requests answered with a CallError because the store failed.
+    pub(crate) errors: AtomicU64,
+}
+
+struct Ledger {
+    store: RedbStore,
+    stations: BTreeMap<String, Station>,
+    transactions: BTreeMap<i32, Transaction>,
+    starts: BTreeMap<StartKey, i32>,
+    next_id: i32,
+}
+
+/// The central system's state, shared by every connection.
+pub(crate) struct Csms {
+    ledger: Mutex<Ledger>,
+    id_tags: IdTags,
+    log: LogLevel,
+    pub(crate) counters: Counters,
+}
+
+/// What was restored at start-up.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Restored {
+    pub(crate) stations: usize,
+    pub(crate) transactions: usize,
+    pub(crate) open: usize,
+    pub(crate) next_id: i32,
+}
+
+fn start_key(station: &str, request: &StartTransactionRequest) -> StartKey {
+    (
+        station.to_owned(),
+        request.connector_id,
+        request.id_tag.clone(),
+        request.meter_start,
+        datetime::format(request.timestamp),
+    )
+}
+
+fn now_text() -> String {
+    datetime::format(OffsetDateTime::now_utc())
+}
+
+fn record<T: Serialize>(collection: &'static str, key: String, value: &T) -> StoreOp {
+    StoreOp::Put {
+        collection,
+        key,
+        // Plain structs of strings and numbers: serialising cannot fail.
+        value: serde_json::to_vec(value).unwrap_or_default(),
+    }
+}
+
+fn transaction_key(id: i32) -> String {
+    // Offset so that negative ids (none are issued, but a file may hold anything) sort too.
+    format!("{:011}", i64::from(id) + i64::from(i32::MAX) + 1)
+}
+
+impl Csms {
+    /// Opens (or creates) the store at `path` and restores the stations and transactions in
+    /// it.
+    ///
+    /// # Errors
+    ///
+    /// The store's error text: locked by another process, not a database, corrupt, too new,
+    /// or a record this build cannot read.
+    pub(crate) fn open(
+        path: &Path,
+        id_tags: IdTags,
+        log: LogLevel,
+    ) -> Result<(Arc<Csms>, Restored), String> {
+        let store = RedbStore::open(path).map_err(|e| e.to_string())?;
+        let snapshot = store.load().map_err(|e| e.to_string())?;
+        let bad = |collection: &str, key: &str, e: serde_json::Error| {
+            format!(
+                "store {}: record {collection}/{key} is unreadable: {e}",
+                path.display()
+            )
+        };
+        let mut stations = BTreeMap::new();
+        for (key, bytes) in snapshot.records(STATIONS) {
+            let station: Station =
+                serde_json::from_slice(bytes).map_err(|e| bad(STATIONS, key, e))?;
+            stations.insert(station.id.clone(), station);
+        }
+        let mut transactions = BTreeMap::new();
+        let mut starts = BTreeMap::new();
+        for (key, bytes) in snapshot.records(TRANSACTIONS) {
+            let transaction: Transaction =
+                serde_json::from_slice(bytes).map_err(|e| bad(TRANSACTIONS, key, e))?;
+            starts.insert(
+                (
+                    transaction.station.clone(),
+                    transaction.connector,
+                    transaction.id_tag.clone(),
+                    transaction.meter_start,
+                    transaction.started.clone(),
+                ),
+                transaction.id,
+            );
+            transactions.insert(transaction.id, transaction);
+        }
+        let next_id = transactions.keys().next_back().map_or(1, |id| id + 1);
+        let restored = Restored {
+            stations: stations.len(),
+            transactions: transactions.len(),
+            open: transactions
+                .values()
+                .filter(|t: &&Transaction| t.stopped.is_none())
+                .count(),
+            next_id,
+        };
+        let csms = Csms {
+            ledger: Mutex::new(Ledger {
+                store,
+                stations,
+                transactions,
+                starts,
+                next_id,
+            }),
+            id_tags,
+            log,
+            counters: Counters::default(),
+        };
+        Ok((Arc::new(csms), restored))
+    }
+
+    fn ledger(&self) -> std::sync::MutexGuard<'_, Ledger> {
+        self.ledger.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Every transaction, by id.
+    pub(crate) fn transactions(&self) -> Vec<Transaction> {
+        self.ledger().transactions.values().cloned().collect()
+    }
+
+    /// How many stations are known.
+    pub(crate) fn station_count(&self) -> usize {
+        self.ledger().stations.len()
+    }
+
+    fn summary(&self, line: std::fmt::Arguments<'_>) {
+        if self.log != LogLevel::Off {
+            eprintln!("{} {line}", now_text());
+        }
+    }
+
+    /// The verdict on `id_tag` now.
+    fn id_tag_info(&self, id_tag: &str) -> IdTagInfo {
+        let Some(tags) = &self.id_tags else {
+            return IdTagInfo {
+                expiry_date: None,
+                parent_id_tag: None,
+                status: AuthorizationStatus::Accepted,
+            };
+        };
+        match tags.get(id_tag) {
+            Some(info) => {
+                let mut info = info.clone();
+                if info.status == AuthorizationStatus::Accepted
+                    && info
+                        .expiry_date
+                        .is_some_and(|expiry| expiry <= OffsetDateTime::now_utc())
+                {
+                    info.status = AuthorizationStatus::Expired;
+                }
+                info
+            }
+            None => IdTagInfo {
+                expiry_date: None,
+                parent_id_tag: None,
+                status: AuthorizationStatus::Invalid,
+            },
+        }
+    }
+
+    /// The machine for a new connection of `charge_point_id`: a station that was accepted
+    /// before does not boot again after a mere reconnect (1.6 section 4.2).
+    fn machine(self: &Arc<Self>, charge_point_id: &str) -> Logged {
+        let mut config = CentralSystemConfig::new(charge_point_id);
+        let mut policy = CentralSystemPolicy::default()
+            .automatic(Action::DataTransfer)
+            .automatic(Action::SignCertificate)
+            .ask(Action::StartTransaction)
+            .ask(Action::StopTransaction);
+        policy = if self.id_tags.is_none() {
+            policy.automatic(Action::Authorize)
+        } else {
+            policy.ask(Action::Authorize)
+        };
+        config.policy = policy;
+        let known = self
+            .ledger()
+            .stations
+            .get(charge_point_id)
+            .is_some_and(|station| station.boot.is_some());
+        if known {
+            config.registration = Registration::Accepted;
+        }
+        Logged {
+            inner: CentralSystem::new(config, Box::new(UuidV4Ids)),
+            id: charge_point_id.to_owned(),
+            csms: self.clone(),
+        }
+    }
+
+    /// Records what `request` tells about the station and, if the application must answer,
+    /// decides the answer. The decision is durable when this returns `Ok`.
+    fn on_request(
+        &self,
+        station: &str,
+        request: &Request,
+        decide: bool,
+    ) -> Result<Option<Response>, String> {
+        let now = now_text();
+        let mut ledger = self.ledger();
+        let ledger = &mut *ledger;
+        let mut ops = Vec::new();
+        let entry = ledger
+            .stations
+            .entry(station.to_owned())
+            .or_insert_with(|| Station {
+                v: RECORD_VERSION,
+                id: station.to_owned(),
+                boot: None,
+                last_seen: None,
+                connectors: BTreeMap::new(),
+            });
+        entry.last_seen = Some(now);
+        let mut response = None;
+        match request {
+            Request::BootNotification(boot) => {
+                entry.boot = Some(boot.clone());
+                self.summary(format_args!(
+                    "{station} booted: {} {}",
+                    boot.charge_point_vendor, boot.charge_point_model
+                ));
+            }
+            Request::StatusNotification(status) => {
+                entry.connectors.insert(status.connector_id, status.clone());
+            }
+            Request::Authorize(authorize) if decide => {
+                let id_tag_info = self.id_tag_info(&authorize.id_tag);
+                self.summary(format_args!(
+                    "{station} Authorize {}: {:?}",
+                    authorize.id_tag, id_tag_info.status
+                ));
+                response = Some(Response::from(AuthorizeResponse { id_tag_info }));
+            }
+            Request::StartTransaction(start) if decide => {
+                let id_tag_info = self.id_tag_info(&start.id_tag);
+                let key = start_key(station, start);
+                let id = match ledger.starts.get(&key) {
+                    Some(&id) => {
+                        self.counters
+                            .repeated_starts
+                            .fetch_add(1, Ordering::Relaxed);
+                        self.summary(format_args!(
+                            "{station} StartTransaction repeated: transaction {id} again"
+                        ));
+                        id
+                    }
+                    None => {
+                        let id = ledger.next_id;
+                        ledger.next_id = ledger.next_id.checked_add(1).unwrap_or(1);
+                        let transaction = Transaction {
+                            v: RECORD_VERSION,
+                            id,
+                            station: station.to_owned(),
+                            connector: start.connector_id,
+                            id_tag: start.id_tag.clone(),
+                            meter_start: start.meter_start,
+                            started: key.4.clone(),
+                            meter_stop: None,
+                            stopped: None,
+                            stop_reason: None,
+                        };
+                        ops.push(record(TRANSACTIONS, transaction_key(id), &transaction));
+                        ledger.transactions.insert(id, transaction);
+                        ledger.starts.insert(key, id);
+                        self.summary(format_args!(
+                            "{station} transaction {id} started on connector {} (idTag {}, \
+                             meter {} Wh): {:?}",
+                            start.connector_id, start.id_tag, start.meter_start, id_tag_info.status
+                        ));
+                        id
+                    }
+                };
+                response = Some(Response::from(StartTransactionResponse {
+                    id_tag_info,
+                    transaction_id: id,
+                }));
+            }
+            Request::StopTransaction(stop) if decide => {
+                self.apply_stop(ledger, station, stop, &mut ops);
+                let id_tag_info = stop.id_tag.as_deref().map(|tag| self.id_tag_info(tag));
+                response = Some(Response::from(StopTransactionResponse { id_tag_info }));
+            }
+            _ => {}
+        }
+        let station_record = ledger
+            .stations
+            .get(station)
+            .map(|s| record(STATIONS, station.to_owned(), s));
+        ops.extend(station_record);
+        // Synchronous on the connection's task; see the module docs.
+        ledger.store.apply(&ops).map_err(|e| e.to_string())?;
+        Ok(response)
+    }
+
+    fn apply_stop(
+        &self,
+        ledger: &mut Ledger,
+        station: &str,
+        stop: &StopTransactionRequest,
+        ops: &mut Vec<StoreOp>,
+    ) {
+        let id = stop.transaction_id;
+        let Some(transaction) = ledger.transactions.get_mut(&id) else {
+            // A station whose StartTransaction never got through stops with id -1 (or an id
+            // of another central system); acknowledged, as section 4.10 requires, not recorded.
+            self.summary(format_args!(
+                "{station} StopTransaction of unknown transaction {id} acknowledged"
+            ));
+            return;
+        };
+        if transaction.stopped.is_some() {
+            self.counters.repeated_stops.fetch_add(1, Ordering::Relaxed);
+            self.summary(format_args!(
+                "{station} StopTransaction repeated: transaction {id} was stopped already"
+            ));
+            return;
+        }
+        transaction.meter_stop = Some(stop.meter_stop);
+        transaction.stopped = Some(datetime::format(stop.timestamp));
+        let reason = stop
+            .reason
+            .map(|reason| {
+                serde_json::to_value(reason)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default()
+            })
+            .unwrap_or_else(|| "Local".to_owned());
+        self.summary(format_args!(
+            "{station} transaction {id} stopped: {} Wh, reason {reason}",
+            i64::from(stop.meter_stop) - i64::from(transaction.meter_start)
+        ));
+        transaction.stop_reason = Some(reason);
+        ops.push(record(TRANSACTIONS, transaction_key(id), &*transaction));
+    }
+}
+
+/// A `CentralSystem` that logs and counts the frames it receives and sends.
+pub(crate) struct Logged {
+    inner: CentralSystem,
+    id: String,
+    csms: Arc<Csms>,
+}
+
+impl Logged {
+    fn frame(&self, arrow: &str, text: &str) {
+        self.csms.counters.frames.fetch_add(1, Ordering::Relaxed);
+        if self.csms.log == LogLevel::Full {
+            eprintln!("{} {} {arrow} {text}", now_text(), self.id);
+        }
+    }
+}
+
+impl Machine for Logged {
+    type Event = CsEvent;
+
+    fn handle_connected(&mut self, now: Now) {
+        self.inner.handle_connected(now);
+    }
+
+    fn handle_disconnected(&mut self, now: Now) {
+        self.inner.handle_disconnected(now);
+    }
+
+    fn handle_message(&mut self, now: Now, text: &str) {
+        self.frame("<-", text);
+        self.inner.handle_message(now, text);
+    }
+
+    fn handle_timeout(&mut self, now: Now) {
+        self.inner.handle_timeout(now);
+    }
+
+    fn poll_output(&mut self) -> Option<Output<CsEvent>> {
+        let output = self.inner.poll_output();
+        if let Some(Output::Transmit(text)) = &output {
+            self.frame("->", text);
+        }
+        output
+    }
+
+    fn poll_timeout(&self) -> Option<Monotonic> {
+        self.inner.poll_timeout()
+    }
+}
+
+/// Who may connect: everyone (profile 0) or the charge points of an `--auth-keys` file with
+/// their password (profile 1).
+pub(crate) fn server_config(auth_keys: Option<BTreeMap<String, Vec<u8>>>) -> ServerConfig {
+    let mut config = ServerConfig::new([Version::V16]);
+    // A station that was killed reconnects before the server notices the old connection is
+    // dead: the new connection wins.
+    config.duplicate_id = DuplicateId::Replace;
+    if let Some(keys) = auth_keys {
+        let check = move |c: &Credentials<'_>| match (keys.get(c.charge_point_id), c.password) {
+            (Some(expected), Some(given)) if constant_time_eq(expected, given) => Verdict::Allow,
+            _ => Verdict::Deny,
+        };
+        config = config.with_security(ServerSecurity::basic_auth(check));
+    }
+    config
+}
+
+/// A running central system server.
+pub(crate) type CsmsServer = ocpp_io_tokio::Server<Logged>;
+
+/// Binds the server on `addr`.
+pub(crate) async fn bind(
+    csms: &Arc<Csms>,
+    addr: &str,
+    config: ServerConfig,
+) -> std::io::Result<CsmsServer> {
+    let factory = csms.clone();
+    ocpp_io_tokio::bind(addr, config, move |info| {
+        factory.machine(&info.charge_point_id)
+    })
+    .await
+}
+
+/// Serves one connection until it ends.
+pub(crate) async fn serve(csms: Arc<Csms>, connection: Connection<Logged>) {
+    let Connection {
+        info,
+        handle,
+        mut events,
+    } = connection;
+    let id = info.charge_point_id;
+    csms.summary(format_args!(
+        "{id} connected from {} ({})",
+        info.peer, info.security_profile
+    ));
+    while let Some(event) = events.next().await {
+        match event {
+            Event::Machine(CsEvent::Request { request, answer }) => {
+                let decision = match answer {
+                    Answer::Decide(decision) => Some(decision),
+                    Answer::Sent(_) => None,
+                };
+                match csms.on_request(&id, &request, decision.is_some()) {
+                    Ok(response) => {
+                        if let (Some(decision), Some(response)) = (decision, response) {
+                            let _ = handle
+                                .run(move |m, now| m.inner.reply(now, decision, response))
+                                .await;
+                        }
+                    }
+                    Err(error) => {
+                        csms.counters.errors.fetch_add(1, Ordering::Relaxed);
+                        eprintln!("{} {id} error: {error}", now_text());
+                        if let Some(decision) = decision {
+                            let _ = handle
+                                .run(move |m, now| {
+                                    m.inner.reply_error(
+                                        now,
+                                        decision,
+                                        ErrorCode::InternalError,
+                                        "storage failure",
+                                    )
+                                })
+                                .await;
+                        }
+                    }
+                }
+            }
+            Event::Machine(CsEvent::NotAccepted { request, .. }) => {
+                csms.summary(format_args!(
+                    "{id} sent {} before being accepted: SecurityError",
+                    request.action()
+                ));
+            }
+            Event::Machine(CsEvent::PeerError { error, answered }) => {
+                csms.summary(format_args!(
+                    "{id} protocol error: {error:?} ({answered:?})"
+                ));
+            }
+            Event::Disconnected(reason) => {
+                csms.summary(format_args!("{id} disconnected: {reason:?}"));
+            }
+            _ => {}
+        }
+    }
+}

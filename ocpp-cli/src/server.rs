@@ -1,0 +1,117 @@
+//! `ocpp csms`: the central system of [`crate::csms`] on a listening socket, until a signal.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use crate::csms::{self, Csms, LogLevel};
+use crate::output::Out;
+
+/// The arguments of `ocpp csms`.
+#[derive(Debug, clap::Args)]
+#[command(group = clap::ArgGroup::new("authorization").required(true).args(["id_tags", "accept_all"]))]
+pub(crate) struct Args {
+    /// The address to listen on, e.g. 127.0.0.1:9000 (port 0 picks a free port; the first
+    /// stdout line says which).
+    #[arg(long, value_name = "ADDR")]
+    listen: String,
+    /// The redb file of stations and transactions; created if missing, restored if present.
+    #[arg(long, value_name = "PATH")]
+    db: PathBuf,
+    /// 0: no authentication; 1: HTTP Basic authentication with the keys of --auth-keys.
+    #[arg(long, value_name = "0|1", default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=1))]
+    security_profile: u8,
+    /// JSON object of charge point id to AuthorizationKey (hex), for --security-profile 1.
+    #[arg(long, value_name = "FILE")]
+    auth_keys: Option<PathBuf>,
+    /// JSON array of id tags: {"idTag", "status" (Accepted, Blocked, Expired, Invalid),
+    /// "expiryDate"?, "parentIdTag"?}. Unknown tags are Invalid.
+    #[arg(long, value_name = "FILE")]
+    id_tags: Option<PathBuf>,
+    /// Accept every id tag.
+    #[arg(long)]
+    accept_all: bool,
+    /// What to log on stderr: nothing, a line per connection, boot and transaction, or
+    /// that and every frame.
+    #[arg(long, value_enum, default_value_t = LogLevel::Summary)]
+    log: LogLevel,
+}
+
+/// Runs `ocpp csms`.
+pub(crate) fn run(args: &Args, out: &mut Out) -> ExitCode {
+    match crate::runtime().and_then(|runtime| runtime.block_on(serve(args, out))) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            out.flush();
+            eprintln!("error: {error}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn serve(args: &Args, out: &mut Out) -> Result<(), String> {
+    let auth_keys = match (args.security_profile, &args.auth_keys) {
+        (1, Some(path)) => Some(csms::read_auth_keys(path)?),
+        (1, None) => return Err("--security-profile 1 needs --auth-keys FILE".to_owned()),
+        (_, Some(_)) => {
+            return Err("--auth-keys is for --security-profile 1".to_owned());
+        }
+        (_, None) => None,
+    };
+    let id_tags = match &args.id_tags {
+        Some(path) => Some(csms::read_id_tags(path)?),
+        None => None,
+    };
+    let (csms, restored) = Csms::open(&args.db, id_tags, args.log)?;
+    let mut server = csms::bind(&csms, &args.listen, csms::server_config(auth_keys))
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+    out.line(&format!("listening on ws://{}", server.local_addr()));
+    out.line(&format!(
+        "restored {} stations, {} transactions ({} open); next transaction id {}",
+        restored.stations, restored.transactions, restored.open, restored.next_id
+    ));
+    out.flush();
+
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(|e| format!("cannot watch SIGTERM: {e}"))?;
+    loop {
+        tokio::select! {
+            connection = server.next_connection() => match connection {
+                Some(connection) => {
+                    tokio::spawn(csms::serve(csms.clone(), connection));
+                }
+                None => break,
+            },
+            _ = tokio::signal::ctrl_c() => break,
+            _ = terminate.recv() => break,
+        }
+    }
+    if args.log != LogLevel::Off {
+        eprintln!("shutting down");
+    }
+    server.shutdown().await;
+    summary(&csms, out);
+    Ok(())
+}
+
+fn summary(csms: &Arc<Csms>, out: &mut Out) {
+    let transactions = csms.transactions();
+    let open = transactions.iter().filter(|t| t.stopped.is_none()).count();
+    out.line(&format!("stations: {}", csms.station_count()));
+    out.line(&format!(
+        "transactions: {} ({open} open)",
+        transactions.len()
+    ));
+    out.line(&format!(
+        "repeated StartTransaction: {}, repeated StopTransaction: {}",
+        csms.counters.repeated_starts.load(Ordering::Relaxed),
+        csms.counters.repeated_stops.load(Ordering::Relaxed)
+    ));
+    out.line(&format!(
+        "frames: {}",
+        csms.counters.frames.load(Ordering::Relaxed)
+    ));
+    out.flush();
+}

@@ -1,0 +1,612 @@
+//! The simulated charge point of `ocpp cp` and `ocpp demo`: the real 1.6 `ChargePoint`
+//! machine with a redb store, over a real WebSocket, doing charging sessions.
+//!
+//! Durability is the machine's and the store's: every record the machine emits is committed
+//! before its frame goes out, and a station started again on the same file resends what was
+//! not acknowledged and ends the transaction that was running as PowerLoss. The simulated
+//! hardware keeps one thing of its own in the same file: each connector's energy register, so
+//! that the meter never runs backwards across a restart.
+//!
+//! The store is written synchronously by ocpp-io's driver (it calls the `Persister` inline,
+//! on the runtime's worker): a redb commit takes about 0.3 ms on a fast disk and a few
+//! milliseconds on a busy one, which a simulator can afford; the demo's call latencies
+//! include these commits on both sides.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use ocpp_core::Version;
+use ocpp_core::charge_point::config::{Definitions, StandardKey};
+use ocpp_core::charge_point::{
+    ChargePoint, ChargePointConfig, ConnectorStatus, Event as CpEvent, Reply, TransactionKey,
+};
+use ocpp_core::persist::StoreOp;
+use ocpp_core::rpc::{CallHandle, UuidV4Ids};
+use ocpp_core::v16::{
+    AuthorizationStatus, BootNotificationRequest, ChargePointStatus, DataTransferResponse,
+    DataTransferStatus, IdTagInfo, RegistrationStatus,
+};
+use ocpp_io_tokio::{
+    Backoff, ClientConfig, ClientSecurity, ConnectError, Event, Handle, PersistError,
+};
+use ocpp_store::{RecordStore, RedbStore};
+use tokio::sync::{oneshot, watch};
+
+/// The simulated hardware's energy registers: connector (zero-padded) -> Wh.
+const METER_COLLECTION: &str = "sim.meter";
+
+/// How one station is set up.
+#[derive(Clone)]
+pub(crate) struct StationConfig {
+    pub(crate) url: String,
+    pub(crate) id: String,
+    pub(crate) db: PathBuf,
+    pub(crate) connectors: u32,
+    pub(crate) security: ClientSecurity,
+    pub(crate) connect_timeout: Duration,
+    /// How long to wait for any answer of the central system.
+    pub(crate) call_timeout: Duration,
+    /// Reconnect after a lost connection (or keep trying to connect).
+    pub(crate) reconnect: Option<Backoff>,
+    /// Print what happens on stderr.
+    pub(crate) verbose: bool,
+}
+
+/// How a session charges.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Charging {
+    /// Meter readings per session; the energy flows between them.
+    pub(crate) readings: u32,
+    /// Time between two readings.
+    pub(crate) interval: Duration,
+    /// Energy per interval, Wh.
+    pub(crate) step_wh: i32,
+}
+
+/// Call latencies measured by the simulator (from the command to the answer's event).
+#[derive(Debug, Default)]
+pub(crate) struct Latencies(Mutex<Vec<Duration>>);
+
+impl Latencies {
+    fn record(&self, latency: Duration) {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(latency);
+    }
+
+    /// All samples, sorted.
+    pub(crate) fn sorted(&self) -> Vec<Duration> {
+        let mut samples = self
+            .0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        samples.sort();
+        samples
+    }
+}
+
+/// Results delivered to whoever waits for them, whether the waiter or the result comes first.
+struct Mailbox<K, V> {
+    slots: Mutex<BTreeMap<K, Slot<V>>>,
+}
+
+enum Slot<V> {
+    Ready(V),
+    Waiting(oneshot::Sender<V>),
+}
+
+impl<K: Ord, V> Mailbox<K, V> {
+    fn new() -> Mailbox<K, V> {
+        Mailbox {
+            slots: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    fn deliver(&self, key: K, value: V) {
+        let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
+        match slots.remove(&key) {
+            Some(Slot::Waiting(tx)) => {
+                let _ = tx.send(value);
+            }
+            _ => {
+                slots.insert(key, Slot::Ready(value));
+            }
+        }
+    }
+
+    async fn wait(&self, key: K, timeout: Duration) -> Option<V> {
+        let rx = {
+            let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some(Slot::Ready(value)) = slots.remove(&key) {
+                return Some(value);
+            }
+            let (tx, rx) = oneshot::channel();
+            slots.insert(key, Slot::Waiting(tx));
+            rx
+        };
+        tokio::time::timeout(timeout, rx).await.ok()?.ok()
+    }
+}
+
+/// Where the connection stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Link {
+    Connecting,
+    Accepted,
+    /// The first connection failed, or the client ended: why.
+    Failed(String),
+}
+
+struct Shared {
+    id: String,
+    verbose: bool,
+    authorized: Mailbox<CallHandle, (Result<IdTagInfo, String>, Instant)>,
+    started: Mailbox<TransactionKey, (Result<i32, String>, Instant)>,
+    ended: Mailbox<TransactionKey, Instant>,
+    link: watch::Sender<Link>,
+    errors: AtomicU64,
+}
+
+impl Shared {
+    fn note(&self, line: std::fmt::Arguments<'_>) {
+        if self.verbose {
+            eprintln!("{}: {line}", self.id);
+        }
+    }
+}
+
+/// A running simulated station.
+pub(crate) struct Station {
+    handle: Handle<ChargePoint>,
+    shared: Arc<Shared>,
+    store: Arc<Mutex<RedbStore>>,
+    /// Each connector's energy register, Wh (also in the store).
+    meters: Mutex<BTreeMap<u32, i32>>,
+    call_timeout: Duration,
+    /// The client's end (in a mutex only so that `Station` is `Sync`).
+    done: Mutex<futures_util::future::BoxFuture<'static, Option<ChargePoint>>>,
+}
+
+/// One completed session.
+#[derive(Debug, Clone)]
+pub(crate) struct Session {
+    pub(crate) connector: u32,
+    pub(crate) transaction_id: i32,
+    pub(crate) energy_wh: i32,
+}
+
+fn boot_request(id: &str) -> BootNotificationRequest {
+    BootNotificationRequest {
+        charge_point_vendor: "ocpp-rs".into(),
+        charge_point_model: "ocpp cp simulator".into(),
+        charge_point_serial_number: Some(id.chars().take(25).collect()),
+        charge_box_serial_number: None,
+        firmware_version: Some(env!("CARGO_PKG_VERSION").into()),
+        iccid: None,
+        imsi: None,
+        meter_type: None,
+        meter_serial_number: None,
+    }
+}
+
+fn meter_key(connector: u32) -> String {
+    format!("{connector:04}")
+}
+
+impl Station {
+    /// Opens the station's store, rebuilds its machine and starts connecting.
+    ///
+    /// # Errors
+    ///
+    /// The store's error text (locked, not a database, corrupt, ...), a record the machine
+    /// cannot restore, or settings that do not fit together (e.g. the URL scheme and the
+    /// security profile).
+    pub(crate) fn start(config: StationConfig) -> Result<Station, String> {
+        let store = RedbStore::open(&config.db).map_err(|e| e.to_string())?;
+        let snapshot = store.load().map_err(|e| e.to_string())?;
+        let profile = config.security.profile().number().to_string();
+        let definitions = Definitions::builder()
+            .initial(
+                StandardKey::NumberOfConnectors,
+                &config.connectors.to_string(),
+            )
+            .initial(StandardKey::TransactionMessageRetryInterval, "1")
+            .initial(StandardKey::SecurityProfile, &profile)
+            .build()
+            .map_err(|e| format!("station configuration: {e}"))?;
+        let mut cp_config = ChargePointConfig::new(boot_request(&config.id), definitions);
+        cp_config.rpc.call_timeout = config.call_timeout;
+        cp_config.boot_retry = Duration::from_secs(5);
+        let machine = ChargePoint::new(cp_config, Box::new(UuidV4Ids), &snapshot)
+            .map_err(|e| format!("store {}: {e}", config.db.display()))?;
+        let mut meters = BTreeMap::new();
+        for connector in 1..=config.connectors {
+            let wh = snapshot
+                .get(METER_COLLECTION, &meter_key(connector))
+                .and_then(|bytes| std::str::from_utf8(bytes).ok()?.parse().ok())
+                .unwrap_or(0);
+            meters.insert(connector, wh);
+        }
+
+        let mut client_config = ClientConfig::new(&config.url, &config.id, [Version::V16])
+            .with_security(config.security.clone());
+        client_config.connect_timeout = config.connect_timeout;
+        client_config.reconnect = config.reconnect.clone();
+        client_config.validate().map_err(|e| e.to_string())?;
+
+        let store = Arc::new(Mutex::new(store));
+        let writer = store.clone();
+        let persister = move |ops: &[StoreOp]| {
+            writer
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .apply(ops)
+                .map_err(PersistError::new)
+        };
+        let client =
+            ocpp_io_tokio::connect_with_persister(client_config, machine, Box::new(persister));
+        let (handle, events, done) = client.split();
+        let (link, _) = watch::channel(Link::Connecting);
+        let shared = Arc::new(Shared {
+            id: config.id.clone(),
+            verbose: config.verbose,
+            authorized: Mailbox::new(),
+            started: Mailbox::new(),
+            ended: Mailbox::new(),
+            link,
+            errors: AtomicU64::new(0),
+        });
+        tokio::spawn(route_events(events, handle.clone(), shared.clone()));
+        Ok(Station {
+            handle,
+            shared,
+            store,
+            meters: Mutex::new(meters),
+            call_timeout: config.call_timeout,
+            done: Mutex::new(done),
+        })
+    }
+
+    /// Errors seen so far: failed calls, refused id tags, unanswered requests.
+    pub(crate) fn errors(&self) -> u64 {
+        self.shared.errors.load(Ordering::Relaxed)
+    }
+
+    /// Waits until the central system has accepted the station.
+    ///
+    /// # Errors
+    ///
+    /// Why the first connection failed (unreachable, refused credentials, TLS, ...) or why
+    /// the station was not accepted in time.
+    pub(crate) async fn accepted(&self, timeout: Duration) -> Result<(), String> {
+        let mut link = self.shared.link.subscribe();
+        let waited = tokio::time::timeout(timeout, async {
+            loop {
+                let state = link.borrow_and_update().clone();
+                match state {
+                    Link::Accepted => return Ok(()),
+                    Link::Failed(reason) => return Err(reason),
+                    Link::Connecting => {}
+                }
+                if link.changed().await.is_err() {
+                    return Err("the client ended".to_owned());
+                }
+            }
+        })
+        .await;
+        waited.unwrap_or_else(|_| {
+            Err(format!(
+                "not accepted by the central system within {} s",
+                timeout.as_secs()
+            ))
+        })
+    }
+
+    fn error(&self, message: String) -> String {
+        self.shared.errors.fetch_add(1, Ordering::Relaxed);
+        message
+    }
+
+    async fn status(&self, connector: u32, status: ChargePointStatus) -> Result<(), String> {
+        self.handle
+            .run(move |cp, now| cp.report_status(now, connector, ConnectorStatus::new(status)))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())
+    }
+
+    fn save_meter(&self, connector: u32, wh: i32) -> Result<(), String> {
+        self.store
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .apply(&[StoreOp::Put {
+                collection: METER_COLLECTION,
+                key: meter_key(connector),
+                value: wh.to_string().into_bytes(),
+            }])
+            .map_err(|e| e.to_string())
+    }
+
+    /// One charging session on `connector`: plug in, authorize `id_tag`, start, meter
+    /// readings, stop, unplug, with the status reports of each step.
+    pub(crate) async fn session(
+        &self,
+        connector: u32,
+        id_tag: &str,
+        charging: Charging,
+        latencies: &Latencies,
+    ) -> Result<Session, String> {
+        let result = self
+            .session_steps(connector, id_tag, charging, latencies)
+            .await;
+        if result.is_err() {
+            // Back to a state the next session can start from; best effort.
+            let _ = self.status(connector, ChargePointStatus::Available).await;
+        }
+        result.map_err(|e| self.error(e))
+    }
+
+    async fn session_steps(
+        &self,
+        connector: u32,
+        id_tag: &str,
+        charging: Charging,
+        latencies: &Latencies,
+    ) -> Result<Session, String> {
+        let timeout = self.call_timeout + Duration::from_secs(1);
+        self.status(connector, ChargePointStatus::Preparing).await?;
+
+        let tag = id_tag.to_owned();
+        let sent = Instant::now();
+        let call = self
+            .handle
+            .run(move |cp, now| cp.authorize(now, tag))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| format!("Authorize: {e}"))?;
+        let (verdict, at) = self
+            .shared
+            .authorized
+            .wait(call, timeout)
+            .await
+            .ok_or("Authorize: no answer in time")?;
+        latencies.record(at.saturating_duration_since(sent));
+        let info = verdict.map_err(|e| format!("Authorize: {e}"))?;
+        if info.status != AuthorizationStatus::Accepted {
+            return Err(format!("id tag {id_tag} not accepted: {:?}", info.status));
+        }
+
+        let meter_start = self.meter(connector);
+        let tag = id_tag.to_owned();
+        let sent = Instant::now();
+        let key = self
+            .handle
+            .run(move |cp, now| cp.start_transaction(now, connector, tag, meter_start, None))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| format!("StartTransaction: {e}"))?;
+        self.status(connector, ChargePointStatus::Charging).await?;
+        let (started, at) = self
+            .shared
+            .started
+            .wait(key, timeout)
+            .await
+            .ok_or("StartTransaction: no answer in time")?;
+        latencies.record(at.saturating_duration_since(sent));
+        let transaction_id = started.map_err(|e| format!("StartTransaction: {e}"))?;
+
+        let mut meter = meter_start;
+        for _ in 0..charging.readings {
+            tokio::time::sleep(charging.interval).await;
+            meter = meter.saturating_add(charging.step_wh);
+            // The hardware's register first: a restarted station never reads less.
+            self.save_meter(connector, meter)?;
+            self.meters
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(connector, meter);
+            self.handle
+                .run(move |cp, _| cp.report_meter(connector, meter))
+                .await
+                .map_err(|e| e.to_string())?
+                .map_err(|e| e.to_string())?;
+        }
+
+        let tag = id_tag.to_owned();
+        let sent = Instant::now();
+        let key = self
+            .handle
+            .run(move |cp, now| cp.stop_transaction(now, connector, meter, None, Some(tag)))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| format!("StopTransaction: {e}"))?;
+        self.status(connector, ChargePointStatus::Finishing).await?;
+        let at = self
+            .shared
+            .ended
+            .wait(key, timeout)
+            .await
+            .ok_or("StopTransaction: no answer in time")?;
+        latencies.record(at.saturating_duration_since(sent));
+        self.status(connector, ChargePointStatus::Available).await?;
+        Ok(Session {
+            connector,
+            transaction_id,
+            energy_wh: meter - meter_start,
+        })
+    }
+
+    fn meter(&self, connector: u32) -> i32 {
+        let meters = self.meters.lock().unwrap_or_else(PoisonError::into_inner);
+        meters.get(&connector).copied().unwrap_or(0)
+    }
+
+    /// Waits until every transaction message has been delivered (or `timeout` has passed);
+    /// returns how many are left.
+    pub(crate) async fn drain(&self, timeout: Duration) -> usize {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = self
+                .handle
+                .run(|cp, _| cp.queued_transaction_messages())
+                .await
+                .unwrap_or(0);
+            if left == 0 || Instant::now() >= deadline {
+                return left;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Closes the connection (1000) and waits for the client to end.
+    pub(crate) async fn close(self) {
+        let _ = self.handle.close(1000, "done");
+        let done = self
+            .done
+            .into_inner()
+            .unwrap_or_else(PoisonError::into_inner);
+        let _ = tokio::time::timeout(Duration::from_secs(5), done).await;
+    }
+}
+
+/// Hands the machine's events to the waiters, answers what the simulator decides, and tracks
+/// the connection.
+async fn route_events(
+    mut events: ocpp_io_tokio::Events<CpEvent>,
+    handle: Handle<ChargePoint>,
+    shared: Arc<Shared>,
+) {
+    let mut ever_connected = false;
+    while let Some(event) = events.next().await {
+        let at = Instant::now();
+        match event {
+            Event::Connected { .. } => {
+                ever_connected = true;
+                shared.note(format_args!("connected"));
+            }
+            Event::ConnectFailed(error) => {
+                shared.note(format_args!("connection failed: {error}"));
+                if !ever_connected || matches!(error, ConnectError::Config(_)) {
+                    shared.link.send_replace(Link::Failed(error.to_string()));
+                }
+            }
+            Event::Disconnected(reason) => {
+                shared.note(format_args!("disconnected: {reason:?}"));
+            }
+            Event::Reconnecting { delay, .. } => {
+                shared.note(format_args!("reconnecting in {} ms", delay.as_millis()));
+            }
+            Event::PersistFailed(error) => {
+                shared.errors.fetch_add(1, Ordering::Relaxed);
+                eprintln!("{}: {error}", shared.id);
+            }
+            Event::Machine(event) => on_machine_event(event, at, &handle, &shared),
+            _ => {}
+        }
+    }
+    shared.link.send_if_modified(|link| match link {
+        Link::Accepted | Link::Failed(_) => false,
+        Link::Connecting => {
+            *link = Link::Failed("the client ended".to_owned());
+            true
+        }
+    });
+}
+
+fn on_machine_event(event: CpEvent, at: Instant, handle: &Handle<ChargePoint>, shared: &Shared) {
+    match event {
+        CpEvent::Registered { status, interval } => {
+            shared.note(format_args!(
+                "BootNotification {status:?} (interval {} s)",
+                interval.as_secs()
+            ));
+            if status == RegistrationStatus::Accepted {
+                shared.link.send_replace(Link::Accepted);
+            }
+        }
+        CpEvent::Authorized {
+            handle: call,
+            result,
+            ..
+        } => {
+            shared
+                .authorized
+                .deliver(call, (result.map_err(|e| format!("{e:?}")), at));
+        }
+        CpEvent::TransactionStarted {
+            transaction,
+            transaction_id,
+            ..
+        } => shared
+            .started
+            .deliver(transaction, (Ok(transaction_id), at)),
+        CpEvent::TransactionDeauthorized {
+            transaction,
+            id_tag_info,
+            ..
+        } => shared.started.deliver(
+            transaction,
+            (Err(format!("id tag refused: {:?}", id_tag_info.status)), at),
+        ),
+        CpEvent::TransactionEnded { transaction, .. } => shared.ended.deliver(transaction, at),
+        CpEvent::TransactionInterrupted {
+            transaction,
+            connector,
+            stopped,
+        } => shared.note(format_args!(
+            "transaction {} on connector {connector} was interrupted by the restart{}",
+            transaction.0,
+            if stopped {
+                ": stopped as PowerLoss"
+            } else {
+                ""
+            }
+        )),
+        CpEvent::TransactionMessageDiscarded { action, .. } => {
+            shared.errors.fetch_add(1, Ordering::Relaxed);
+            eprintln!("{}: {action} given up after repeated failures", shared.id);
+        }
+        CpEvent::DataTransferRequested { decision, request } => {
+            // The simulator implements no vendor extension (1.6 section 4.3).
+            shared.note(format_args!(
+                "DataTransfer from vendor {:?}: UnknownVendorId",
+                request.vendor_id
+            ));
+            let answer = Reply::DataTransfer(DataTransferResponse {
+                status: DataTransferStatus::UnknownVendorId,
+                data: None,
+            });
+            let _ = handle.run_detached(move |cp, now| {
+                let _ = cp.reply(now, decision, answer);
+            });
+        }
+        CpEvent::CallFailed { action, failure } => {
+            shared.errors.fetch_add(1, Ordering::Relaxed);
+            shared.note(format_args!("{action} failed: {failure:?}"));
+        }
+        CpEvent::CallRefused { action, reason } => {
+            shared.errors.fetch_add(1, Ordering::Relaxed);
+            shared.note(format_args!("{action} refused: {reason}"));
+        }
+        CpEvent::PeerError { error, .. } => {
+            shared.note(format_args!(
+                "protocol error of the central system: {error:?}"
+            ));
+        }
+        CpEvent::ConfigurationChanged { key, value, .. } => {
+            shared.note(format_args!("configuration {key} = {value:?}"));
+        }
+        _ => {}
+    }
+}
+
+/// A path in `dir` for station `id`'s store.
+pub(crate) fn station_db(dir: &Path, id: &str) -> PathBuf {
+    dir.join(format!("{id}.redb"))
+}
