@@ -1111,3 +1111,249 @@ impl Authorization {
         SendLocalListOutcome::status(UpdateStatus::Accepted)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::Duration;
+    use time::macros::datetime;
+
+    const NOW: OffsetDateTime = datetime!(2024-05-01 10:00 UTC);
+
+    fn cache_on() -> AuthSettings {
+        AuthSettings {
+            cache_supported: true,
+            cache_enabled: true,
+            ..AuthSettings::default()
+        }
+    }
+
+    fn info(status: AuthorizationStatus) -> IdTagInfo {
+        plain(status)
+    }
+
+    fn keys(auth: &Authorization) -> Vec<&str> {
+        auth.cache().iter_by_use().map(CacheEntry::id_tag).collect()
+    }
+
+    #[test]
+    fn id_tags_fold_to_ascii_lowercase_errata_3_75() {
+        assert_eq!(fold("04A2b3"), "04a2b3");
+        let mut auth = Authorization::new(4);
+        let mut ops = Vec::new();
+        auth.record_id_tag_info(
+            &cache_on(),
+            "ABC",
+            &info(AuthorizationStatus::Accepted),
+            NOW,
+            &mut ops,
+        );
+        assert_eq!(auth.cache().get("abc").unwrap().id_tag(), "ABC");
+    }
+
+    /// 3.5.1: "remove any NOT-valid entries, and then, if necessary, the oldest valid entries".
+    #[test]
+    fn a_full_cache_evicts_a_not_valid_entry_before_any_valid_one() {
+        let mut auth = Authorization::new(3);
+        let mut ops = Vec::new();
+        let s = cache_on();
+        auth.record_id_tag_info(&s, "A", &info(AuthorizationStatus::Accepted), NOW, &mut ops);
+        auth.record_id_tag_info(&s, "B", &info(AuthorizationStatus::Blocked), NOW, &mut ops);
+        let expiring = IdTagInfo {
+            expiry_date: Some(NOW + Duration::hours(1)),
+            ..info(AuthorizationStatus::Accepted)
+        };
+        auth.record_id_tag_info(&s, "C", &expiring, NOW, &mut ops);
+        let later = NOW + Duration::hours(2);
+        let first = auth.record_id_tag_info(
+            &s,
+            "D",
+            &info(AuthorizationStatus::Accepted),
+            later,
+            &mut ops,
+        );
+        assert_eq!(
+            first,
+            InfoRecorded::Cached {
+                evicted: Some("B".into())
+            }
+        );
+        // C has expired by now: NOT-valid, so it goes before the older valid A.
+        let second = auth.record_id_tag_info(
+            &s,
+            "E",
+            &info(AuthorizationStatus::Accepted),
+            later,
+            &mut ops,
+        );
+        assert_eq!(
+            second,
+            InfoRecorded::Cached {
+                evicted: Some("C".into())
+            }
+        );
+        let third = auth.record_id_tag_info(
+            &s,
+            "F",
+            &info(AuthorizationStatus::Accepted),
+            later,
+            &mut ops,
+        );
+        assert_eq!(
+            third,
+            InfoRecorded::Cached {
+                evicted: Some("A".into())
+            }
+        );
+        assert_eq!(keys(&auth), ["D", "E", "F"]);
+    }
+
+    #[test]
+    fn a_lookup_and_an_update_make_an_entry_the_most_recently_used() {
+        let mut auth = Authorization::new(3);
+        let mut ops = Vec::new();
+        let s = AuthSettings {
+            local_pre_authorize: true,
+            ..cache_on()
+        };
+        for tag in ["A", "B", "C"] {
+            auth.record_id_tag_info(&s, tag, &info(AuthorizationStatus::Accepted), NOW, &mut ops);
+        }
+        auth.authorize_locally(&s, "a", NOW, true, &mut ops);
+        assert_eq!(keys(&auth), ["B", "C", "A"]);
+        auth.record_id_tag_info(&s, "B", &info(AuthorizationStatus::Accepted), NOW, &mut ops);
+        assert_eq!(keys(&auth), ["C", "A", "B"]);
+        auth.record_id_tag_info(&s, "D", &info(AuthorizationStatus::Accepted), NOW, &mut ops);
+        assert_eq!(keys(&auth), ["A", "B", "D"]);
+    }
+
+    #[test]
+    fn a_cache_of_capacity_zero_stores_nothing() {
+        let mut auth = Authorization::new(0);
+        let mut ops = Vec::new();
+        let recorded = auth.record_id_tag_info(
+            &cache_on(),
+            "A",
+            &info(AuthorizationStatus::Accepted),
+            NOW,
+            &mut ops,
+        );
+        assert_eq!(recorded, InfoRecorded::CacheUnused);
+        assert!(ops.is_empty());
+    }
+
+    #[test]
+    fn a_restore_over_capacity_keeps_the_most_recently_used_and_deletes_the_rest_later() {
+        let mut auth = Authorization::new(3);
+        let mut ops = Vec::new();
+        let s = cache_on();
+        for tag in ["A", "B", "C"] {
+            auth.record_id_tag_info(&s, tag, &info(AuthorizationStatus::Accepted), NOW, &mut ops);
+        }
+        let mut snapshot = Snapshot::new();
+        snapshot.apply(&ops);
+        let mut smaller = Authorization::restore(2, &snapshot).unwrap();
+        assert_eq!(keys(&smaller), ["B", "C"]);
+        let mut later = Vec::new();
+        smaller.record_id_tag_info(
+            &s,
+            "D",
+            &info(AuthorizationStatus::Accepted),
+            NOW,
+            &mut later,
+        );
+        snapshot.apply(&later);
+        let again = Authorization::restore(2, &snapshot).unwrap();
+        assert_eq!(keys(&again), ["C", "D"]);
+        assert_eq!(snapshot.records(CACHE_COLLECTION).count(), 2);
+    }
+
+    #[test]
+    fn restored_use_stamps_continue_after_the_highest_one() {
+        let mut auth = Authorization::new(4);
+        let mut ops = Vec::new();
+        let s = cache_on();
+        for tag in ["A", "B"] {
+            auth.record_id_tag_info(&s, tag, &info(AuthorizationStatus::Accepted), NOW, &mut ops);
+        }
+        let mut snapshot = Snapshot::new();
+        snapshot.apply(&ops);
+        let mut restored = Authorization::restore(4, &snapshot).unwrap();
+        assert_eq!(restored.cache.next_use, 2);
+        restored.record_id_tag_info(&s, "A", &info(AuthorizationStatus::Accepted), NOW, &mut ops);
+        assert_eq!(keys(&restored), ["B", "A"]);
+    }
+
+    fn bad_record(collection: &'static str, key: &str, value: &str) -> RestoreError {
+        let mut snapshot = Snapshot::new();
+        snapshot.insert(collection, key.to_owned(), value.as_bytes().to_vec());
+        Authorization::restore(4, &snapshot).unwrap_err()
+    }
+
+    fn reason(error: RestoreError) -> String {
+        let RestoreError::BadRecord { reason, .. } = error;
+        reason
+    }
+
+    #[test]
+    fn unreadable_cache_records_are_restore_errors() {
+        let entry = r#"{"v":1,"idTag":"A","info":{"status":"Accepted"},"storedAt":"2024-05-01T10:00:00Z","lastUsed":0}"#;
+        assert!(
+            bad_record(CACHE_COLLECTION, "a", "not json")
+                .to_string()
+                .contains("auth-cache/a")
+        );
+        assert!(
+            reason(bad_record(
+                CACHE_COLLECTION,
+                "a",
+                &entry.replace("\"v\":1", "\"v\":9")
+            ))
+            .contains("version 9")
+        );
+        assert!(reason(bad_record(CACHE_COLLECTION, "b", entry)).contains("idTag"));
+        assert!(
+            reason(bad_record(
+                CACHE_COLLECTION,
+                "a",
+                &entry.replace("Accepted", "Maybe")
+            ))
+            .contains("variant")
+        );
+        let mut snapshot = Snapshot::new();
+        snapshot.insert(CACHE_COLLECTION, "a".into(), entry.as_bytes().to_vec());
+        snapshot.insert(
+            CACHE_COLLECTION,
+            "b".into(),
+            entry.replace("\"A\"", "\"B\"").into_bytes(),
+        );
+        assert!(reason(Authorization::restore(4, &snapshot).unwrap_err()).contains("use stamp"));
+    }
+
+    #[test]
+    fn unreadable_local_list_records_are_restore_errors() {
+        let entry = r#"{"v":1,"idTag":"A","info":{"status":"Accepted"}}"#;
+        assert!(
+            reason(bad_record(LOCAL_LIST_COLLECTION, "id/a", entry)).contains("no version record")
+        );
+        assert!(reason(bad_record(LOCAL_LIST_COLLECTION, "id/b", entry)).contains("idTag"));
+        assert!(reason(bad_record(LOCAL_LIST_COLLECTION, "other", entry)).contains("not a key"));
+        assert!(
+            reason(bad_record(
+                LOCAL_LIST_COLLECTION,
+                "version",
+                r#"{"v":1,"listVersion":0}"#
+            ))
+            .contains("list version 0")
+        );
+        assert!(
+            reason(bad_record(
+                LOCAL_LIST_COLLECTION,
+                "version",
+                r#"{"v":2,"listVersion":3}"#
+            ))
+            .contains("version 2")
+        );
+        assert!(reason(bad_record(LOCAL_LIST_COLLECTION, "version", "{}")).contains("missing"));
+    }
+}
