@@ -202,7 +202,7 @@
 //!   rejected offline as `Invalid`, 7.2 "Identifier is unknown") and its [`Source`]. Looking up a
 //!   cache entry marks it used (one Put).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -1040,9 +1040,9 @@ impl Authorization {
                 max,
             });
         }
-        let mut seen = BTreeMap::new();
+        let mut seen = BTreeSet::new();
         for item in items {
-            if seen.insert(fold(&item.id_tag), ()).is_some() {
+            if !seen.insert(fold(&item.id_tag)) {
                 return SendLocalListOutcome::failed(ListRefusal::DuplicateIdTag(
                     item.id_tag.clone(),
                 ));
