@@ -19,6 +19,7 @@
 //! and Plug & Charge) that the Central System reads with GetConfiguration and writes with
 //! ChangeConfiguration, and that the machine's behaviour reads.
 
+pub mod authorization;
 pub mod config;
 mod ledger;
 mod role;
