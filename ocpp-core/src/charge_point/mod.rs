@@ -21,6 +21,7 @@
 
 pub mod config;
 mod ledger;
+pub mod metering;
 mod role;
 
 pub use ledger::{QUEUE_COLLECTION, TRANSACTIONS_COLLECTION, TransactionKey};
