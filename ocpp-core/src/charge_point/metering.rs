@@ -69,7 +69,7 @@
 //!   the measurands of MeterValuesSampledData; their timestamp is the moment of the poll.
 //! - **Clock-aligned values are aligned to UTC midnight.** 3.16.2: "the set of evenly spaced
 //!   meter data aggregation intervals per day, starting at 00:00:00 (midnight)". The
-//!   specification names no time zone for it, and section 3.15 says "it is strongly recommended
+//!   specification names no time zone for it, and section 3.14 says "it is strongly recommended
 //!   to use UTC for all time values"; the core knows no local time zone nor daylight saving
 //!   (a 23 or 25 hour day is not evenly divisible). So the boundaries are midnight UTC plus
 //!   multiples of ClockAlignedDataInterval, starting again at every midnight when the interval
