@@ -575,7 +575,7 @@ fn spec_3_16_4_measurands_the_hardware_lacks_are_skipped() {
 }
 
 #[test]
-fn spec_7_45_signed_readings_carry_their_format() {
+fn spec_7_49_signed_readings_carry_their_format() {
     let config = config(&[("MeterValueSampleInterval", "10")]);
     let mut metering = Metering::new();
     let mut ops = Vec::new();

@@ -180,7 +180,7 @@ const SECONDS_PER_DAY: i64 = 86_400;
 pub enum ReadingValue {
     /// A number (`SampledValue.format` Raw, the default).
     Raw(Decimal),
-    /// Signed meter data as the meter gives it, hex encoded (`format` SignedData, 7.45).
+    /// Signed meter data as the meter gives it, hex encoded (`format` SignedData, 7.49).
     Signed(String),
 }
 
