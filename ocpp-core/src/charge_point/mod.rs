@@ -22,6 +22,7 @@
 pub mod authorization;
 pub mod config;
 mod ledger;
+pub mod metering;
 mod role;
 
 pub use ledger::{QUEUE_COLLECTION, TRANSACTIONS_COLLECTION, TransactionKey};
