@@ -20,12 +20,13 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use ocpp_core::Version;
+use ocpp_core::charge_point::AuthorizeHandle;
 use ocpp_core::charge_point::config::{Definitions, StandardKey};
 use ocpp_core::charge_point::{
     ChargePoint, ChargePointConfig, ConnectorStatus, Event as CpEvent, Reply, TransactionKey,
 };
 use ocpp_core::persist::StoreOp;
-use ocpp_core::rpc::{CallHandle, UuidV4Ids};
+use ocpp_core::rpc::UuidV4Ids;
 use ocpp_core::v16::{
     AuthorizationStatus, BootNotificationRequest, ChargePointStatus, DataTransferResponse,
     DataTransferStatus, IdTagInfo, RegistrationStatus,
@@ -146,7 +147,7 @@ enum Link {
 struct Shared {
     id: String,
     verbose: bool,
-    authorized: Mailbox<CallHandle, (Result<IdTagInfo, String>, Instant)>,
+    authorized: Mailbox<AuthorizeHandle, (Result<IdTagInfo, String>, Instant)>,
     started: Mailbox<TransactionKey, (Result<i32, String>, Instant)>,
     ended: Mailbox<TransactionKey, Instant>,
     link: watch::Sender<Link>,

@@ -453,6 +453,7 @@ fn authorize_from_our_charge_point_is_decided_by_the_application_or_the_policy()
         handle,
         id_tag: "BLOCKED-TAG".into(),
         result: Ok(id_tag_info(AuthorizationStatus::Blocked)),
+        source: None,
     }));
 
     let mut pair = Pair::new(1, CentralSystemPolicy::accept_all());
@@ -464,6 +465,7 @@ fn authorize_from_our_charge_point_is_decided_by_the_application_or_the_policy()
         handle,
         id_tag: "ANY".into(),
         result: Ok(id_tag_info(AuthorizationStatus::Accepted)),
+        source: None,
     }));
 }
 

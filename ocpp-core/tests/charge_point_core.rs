@@ -7,6 +7,7 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 use ocpp_core::Version;
+use ocpp_core::charge_point::authorization::Source;
 use ocpp_core::charge_point::config::{Definitions, StandardKey};
 use ocpp_core::charge_point::{
     ChargePoint, ChargePointConfig, ChargePointError, ConnectorStatus, Event, Registration, Reply,
@@ -759,6 +760,7 @@ fn authorize_asks_the_central_system() {
                 handle,
                 id_tag,
                 result,
+                source: None,
             } => Some((*handle, id_tag.clone(), result.as_ref().unwrap().status)),
             _ => None,
         })
@@ -772,23 +774,168 @@ fn authorize_asks_the_central_system() {
     );
 }
 
-/// Messages other than transaction messages fail fast when they cannot be sent: offline, or
-/// before acceptance (section 4.2).
+fn verdicts(world: &World) -> Vec<(String, AuthorizationStatus, Option<Source>)> {
+    world
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Authorized {
+                id_tag,
+                result: Ok(info),
+                source,
+                ..
+            } => Some((id_tag.clone(), info.status, *source)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Section 3.5.4: a station that cannot ask the Central System (offline, or not accepted yet)
+/// decides locally; an unknown id tag is refused unless AllowOfflineTxForUnknownId.
 #[test]
-fn application_requests_fail_fast_when_the_station_cannot_send() {
+fn authorize_decides_locally_when_the_central_system_cannot_be_asked() {
     let mut world = World::new(1, |_| {});
+    world.cp.authorize(world.now, "T").unwrap();
+    world.settle();
     assert_eq!(
-        world.cp.authorize(world.now, "T"),
-        Err(ChargePointError::Offline)
+        verdicts(&world),
+        [(
+            "T".to_owned(),
+            AuthorizationStatus::Invalid,
+            Some(Source::Unknown)
+        )]
     );
+
+    let mut world = World::with_keys(
+        1,
+        &[(StandardKey::AllowOfflineTxForUnknownId, "true")],
+        |_| {},
+    );
+    world.cp.authorize(world.now, "T").unwrap();
+    world.settle();
+    assert_eq!(
+        verdicts(&world),
+        [(
+            "T".to_owned(),
+            AuthorizationStatus::Accepted,
+            Some(Source::UnknownOffline)
+        )]
+    );
+
+    // Other messages fail fast when they cannot be sent.
+    let mut world = World::new(1, |_| {});
     world.registrations = VecDeque::from([("Pending", 60)]);
     world.connect();
-    assert_eq!(
-        world.cp.authorize(world.now, "T"),
+    assert!(matches!(
+        world.cp.data_transfer(
+            world.now,
+            DataTransferRequest {
+                vendor_id: "v".into(),
+                message_id: None,
+                data: None
+            }
+        ),
         Err(ChargePointError::NotAccepted(Registration::Pending))
-    );
+    ));
+    let mut world = World::new(1, |_| {});
+    world.connect();
     let too_long = world.cp.authorize(world.now, "x".repeat(21));
-    assert!(too_long.is_err());
+    assert!(
+        matches!(too_long, Err(ChargePointError::Refused(_))),
+        "{too_long:?}"
+    );
+}
+
+/// OCTT TC_007_CS (Regular Start Charging Session – Cached Id), section 3.5.1: the Central
+/// System's verdicts are cached; with LocalPreAuthorize a cached valid id tag is authorized
+/// without an Authorize.req. TC_061_CS: ClearCache empties the cache.
+#[test]
+fn tc_007_cs_tc_061_cs_a_cached_id_tag_is_authorized_locally_until_cleared() {
+    let mut world = World::with_keys(1, &[(StandardKey::LocalPreAuthorize, "true")], |_| {});
+    world.connect();
+    world.take_seen();
+    world.cp.authorize(world.now, "CACHED").unwrap();
+    world.settle();
+    assert_eq!(sent(&world.take_seen(), "Authorize").len(), 1);
+    world.cp.authorize(world.now, "CACHED").unwrap();
+    world.settle();
+    assert!(
+        sent(&world.take_seen(), "Authorize").is_empty(),
+        "decided from the cache"
+    );
+    assert_eq!(
+        verdicts(&world).last().unwrap(),
+        &(
+            "CACHED".to_owned(),
+            AuthorizationStatus::Accepted,
+            Some(Source::Cache)
+        )
+    );
+    assert_eq!(world.stored.records("cp16.auth-cache").count(), 1);
+
+    let cleared = world.cs_calls("ClearCache", json!({})).unwrap();
+    assert_eq!(cleared["status"], "Accepted");
+    assert_eq!(world.stored.records("cp16.auth-cache").count(), 0);
+    world.cp.authorize(world.now, "CACHED").unwrap();
+    world.settle();
+    assert_eq!(
+        sent(&world.take_seen(), "Authorize").len(),
+        1,
+        "asked again"
+    );
+}
+
+/// OCTT TC_043_CS / TC_042_2_CS / TC_008_CS (sections 5.10, 5.15, 3.5.2): the Central System
+/// installs a local list; its version is reported; its entries authorize offline with
+/// LocalAuthorizeOffline.
+#[test]
+fn tc_043_cs_a_local_list_is_installed_versioned_and_used_offline() {
+    let mut world = World::new(1, |_| {});
+    world.connect();
+    let version = world.cs_calls("GetLocalListVersion", json!({})).unwrap();
+    assert_eq!(version["listVersion"], 0, "empty");
+    let sent_list = world
+        .cs_calls(
+            "SendLocalList",
+            json!({"listVersion": 5, "updateType": "Full", "localAuthorizationList": [
+                {"idTag": "LISTED", "idTagInfo": {"status": "Accepted"}},
+                {"idTag": "BLOCKED", "idTagInfo": {"status": "Blocked"}}
+            ]}),
+        )
+        .unwrap();
+    assert_eq!(sent_list["status"], "Accepted");
+    let version = world.cs_calls("GetLocalListVersion", json!({})).unwrap();
+    assert_eq!(version["listVersion"], 5);
+    let stale = world
+        .cs_calls(
+            "SendLocalList",
+            json!({"listVersion": 5, "updateType": "Differential"}),
+        )
+        .unwrap();
+    assert_eq!(stale["status"], "VersionMismatch");
+
+    world.disconnect();
+    world.cp.authorize(world.now, "LISTED").unwrap();
+    world.cp.authorize(world.now, "BLOCKED").unwrap();
+    world.settle();
+    assert_eq!(
+        verdicts(&world),
+        [
+            (
+                "LISTED".to_owned(),
+                AuthorizationStatus::Accepted,
+                Some(Source::LocalList)
+            ),
+            (
+                "BLOCKED".to_owned(),
+                AuthorizationStatus::Blocked,
+                Some(Source::LocalList)
+            ),
+        ]
+    );
+    // The list survives a restart.
+    let rebooted = World::restored(definitions(1, &[]), |_| {}, world.stored.clone());
+    assert_eq!(rebooted.cp.authorization().local_list().version(), 5);
 }
 
 /// Section 4.3: vendor-specific data from the station, and its answer.

@@ -27,7 +27,7 @@ mod role;
 
 pub use ledger::{QUEUE_COLLECTION, TRANSACTIONS_COLLECTION, TransactionKey};
 pub use role::{
-    AVAILABILITY_COLLECTION, CONNECTOR_STATUS_COLLECTION, ChargePoint, ChargePointConfig,
-    ChargePointError, ConnectorStatus, Decision, Event, InterruptedTransactions, Registration,
-    Reply, RestoreError,
+    AVAILABILITY_COLLECTION, AuthorizeHandle, CONNECTOR_STATUS_COLLECTION, ChargePoint,
+    ChargePointConfig, ChargePointError, ConnectorStatus, Decision, Event, InterruptedTransactions,
+    Registration, Reply, RestoreError,
 };

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use time::OffsetDateTime;
 
+use super::authorization::{AuthSettings, Authorization, InfoRecorded, LocalDecision, Source};
 use super::config::{self, Configuration, Definitions, RestoreIssue, StandardKey};
 use super::ledger::{Ledger, TransactionKey};
 use crate::machine::{Machine, Output};
@@ -60,6 +61,9 @@ pub struct ChargePointConfig {
     /// What to do at start-up with transactions that were running when the station went
     /// down.
     pub interrupted_transactions: InterruptedTransactions,
+    /// How many id tags the Authorization Cache holds (section 3.5.1 leaves the size to the
+    /// station); the least recently used not-valid entry goes first. Default 1,000.
+    pub authorization_cache_capacity: usize,
 }
 
 /// What becomes of a transaction that was running when the station lost power or was reset.
@@ -84,6 +88,7 @@ impl ChargePointConfig {
             rpc: EndpointConfig::new(Version::V16),
             boot_retry: Duration::from_secs(60),
             interrupted_transactions: InterruptedTransactions::StopAsPowerLoss,
+            authorization_cache_capacity: 1_000,
         }
     }
 }
@@ -153,14 +158,18 @@ pub enum Event {
         /// How far the caller's wall clock is behind it.
         offset: time::Duration,
     },
-    /// The answer to [`ChargePoint::authorize`].
+    /// The verdict on [`ChargePoint::authorize`]: at once when the Local Authorization List
+    /// or the Authorization Cache decides (section 3.5), otherwise when the Central System
+    /// answers. Only `status: Accepted` authorizes.
     Authorized {
         /// The handle `authorize` returned.
-        handle: CallHandle,
+        handle: AuthorizeHandle,
         /// The id tag asked about.
         id_tag: String,
-        /// The Central System's verdict, or why there is none.
+        /// The verdict, or why the Central System gave none.
         result: Result<IdTagInfo, CallFailure>,
+        /// Where a local verdict comes from; `None` when the Central System decided.
+        source: Option<Source>,
     },
     /// The answer to [`ChargePoint::data_transfer`].
     DataTransferAnswered {
@@ -359,6 +368,10 @@ impl Reply {
     }
 }
 
+/// Identifies one [`ChargePoint::authorize`] to its [`Event::Authorized`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct AuthorizeHandle(u64);
+
 /// Why a command of the application was refused.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ChargePointError {
@@ -465,10 +478,13 @@ enum Purpose {
     },
     Authorize {
         id_tag: String,
+        handle: AuthorizeHandle,
     },
     DataTransfer,
     /// The head of the transaction queue.
     Queued,
+    /// A one-off notification (LocalListConflict) whose answer changes nothing.
+    Notice,
 }
 
 /// The OCPP 1.6 Charge Point state machine. Drive it through [`Machine`].
@@ -482,6 +498,8 @@ pub struct ChargePoint {
     boot_triggered: bool,
     heartbeat_triggered: bool,
     configuration: Configuration,
+    authorization: Authorization,
+    next_authorize: u64,
     ledger: Ledger,
     /// The head of the transaction queue is in flight.
     queue_busy: bool,
@@ -521,11 +539,14 @@ impl std::fmt::Debug for ChargePoint {
 
 /// The actions of the Central System this machine answers; the rest of 1.6 is answered
 /// `NotSupported` until the features that handle them exist.
-const HANDLED_ACTIONS: [&str; 9] = [
+const HANDLED_ACTIONS: [&str; 12] = [
     "ChangeAvailability",
     "ChangeConfiguration",
+    "ClearCache",
     "DataTransfer",
     "GetConfiguration",
+    "GetLocalListVersion",
+    "SendLocalList",
     "RemoteStartTransaction",
     "RemoteStopTransaction",
     "Reset",
@@ -585,6 +606,7 @@ impl ChargePoint {
             }
         }
         let ledger = Ledger::restore(snapshot)?;
+        let authorization = Authorization::restore(config.authorization_cache_capacity, snapshot)?;
         let interrupted = ledger.running().map(|t| t.key).collect();
         let mut inoperative = BTreeSet::new();
         let mut scheduled = BTreeMap::new();
@@ -628,6 +650,8 @@ impl ChargePoint {
         Ok(ChargePoint {
             endpoint: Endpoint::new(rpc, ids),
             configuration,
+            authorization,
+            next_authorize: 0,
             ledger,
             queue_busy: false,
             interrupted,
@@ -663,6 +687,11 @@ impl ChargePoint {
     /// The configuration keys and their values.
     pub fn configuration(&self) -> &Configuration {
         &self.configuration
+    }
+
+    /// The Authorization Cache and the Local Authorization List.
+    pub fn authorization(&self) -> &Authorization {
+        &self.authorization
     }
 
     fn connector_count(&self) -> u32 {
@@ -736,18 +765,86 @@ impl ChargePoint {
         Ok(())
     }
 
-    /// Asks the Central System whether `id_tag` may charge (section 4.1). The verdict comes
-    /// as [`Event::Authorized`]. Fails fast when the station cannot send.
+    /// Decides whether `id_tag` may charge (sections 3.5 and 4.1): from the Local
+    /// Authorization List and the Authorization Cache where the configuration allows
+    /// (`LocalPreAuthorize` online; `LocalAuthorizeOffline` and `AllowOfflineTxForUnknownId`
+    /// offline), otherwise by asking the Central System. The verdict comes as
+    /// [`Event::Authorized`], among the outputs of this very call when it is local. Fails when
+    /// the Central System must be asked and cannot be (an id tag over 20 characters, say).
     pub fn authorize(
         &mut self,
         now: Now,
         id_tag: impl Into<String>,
-    ) -> Result<CallHandle, ChargePointError> {
+    ) -> Result<AuthorizeHandle, ChargePointError> {
+        self.settle_restored(now);
         let id_tag = id_tag.into();
-        let request = AuthorizeRequest {
-            id_tag: id_tag.clone(),
-        };
-        self.send_for_application(now, &request, Purpose::Authorize { id_tag })
+        let handle = AuthorizeHandle(self.next_authorize);
+        self.next_authorize += 1;
+        let settings = AuthSettings::from_configuration(&self.configuration);
+        let online = self.connected && self.registration == Registration::Accepted;
+        let mut ops = Vec::new();
+        let decision = self.authorization.authorize_locally(
+            &settings,
+            &id_tag,
+            self.time(now),
+            online,
+            &mut ops,
+        );
+        self.persist(ops);
+        match decision {
+            LocalDecision::Authorized { info, source }
+            | LocalDecision::Rejected { info, source } => {
+                self.outputs.push_back(Output::Event(Event::Authorized {
+                    handle,
+                    id_tag,
+                    result: Ok(info),
+                    source: Some(source),
+                }));
+            }
+            LocalDecision::AskCentralSystem { .. } => {
+                let request = AuthorizeRequest {
+                    id_tag: id_tag.clone(),
+                };
+                self.send_for_application(now, &request, Purpose::Authorize { id_tag, handle })?;
+            }
+        }
+        Ok(handle)
+    }
+
+    /// Records an IdTagInfo the Central System sent (Authorize, StartTransaction and
+    /// StopTransaction answers) in the Authorization Cache (section 3.5.1); a conflict with the
+    /// Local Authorization List is reported with a StatusNotification of connector 0 (3.5.2).
+    fn record_id_tag_info(&mut self, now: Now, id_tag: &str, info: &IdTagInfo) {
+        let settings = AuthSettings::from_configuration(&self.configuration);
+        let mut ops = Vec::new();
+        let recorded = self.authorization.record_id_tag_info(
+            &settings,
+            id_tag,
+            info,
+            self.time(now),
+            &mut ops,
+        );
+        self.persist(ops);
+        if let InfoRecorded::InLocalList { conflict: true } = recorded
+            && self.connected
+            && self.registration == Registration::Accepted
+        {
+            let mut status = self.effective_status(0);
+            status.error_code = ChargePointErrorCode::LocalListConflict;
+            let request = StatusNotificationRequest {
+                connector_id: 0,
+                error_code: status.error_code,
+                info: Some(format!("{id_tag} conflicts with the local list")),
+                status: status.status,
+                timestamp: Some(self.time(now)),
+                vendor_id: None,
+                vendor_error_code: None,
+            };
+            if let Ok(handle) = self.endpoint.call_request(now, &request) {
+                // Reported once; the connector's own status tracking is untouched.
+                self.calls.insert(handle, Purpose::Notice);
+            }
+        }
     }
 
     /// A transaction has started on `connector` (section 4.8): the id tag is authorized and
@@ -1186,14 +1283,18 @@ impl ChargePoint {
                 };
                 match (purpose, outcome) {
                     // The application's own calls: it hears the outcome either way.
-                    (Purpose::Authorize { id_tag }, outcome) => {
+                    (Purpose::Authorize { id_tag, handle }, outcome) => {
                         let result = outcome.and_then(|payload| {
                             decode::<AuthorizeResponse>(&payload).map(|r| r.id_tag_info)
                         });
+                        if let Ok(info) = &result {
+                            self.record_id_tag_info(now, &id_tag, info);
+                        }
                         self.outputs.push_back(Output::Event(Event::Authorized {
                             handle,
                             id_tag,
                             result,
+                            source: None,
                         }));
                     }
                     (Purpose::DataTransfer, outcome) => {
@@ -1255,8 +1356,11 @@ impl ChargePoint {
                     slot.reported = Some(sent);
                 }
             }
-            // Routed elsewhere before this point.
-            Purpose::Authorize { .. } | Purpose::DataTransfer | Purpose::Queued => {}
+            // Routed elsewhere before this point, or nothing to do.
+            Purpose::Authorize { .. }
+            | Purpose::DataTransfer
+            | Purpose::Queued
+            | Purpose::Notice => {}
         }
     }
 
@@ -1284,10 +1388,16 @@ impl ChargePoint {
             Ok(payload) => {
                 // Taken before the pop, which forgets a transaction with its last message.
                 let transaction = self.ledger.get(key).cloned();
+                let stop_id_tag = self
+                    .ledger
+                    .head()
+                    .and_then(|head| head.payload.get("idTag"))
+                    .and_then(Value::as_str)
+                    .map(str::to_owned);
                 self.ledger.pop_head(&mut ops);
                 self.persist(std::mem::take(&mut ops));
                 if let Some(transaction) = transaction {
-                    self.on_transaction_answer(now, transaction, &action, &payload);
+                    self.on_transaction_answer(now, transaction, &action, stop_id_tag, &payload);
                 }
             }
             Err(failure) => {
@@ -1323,6 +1433,7 @@ impl ChargePoint {
         now: Now,
         transaction: super::ledger::Transaction,
         action: &str,
+        stop_id_tag: Option<String>,
         payload: &Value,
     ) {
         let key = transaction.key;
@@ -1336,6 +1447,7 @@ impl ChargePoint {
                     t.transaction_id = Some(response.transaction_id)
                 });
                 self.persist(ops);
+                self.record_id_tag_info(now, &transaction.id_tag, &response.id_tag_info);
                 self.outputs
                     .push_back(Output::Event(Event::TransactionStarted {
                         transaction: key,
@@ -1368,6 +1480,13 @@ impl ChargePoint {
             }
             "StopTransaction" => {
                 let response = StopTransactionResponse::deserialize(payload).ok();
+                // The verdict is on the id tag that stopped the transaction (section 4.10).
+                if let (Some(id_tag), Some(info)) = (
+                    stop_id_tag,
+                    response.as_ref().and_then(|r| r.id_tag_info.as_ref()),
+                ) {
+                    self.record_id_tag_info(now, &id_tag, info);
+                }
                 self.outputs
                     .push_back(Output::Event(Event::TransactionEnded {
                         transaction: key,
@@ -1565,6 +1684,29 @@ impl ChargePoint {
                     &call.id,
                     &ChangeAvailabilityResponse { status },
                 );
+            }
+            Ok(v16::Request::ClearCache(_)) => {
+                let settings = AuthSettings::from_configuration(&self.configuration);
+                let mut ops = Vec::new();
+                let response = self.authorization.clear_cache(&settings, &mut ops);
+                self.persist(ops);
+                let _ = self.endpoint.respond_with(now, &call.id, &response);
+            }
+            Ok(v16::Request::GetLocalListVersion(_)) => {
+                let settings = AuthSettings::from_configuration(&self.configuration);
+                let response = self.authorization.get_local_list_version(&settings);
+                let _ = self.endpoint.respond_with(now, &call.id, &response);
+            }
+            Ok(v16::Request::SendLocalList(request)) => {
+                let settings = AuthSettings::from_configuration(&self.configuration);
+                let mut ops = Vec::new();
+                let outcome = self
+                    .authorization
+                    .send_local_list(&settings, &request, &mut ops);
+                self.persist(ops);
+                let _ = self
+                    .endpoint
+                    .respond_with(now, &call.id, &outcome.response());
             }
             Ok(v16::Request::DataTransfer(request)) => {
                 let decision = Decision(call.id);
