@@ -220,7 +220,7 @@ impl World {
                 json!({"status": status, "currentTime": time, "interval": interval})
             }
             "Heartbeat" => json!({"currentTime": time}),
-            "StatusNotification" => json!({}),
+            "StatusNotification" | "MeterValues" => json!({}),
             "Authorize" => {
                 let status = match call.payload["idTag"].as_str() {
                     Some("BLOCKED") => "Blocked",
@@ -240,7 +240,8 @@ impl World {
     /// Runs virtual time forward to `elapsed` since the start, firing every deadline on the way.
     fn run_until(&mut self, elapsed: Duration) {
         let end = Monotonic::from_elapsed(elapsed);
-        loop {
+        // A deadline that handle_timeout does not move would spin forever: fail instead.
+        for _ in 0..1_000_000 {
             let next = [self.cp.poll_timeout(), self.cs.poll_timeout()]
                 .into_iter()
                 .flatten()
@@ -253,11 +254,14 @@ impl World {
                     self.cs.handle_timeout(self.now);
                     self.settle();
                 }
-                _ => break,
+                _ => {
+                    let step = end.saturating_since(self.now.monotonic);
+                    self.now = self.now.advanced(step);
+                    return;
+                }
             }
         }
-        let step = end.saturating_since(self.now.monotonic);
-        self.now = self.now.advanced(step);
+        panic!("a deadline at or before {end:?} does not move");
     }
 
     /// The Central System calls the station.
@@ -622,6 +626,13 @@ fn trigger_message_answers_per_section_5_17() {
     );
     assert_eq!(
         trigger(&mut world, json!({"requestedMessage": "MeterValues"})),
+        "Accepted"
+    );
+    assert_eq!(
+        trigger(
+            &mut world,
+            json!({"requestedMessage": "DiagnosticsStatusNotification"})
+        ),
         "NotImplemented"
     );
 }
@@ -1884,4 +1895,152 @@ fn change_availability_per_section_5_2() {
         [(0, "Unavailable"), (1, "Unavailable")]
     );
     assert!(!rebooted.cp.is_operative(1));
+}
+
+fn readings() -> Vec<ocpp_core::charge_point::metering::Reading> {
+    use ocpp_core::charge_point::metering::Reading;
+    use ocpp_core::v16::Measurand;
+    vec![
+        Reading::raw(Measurand::EnergyActiveImportRegister, 12_345),
+        Reading::raw(Measurand::PowerActiveImport, 7_400),
+    ]
+}
+
+fn meter_values(seen: &[Seen]) -> Vec<&Seen> {
+    sent(seen, "MeterValues")
+}
+
+/// OCTT TC_070_CS (Sampled Meter Values), section 3.16.1: during a transaction, the
+/// configured measurands every MeterValueSampleInterval from its start, with its id; the
+/// StopTxnSampledData collected go into the StopTransaction (section 4.10).
+#[test]
+fn tc_070_cs_sampled_meter_values_during_a_transaction() {
+    let mut world = World::with_keys(
+        1,
+        &[
+            (StandardKey::MeterValueSampleInterval, "10"),
+            (
+                StandardKey::MeterValuesSampledData,
+                "Energy.Active.Import.Register,Power.Active.Import",
+            ),
+            (
+                StandardKey::StopTxnSampledData,
+                "Energy.Active.Import.Register",
+            ),
+        ],
+        |_| {},
+    );
+    world.connect();
+    world.take_seen();
+    world.cp.set_readings(1, readings()).unwrap();
+    world
+        .cp
+        .start_transaction(world.now, 1, "T", 0, None)
+        .unwrap();
+    world.settle();
+    let start = world.elapsed();
+    world.run_for_seconds(35);
+    let seen = world.take_seen();
+    let samples = meter_values(&seen);
+    let times: Vec<Duration> = samples.iter().map(|s| s.at - start).collect();
+    assert_eq!(times, [secs(10), secs(20), secs(30)]);
+    for sample in &samples {
+        assert_eq!(sample.payload["transactionId"], 101);
+        let values = &sample.payload["meterValue"][0]["sampledValue"];
+        assert_eq!(values.as_array().unwrap().len(), 2);
+        assert_eq!(values[0]["context"], "Sample.Periodic");
+    }
+    world
+        .cp
+        .stop_transaction(world.now, 1, 500, None, None)
+        .unwrap();
+    world.settle();
+    let seen = world.take_seen();
+    let stop = &sent(&seen, "StopTransaction")[0].payload;
+    let data = stop["transactionData"].as_array().expect("transactionData");
+    assert!(data.len() >= 2, "begin, samples and end: {data:?}");
+    // Stopped: no more samples.
+    world.run_for_seconds(60);
+    assert!(meter_values(&world.seen).is_empty());
+}
+
+/// Section 3.7: meter values of a transaction are transaction-related: queued durably while
+/// offline and delivered in order, between its start and its stop.
+#[test]
+fn transaction_meter_values_made_offline_are_delivered_in_order() {
+    let mut world = World::with_keys(1, &[(StandardKey::MeterValueSampleInterval, "10")], |_| {});
+    world.connect();
+    world.disconnect();
+    world.take_seen();
+    world.cp.set_readings(1, readings()).unwrap();
+    world
+        .cp
+        .start_transaction(world.now, 1, "T", 0, None)
+        .unwrap();
+    world.run_for_seconds(25);
+    world
+        .cp
+        .stop_transaction(world.now, 1, 500, None, None)
+        .unwrap();
+    world.settle();
+    assert_eq!(world.cp.queued_transaction_messages(), 4);
+    world.connect();
+    let seen = world.take_seen();
+    let order: Vec<&str> = seen
+        .iter()
+        .filter(|s| s.action != "StatusNotification" && s.action != "BootNotification")
+        .map(|s| s.action.as_str())
+        .collect();
+    assert_eq!(
+        order,
+        [
+            "StartTransaction",
+            "MeterValues",
+            "MeterValues",
+            "StopTransaction"
+        ]
+    );
+    assert!(
+        meter_values(&seen)
+            .iter()
+            .all(|m| m.payload["transactionId"] == 101)
+    );
+}
+
+/// OCTT TC_071_CS (Clock-aligned Meter Values), section 3.16.2: at every multiple of
+/// ClockAlignedDataInterval past midnight, context Sample.Clock, stamped with the boundary.
+#[test]
+fn tc_071_cs_clock_aligned_meter_values() {
+    let mut world = World::with_keys(1, &[(StandardKey::ClockAlignedDataInterval, "900")], |_| {});
+    world.connect();
+    world.take_seen();
+    world.cp.set_readings(0, readings()).unwrap();
+    world.cp.set_readings(1, readings()).unwrap();
+    world.run_for_seconds(13);
+    world.run_for_seconds(1800);
+    let seen = world.take_seen();
+    let samples = meter_values(&seen);
+    let stamps: Vec<(i64, &str)> = samples
+        .iter()
+        .map(|s| {
+            (
+                s.payload["connectorId"].as_i64().unwrap(),
+                s.payload["meterValue"][0]["timestamp"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        stamps,
+        [
+            (0, "2024-05-01T10:15:00Z"),
+            (1, "2024-05-01T10:15:00Z"),
+            (0, "2024-05-01T10:30:00Z"),
+            (1, "2024-05-01T10:30:00Z"),
+        ]
+    );
+    assert!(
+        samples.iter().all(|s| {
+            s.payload["meterValue"][0]["sampledValue"][0]["context"] == "Sample.Clock"
+        })
+    );
 }

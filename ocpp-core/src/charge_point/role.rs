@@ -15,6 +15,7 @@ use time::OffsetDateTime;
 use super::authorization::{AuthSettings, Authorization, InfoRecorded, LocalDecision, Source};
 use super::config::{self, Configuration, Definitions, RestoreIssue, StandardKey};
 use super::ledger::{Ledger, TransactionKey};
+use super::metering::{self, Metering, Reading};
 use crate::machine::{Machine, Output};
 use crate::message::OcppRequest;
 use crate::persist::{Snapshot, StoreOp};
@@ -496,10 +497,16 @@ pub struct ChargePoint {
     /// When the next BootNotification may go out (while not accepted).
     next_boot: Monotonic,
     boot_triggered: bool,
+    /// Connectors whose meter values a TriggerMessage asked for.
+    triggered_meter_values: BTreeSet<u32>,
     heartbeat_triggered: bool,
     configuration: Configuration,
     authorization: Authorization,
     next_authorize: u64,
+    metering: Metering,
+    /// The stored metering records, until the first input brings the time to rebuild the
+    /// schedules from (they are checked at construction).
+    metering_records: Option<Snapshot>,
     ledger: Ledger,
     /// The head of the transaction queue is in flight.
     queue_busy: bool,
@@ -607,6 +614,13 @@ impl ChargePoint {
         }
         let ledger = Ledger::restore(snapshot)?;
         let authorization = Authorization::restore(config.authorization_cache_capacity, snapshot)?;
+        let mut metering_records = Snapshot::new();
+        for (key, value) in snapshot.records(metering::COLLECTION) {
+            metering_records.insert(metering::COLLECTION, key.to_owned(), value.to_vec());
+        }
+        // Checked now so that a damaged record is a construction error like the others.
+        let placeholder = Now::new(Monotonic::ZERO, OffsetDateTime::UNIX_EPOCH);
+        Metering::restore(&metering_records, placeholder)?;
         let interrupted = ledger.running().map(|t| t.key).collect();
         let mut inoperative = BTreeSet::new();
         let mut scheduled = BTreeMap::new();
@@ -652,6 +666,8 @@ impl ChargePoint {
             configuration,
             authorization,
             next_authorize: 0,
+            metering: Metering::new(),
+            metering_records: Some(metering_records),
             ledger,
             queue_busy: false,
             interrupted,
@@ -664,6 +680,7 @@ impl ChargePoint {
             registration: Registration::Unregistered,
             next_boot: Monotonic::ZERO,
             boot_triggered: false,
+            triggered_meter_values: BTreeSet::new(),
             heartbeat_triggered: false,
             last_sent: Monotonic::ZERO,
             clock_offset: time::Duration::ZERO,
@@ -890,6 +907,9 @@ impl ChargePoint {
         );
         self.ledger
             .enqueue(key, StartTransactionRequest::ACTION, payload, &mut ops);
+        let corrected = Now::new(now.monotonic, timestamp);
+        self.metering
+            .transaction_started(corrected, connector, key, &self.configuration, &mut ops);
         self.persist(ops);
         self.pump(now);
         Ok(key)
@@ -930,6 +950,19 @@ impl ChargePoint {
                 .update(key, &mut ops, |t| t.last_meter = meter_wh);
             self.persist(ops);
         }
+        Ok(())
+    }
+
+    /// The current meter readings of `connector` (0: the main meter), in place of the previous
+    /// ones: what the machine samples for MeterValues when the configured intervals come
+    /// (section 3.16). Measurands the station does not measure are simply absent.
+    pub fn set_readings(
+        &mut self,
+        connector: u32,
+        readings: Vec<Reading>,
+    ) -> Result<(), ChargePointError> {
+        self.check_connector(connector)?;
+        self.metering.set_readings(connector, readings);
         Ok(())
     }
 
@@ -986,20 +1019,32 @@ impl ChargePoint {
         reason: Option<Reason>,
         id_tag: Option<String>,
     ) -> Result<(), ChargePointError> {
+        let connector = self.ledger.get(key).map(|t| t.connector);
+        let corrected = Now::new(now.monotonic, self.time(now));
+        let mut ops = Vec::new();
+        // Section 4.10: the StopTxn*Data collected during the transaction.
+        let transaction_data = match connector {
+            Some(connector) => self.metering.transaction_stopped(
+                corrected,
+                connector,
+                &self.configuration,
+                &mut ops,
+            ),
+            None => None,
+        };
         let request = StopTransactionRequest {
             id_tag,
             meter_stop,
-            timestamp: self.time(now),
+            timestamp: corrected.wall,
             // Filled in when sent: the id may not be known yet (see `ledger`).
             transaction_id: 0,
             reason,
-            transaction_data: None,
+            transaction_data,
         };
         let mut payload = self.checked_payload(&request)?;
         if let Value::Object(members) = &mut payload {
             members.remove("transactionId");
         }
-        let mut ops = Vec::new();
         self.ledger.update(key, &mut ops, |t| {
             t.stopped = true;
             t.last_meter = meter_stop;
@@ -1016,6 +1061,26 @@ impl ChargePoint {
 
     /// Deals once with the transactions found running at start-up.
     fn settle_restored(&mut self, now: Now) {
+        if let Some(records) = self.metering_records.take() {
+            let corrected = Now::new(now.monotonic, self.time(now));
+            // Checked at construction, so this restores; the fallback only guards the
+            // impossible.
+            self.metering = Metering::restore(&records, corrected).unwrap_or_default();
+            // Metering of transactions the ledger no longer runs is dropped.
+            let stale: Vec<u32> = self
+                .metering
+                .transactions()
+                .filter(|(connector, key)| {
+                    self.ledger.running_on(*connector).map(|t| t.key) != Some(*key)
+                })
+                .map(|(connector, _)| connector)
+                .collect();
+            let mut ops = Vec::new();
+            for connector in stale {
+                self.metering.forget(connector, &mut ops);
+            }
+            self.persist(ops);
+        }
         // Section 5.14 / errata 3.36: transactions a reset interrupted are reported as such.
         let reason = match self.reset_before_start.take() {
             Some(kind) => {
@@ -1139,6 +1204,9 @@ impl ChargePoint {
     /// Sends whatever is due: the BootNotification while not accepted; status notifications,
     /// triggered messages and heartbeats when allowed.
     fn pump(&mut self, now: Now) {
+        // Meter values are sampled whether or not the station can send: transaction samples
+        // are queued, and the sampling deadline must move on either way.
+        self.sample(now);
         if !self.connected {
             return;
         }
@@ -1231,6 +1299,21 @@ impl ChargePoint {
             && !heartbeat_interval.is_zero()
             && quiet
             && self.endpoint.pending_calls() == 0;
+        // Section 5.17: triggered meter values, of the readings at hand, sent after the answer.
+        for connector in std::mem::take(&mut self.triggered_meter_values) {
+            let corrected = Now::new(now.monotonic, self.time(now));
+            if let Some(sample) = self
+                .metering
+                .triggered(corrected, connector, &self.configuration)
+            {
+                let transaction_id = sample
+                    .transaction
+                    .and_then(|key| self.ledger.get(key))
+                    .map(|t| t.id_for_messages());
+                let request = sample.into_request(transaction_id);
+                self.send(now, &request, Purpose::Notice);
+            }
+        }
         if self.heartbeat_triggered || heartbeat_due {
             self.heartbeat_triggered = false;
             self.send(now, &HeartbeatRequest::default(), Purpose::Heartbeat);
@@ -1362,6 +1445,35 @@ impl ChargePoint {
             | Purpose::Queued
             | Purpose::Notice => {}
         }
+    }
+
+    /// Takes the meter values due now (section 3.16): those of a transaction join the durable
+    /// queue; the others (clock-aligned values outside transactions) are sent if the station
+    /// may send, and dropped otherwise, as they are not transaction-related (section 3.7).
+    fn sample(&mut self, now: Now) {
+        if self.metering_records.is_some() {
+            return;
+        }
+        let corrected = Now::new(now.monotonic, self.time(now));
+        let mut ops = Vec::new();
+        let samples = self.metering.poll(corrected, &self.configuration, &mut ops);
+        for sample in samples {
+            match sample.transaction {
+                Some(key) if self.ledger.get(key).is_some() => {
+                    let request = sample.into_request(None);
+                    if let Ok(payload) = serde_json::to_value(&request) {
+                        self.ledger.enqueue(key, "MeterValues", payload, &mut ops);
+                    }
+                }
+                _ => {
+                    if self.connected && self.registration == Registration::Accepted {
+                        let request = sample.into_request(None);
+                        self.send(now, &request, Purpose::Notice);
+                    }
+                }
+            }
+        }
+        self.persist(ops);
     }
 
     /// The Central System's answer (or its absence) to the head of the transaction queue.
@@ -1551,6 +1663,8 @@ impl ChargePoint {
 
     fn synchronize(&mut self, now: Now, central_system_time: OffsetDateTime) {
         self.clock_offset = central_system_time - now.wall;
+        self.metering
+            .clock_changed(Now::new(now.monotonic, central_system_time));
         self.outputs
             .push_back(Output::Event(Event::ClockSynchronized {
                 central_system_time,
@@ -1936,16 +2050,25 @@ impl ChargePoint {
                 }
                 TriggerMessageStatus::Accepted
             }
-            MessageTrigger::MeterValues
-            | MessageTrigger::DiagnosticsStatusNotification
+            MessageTrigger::MeterValues => {
+                let targets: Vec<u32> = match connector {
+                    Some(c) => vec![c as u32],
+                    None => (0..=self.connector_count()).collect(),
+                };
+                self.triggered_meter_values.extend(targets);
+                TriggerMessageStatus::Accepted
+            }
+            MessageTrigger::DiagnosticsStatusNotification
             | MessageTrigger::FirmwareStatusNotification => TriggerMessageStatus::NotImplemented,
         }
     }
 
     /// The next deadline of the machine's own timers.
     fn own_deadline(&self) -> Option<Monotonic> {
+        // Meter values are sampled connected or not: transaction samples are queued.
+        let sampling = self.metering.next_deadline(&self.configuration);
         if !self.connected {
-            return None;
+            return sampling;
         }
         let booting = self.calls.values().any(|p| matches!(p, Purpose::Boot));
         let mut deadlines = Vec::new();
@@ -1971,6 +2094,7 @@ impl ChargePoint {
                 }
             }
         }
+        deadlines.extend(sampling);
         deadlines.into_iter().min()
     }
 }
