@@ -384,6 +384,11 @@ impl Station {
         }
 
         let meter_start = self.meter(connector);
+        self.handle
+            .run(move |cp, _| cp.set_readings(connector, energy_register(meter_start)))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())?;
         let tag = id_tag.to_owned();
         let sent = Instant::now();
         let key = self
@@ -413,7 +418,12 @@ impl Station {
                 .unwrap_or_else(PoisonError::into_inner)
                 .insert(connector, meter);
             self.handle
-                .run(move |cp, _| cp.report_meter(connector, meter))
+                .run(move |cp, _| {
+                    cp.report_meter(connector, meter)?;
+                    // What the stack samples for MeterValues when the Central System has set
+                    // MeterValueSampleInterval / ClockAlignedDataInterval or triggers them.
+                    cp.set_readings(connector, energy_register(meter))
+                })
                 .await
                 .map_err(|e| e.to_string())?
                 .map_err(|e| e.to_string())?;
@@ -610,4 +620,12 @@ fn on_machine_event(event: CpEvent, at: Instant, handle: &Handle<ChargePoint>, s
 /// A path in `dir` for station `id`'s store.
 pub(crate) fn station_db(dir: &Path, id: &str) -> PathBuf {
     dir.join(format!("{id}.redb"))
+}
+
+/// The simulated meter as the readings the stack samples: its energy register, in Wh.
+fn energy_register(meter_wh: i32) -> Vec<ocpp_core::charge_point::metering::Reading> {
+    vec![ocpp_core::charge_point::metering::Reading::raw(
+        ocpp_core::v16::Measurand::EnergyActiveImportRegister,
+        meter_wh,
+    )]
 }
