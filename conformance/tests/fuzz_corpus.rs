@@ -56,3 +56,8 @@ fn payload_target_holds_on_its_corpus() {
 fn charge_point_target_holds_on_its_corpus() {
     run("charge_point", bodies::charge_point);
 }
+
+#[test]
+fn central_system_target_holds_on_its_corpus() {
+    run("central_system", bodies::central_system);
+}

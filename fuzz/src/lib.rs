@@ -444,3 +444,183 @@ pub fn charge_point(data: &[u8]) {
         rig.drain();
     }
 }
+
+/// One step of the [`central_system`] target.
+#[derive(Debug, arbitrary::Arbitrary)]
+pub enum CsStep {
+    /// The WebSocket connects.
+    Connect,
+    /// The WebSocket drops.
+    Disconnect,
+    /// Time passes (seconds).
+    Advance(u16),
+    /// The charge point calls an action (picked from the 1.6 list) with a payload variant.
+    Call {
+        /// Which action.
+        action: u8,
+        /// Which payload variant.
+        variant: u8,
+    },
+    /// The charge point answers the Central System's last call: 0 good, 1 CALLERROR, 2
+    /// malformed, 3 schema-breaking.
+    Answer(u8),
+    /// Arbitrary text arrives.
+    Raw(String),
+    /// The application calls the charge point (an action picked from the 1.6 list).
+    AppCall(u8),
+    /// The application answers the oldest open decision (0 accept-like, 1 refuse-like, 2 a
+    /// wrong reply type).
+    Reply(u8),
+}
+
+/// The 1.6 Central System state machine under arbitrary sequences of events.
+///
+/// Invariants: no panic; every frame sent is valid and sent only while connected; every
+/// CALLRESULT and CALL payload it sends validates; at most one CALL in flight; a CALLERROR
+/// code is one 1.6 defines.
+pub fn central_system(data: &[u8]) {
+    use ocpp_core::central_system::{
+        Answer, CentralSystem, CentralSystemConfig, CentralSystemPolicy, Event,
+    };
+    use ocpp_core::machine::{Machine, Output};
+
+    let mut input = arbitrary::Unstructured::new(data);
+    let Ok(steps) = input.arbitrary::<Vec<CsStep>>() else {
+        return;
+    };
+    let mut config = CentralSystemConfig::new("CP-FUZZ");
+    if steps.len() % 2 == 0 {
+        config.policy = CentralSystemPolicy::accept_all();
+    }
+    config.rpc.call_timeout = CP_CALL_TIMEOUT;
+    let mut cs = CentralSystem::new(config, Box::new(CounterIds::default()));
+    let mut now = Now::new(Monotonic::ZERO, time::OffsetDateTime::UNIX_EPOCH);
+    let mut connected = false;
+    let mut outstanding: Option<(String, Now)> = None;
+    let mut decisions = std::collections::VecDeque::new();
+    let mut peer_calls = 0u64;
+    let actions: Vec<&str> = schemas::actions(Version::V16).collect();
+
+    for step in steps.into_iter().take(200) {
+        match step {
+            CsStep::Connect if !connected => {
+                connected = true;
+                cs.handle_connected(now);
+            }
+            CsStep::Disconnect if connected => {
+                connected = false;
+                outstanding = None;
+                decisions.clear();
+                cs.handle_disconnected(now);
+            }
+            CsStep::Connect | CsStep::Disconnect => {}
+            CsStep::Advance(seconds) => {
+                now = now.advanced(std::time::Duration::from_secs(u64::from(seconds)));
+                cs.handle_timeout(now);
+            }
+            CsStep::Call { action, variant } if connected => {
+                peer_calls += 1;
+                let action = actions[usize::from(action) % actions.len()];
+                let payload = match variant % 4 {
+                    0 => json!({}),
+                    1 => json!({"chargePointVendor": "V", "chargePointModel": "M"}),
+                    2 => json!({"connectorId": 1, "idTag": "T", "meterStart": 0,
+                        "timestamp": "2024-05-01T10:00:00Z", "transactionId": 1,
+                        "meterStop": 5, "errorCode": "NoError", "status": "Available"}),
+                    _ => json!({"idTag": "T", "vendorId": "v"}),
+                };
+                let id = format!("cp-{peer_calls}");
+                cs.handle_message(now, &Frame::call_text(&id, action, &payload));
+            }
+            CsStep::Answer(kind) if connected => {
+                if let Some((id, _)) = outstanding.take() {
+                    let text = match kind % 4 {
+                        0 => format!(r#"[3,"{id}",{{"status":"Accepted"}}]"#),
+                        1 => format!(r#"[4,"{id}","GenericError","",{{}}]"#),
+                        2 => format!(r#"[3,"{id}"]"#),
+                        _ => format!(r#"[3,"{id}",{{"bogus":1}}]"#),
+                    };
+                    cs.handle_message(now, &text);
+                }
+            }
+            CsStep::Raw(text) if connected => cs.handle_message(now, &text),
+            CsStep::Call { .. } | CsStep::Answer(_) | CsStep::Raw(_) => {}
+            CsStep::AppCall(which) => {
+                let request = match which % 4 {
+                    0 => ocpp_core::v16::Request::Reset(ocpp_core::v16::ResetRequest {
+                        kind: ocpp_core::v16::ResetType::Soft,
+                    }),
+                    1 => ocpp_core::v16::Request::ClearCache(Default::default()),
+                    2 => ocpp_core::v16::Request::GetConfiguration(Default::default()),
+                    _ => ocpp_core::v16::Request::Heartbeat(Default::default()),
+                };
+                let _ = match request {
+                    ocpp_core::v16::Request::Reset(r) => cs.call(now, &r),
+                    ocpp_core::v16::Request::ClearCache(r) => cs.call(now, &r),
+                    ocpp_core::v16::Request::GetConfiguration(r) => cs.call(now, &r),
+                    ocpp_core::v16::Request::Heartbeat(r) => cs.call(now, &r),
+                    _ => continue,
+                };
+            }
+            CsStep::Reply(kind) => {
+                if let Some((decision, action)) = decisions.pop_front() {
+                    let response = match (action, kind % 3) {
+                        ("Authorize", 0 | 1) => {
+                            ocpp_core::v16::Response::Authorize(ocpp_core::v16::AuthorizeResponse {
+                                id_tag_info: ocpp_core::v16::IdTagInfo {
+                                    status: if kind % 3 == 0 {
+                                        ocpp_core::v16::AuthorizationStatus::Accepted
+                                    } else {
+                                        ocpp_core::v16::AuthorizationStatus::Blocked
+                                    },
+                                    expiry_date: None,
+                                    parent_id_tag: None,
+                                },
+                            })
+                        }
+                        _ => {
+                            ocpp_core::v16::Response::Heartbeat(ocpp_core::v16::HeartbeatResponse {
+                                current_time: time::OffsetDateTime::UNIX_EPOCH,
+                            })
+                        }
+                    };
+                    let _ = cs.reply(now, decision, response);
+                }
+            }
+        }
+        while let Some(output) = cs.poll_output() {
+            match output {
+                Output::Transmit(text) => {
+                    assert!(connected, "a frame sent while offline: {text}");
+                    match Frame::parse(&text).expect("we only send frames") {
+                        Frame::Call(call) => {
+                            if let Some((id, sent)) = &outstanding {
+                                let timed_out = now.monotonic.saturating_since(sent.monotonic)
+                                    >= CP_CALL_TIMEOUT;
+                                assert!(timed_out, "a second CALL while {id} is unanswered");
+                            }
+                            validate::validate(
+                                Version::V16,
+                                &call.action,
+                                PayloadKind::Request,
+                                &call.payload,
+                            )
+                            .expect("we only send valid requests");
+                            outstanding = Some((call.id, now));
+                        }
+                        Frame::CallResult(_) => {}
+                        Frame::CallError(error) => {
+                            let code = error.error_code().expect("a defined code");
+                            assert!(code.is_defined_in(Version::V16), "{code}");
+                        }
+                    }
+                }
+                Output::Event(Event::Request {
+                    request,
+                    answer: Answer::Decide(decision),
+                }) => decisions.push_back((decision, request.action().as_str())),
+                Output::Event(_) | Output::Persist(_) | Output::Close(_) => {}
+            }
+        }
+    }
+}
