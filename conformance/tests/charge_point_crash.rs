@@ -128,17 +128,7 @@ async fn run_child(path: &Path, url: &str, finish: bool) {
         .initial(StandardKey::TransactionMessageRetryInterval, "1")
         .build()
         .unwrap();
-    let boot = BootNotificationRequest {
-        charge_point_vendor: "Crash".into(),
-        charge_point_model: "Test".into(),
-        charge_point_serial_number: None,
-        charge_box_serial_number: None,
-        firmware_version: None,
-        iccid: None,
-        imsi: None,
-        meter_type: None,
-        meter_serial_number: None,
-    };
+    let boot = BootNotificationRequest::new("Crash", "Test");
     let mut config = ChargePointConfig::new(boot, definitions);
     config.rpc.call_timeout = Duration::from_secs(5);
     let machine = ChargePoint::new(config, Box::new(UuidV4Ids), &snapshot).expect("child: restore");

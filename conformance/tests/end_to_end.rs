@@ -29,16 +29,10 @@ fn charge_point() -> ChargePoint {
         .initial(StandardKey::NumberOfConnectors, "2")
         .build()
         .unwrap();
-    let boot = BootNotificationRequest {
-        charge_point_vendor: "VendorX".into(),
-        charge_point_model: "E2E".into(),
-        charge_point_serial_number: None,
-        charge_box_serial_number: None,
-        firmware_version: Some("1.0".into()),
-        iccid: None,
-        imsi: None,
-        meter_type: None,
-        meter_serial_number: None,
+    let boot = {
+        let mut boot = BootNotificationRequest::new("VendorX", "E2E");
+        boot.firmware_version = Some("1.0".into());
+        boot
     };
     let config = ChargePointConfig::new(boot, definitions);
     ChargePoint::new(

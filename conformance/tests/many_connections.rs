@@ -21,17 +21,7 @@ fn charge_point() -> ChargePoint {
         .initial(StandardKey::NumberOfConnectors, "2")
         .build()
         .unwrap();
-    let boot = BootNotificationRequest {
-        charge_point_vendor: "VendorX".into(),
-        charge_point_model: "Fleet".into(),
-        charge_point_serial_number: None,
-        charge_box_serial_number: None,
-        firmware_version: None,
-        iccid: None,
-        imsi: None,
-        meter_type: None,
-        meter_serial_number: None,
-    };
+    let boot = BootNotificationRequest::new("VendorX", "Fleet");
     let config = ChargePointConfig::new(boot, definitions);
     ChargePoint::new(
         config,

@@ -244,17 +244,7 @@ fn new_charge_point(stored: &ocpp_core::persist::Snapshot) -> ocpp_core::charge_
         .initial(StandardKey::NumberOfConnectors, "2")
         .build()
         .expect("valid definitions");
-    let boot = ocpp_core::v16::BootNotificationRequest {
-        charge_point_vendor: "Fuzz".into(),
-        charge_point_model: "Fuzz".into(),
-        charge_point_serial_number: None,
-        charge_box_serial_number: None,
-        firmware_version: None,
-        iccid: None,
-        imsi: None,
-        meter_type: None,
-        meter_serial_number: None,
-    };
+    let boot = ocpp_core::v16::BootNotificationRequest::new("Fuzz", "Fuzz");
     let mut config = ocpp_core::charge_point::ChargePointConfig::new(boot, definitions);
     config.rpc.call_timeout = CP_CALL_TIMEOUT;
     ocpp_core::charge_point::ChargePoint::new(config, Box::new(CounterIds::default()), stored)

@@ -183,17 +183,10 @@ pub(crate) struct Session {
 }
 
 fn boot_request(id: &str) -> BootNotificationRequest {
-    BootNotificationRequest {
-        charge_point_vendor: "ocpp-rs".into(),
-        charge_point_model: "ocpp cp simulator".into(),
-        charge_point_serial_number: Some(id.chars().take(25).collect()),
-        charge_box_serial_number: None,
-        firmware_version: Some(env!("CARGO_PKG_VERSION").into()),
-        iccid: None,
-        imsi: None,
-        meter_type: None,
-        meter_serial_number: None,
-    }
+    let mut boot = BootNotificationRequest::new("ocpp-rs", "ocpp cp simulator");
+    boot.charge_point_serial_number = Some(id.chars().take(25).collect());
+    boot.firmware_version = Some(env!("CARGO_PKG_VERSION").into());
+    boot
 }
 
 fn meter_key(connector: u32) -> String {

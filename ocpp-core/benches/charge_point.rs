@@ -34,17 +34,7 @@ impl Pair {
             .initial(StandardKey::NumberOfConnectors, "1")
             .build()
             .unwrap();
-        let boot = BootNotificationRequest {
-            charge_point_vendor: "Bench".into(),
-            charge_point_model: "Bench".into(),
-            charge_point_serial_number: None,
-            charge_box_serial_number: None,
-            firmware_version: None,
-            iccid: None,
-            imsi: None,
-            meter_type: None,
-            meter_serial_number: None,
-        };
+        let boot = BootNotificationRequest::new("Bench", "Bench");
         let mut config = ChargePointConfig::new(boot, definitions);
         config.rpc.validate_received = validate;
         config.rpc.validate_sent = validate;

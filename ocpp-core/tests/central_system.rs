@@ -45,16 +45,10 @@ fn secs(s: u64) -> Duration {
 }
 
 fn boot_request() -> BootNotificationRequest {
-    BootNotificationRequest {
-        charge_point_vendor: "VendorX".into(),
-        charge_point_model: "Model1".into(),
-        charge_point_serial_number: None,
-        charge_box_serial_number: None,
-        firmware_version: Some("1.0.0".into()),
-        iccid: None,
-        imsi: None,
-        meter_type: None,
-        meter_serial_number: None,
+    {
+        let mut boot = BootNotificationRequest::new("VendorX", "Model1");
+        boot.firmware_version = Some("1.0.0".into());
+        boot
     }
 }
 

@@ -42,3 +42,24 @@
 mod generated;
 
 pub use generated::*;
+
+impl BootNotificationRequest {
+    /// A BootNotification with only the two required members, the vendor and the model;
+    /// the optional ones can be set on the result.
+    pub fn new(
+        charge_point_vendor: impl Into<String>,
+        charge_point_model: impl Into<String>,
+    ) -> BootNotificationRequest {
+        BootNotificationRequest {
+            charge_point_vendor: charge_point_vendor.into(),
+            charge_point_model: charge_point_model.into(),
+            charge_point_serial_number: None,
+            charge_box_serial_number: None,
+            firmware_version: None,
+            iccid: None,
+            imsi: None,
+            meter_type: None,
+            meter_serial_number: None,
+        }
+    }
+}
