@@ -536,20 +536,17 @@ pub fn central_system(data: &[u8]) {
             CsStep::Raw(text) if connected => cs.handle_message(now, &text),
             CsStep::Call { .. } | CsStep::Answer(_) | CsStep::Raw(_) => {}
             CsStep::AppCall(which) => {
-                let request = match which % 4 {
-                    0 => ocpp_core::v16::Request::Reset(ocpp_core::v16::ResetRequest {
-                        kind: ocpp_core::v16::ResetType::Soft,
-                    }),
-                    1 => ocpp_core::v16::Request::ClearCache(Default::default()),
-                    2 => ocpp_core::v16::Request::GetConfiguration(Default::default()),
-                    _ => ocpp_core::v16::Request::Heartbeat(Default::default()),
-                };
-                let _ = match request {
-                    ocpp_core::v16::Request::Reset(r) => cs.call(now, &r),
-                    ocpp_core::v16::Request::ClearCache(r) => cs.call(now, &r),
-                    ocpp_core::v16::Request::GetConfiguration(r) => cs.call(now, &r),
-                    ocpp_core::v16::Request::Heartbeat(r) => cs.call(now, &r),
-                    _ => continue,
+                // Refusals (offline, a charge point's action) are part of what is exercised.
+                let _ = match which % 4 {
+                    0 => cs.call(
+                        now,
+                        &ocpp_core::v16::ResetRequest {
+                            kind: ocpp_core::v16::ResetType::Soft,
+                        },
+                    ),
+                    1 => cs.call(now, &ocpp_core::v16::ClearCacheRequest::default()),
+                    2 => cs.call(now, &ocpp_core::v16::GetConfigurationRequest::default()),
+                    _ => cs.call(now, &ocpp_core::v16::HeartbeatRequest::default()),
                 };
             }
             CsStep::Reply(kind) => {

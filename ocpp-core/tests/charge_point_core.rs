@@ -1718,7 +1718,7 @@ fn an_accepted_reset_stops_transactions_and_names_the_reason_after_restart() {
         }
     )));
     // A hard reset need not stop gracefully: the station restarts with it running.
-    let mut rebooted = World::restored(definitions(1, &[]), |_| {}, rebooted_store(&world));
+    let mut rebooted = World::restored(definitions(1, &[]), |_| {}, world.stored.clone());
     rebooted.connect();
     let seen = rebooted.take_seen();
     assert_eq!(
@@ -1729,10 +1729,6 @@ fn an_accepted_reset_stops_transactions_and_names_the_reason_after_restart() {
         rebooted.stored.records("cp16.state").next().is_none(),
         "marker cleared"
     );
-}
-
-fn rebooted_store(world: &World) -> Snapshot {
-    world.stored.clone()
 }
 
 /// A rejected reset changes nothing.

@@ -994,20 +994,7 @@ impl ChargePoint {
             action: R::ACTION.to_owned(),
             description: e.to_string(),
         })?;
-        if self.endpoint.config().validate_sent
-            && let Err(e) = crate::validate::validate(
-                Version::V16,
-                R::ACTION,
-                crate::PayloadKind::Request,
-                &payload,
-            )
-        {
-            return Err(CallRefused::InvalidPayload {
-                action: R::ACTION.to_owned(),
-                description: e.description(),
-            }
-            .into());
-        }
+        self.endpoint.check_request(R::ACTION, &payload)?;
         Ok(payload)
     }
 
@@ -1390,12 +1377,16 @@ impl ChargePoint {
                             }));
                     }
                     (Purpose::Queued, outcome) => self.on_queued_outcome(now, outcome),
-                    (purpose, Ok(payload)) => self.on_result(now, purpose, payload),
-                    (purpose, Err(failure)) => {
-                        self.on_failure(now, &purpose, &failure);
-                        self.release(purpose);
-                        self.outputs
-                            .push_back(Output::Event(Event::CallFailed { action, failure }));
+                    (purpose, outcome) => {
+                        // An answer the types cannot hold fails like any other failed call.
+                        let outcome =
+                            outcome.and_then(|payload| self.on_result(now, &purpose, &payload));
+                        if let Err(failure) = outcome {
+                            self.on_failure(now, &purpose, &failure);
+                            self.release(purpose);
+                            self.outputs
+                                .push_back(Output::Event(Event::CallFailed { action, failure }));
+                        }
                     }
                 }
             }
@@ -1423,20 +1414,25 @@ impl ChargePoint {
         }
     }
 
-    fn on_result(&mut self, now: Now, purpose: Purpose, payload: Value) {
+    fn on_result(
+        &mut self,
+        now: Now,
+        purpose: &Purpose,
+        payload: &Value,
+    ) -> Result<(), CallFailure> {
         match purpose {
-            Purpose::Boot => match BootNotificationResponse::deserialize(&payload) {
-                Ok(response) => self.on_registration(now, response),
-                Err(e) => self.undecodable(now, "BootNotification", &e),
-            },
-            Purpose::Heartbeat => match HeartbeatResponse::deserialize(&payload) {
-                Ok(response) => self.synchronize(now, response.current_time),
-                Err(e) => self.undecodable(now, "Heartbeat", &e),
-            },
+            Purpose::Boot => {
+                let response = decode::<BootNotificationResponse>(payload)?;
+                self.on_registration(now, response);
+            }
+            Purpose::Heartbeat => {
+                let response = decode::<HeartbeatResponse>(payload)?;
+                self.synchronize(now, response.current_time);
+            }
             Purpose::Status { connector, sent } => {
-                if let Some(slot) = self.connectors.get_mut(connector as usize) {
+                if let Some(slot) = self.connectors.get_mut(*connector as usize) {
                     slot.in_flight = false;
-                    slot.reported = Some(sent);
+                    slot.reported = Some(sent.clone());
                 }
             }
             // Routed elsewhere before this point, or nothing to do.
@@ -1445,6 +1441,7 @@ impl ChargePoint {
             | Purpose::Queued
             | Purpose::Notice => {}
         }
+        Ok(())
     }
 
     /// Takes the meter values due now (section 3.16): those of a transaction join the durable
@@ -1608,21 +1605,6 @@ impl ChargePoint {
             }
             _ => {}
         }
-    }
-
-    /// A schema-valid answer whose values the types cannot hold (e.g. an interval beyond 32
-    /// bits): treated like a failed call.
-    fn undecodable(&mut self, now: Now, action: &str, error: &serde_json::Error) {
-        if action == "BootNotification" {
-            self.next_boot = now.monotonic + self.config.boot_retry;
-        }
-        self.outputs.push_back(Output::Event(Event::CallFailed {
-            action: action.to_owned(),
-            failure: CallFailure::InvalidResponse {
-                code: ErrorCode::PropertyConstraintViolation,
-                description: error.to_string(),
-            },
-        }));
     }
 
     fn on_registration(&mut self, now: Now, response: BootNotificationResponse) {

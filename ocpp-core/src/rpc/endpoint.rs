@@ -430,6 +430,16 @@ impl Endpoint {
         if !self.connected {
             return Err(CallRefused::NotConnected);
         }
+        self.check_request(action, &payload)?;
+        let id = self.ids.next_id();
+        let text = Frame::call_text(&id, action, &payload);
+        self.enqueue(now, id, action, text)
+    }
+
+    /// Whether [`Endpoint::call`] would accept this request: the action exists in the
+    /// version and, with `validate_sent`, the payload validates. For callers that must
+    /// refuse a request before they store it (a durable queue), not only before they send it.
+    pub fn check_request(&self, action: &str, payload: &Value) -> Result<(), CallRefused> {
         let version = self.config.version;
         if schemas::schema_text(version, action, PayloadKind::Request).is_none() {
             return Err(CallRefused::UnknownAction {
@@ -438,16 +448,14 @@ impl Endpoint {
             });
         }
         if self.config.validate_sent {
-            validate::validate(version, action, PayloadKind::Request, &payload).map_err(|e| {
+            validate::validate(version, action, PayloadKind::Request, payload).map_err(|e| {
                 CallRefused::InvalidPayload {
                     action: action.to_owned(),
                     description: e.description(),
                 }
             })?;
         }
-        let id = self.ids.next_id();
-        let text = Frame::call_text(&id, action, &payload);
-        self.enqueue(now, id, action, text)
+        Ok(())
     }
 
     /// Calls the peer with a typed request; the response payload in [`RpcEvent::Completed`]
@@ -764,20 +772,15 @@ impl Endpoint {
     }
 
     fn handle_oversized(&mut self, now: Now, text: &str) {
+        // Only the head of the text is looked at: parsing all of it is what the limit avoids.
+        let (message_type, id) = sniff_head(text);
         let error = FrameError {
             kind: FrameErrorKind::TooLarge {
                 size: text.len(),
                 limit: self.config.max_message_size,
             },
-            message_type: None,
-            id: None,
-        };
-        // Only the head of the text is looked at: parsing all of it is what the limit avoids.
-        let (message_type, id) = sniff_head(text);
-        let error = FrameError {
             message_type,
             id: id.map(str::to_owned),
-            ..error
         };
         match (message_type, &error.id) {
             (Some(2), Some(id)) => {
