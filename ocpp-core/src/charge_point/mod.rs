@@ -1,14 +1,17 @@
 //! The OCPP 1.6 Charge Point role: the stack's side of a charging station.
 //!
 //! [`ChargePoint`] is a sans-IO state machine driven through [`crate::machine::Machine`]. The
-//! application tells it what the hardware knows (connector status today; plug events, id tags,
-//! meter readings as the role grows) and the machine does the protocol: registration with the
-//! Central System, heartbeats, status notifications, answering the Central System's requests.
+//! application tells it what the hardware knows (cable plugged in or out, suspensions, faults,
+//! id tags, meter readings) and the machine does the protocol: registration with the Central
+//! System, heartbeats, the connector statuses it derives (see [`Cable`]), transactions,
+//! answering the Central System's requests.
 //!
 //! What works so far: BootNotification with the Accepted / Pending / Rejected rules of 1.6
 //! section 4.2 and the errata, Heartbeat at the interval the Central System sets (skipped while
 //! other traffic flows), StatusNotification of every connector after registration and on
-//! every change (with `MinimumStatusDuration`), connector states persisted and restored,
+//! every change (with `MinimumStatusDuration`), the status derived per section 4.9 from the
+//! hardware facts and the stack's state (or reported outright by the application),
+//! `ConnectionTimeOut` and the EV-side disconnect keys, connector facts persisted and restored,
 //! clock synchronisation, TriggerMessage for BootNotification, Heartbeat and
 //! StatusNotification, Authorize (online, no cache or local list yet) and DataTransfer in both
 //! directions, the Central System's side answered by the application through
@@ -21,11 +24,13 @@
 
 pub mod authorization;
 pub mod config;
+mod connector;
 pub mod firmware;
 mod ledger;
 pub mod metering;
 mod role;
 
+pub use connector::{Cable, Fault};
 pub use ledger::{QUEUE_COLLECTION, TRANSACTIONS_COLLECTION, TransactionKey};
 pub use role::{
     AVAILABILITY_COLLECTION, AuthorizeHandle, CONNECTOR_STATUS_COLLECTION, ChargePoint,

@@ -2,8 +2,9 @@
 //!
 //! This part covers registration, heartbeats and connector status: what a station must do from
 //! power-on until it is accepted, and what it reports while it is. The application tells it
-//! what the hardware knows ([`ChargePoint::report_status`]); the machine decides what to send
-//! and when.
+//! what the hardware knows ([`ChargePoint::plug_in`], [`ChargePoint::report_fault`] and the
+//! like, or the status outright with [`ChargePoint::report_status`]); the machine derives the
+//! statuses (see `connector`), and decides what to send and when.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::Duration;
@@ -14,6 +15,7 @@ use time::OffsetDateTime;
 
 use super::authorization::{AuthSettings, Authorization, InfoRecorded, LocalDecision, Source};
 use super::config::{self, Configuration, Definitions, Profile, RestoreIssue, StandardKey};
+use super::connector::{self, Cable, Facts, Fault, StackState};
 use super::firmware::{Firmware, FirmwareSettings, Notice, TransferError, TransferOutcome};
 use super::ledger::{Ledger, TransactionKey};
 use super::metering::{self, Metering, Reading};
@@ -321,6 +323,28 @@ pub enum Event {
         /// Operative (may charge) or not.
         operative: bool,
     },
+    /// The driver did not plug in within `ConnectionTimeOut` after being authorized for the
+    /// connector (`id_tag`), or plugged in and presented no id tag in time (`None`): the
+    /// session is given up (section 9.1.6, errata 3.20). Do not start a transaction for it.
+    ConnectionTimedOut {
+        /// The connector.
+        connector: u32,
+        /// The id tag that was authorized, if any.
+        id_tag: Option<String>,
+    },
+    /// The cable was unplugged at the EV side (see [`ChargePoint::ev_side_disconnected`]).
+    EvDisconnected {
+        /// The connector.
+        connector: u32,
+        /// The transaction that was running on it, if one was.
+        transaction: Option<TransactionKey>,
+        /// The machine stopped the transaction with reason EVDisconnected
+        /// (`StopTransactionOnEVSideDisconnect`): end the energy transfer. Otherwise a
+        /// transaction goes on, suspended until the cable is back.
+        stopped: bool,
+        /// Unlock the cable at the station's side (`UnlockConnectorOnEVSideDisconnect`).
+        unlock: bool,
+    },
     /// A call the machine made failed; it retries where the protocol says so.
     CallFailed {
         /// The action.
@@ -479,6 +503,9 @@ pub enum ChargePointError {
         /// What is wrong.
         description: String,
     },
+    /// A fault needs an error code other than `NoError`.
+    #[error("a fault needs an error code other than NoError")]
+    NoErrorIsNoFault,
     /// The connector id is above the configured number of connectors.
     #[error("connector {connector} does not exist (the station has {connectors})")]
     UnknownConnector {
@@ -508,22 +535,32 @@ pub enum RestoreError {
     },
 }
 
-/// The record a connector status is persisted as.
+/// The record a connector's facts are persisted as. Version 1 held only the status the
+/// application reported, which restores as that status reported outright.
 #[derive(Debug, Serialize, Deserialize)]
 struct StatusRecord {
     /// Format version of the record.
     v: u32,
     #[serde(flatten)]
-    status: ConnectorStatus,
+    facts: Facts,
 }
 
-const STATUS_RECORD_VERSION: u32 = 1;
+const STATUS_RECORD_VERSION: u32 = 2;
 
 #[derive(Debug)]
 struct Connector {
-    /// What the application last reported.
-    current: ConnectorStatus,
-    /// When `current` was reported (for `MinimumStatusDuration` and the message timestamp).
+    /// What the hardware and the application said, persisted.
+    facts: Facts,
+    /// The status last derived from the facts and the stack's state.
+    status: ConnectorStatus,
+    /// An authorized driver (or a remote start) waiting for the cable: the id tag, and since
+    /// when (for `ConnectionTimeOut`).
+    session: Option<(String, Monotonic)>,
+    /// When the cable was plugged in without a driver authorized (for `ConnectionTimeOut`).
+    plugged_at: Option<Monotonic>,
+    /// StartTransaction.conf refused the id tag of the running transaction, which goes on.
+    deauthorized: bool,
+    /// When `status` changed (for `MinimumStatusDuration` and the message timestamp).
     changed_at: Monotonic,
     changed_at_wall: Option<OffsetDateTime>,
     /// What the Central System was last told, if anything since the last registration.
@@ -590,6 +627,9 @@ pub struct ChargePoint {
     reset_before_start: Option<ResetType>,
     /// Requests to reset waiting for the application, with their kind.
     pending_resets: BTreeMap<Decision, ResetType>,
+    /// Remote starts for a given connector waiting for the application: the connector and
+    /// the id tag, prepared once accepted.
+    pending_remote_starts: BTreeMap<Decision, (u32, String)>,
     /// When the last frame went to the Central System: heartbeats are only needed when the
     /// line has been quiet (section 4.6).
     last_sent: Monotonic,
@@ -672,7 +712,11 @@ impl ChargePoint {
             AcceptedActions::only(HANDLED_ACTIONS.into_iter().chain(firmware_actions));
         let mut connectors: Vec<Connector> = (0..=connector_count)
             .map(|_| Connector {
-                current: ConnectorStatus::new(ChargePointStatus::Available),
+                facts: Facts::default(),
+                status: ConnectorStatus::new(ChargePointStatus::Available),
+                session: None,
+                plugged_at: None,
+                deauthorized: false,
                 changed_at: Monotonic::ZERO,
                 changed_at_wall: None,
                 reported: None,
@@ -687,14 +731,24 @@ impl ChargePoint {
                 reason,
             };
             let id: usize = key.parse().map_err(|_| bad("not a connector id".into()))?;
-            let record: StatusRecord =
-                serde_json::from_slice(value).map_err(|e| bad(e.to_string()))?;
-            if record.v != STATUS_RECORD_VERSION {
-                return Err(bad(format!("record version {} is unknown", record.v)));
-            }
+            let record: Value = serde_json::from_slice(value).map_err(|e| bad(e.to_string()))?;
+            let facts = match record.get("v").and_then(Value::as_u64) {
+                Some(1) => Facts {
+                    explicit: Some(
+                        ConnectorStatus::deserialize(&record).map_err(|e| bad(e.to_string()))?,
+                    ),
+                    ..Facts::default()
+                },
+                Some(2) => {
+                    StatusRecord::deserialize(&record)
+                        .map_err(|e| bad(e.to_string()))?
+                        .facts
+                }
+                other => return Err(bad(format!("record version {other:?} is unknown"))),
+            };
             // A connector beyond the configured count was removed from the hardware.
             if let Some(connector) = connectors.get_mut(id) {
-                connector.current = record.status;
+                connector.facts = facts;
             }
         }
         let ledger = Ledger::restore(snapshot)?;
@@ -747,7 +801,7 @@ impl ChargePoint {
             .into_iter()
             .map(|issue| Output::Event(Event::ConfigurationNotRestored(issue)))
             .collect();
-        Ok(ChargePoint {
+        let mut cp = ChargePoint {
             endpoint: Endpoint::new(rpc, ids),
             configuration,
             authorization,
@@ -761,6 +815,7 @@ impl ChargePoint {
             scheduled,
             reset_before_start,
             pending_resets: BTreeMap::new(),
+            pending_remote_starts: BTreeMap::new(),
             config,
             connected: false,
             registration: Registration::Unregistered,
@@ -778,7 +833,12 @@ impl ChargePoint {
             firmware_triggered: false,
             diagnostics_triggered: false,
             outputs,
-        })
+        };
+        // The statuses at power-on are where the stability clocks start, not changes.
+        for id in 0..cp.connectors.len() {
+            cp.connectors[id].status = cp.effective_status(id);
+        }
+        Ok(cp)
     }
 
     /// Where the station stands with the Central System.
@@ -812,11 +872,13 @@ impl ChargePoint {
         now.wall + self.clock_offset
     }
 
-    /// The status of a connector as last reported by the application.
+    /// The status of a connector (0: the station) as the stack derives it from what the
+    /// application reported and its own state: what the Central System is told once it has
+    /// been stable for `MinimumStatusDuration`.
     pub fn connector_status(&self, connector: u32) -> Option<&ConnectorStatus> {
         self.connectors
             .get(connector as usize)
-            .map(|connector| &connector.current)
+            .map(|connector| &connector.status)
     }
 
     /// Whether a connector (0: the station) may be used, after ChangeAvailability.
@@ -828,21 +890,41 @@ impl ChargePoint {
             && !self.firmware.holds_connectors()
     }
 
-    /// The status the Central System is told: Unavailable for an inoperative connector
-    /// without a transaction (section 5.2), otherwise what the application reported.
+    /// The status the Central System is told, derived per section 4.9 (see [`connector`]).
     fn effective_status(&self, connector: usize) -> ConnectorStatus {
         let id = connector as u32;
-        let busy = id > 0 && self.ledger.running_on(id).is_some();
-        if !self.is_operative(id) && !busy {
-            ConnectorStatus::new(ChargePointStatus::Unavailable)
-        } else {
-            self.connectors[connector].current.clone()
+        let slot = &self.connectors[connector];
+        let stack = StackState {
+            transaction: id > 0 && self.ledger.running_on(id).is_some(),
+            deauthorized: slot.deauthorized,
+            operative: self.is_operative(id),
+            reserved: false,
+            waiting: slot.session.is_some(),
+        };
+        connector::derive(id, &slot.facts, stack)
+    }
+
+    /// Starts the stability clock of every connector whose derived status changed.
+    fn refresh_statuses(&mut self, now: Now) {
+        let wall = self.time(now);
+        for id in 0..self.connectors.len() {
+            let status = self.effective_status(id);
+            let slot = &mut self.connectors[id];
+            if slot.status != status {
+                slot.status = status;
+                slot.changed_at = now.monotonic;
+                slot.changed_at_wall = Some(wall);
+            }
         }
     }
 
-    /// The application reports a connector's status (0 = the station as a whole). It is
-    /// persisted at once and sent as a StatusNotification when the station may send and the
-    /// status has been stable for `MinimumStatusDuration`.
+    /// The application reports a connector's status outright (0 = the station as a whole),
+    /// for applications that drive the status themselves. It wins over the status the stack
+    /// derives until the application reports a hardware fact about the connector
+    /// ([`ChargePoint::plug_in`] and the like); only an inoperative connector without a
+    /// transaction is reported Unavailable regardless (section 5.2). It is persisted at once
+    /// and sent as a StatusNotification when the station may send and the status has been
+    /// stable for `MinimumStatusDuration`.
     pub fn report_status(
         &mut self,
         now: Now,
@@ -850,30 +932,270 @@ impl ChargePoint {
         status: ConnectorStatus,
     ) -> Result<(), ChargePointError> {
         self.settle_restored(now);
-        let connectors = self.connector_count();
-        let slot = self.connectors.get_mut(connector as usize).ok_or(
-            ChargePointError::UnknownConnector {
+        self.check_connector(connector)?;
+        let mut facts = self.connectors[connector as usize].facts.clone();
+        facts.explicit = Some(status);
+        self.set_facts(connector, facts);
+        self.pump(now);
+        Ok(())
+    }
+
+    /// Replaces a connector's facts, persisting them if they changed.
+    fn set_facts(&mut self, connector: u32, facts: Facts) {
+        let slot = &mut self.connectors[connector as usize];
+        if slot.facts == facts {
+            return;
+        }
+        slot.facts = facts;
+        let value = serde_json::to_vec(&StatusRecord {
+            v: STATUS_RECORD_VERSION,
+            facts: slot.facts.clone(),
+        })
+        .unwrap_or_default();
+        self.outputs.push_back(Output::Persist(StoreOp::Put {
+            collection: CONNECTOR_STATUS_COLLECTION,
+            key: format!("{connector:04}"),
+            value,
+        }));
+    }
+
+    /// Applies a hardware fact the application reports: the status is the stack's to derive
+    /// from now on.
+    fn hardware_fact(
+        &mut self,
+        now: Now,
+        connector: u32,
+        change: impl FnOnce(&mut Facts),
+    ) -> Result<(), ChargePointError> {
+        self.settle_restored(now);
+        self.check_connector(connector)?;
+        let mut facts = self.connectors[connector as usize].facts.clone();
+        facts.explicit = None;
+        change(&mut facts);
+        self.set_facts(connector, facts);
+        Ok(())
+    }
+
+    /// [`ChargePoint::hardware_fact`], then sends what is due.
+    fn apply_fact(
+        &mut self,
+        now: Now,
+        connector: u32,
+        change: impl FnOnce(&mut Facts),
+    ) -> Result<(), ChargePointError> {
+        self.hardware_fact(now, connector, change)?;
+        self.pump(now);
+        Ok(())
+    }
+
+    /// A cable now connects `connector` to an EV (transition A2, or F2 after a transaction).
+    /// A driver authorized for the connector no longer times out; without one, the driver
+    /// has `ConnectionTimeOut` to present an id tag (errata 3.20, B6).
+    pub fn plug_in(&mut self, now: Now, connector: u32) -> Result<(), ChargePointError> {
+        self.no_connector_zero(connector)?;
+        self.hardware_fact(now, connector, |facts| {
+            facts.cable = Cable::Plugged;
+            facts.finishing = false;
+            facts.disconnected_in_transaction = false;
+        })?;
+        self.connectors[connector as usize].plugged_at = Some(now.monotonic);
+        self.pump(now);
+        Ok(())
+    }
+
+    /// The cable is gone from `connector`: unplugged at the EV with a fixed cable, or taken
+    /// out of the socket. The connector is free for the next driver (F1), and a waiting
+    /// session ends (B1). During a transaction this is an EV-side disconnect (see
+    /// [`ChargePoint::ev_side_disconnected`]).
+    pub fn unplug(&mut self, now: Now, connector: u32) -> Result<(), ChargePointError> {
+        self.cable_out(now, connector, Cable::Unplugged)
+    }
+
+    /// The cable was pulled out at the EV side but is still in the station's socket. During
+    /// a transaction the stack stops it with reason EVDisconnected when
+    /// `StopTransactionOnEVSideDisconnect` is true (Finishing until [`ChargePoint::unplug`]),
+    /// and otherwise reports SuspendedEV until the cable is plugged in again; either way
+    /// [`Event::EvDisconnected`] says whether to unlock (`UnlockConnectorOnEVSideDisconnect`).
+    pub fn ev_side_disconnected(
+        &mut self,
+        now: Now,
+        connector: u32,
+    ) -> Result<(), ChargePointError> {
+        self.cable_out(now, connector, Cable::EvSideDisconnected)
+    }
+
+    /// The EV stops (`true`) or resumes (`false`) taking energy: SuspendedEV during a
+    /// transaction (C4, D3).
+    pub fn set_ev_suspended(
+        &mut self,
+        now: Now,
+        connector: u32,
+        suspended: bool,
+    ) -> Result<(), ChargePointError> {
+        self.no_connector_zero(connector)?;
+        self.apply_fact(now, connector, |facts| facts.ev_suspended = suspended)
+    }
+
+    /// The EVSE stops (`true`) or resumes (`false`) offering energy, e.g. for a local power
+    /// limit: SuspendedEVSE during a transaction, which wins over SuspendedEV (C5, E3).
+    pub fn set_evse_suspended(
+        &mut self,
+        now: Now,
+        connector: u32,
+        suspended: bool,
+    ) -> Result<(), ChargePointError> {
+        self.no_connector_zero(connector)?;
+        self.apply_fact(now, connector, |facts| facts.evse_suspended = suspended)
+    }
+
+    /// A fault prevents charging on `connector` (0: the whole station): Faulted with the
+    /// fault's error code until [`ChargePoint::clear_fault`]. The fault's `error_code` must
+    /// not be `NoError`.
+    pub fn report_fault(
+        &mut self,
+        now: Now,
+        connector: u32,
+        fault: Fault,
+    ) -> Result<(), ChargePointError> {
+        if fault.error_code == ChargePointErrorCode::NoError {
+            return Err(ChargePointError::NoErrorIsNoFault);
+        }
+        self.apply_fact(now, connector, |facts| facts.fault = Some(fault))
+    }
+
+    /// The fault of `connector` is resolved: the status returns to what the other facts say
+    /// (transitions I1 to I8).
+    pub fn clear_fault(&mut self, now: Now, connector: u32) -> Result<(), ChargePointError> {
+        self.apply_fact(now, connector, |facts| facts.fault = None)
+    }
+
+    /// A driver was authorized for `connector` (the application decided the id tag, e.g.
+    /// after [`Event::Authorized`]): Preparing, and unless the cable is in already, the driver
+    /// has `ConnectionTimeOut` to plug in before the stack gives up with
+    /// [`Event::ConnectionTimedOut`] (9.1.6, TC_004_2_CS). An accepted remote start for a
+    /// given connector does this by itself. Start the transaction with
+    /// [`ChargePoint::start_transaction`] once the cable is in.
+    pub fn prepare(
+        &mut self,
+        now: Now,
+        connector: u32,
+        id_tag: impl Into<String>,
+    ) -> Result<(), ChargePointError> {
+        self.no_connector_zero(connector)?;
+        if self.ledger.running_on(connector).is_some() {
+            return Err(ChargePointError::TransactionRunning(connector));
+        }
+        let id_tag = id_tag.into();
+        // F2: presenting an id tag again starts a new session.
+        self.hardware_fact(now, connector, |facts| facts.finishing = false)?;
+        self.connectors[connector as usize].session = Some((id_tag, now.monotonic));
+        self.pump(now);
+        Ok(())
+    }
+
+    fn no_connector_zero(&self, connector: u32) -> Result<(), ChargePointError> {
+        self.check_connector(connector)?;
+        if connector == 0 {
+            return Err(ChargePointError::ConnectorZero);
+        }
+        Ok(())
+    }
+
+    fn cable_out(
+        &mut self,
+        now: Now,
+        connector: u32,
+        cable: Cable,
+    ) -> Result<(), ChargePointError> {
+        self.no_connector_zero(connector)?;
+        let running = self
+            .ledger
+            .running_on(connector)
+            .map(|t| (t.key, t.last_meter));
+        let free = cable == Cable::Unplugged;
+        self.hardware_fact(now, connector, |facts| {
+            facts.cable = cable;
+            facts.finishing &= !free;
+        })?;
+        let slot = &mut self.connectors[connector as usize];
+        slot.plugged_at = None;
+        if free {
+            slot.session = None;
+        }
+        let ev_side = running.is_some() || cable == Cable::EvSideDisconnected;
+        if ev_side {
+            let unlock = self.configuration.unlock_connector_on_ev_side_disconnect();
+            let mut stopped = false;
+            if let Some((key, last_meter)) = running {
+                // Section 9.1.23: stop administratively, or let the transaction go on
+                // suspended until the cable is back (OCTT TC_005_1_CS to TC_005_3_CS).
+                if self.configuration.stop_transaction_on_ev_side_disconnect() {
+                    stopped = self
+                        .queue_stop(now, key, last_meter, Some(Reason::EvDisconnected), None)
+                        .is_ok();
+                    self.apply_scheduled(now);
+                } else {
+                    let mut facts = self.connectors[connector as usize].facts.clone();
+                    facts.disconnected_in_transaction = true;
+                    self.set_facts(connector, facts);
+                }
+            }
+            self.outputs.push_back(Output::Event(Event::EvDisconnected {
                 connector,
-                connectors,
-            },
-        )?;
-        if slot.current != status {
-            slot.current = status;
-            slot.changed_at = now.monotonic;
-            slot.changed_at_wall = Some(now.wall + self.clock_offset);
-            let value = serde_json::to_vec(&StatusRecord {
-                v: STATUS_RECORD_VERSION,
-                status: slot.current.clone(),
-            })
-            .unwrap_or_default();
-            self.outputs.push_back(Output::Persist(StoreOp::Put {
-                collection: CONNECTOR_STATUS_COLLECTION,
-                key: format!("{connector:04}"),
-                value,
+                transaction: running.map(|(key, _)| key),
+                stopped,
+                unlock,
             }));
         }
         self.pump(now);
         Ok(())
+    }
+
+    /// `ConnectionTimeOut` (9.1.6, errata 3.20/3.21): a driver authorized without plugging
+    /// in, or a cable plugged in without a driver authorized, is given up.
+    fn connection_timeouts(&mut self, now: Now) {
+        let timeout = self.configuration.connection_timeout();
+        for id in 1..self.connectors.len() {
+            let Some(due) = self.connection_deadline(id, timeout) else {
+                continue;
+            };
+            if now.monotonic < due {
+                continue;
+            }
+            let slot = &mut self.connectors[id];
+            let id_tag = match slot.session.take() {
+                // B1: back to Available.
+                Some((id_tag, _)) => Some(id_tag),
+                None => {
+                    // B6: the cable stays in, so the next driver may not start on it.
+                    slot.plugged_at = None;
+                    let mut facts = slot.facts.clone();
+                    facts.finishing = true;
+                    self.set_facts(id as u32, facts);
+                    None
+                }
+            };
+            self.outputs
+                .push_back(Output::Event(Event::ConnectionTimedOut {
+                    connector: id as u32,
+                    id_tag,
+                }));
+        }
+    }
+
+    /// When connector `id` gives up waiting for a cable or a driver, if it waits.
+    fn connection_deadline(&self, id: usize, timeout: Duration) -> Option<Monotonic> {
+        let slot = &self.connectors[id];
+        if timeout.is_zero() || self.ledger.running_on(id as u32).is_some() {
+            return None;
+        }
+        match (&slot.session, slot.facts.cable) {
+            (Some((_, since)), Cable::Unplugged) => Some(*since + timeout),
+            (None, Cable::Plugged) if !slot.facts.finishing => {
+                slot.plugged_at.map(|at| at + timeout)
+            }
+            _ => None,
+        }
     }
 
     /// Decides whether `id_tag` may charge (sections 3.5 and 4.1): from the Local
@@ -1005,6 +1327,12 @@ impl ChargePoint {
         self.metering
             .transaction_started(corrected, connector, key, &self.configuration, &mut ops);
         self.persist(ops);
+        let slot = &mut self.connectors[connector as usize];
+        slot.session = None;
+        slot.plugged_at = None;
+        let mut facts = slot.facts.clone();
+        facts.finishing = false;
+        self.set_facts(connector, facts);
         self.pump(now);
         Ok(key)
     }
@@ -1130,10 +1458,28 @@ impl ChargePoint {
             t.stopped = true;
             t.last_meter = meter_stop;
         });
+        if let Some(connector) = connector {
+            self.transaction_over(connector);
+        }
         self.ledger
             .enqueue(key, StopTransactionRequest::ACTION, payload, &mut ops);
         self.persist(ops);
         Ok(())
+    }
+
+    /// The transaction on `connector` stopped: the driver still has to take a cable away
+    /// (Finishing, C6), or nothing is left to do (Available, C1).
+    fn transaction_over(&mut self, connector: u32) {
+        let Some(slot) = self.connectors.get_mut(connector as usize) else {
+            return;
+        };
+        slot.deauthorized = false;
+        let mut facts = slot.facts.clone();
+        facts.finishing = facts.cable != Cable::Unplugged;
+        facts.disconnected_in_transaction = false;
+        facts.ev_suspended = false;
+        facts.evse_suspended = false;
+        self.set_facts(connector, facts);
     }
 
     fn persist(&mut self, ops: Vec<StoreOp>) {
@@ -1231,7 +1577,18 @@ impl ChargePoint {
             Reply::DataTransfer(response) => self.endpoint.respond_with(now, &decision.0, response),
             Reply::RemoteStart(status) => {
                 let response = RemoteStartTransactionResponse { status: *status };
-                self.endpoint.respond_with(now, &decision.0, &response)
+                let answered = self.endpoint.respond_with(now, &decision.0, &response);
+                // A2: the remote start initiates usage; the driver has ConnectionTimeOut to
+                // plug in (OCTT TC_011_1_CS, TC_011_2_CS).
+                if let (Some((connector, id_tag)), RemoteStartStopStatus::Accepted, Ok(())) = (
+                    self.pending_remote_starts.remove(&decision),
+                    status,
+                    &answered,
+                ) {
+                    // Refused only if a transaction started meanwhile: nothing to prepare.
+                    let _ = self.prepare(now, connector, id_tag);
+                }
+                answered
             }
             Reply::Reset(status) => {
                 let kind = self.pending_resets.remove(&decision);
@@ -1358,6 +1715,8 @@ impl ChargePoint {
         self.sample(now);
         // Transfers go on offline too; their notifications wait in the queue.
         self.poll_firmware(now);
+        self.connection_timeouts(now);
+        self.refresh_statuses(now);
         if !self.connected {
             return;
         }
@@ -1807,6 +2166,12 @@ impl ChargePoint {
                                 None,
                             )
                             .is_ok();
+                    if !stopped
+                        && let Some(slot) = self.connectors.get_mut(transaction.connector as usize)
+                    {
+                        // C5: the EVSE must not offer energy while the transaction goes on.
+                        slot.deauthorized = true;
+                    }
                     self.outputs
                         .push_back(Output::Event(Event::TransactionDeauthorized {
                             transaction: key,
@@ -1939,6 +2304,10 @@ impl ChargePoint {
                     let decision = Decision(call.id);
                     self.decisions
                         .insert(decision.clone(), "RemoteStartTransaction");
+                    if let Some(connector) = connector {
+                        self.pending_remote_starts
+                            .insert(decision.clone(), (connector, request.id_tag.clone()));
+                    }
                     self.outputs
                         .push_back(Output::Event(Event::RemoteStartRequested {
                             decision,
@@ -2326,14 +2695,13 @@ impl ChargePoint {
     /// The next deadline of the machine's own timers.
     fn own_deadline(&self) -> Option<Monotonic> {
         // Meter values are sampled connected or not: transaction samples are queued; firmware
-        // and diagnostics steps go on offline too.
-        let sampling = [
-            self.metering.next_deadline(&self.configuration),
-            self.firmware.next_deadline(),
-        ]
-        .into_iter()
-        .flatten()
-        .min();
+        // and diagnostics steps and connection timeouts go on offline too.
+        let timeout = self.configuration.connection_timeout();
+        let sampling = (1..self.connectors.len())
+            .filter_map(|id| self.connection_deadline(id, timeout))
+            .chain(self.metering.next_deadline(&self.configuration))
+            .chain(self.firmware.next_deadline())
+            .min();
         if !self.connected {
             return sampling;
         }
@@ -2394,6 +2762,7 @@ impl Machine for ChargePoint {
         // The endpoint forgets the Central System's open requests; so do we.
         self.decisions.clear();
         self.pending_diagnostics.clear();
+        self.pending_remote_starts.clear();
         self.endpoint.handle_disconnected(now);
         self.drain_endpoint(now);
     }
