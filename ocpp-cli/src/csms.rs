@@ -26,17 +26,18 @@ use futures_util::StreamExt;
 use ocpp_core::ErrorCode;
 use ocpp_core::Version;
 use ocpp_core::central_system::{
-    Answer, CentralSystem, CentralSystemConfig, CentralSystemPolicy, Event as CsEvent, Registration,
+    Answer, CallCompleted, CentralSystem, CentralSystemConfig, CentralSystemPolicy,
+    Event as CsEvent, Registration,
 };
 use ocpp_core::machine::{Machine, Output};
 use ocpp_core::persist::StoreOp;
 use ocpp_core::primitives::datetime;
-use ocpp_core::rpc::UuidV4Ids;
+use ocpp_core::rpc::{CallHandle, UuidV4Ids};
 use ocpp_core::time::{Monotonic, Now};
 use ocpp_core::v16::{
-    Action, AuthorizationStatus, AuthorizeResponse, BootNotificationRequest, IdTagInfo, Request,
-    Response, StartTransactionRequest, StartTransactionResponse, StatusNotificationRequest,
-    StopTransactionRequest, StopTransactionResponse,
+    Action, AuthorizationStatus, AuthorizeResponse, BootNotificationRequest, IdTagInfo, MeterValue,
+    MeterValuesResponse, Request, Response, StartTransactionRequest, StartTransactionResponse,
+    StatusNotificationRequest, StopTransactionRequest, StopTransactionResponse,
 };
 use ocpp_io_tokio::{
     BasicAuthPassword, Connection, Credentials, DuplicateId, Event, ServerConfig, ServerSecurity,
@@ -45,6 +46,7 @@ use ocpp_io_tokio::{
 use ocpp_store::{RecordStore, RedbStore};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
+use tokio::sync::oneshot;
 
 /// Stations, keyed by charge point id.
 const STATIONS: &str = "csms.stations";
@@ -66,16 +68,20 @@ pub(crate) enum LogLevel {
 
 /// A station as the central system remembers it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct Station {
+pub(crate) struct Station {
     v: u32,
-    id: String,
+    pub(crate) id: String,
     /// The last BootNotification; a station that has one was accepted (the policy accepts
     /// every station).
-    boot: Option<BootNotificationRequest>,
+    pub(crate) boot: Option<BootNotificationRequest>,
     /// When the last message of the station arrived (RFC 3339).
-    last_seen: Option<String>,
+    pub(crate) last_seen: Option<String>,
     /// The last StatusNotification of each connector.
-    connectors: BTreeMap<i32, StatusNotificationRequest>,
+    pub(crate) connectors: BTreeMap<i32, StatusNotificationRequest>,
+    /// The meter values of the last MeterValues of each connector (absent in records written
+    /// before they were kept).
+    #[serde(default)]
+    pub(crate) meter_values: BTreeMap<i32, Vec<MeterValue>>,
 }
 
 /// A transaction as the central system records it.
@@ -92,6 +98,10 @@ pub(crate) struct Transaction {
     pub(crate) meter_stop: Option<i32>,
     pub(crate) stopped: Option<String>,
     pub(crate) stop_reason: Option<String>,
+    /// The meter values of the transaction, from MeterValues and the StopTransaction's
+    /// transactionData, in the order they arrived, each once.
+    #[serde(default)]
+    pub(crate) meter_values: Vec<MeterValue>,
 }
 
 /// What identifies a StartTransaction, so that a retransmission is recognised.
@@ -197,6 +207,8 @@ struct Ledger {
 /// The central system's state, shared by every connection.
 pub(crate) struct Csms {
     ledger: Mutex<Ledger>,
+    /// The connected stations, for the HTTP API.
+    pub(crate) live: crate::api::Live,
     id_tags: IdTags,
     log: LogLevel,
     pub(crate) counters: Counters,
@@ -301,6 +313,7 @@ impl Csms {
                 starts,
                 next_id,
             }),
+            live: crate::api::Live::default(),
             id_tags,
             log,
             counters: Counters::default(),
@@ -315,6 +328,11 @@ impl Csms {
     /// Every transaction, by id.
     pub(crate) fn transactions(&self) -> Vec<Transaction> {
         self.ledger().transactions.values().cloned().collect()
+    }
+
+    /// Every station, by id.
+    pub(crate) fn stations(&self) -> Vec<Station> {
+        self.ledger().stations.values().cloned().collect()
     }
 
     /// How many stations are known.
@@ -365,7 +383,9 @@ impl Csms {
             .automatic(Action::DataTransfer)
             .automatic(Action::SignCertificate)
             .ask(Action::StartTransaction)
-            .ask(Action::StopTransaction);
+            .ask(Action::StopTransaction)
+            // Answered once the values are stored, so that none is acknowledged and lost.
+            .ask(Action::MeterValues);
         policy = if self.id_tags.is_none() {
             policy.automatic(Action::Authorize)
         } else {
@@ -384,6 +404,7 @@ impl Csms {
             inner: CentralSystem::new(config, Box::new(UuidV4Ids)),
             id: charge_point_id.to_owned(),
             csms: self.clone(),
+            waiters: BTreeMap::new(),
         }
     }
 
@@ -408,6 +429,7 @@ impl Csms {
                 boot: None,
                 last_seen: None,
                 connectors: BTreeMap::new(),
+                meter_values: BTreeMap::new(),
             });
         entry.last_seen = Some(now);
         let mut response = None;
@@ -457,6 +479,7 @@ impl Csms {
                             meter_stop: None,
                             stopped: None,
                             stop_reason: None,
+                            meter_values: Vec::new(),
                         };
                         ops.push(record(TRANSACTIONS, transaction_key(id), &transaction));
                         ledger.transactions.insert(id, transaction);
@@ -473,6 +496,25 @@ impl Csms {
                     id_tag_info,
                     transaction_id: id,
                 }));
+            }
+            Request::MeterValues(values) => {
+                entry
+                    .meter_values
+                    .insert(values.connector_id, values.meter_value.clone());
+                if let Some(transaction) = values
+                    .transaction_id
+                    .and_then(|id| ledger.transactions.get_mut(&id))
+                {
+                    add_meter_values(transaction, &values.meter_value);
+                    ops.push(record(
+                        TRANSACTIONS,
+                        transaction_key(transaction.id),
+                        &*transaction,
+                    ));
+                }
+                if decide {
+                    response = Some(Response::from(MeterValuesResponse {}));
+                }
             }
             Request::StopTransaction(stop) if decide => {
                 self.apply_stop(ledger, station, stop, &mut ops);
@@ -515,6 +557,10 @@ impl Csms {
             return;
         }
         transaction.meter_stop = Some(stop.meter_stop);
+        add_meter_values(
+            transaction,
+            stop.transaction_data.as_deref().unwrap_or_default(),
+        );
         transaction.stopped = Some(datetime::format(stop.timestamp));
         let reason = stop
             .reason
@@ -534,11 +580,23 @@ impl Csms {
     }
 }
 
+/// Appends the values `transaction` does not hold yet: a station sends a MeterValues again
+/// when it did not get the answer (1.6 section 4.7).
+fn add_meter_values(transaction: &mut Transaction, values: &[MeterValue]) {
+    for value in values {
+        if !transaction.meter_values.contains(value) {
+            transaction.meter_values.push(value.clone());
+        }
+    }
+}
+
 /// A `CentralSystem` that logs and counts the frames it receives and sends.
 pub(crate) struct Logged {
-    inner: CentralSystem,
+    pub(crate) inner: CentralSystem,
     id: String,
     csms: Arc<Csms>,
+    /// Who waits for the end of which call of the HTTP API; dropped with the connection.
+    pub(crate) waiters: BTreeMap<CallHandle, oneshot::Sender<CallCompleted>>,
 }
 
 impl Logged {
@@ -572,8 +630,14 @@ impl Machine for Logged {
 
     fn poll_output(&mut self) -> Option<Output<CsEvent>> {
         let output = self.inner.poll_output();
-        if let Some(Output::Transmit(text)) = &output {
-            self.frame("->", text);
+        match &output {
+            Some(Output::Transmit(text)) => self.frame("->", text),
+            Some(Output::Event(CsEvent::CallCompleted(completed))) => {
+                if let Some(waiter) = self.waiters.remove(&completed.handle) {
+                    let _ = waiter.send(completed.clone());
+                }
+            }
+            _ => {}
         }
         output
     }
@@ -624,6 +688,7 @@ pub(crate) async fn serve(csms: Arc<Csms>, connection: Connection<Logged>) {
         mut events,
     } = connection;
     let id = info.charge_point_id;
+    let serial = csms.live.insert(&id, handle.clone());
     csms.summary(format_args!(
         "{id} connected from {} ({})",
         info.peer, info.security_profile
@@ -678,4 +743,5 @@ pub(crate) async fn serve(csms: Arc<Csms>, connection: Connection<Logged>) {
             _ => {}
         }
     }
+    csms.live.remove(&id, serial);
 }

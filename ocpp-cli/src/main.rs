@@ -21,6 +21,7 @@
 //! also why the workspace's `clippy::print_stdout` lint needs no exception here.
 #![forbid(unsafe_code)]
 
+mod api;
 mod cp;
 mod csms;
 mod demo;
@@ -66,12 +67,20 @@ enum Command {
     /// accepts every BootNotification, authorizes id tags from a file (or every tag), assigns
     /// transaction ids, and keeps stations and transactions in a redb file, restored at the
     /// next start. The first line on stdout is `listening on ws://HOST:PORT`, the second what
-    /// was restored; logs go to stderr. Runs until SIGINT or SIGTERM, then closes every
-    /// connection and prints a summary.
+    /// was restored; logs go to stderr. With --http ADDR it also serves a JSON REST API
+    /// (third stdout line `http api on http://HOST:PORT`; OpenAPI document at
+    /// /openapi.json): GET /stations, /stations/ID, /transactions[?station=ID&active=true],
+    /// /transactions/N, and POST /stations/ID/calls/ACTION with the request payload, which
+    /// sends that Central System call to the connected station and answers with its
+    /// response. Runs until SIGINT or SIGTERM, then closes every connection and prints a
+    /// summary.
     #[command(
         after_help = "Examples:\n  ocpp csms --listen 127.0.0.1:9000 --db csms.redb --accept-all\n  \
                             ocpp csms --listen 0.0.0.0:9000 --db csms.redb --id-tags tags.json \\\n      \
-                            --security-profile 1 --auth-keys keys.json --log full\n\n\
+                            --security-profile 1 --auth-keys keys.json --log full\n  \
+                            ocpp csms --listen 127.0.0.1:9000 --db csms.redb --accept-all \
+                            --http 127.0.0.1:8080\n  \
+                            curl -X POST localhost:8080/stations/CP-1/calls/Reset -d '{\"type\": \"Soft\"}'\n\n\
                             tags.json: [{\"idTag\": \"04A2B3\", \"status\": \"Accepted\", \
                             \"expiryDate\": \"2030-01-01T00:00:00Z\"}, {\"idTag\": \"BAD1\", \
                             \"status\": \"Blocked\"}]\n\

@@ -36,6 +36,11 @@ pub(crate) struct Args {
     /// that and every frame.
     #[arg(long, value_enum, default_value_t = LogLevel::Summary)]
     log: LogLevel,
+    /// Serve the JSON REST API (stations, transactions, calls to stations; its OpenAPI
+    /// document at /openapi.json) on this address, e.g. 127.0.0.1:8080 (port 0 picks a free
+    /// port; the third stdout line says which). No authentication: bind it to loopback.
+    #[arg(long, value_name = "ADDR")]
+    http: Option<String>,
 }
 
 /// Runs `ocpp csms`.
@@ -67,11 +72,37 @@ async fn serve(args: &Args, out: &mut Out) -> Result<(), String> {
     let mut server = csms::bind(&csms, &args.listen, csms::server_config(auth_keys))
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+    let http = match &args.http {
+        Some(addr) => Some(
+            crate::api::bind(addr)
+                .await
+                .map_err(|e| format!("cannot listen on {addr} (--http): {e}"))?,
+        ),
+        None => None,
+    };
     out.line(&format!("listening on ws://{}", server.local_addr()));
     out.line(&format!(
         "restored {} stations, {} transactions ({} open); next transaction id {}",
         restored.stations, restored.transactions, restored.open, restored.next_id
     ));
+    let (stop_http, http_stopped) = tokio::sync::oneshot::channel::<()>();
+    let http_task = match http {
+        Some(listener) => {
+            match listener.local_addr() {
+                Ok(addr) => out.line(&format!("http api on http://{addr}")),
+                Err(e) => return Err(format!("--http: {e}")),
+            }
+            let stop = async move {
+                let _ = http_stopped.await;
+            };
+            Some(tokio::spawn(crate::api::serve(
+                listener,
+                csms.clone(),
+                stop,
+            )))
+        }
+        None => None,
+    };
     out.flush();
 
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
@@ -91,7 +122,13 @@ async fn serve(args: &Args, out: &mut Out) -> Result<(), String> {
     if args.log != LogLevel::Off {
         eprintln!("shutting down");
     }
+    // Closing the connections first ends the calls the API waits for (503), so that its
+    // graceful shutdown does not wait for them.
+    let _ = stop_http.send(());
     server.shutdown().await;
+    if let Some(task) = http_task {
+        let _ = task.await;
+    }
     summary(&csms, out);
     Ok(())
 }

@@ -1763,3 +1763,56 @@ fn tc_071_cs_clock_aligned_meter_values() {
         })
     );
 }
+
+/// Section 9 keys set by the station's own operator (`set_configuration`, used by test
+/// harnesses for the "set configuration value" step of OCTT test cases): checked like a
+/// ChangeConfiguration, persisted, reported, in effect at once; read-only and unknown keys
+/// and invalid values are refused and leave nothing stored.
+#[test]
+fn the_operator_sets_a_configuration_key_locally() {
+    use ocpp_core::charge_point::config::LocalSetError;
+
+    let mut world = World::new(1, |_| {});
+    world.connect();
+    world.take_seen();
+    let now = world.now;
+    world
+        .cp
+        .set_configuration(now, "HeartbeatInterval", "120")
+        .unwrap();
+    world.settle();
+    assert_eq!(world.cp.heartbeat_interval(), secs(120));
+    assert_eq!(
+        world.stored.get("configuration", "HeartbeatInterval"),
+        Some(&b"1:120"[..])
+    );
+    assert!(world.events.iter().any(|e| matches!(
+        e,
+        Event::ConfigurationChanged { key, value: Some(v), after_reboot: false }
+            if key == "HeartbeatInterval" && v == "120"
+    )));
+    assert_eq!(
+        world.cp.set_configuration(now, "NumberOfConnectors", "4"),
+        Err(LocalSetError::ReadOnly)
+    );
+    assert_eq!(
+        world.cp.set_configuration(now, "NoSuchKey", "1"),
+        Err(LocalSetError::NotDefined)
+    );
+    assert!(matches!(
+        world
+            .cp
+            .set_configuration(now, "MeterValueSampleInterval", "-1"),
+        Err(LocalSetError::InvalidValue(_))
+    ));
+    assert_eq!(
+        world
+            .stored
+            .get("configuration", "MeterValueSampleInterval"),
+        None
+    );
+    let start = world.elapsed();
+    world.run_for_seconds(130);
+    let beat = world.seen.iter().find(|s| s.action == "Heartbeat").unwrap();
+    assert_eq!(beat.at, start + secs(120));
+}

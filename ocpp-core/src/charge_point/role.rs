@@ -1388,6 +1388,23 @@ impl ChargePoint {
         Ok(())
     }
 
+    /// The station's own operator (a local menu, a test harness) sets the configuration key
+    /// `key` to `value`: checked like a ChangeConfiguration of the Central System, but without
+    /// its access rules (section 9: read-write for the Central System is a separate matter),
+    /// persisted, and reported as [`Event::ConfigurationChanged`]. Read-only and unknown keys
+    /// are refused.
+    pub fn set_configuration(
+        &mut self,
+        now: Now,
+        key: &str,
+        value: &str,
+    ) -> Result<(), config::LocalSetError> {
+        let applied = self.configuration.set_local(key, value)?;
+        self.changed(&applied);
+        self.pump(now);
+        Ok(())
+    }
+
     /// The transaction running on `connector`: its number and, once known, its id.
     pub fn transaction(&self, connector: u32) -> Option<(TransactionKey, Option<i32>)> {
         self.ledger

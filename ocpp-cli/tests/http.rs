@@ -1,0 +1,571 @@
+//! The REST API of `ocpp csms --http`: an `ocpp csms` process, charge points that are `ocpp
+//! cp` processes or scripted stations (a bare RPC endpoint over a real WebSocket, answering
+//! the central system's calls as each test needs), and HTTP requests over loopback. Every wait
+//! is bounded.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use ocpp_core::rpc::{CallFailure, CounterIds, Endpoint, EndpointConfig, RpcEvent};
+use ocpp_core::{ErrorCode, Version};
+use ocpp_io_tokio::{ClientConfig, Event, Handle};
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::mpsc;
+
+const BIN: &str = env!("CARGO_BIN_EXE_ocpp");
+
+/// A fresh scratch directory for one test.
+fn scratch(name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("http-{name}"));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch directory");
+    dir
+}
+
+/// An `ocpp csms --http` process: its OCPP-J URL and its API address. Killed when dropped.
+struct Csms {
+    child: Child,
+    url: String,
+    api: SocketAddr,
+    log: PathBuf,
+}
+
+impl Csms {
+    fn start(dir: &Path) -> Csms {
+        let log = dir.join("csms.log");
+        let mut child = Command::new(BIN)
+            .args(["csms", "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0"])
+            .arg("--db")
+            .arg(dir.join("csms.redb"))
+            .arg("--accept-all")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&log).expect("log file"))
+            .spawn()
+            .expect("ocpp csms runs");
+        let mut stdout = BufReader::new(child.stdout.take().expect("piped"));
+        let mut lines = Vec::new();
+        for _ in 0..3 {
+            let mut line = String::new();
+            stdout.read_line(&mut line).expect("read stdout");
+            lines.push(line.trim().to_owned());
+        }
+        let url = lines[0].strip_prefix("listening on ").map(str::to_owned);
+        let api = lines[2]
+            .strip_prefix("http api on http://")
+            .and_then(|a| a.parse().ok());
+        let (Some(url), Some(api)) = (url, api) else {
+            let _ = child.kill();
+            panic!("unexpected first lines {lines:?}");
+        };
+        Csms {
+            child,
+            url,
+            api,
+            log,
+        }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Csms {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One HTTP/1.1 request; the status and the JSON body (`null` if the body is not JSON).
+async fn http(api: SocketAddr, method: &str, path: &str, body: &str) -> (u16, Value) {
+    let exchange = async {
+        let mut stream = tokio::net::TcpStream::connect(api).await.expect("connect");
+        let request = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {api}\r\nContent-Type: application/json\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        stream.write_all(request.as_bytes()).await.expect("send");
+        let mut response = Vec::new();
+        stream.read_to_end(&mut response).await.expect("receive");
+        let response = String::from_utf8(response).expect("UTF-8");
+        let (head, body) = response.split_once("\r\n\r\n").expect("a header");
+        let status = head
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .expect("a status line");
+        (status, serde_json::from_str(body).unwrap_or(Value::Null))
+    };
+    tokio::time::timeout(Duration::from_secs(60), exchange)
+        .await
+        .expect("answered within 60 s")
+}
+
+/// `POST /stations/{station}/calls/{action}` with `payload`.
+async fn post_call(api: SocketAddr, station: &str, action: &str, payload: &str) -> (u16, Value) {
+    http(
+        api,
+        "POST",
+        &format!("/stations/{station}/calls/{action}"),
+        payload,
+    )
+    .await
+}
+
+/// Whether the error message of `body` contains `text`.
+fn says(body: &Value, text: &str) -> bool {
+    body["error"].as_str().is_some_and(|e| e.contains(text))
+}
+
+/// How a scripted station answers a call of the central system.
+enum Reply {
+    Result(Value),
+    Error(ErrorCode, &'static str),
+    /// Close the connection instead of answering.
+    Close,
+}
+
+/// A charge point played by a bare RPC endpoint: it boots, answers the central system's
+/// calls with `script`, records them, and makes the calls a test asks for.
+struct Scripted {
+    handle: Handle<Endpoint>,
+    completed: mpsc::UnboundedReceiver<Result<Value, CallFailure>>,
+    received: Arc<Mutex<Vec<(String, Value)>>>,
+}
+
+impl Scripted {
+    async fn connect(url: &str, id: &str, script: fn(&str) -> Reply) -> Scripted {
+        let mut config = ClientConfig::new(url, id, [Version::V16]);
+        config.reconnect = None;
+        let endpoint = Endpoint::new(
+            EndpointConfig::new(Version::V16),
+            Box::new(CounterIds::default()),
+        );
+        let (handle, mut events, _done) = ocpp_io_tokio::connect(config, endpoint).split();
+        let (tx, completed) = mpsc::unbounded_channel();
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let log = received.clone();
+        let answerer = handle.clone();
+        tokio::spawn(async move {
+            while let Some(event) = events.next_event().await {
+                match event {
+                    Event::Machine(RpcEvent::Completed { outcome, .. }) => {
+                        let _ = tx.send(outcome);
+                    }
+                    Event::Machine(RpcEvent::Call(call)) => {
+                        log.lock()
+                            .expect("lock")
+                            .push((call.action.clone(), call.payload.clone()));
+                        let id = call.id.clone();
+                        match script(&call.action) {
+                            Reply::Result(payload) => {
+                                let _ = answerer
+                                    .run(move |ep, now| ep.respond(now, &id, payload))
+                                    .await;
+                            }
+                            Reply::Error(code, text) => {
+                                let _ = answerer
+                                    .run(move |ep, now| {
+                                        ep.respond_error(now, &id, code, text, None)
+                                    })
+                                    .await;
+                            }
+                            Reply::Close => {
+                                let _ = answerer.close(1000, "scripted close");
+                            }
+                        }
+                    }
+                    Event::ConnectFailed(error) => panic!("{error:?}"),
+                    _ => {}
+                }
+            }
+        });
+        let mut station = Scripted {
+            handle,
+            completed,
+            received,
+        };
+        let boot = json!({"chargePointVendor": "Scripted", "chargePointModel": "S1"});
+        let answer = station.call("BootNotification", boot).await;
+        assert_eq!(answer["status"], "Accepted");
+        station
+    }
+
+    /// Makes a call (waiting for the connection first) and returns the answer's payload.
+    async fn call(&mut self, action: &'static str, payload: Value) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let payload = payload.clone();
+            let made = self
+                .handle
+                .run(move |ep, now| ep.call(now, action, payload))
+                .await
+                .expect("the client runs");
+            match made {
+                Ok(_) => break,
+                Err(refused) if Instant::now() < deadline => {
+                    let _ = refused;
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                Err(refused) => panic!("{action}: {refused}"),
+            }
+        }
+        let outcome = tokio::time::timeout(Duration::from_secs(10), self.completed.recv())
+            .await
+            .expect("answered in time")
+            .expect("the client runs");
+        outcome.unwrap_or_else(|failure| panic!("{action}: {failure:?}"))
+    }
+
+    fn received(&self) -> Vec<(String, Value)> {
+        self.received.lock().expect("lock").clone()
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+/// Polls `GET path` until `ready` holds for the body (or 20 s have passed).
+async fn until(api: SocketAddr, path: &str, ready: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (status, body) = http(api, "GET", path, "").await;
+        if status == 200 && ready(&body) {
+            return body;
+        }
+        assert!(Instant::now() < deadline, "GET {path}: {status} {body}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn simulated_cp(url: &str, id: &str, dir: &Path, extra: &[&str]) -> Child {
+    Command::new(BIN)
+        .args(["cp", "--url", url, "--id", id, "--db"])
+        .arg(dir.join(format!("{id}.redb")))
+        .args(extra)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("ocpp cp runs")
+}
+
+/// OCPP 1.6 sections 5.8 (GetConfiguration) and 5.17 (TriggerMessage) sent through the API to
+/// the simulated charge point, whose answers come back as the response bodies; the station
+/// list reflects its BootNotification and StatusNotifications, and its disconnection.
+#[test]
+fn calls_reach_a_simulated_charge_point_and_its_answers_come_back() {
+    let dir = scratch("simulated");
+    let csms = Csms::start(&dir);
+    let mut cp = simulated_cp(&csms.url, "CP-SIM", &dir, &["--sessions", "0"]);
+    runtime().block_on(async {
+        let api = csms.api;
+        let station = until(api, "/stations/CP-SIM", |s| {
+            s["connected"] == true && s["connectors"].as_array().is_some_and(|c| !c.is_empty())
+        })
+        .await;
+        assert_eq!(station["boot"]["chargePointVendor"], "ocpp-rs");
+        assert_eq!(station["connectors"][0]["errorCode"], "NoError");
+        let (status, list) = http(api, "GET", "/stations", "").await;
+        assert_eq!(status, 200);
+        assert_eq!(list.as_array().map(Vec::len), Some(1), "{list}");
+
+        let (status, body) = post_call(
+            api,
+            "CP-SIM",
+            "GetConfiguration",
+            r#"{"key": ["HeartbeatInterval", "NoSuchKey"]}"#,
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["configurationKey"][0]["key"], "HeartbeatInterval");
+        assert_eq!(body["unknownKey"], json!(["NoSuchKey"]));
+
+        let (status, body) = post_call(
+            api,
+            "CP-SIM",
+            "TriggerMessage",
+            r#"{"requestedMessage": "StatusNotification", "connectorId": 1}"#,
+        )
+        .await;
+        assert_eq!(
+            (status, &body["status"]),
+            (200, &json!("Accepted")),
+            "{body}"
+        );
+
+        // An empty body is the empty payload.
+        let (status, body) = post_call(api, "CP-SIM", "ClearCache", "").await;
+        assert_eq!(status, 200, "{body}");
+        assert!(body["status"].is_string(), "{body}");
+    });
+    let _ = cp.kill();
+    let _ = cp.wait();
+    runtime().block_on(async {
+        let api = csms.api;
+        until(api, "/stations/CP-SIM", |s| s["connected"] == false).await;
+        let (status, body) = post_call(api, "CP-SIM", "GetConfiguration", "{}").await;
+        assert_eq!(status, 404);
+        assert!(says(&body, "not connected"), "{body}");
+    });
+}
+
+/// Requests the API refuses before anything is sent: schema violations (400 with the
+/// violations and the CallError code a station would answer, OCPP-J 1.6 section 4.2.3),
+/// unknown stations and actions (404), Charge Point actions and non-JSON bodies (400).
+#[test]
+fn bad_calls_are_refused_with_the_reason() {
+    let dir = scratch("refused");
+    let csms = Csms::start(&dir);
+    runtime().block_on(async {
+        let api = csms.api;
+        let _station = Scripted::connect(&csms.url, "CP-R", |_| Reply::Result(json!({}))).await;
+
+        let (status, body) = post_call(
+            api,
+            "CP-R",
+            "ChangeConfiguration",
+            r#"{"key": 5, "value": "1"}"#,
+        )
+        .await;
+        assert_eq!(status, 400, "{body}");
+        assert_eq!(body["violations"][0]["pointer"], "/key", "{body}");
+        assert!(body["errorCode"].is_string(), "{body}");
+        let (status, body) = post_call(
+            api,
+            "CP-R",
+            "RemoteStartTransaction",
+            r#"{"idTag": "THIS-ID-TAG-IS-TOO-LONG"}"#,
+        )
+        .await;
+        assert_eq!(status, 400, "{body}");
+        assert_eq!(body["violations"][0]["pointer"], "/idTag", "{body}");
+
+        let (status, body) = post_call(api, "CP-R", "Reset", "{").await;
+        assert_eq!(status, 400, "{body}");
+        let (status, body) = post_call(api, "CP-R", "BootNotification", "{}").await;
+        assert_eq!(status, 400, "{body}");
+        assert!(says(&body, "sent by the charge point"), "{body}");
+        let (status, body) = post_call(api, "CP-R", "Frobnicate", "{}").await;
+        assert_eq!(status, 404, "{body}");
+        let (status, body) = post_call(api, "CP-R", "reset", "{}").await;
+        assert_eq!(status, 404, "action names are case-sensitive: {body}");
+        let (status, body) = post_call(api, "NOBODY", "Reset", r#"{"type": "Soft"}"#).await;
+        assert_eq!(status, 404, "{body}");
+        assert!(says(&body, "unknown station"), "{body}");
+        let (status, _) = http(api, "GET", "/stations/NOBODY", "").await;
+        assert_eq!(status, 404);
+        let (status, _) = http(api, "GET", "/nowhere", "").await;
+        assert_eq!(status, 404);
+    });
+    assert!(!csms.log().contains("panicked"));
+}
+
+/// The station's own answers: a result is passed through (200), a CALLERROR becomes 502 with
+/// its code and description (OCPP-J 1.6 section 4.2.3), a connection that closes during the
+/// call 503.
+#[test]
+fn the_station_answer_a_call_error_or_a_disconnection_is_what_the_api_answers() {
+    let dir = scratch("scripted");
+    let csms = Csms::start(&dir);
+    runtime().block_on(async {
+        let api = csms.api;
+        let station = Scripted::connect(&csms.url, "CP-X", |action| match action {
+            "RemoteStartTransaction" => Reply::Result(json!({"status": "Accepted"})),
+            "GetDiagnostics" => Reply::Error(ErrorCode::NotSupported, "no diagnostics here"),
+            _ => Reply::Close,
+        })
+        .await;
+
+        let start = json!({"connectorId": 1, "idTag": "TAG-1"});
+        let (status, body) =
+            post_call(api, "CP-X", "RemoteStartTransaction", &start.to_string()).await;
+        assert_eq!((status, body), (200, json!({"status": "Accepted"})));
+        assert_eq!(
+            station.received(),
+            vec![("RemoteStartTransaction".to_owned(), start)]
+        );
+
+        let (status, body) = post_call(
+            api,
+            "CP-X",
+            "GetDiagnostics",
+            r#"{"location": "ftp://example.com/diag"}"#,
+        )
+        .await;
+        assert_eq!(status, 502, "{body}");
+        assert_eq!(body["code"], "NotSupported");
+        assert_eq!(body["description"], "no diagnostics here");
+
+        let (status, body) = post_call(api, "CP-X", "Reset", r#"{"type": "Hard"}"#).await;
+        assert_eq!(status, 503, "{body}");
+    });
+}
+
+/// A transaction with its meter values (MeterValues with its transactionId, section 4.7, and
+/// the StopTransaction's transactionData, section 4.10), each once although the station sent
+/// one again; the filters; and the records after a restart of the central system.
+#[test]
+fn transactions_are_listed_with_their_meter_values_and_survive_a_restart() {
+    let dir = scratch("transactions");
+    let sample = |at: &str, wh: &str| json!({"timestamp": at, "sampledValue": [{"value": wh, "measurand": "Energy.Active.Import.Register", "unit": "Wh"}]});
+    let first = sample("2025-01-01T10:15:00Z", "1250");
+    let last = sample("2025-01-01T10:30:00Z", "1500");
+    let id = {
+        let csms = Csms::start(&dir);
+        let id = runtime().block_on(async {
+            let api = csms.api;
+            let mut station =
+                Scripted::connect(&csms.url, "CP-T", |_| Reply::Result(json!({}))).await;
+            let started = station
+                .call(
+                    "StartTransaction",
+                    json!({"connectorId": 2, "idTag": "TAG-T", "meterStart": 1000,
+                           "timestamp": "2025-01-01T10:00:00Z"}),
+                )
+                .await;
+            let id = started["transactionId"].as_i64().expect("an id");
+            let values = json!({"connectorId": 2, "transactionId": id, "meterValue": [first]});
+            station.call("MeterValues", values.clone()).await;
+            station.call("MeterValues", values).await;
+
+            let (_, active) = http(api, "GET", "/transactions?active=true", "").await;
+            assert_eq!(active[0]["id"], id, "{active}");
+            assert_eq!(active[0]["active"], true);
+
+            station
+                .call(
+                    "StopTransaction",
+                    json!({"transactionId": id, "meterStop": 1500, "idTag": "TAG-T",
+                           "timestamp": "2025-01-01T10:30:00Z", "reason": "EVDisconnected",
+                           "transactionData": [first, last]}),
+                )
+                .await;
+            let (_, active) = http(api, "GET", "/transactions?active=true", "").await;
+            assert_eq!(active, json!([]));
+            let (_, other) = http(api, "GET", "/transactions?station=CP-OTHER", "").await;
+            assert_eq!(other, json!([]));
+            let (status, _) = http(api, "GET", "/transactions?active=maybe", "").await;
+            assert_eq!(status, 400);
+            let (status, _) = http(api, "GET", "/transactions/abc", "").await;
+            assert_eq!(status, 400);
+            let (status, _) = http(api, "GET", "/transactions/999", "").await;
+            assert_eq!(status, 404);
+            id
+        });
+        drop(csms);
+        id
+    };
+    let csms = Csms::start(&dir);
+    runtime().block_on(async {
+        let (status, transaction) = http(csms.api, "GET", &format!("/transactions/{id}"), "").await;
+        assert_eq!(status, 200);
+        assert_eq!(
+            transaction,
+            json!({
+                "id": id, "station": "CP-T", "connectorId": 2, "idTag": "TAG-T",
+                "active": false, "meterStart": 1000, "meterStop": 1500,
+                "startTime": "2025-01-01T10:00:00Z", "stopTime": "2025-01-01T10:30:00Z",
+                "stopReason": "EVDisconnected", "meterValues": [first, last],
+            })
+        );
+        let station = until(csms.api, "/stations/CP-T", |_| true).await;
+        assert_eq!(station["connected"], false);
+        assert_eq!(station["connectors"][0]["connectorId"], 2);
+        assert_eq!(station["connectors"][0]["meterValues"], json!([first]));
+    });
+}
+
+/// A whole session of the simulated charge point is listed: idTag, meter start and stop, the
+/// reason.
+#[test]
+fn a_session_of_the_simulated_charge_point_is_listed() {
+    let dir = scratch("session");
+    let csms = Csms::start(&dir);
+    let mut cp = simulated_cp(
+        &csms.url,
+        "CP-S",
+        &dir,
+        &[
+            "--readings",
+            "2",
+            "--interval-ms",
+            "20",
+            "--id-tag",
+            "TAG-S",
+        ],
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while cp.try_wait().expect("wait").is_none() {
+        assert!(Instant::now() < deadline, "ocpp cp still running");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    runtime().block_on(async {
+        let (status, list) = http(csms.api, "GET", "/transactions?station=CP-S", "").await;
+        assert_eq!(status, 200);
+        let transaction = &list[0];
+        assert_eq!(transaction["idTag"], "TAG-S", "{list}");
+        assert_eq!(transaction["active"], false);
+        assert_eq!(
+            transaction["meterStop"].as_i64().unwrap_or(0)
+                - transaction["meterStart"].as_i64().unwrap_or(0),
+            500,
+            "{list}"
+        );
+    });
+}
+
+/// The served document is the committed one.
+#[test]
+fn the_openapi_document_is_served() {
+    let dir = scratch("openapi");
+    let csms = Csms::start(&dir);
+    let committed: Value = serde_json::from_str(include_str!("../openapi/csms.json"))
+        .expect("the committed document is JSON");
+    runtime().block_on(async {
+        let (status, served) = http(csms.api, "GET", "/openapi.json", "").await;
+        assert_eq!(status, 200);
+        assert_eq!(served, committed);
+    });
+}
+
+/// An --http address that is taken is a setup error: exit 2 and the address in the message.
+#[test]
+fn an_http_address_in_use_exits_2() {
+    let dir = scratch("in-use");
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = taken.local_addr().expect("address").to_string();
+    let output = Command::new(BIN)
+        .args([
+            "csms",
+            "--listen",
+            "127.0.0.1:0",
+            "--accept-all",
+            "--http",
+            &addr,
+        ])
+        .arg("--db")
+        .arg(dir.join("csms.redb"))
+        .stdin(Stdio::null())
+        .output()
+        .expect("ocpp csms runs");
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!("cannot listen on {addr} (--http)")),
+        "{stderr}"
+    );
+}
