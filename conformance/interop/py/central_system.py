@@ -252,9 +252,17 @@ async def phase_remote(checks, system, binary, work, url):
     charging = await wire.wait_call("StatusNotification", mark, 5,
                                     where=lambda p: p["status"] == "Charging")
     checks.check("StatusNotification Charging", charging is not None, charging)
-    sampled = await wire.wait_call("MeterValues", mark, 6,
-                                   where=lambda p: p.get("transactionId") == transaction_id)
-    checks.check("sampled MeterValues of the transaction (MeterValueSampleInterval=1)",
+    meter_start = start["meterStart"] if start else 0
+
+    def energy_flowing(payload):
+        # A sample of the transaction above its start: the remote session charges 250 Wh/s.
+        return payload.get("transactionId") == transaction_id and any(
+            float(v["value"]) > meter_start
+            for m in payload["meterValue"] for v in m["sampledValue"]
+            if v.get("measurand", "Energy.Active.Import.Register") == "Energy.Active.Import.Register")
+
+    sampled = await wire.wait_call("MeterValues", mark, 8, where=energy_flowing)
+    checks.check("sampled MeterValues of the transaction with energy flowing (MeterValueSampleInterval=1)",
                  sampled is not None and sampled["connectorId"] == 1, sampled)
     mark = wire.mark()
     await expect_status(checks, "TriggerMessage MeterValues connector 1 Accepted", st,
@@ -271,7 +279,7 @@ async def phase_remote(checks, system, binary, work, url):
     stop = await wire.wait_call("StopTransaction", mark, 10)
     checks.check("StopTransaction reason Remote, energy counted",
                  stop is not None and stop["transactionId"] == transaction_id
-                 and stop.get("reason") == "Remote" and stop["meterStop"] > start["meterStart"],
+                 and stop.get("reason") == "Remote" and stop["meterStop"] > meter_start,
                  stop)
 
     await expect_status(checks, "UnlockConnector 1 Unlocked", st,
