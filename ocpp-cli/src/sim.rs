@@ -22,6 +22,7 @@ use futures_util::StreamExt;
 use ocpp_core::Version;
 use ocpp_core::charge_point::AuthorizeHandle;
 use ocpp_core::charge_point::config::{Definitions, StandardKey};
+use ocpp_core::charge_point::firmware::TransferOutcome;
 use ocpp_core::charge_point::{
     ChargePoint, ChargePointConfig, ConnectorStatus, Decision, Event as CpEvent, Reply,
     TransactionKey,
@@ -703,6 +704,38 @@ fn on_machine_event(
         }
         CpEvent::ConfigurationChanged { key, value, .. } => {
             shared.note(format_args!("configuration {key} = {value:?}"));
+        }
+        // The simulator has no image to fetch nor logs to send: every transfer it is asked
+        // for succeeds at once, so the stack's notification sequence runs to its end.
+        CpEvent::FirmwareDownloadRequested { location, attempt } => {
+            shared.note(format_args!(
+                "firmware download {location} (attempt {attempt})"
+            ));
+            let _ = handle.run_detached(|cp, now| {
+                let _ = cp.firmware_downloaded(now, TransferOutcome::Succeeded);
+            });
+        }
+        CpEvent::FirmwareInstallRequested { location } => {
+            shared.note(format_args!("firmware install {location}"));
+            let _ = handle.run_detached(|cp, now| {
+                let _ = cp.firmware_installed(now, TransferOutcome::Succeeded);
+            });
+        }
+        CpEvent::DiagnosticsRequested { decision, .. } => {
+            let file_name = Some(format!("{}-diagnostics.log", shared.id));
+            let _ = handle.run_detached(move |cp, now| {
+                let _ = cp.reply(now, decision, Reply::Diagnostics { file_name });
+            });
+        }
+        CpEvent::DiagnosticsUploadRequested {
+            location,
+            file_name,
+            ..
+        } => {
+            shared.note(format_args!("diagnostics upload {file_name} to {location}"));
+            let _ = handle.run_detached(|cp, now| {
+                let _ = cp.diagnostics_uploaded(now, TransferOutcome::Succeeded);
+            });
         }
         _ => {}
     }

@@ -214,7 +214,10 @@ impl World {
                 json!({"status": status, "currentTime": time, "interval": interval})
             }
             "Heartbeat" => json!({"currentTime": time}),
-            "StatusNotification" | "MeterValues" => json!({}),
+            "StatusNotification"
+            | "MeterValues"
+            | "DiagnosticsStatusNotification"
+            | "FirmwareStatusNotification" => json!({}),
             "Authorize" => {
                 let status = match call.payload["idTag"].as_str() {
                     Some("BLOCKED") => "Blocked",
@@ -622,13 +625,16 @@ fn trigger_message_answers_per_section_5_17() {
         trigger(&mut world, json!({"requestedMessage": "MeterValues"})),
         "Accepted"
     );
+    // With Firmware Management, the idle station reports Idle (section 4.4).
     assert_eq!(
         trigger(
             &mut world,
             json!({"requestedMessage": "DiagnosticsStatusNotification"})
         ),
-        "NotImplemented"
+        "Accepted"
     );
+    let seen = world.take_seen();
+    assert_eq!(seen.last().unwrap().payload, json!({"status": "Idle"}));
 }
 
 /// Requests of features not built yet are answered NotSupported, never silently dropped.
@@ -636,7 +642,10 @@ fn trigger_message_answers_per_section_5_17() {
 fn requests_of_missing_features_are_answered_not_supported() {
     let mut world = World::new(1, |_| {});
     world.connect();
-    let answer = world.cs_calls("GetDiagnostics", json!({"location": "ftp://example.com/"}));
+    let answer = world.cs_calls(
+        "GetInstalledCertificateIds",
+        json!({"certificateType": "CentralSystemRootCertificate"}),
+    );
     assert!(answer.unwrap_err().contains("NotSupported"));
 }
 

@@ -21,6 +21,7 @@
 
 pub mod authorization;
 pub mod config;
+pub mod firmware;
 mod ledger;
 pub mod metering;
 mod role;

@@ -13,7 +13,8 @@ use serde_json::Value;
 use time::OffsetDateTime;
 
 use super::authorization::{AuthSettings, Authorization, InfoRecorded, LocalDecision, Source};
-use super::config::{self, Configuration, Definitions, RestoreIssue, StandardKey};
+use super::config::{self, Configuration, Definitions, Profile, RestoreIssue, StandardKey};
+use super::firmware::{Firmware, FirmwareSettings, Notice, TransferError, TransferOutcome};
 use super::ledger::{Ledger, TransactionKey};
 use super::metering::{self, Metering, Reading};
 use crate::machine::{Machine, Output};
@@ -29,12 +30,13 @@ use crate::v16::{
     AvailabilityType, BootNotificationRequest, BootNotificationResponse,
     ChangeAvailabilityResponse, ChangeConfigurationResponse, ChargePointErrorCode,
     ChargePointStatus, ChargingProfile, DataTransferRequest, DataTransferResponse,
-    HeartbeatRequest, HeartbeatResponse, IdTagInfo, MessageTrigger, Reason, RegistrationStatus,
-    RemoteStartStopStatus, RemoteStartTransactionResponse, RemoteStopTransactionResponse,
-    ResetResponse, ResetStatus, ResetType, StartTransactionRequest, StartTransactionResponse,
-    StatusNotificationRequest, StopTransactionRequest, StopTransactionResponse,
-    TriggerMessageRequest, TriggerMessageResponse, TriggerMessageStatus, UnlockConnectorResponse,
-    UnlockStatus,
+    DiagnosticsStatusNotificationRequest, FirmwareStatusNotificationRequest, GetDiagnosticsRequest,
+    GetDiagnosticsResponse, HeartbeatRequest, HeartbeatResponse, IdTagInfo, MessageTrigger, Reason,
+    RegistrationStatus, RemoteStartStopStatus, RemoteStartTransactionResponse,
+    RemoteStopTransactionResponse, ResetResponse, ResetStatus, ResetType, StartTransactionRequest,
+    StartTransactionResponse, StatusNotificationRequest, StopTransactionRequest,
+    StopTransactionResponse, TriggerMessageRequest, TriggerMessageResponse, TriggerMessageStatus,
+    UnlockConnectorResponse, UnlockStatus, UpdateFirmwareResponse,
 };
 use crate::{ErrorCode, Version};
 
@@ -65,6 +67,9 @@ pub struct ChargePointConfig {
     /// How many id tags the Authorization Cache holds (section 3.5.1 leaves the size to the
     /// station); the least recently used not-valid entry goes first. Default 1,000.
     pub authorization_cache_capacity: usize,
+    /// Firmware updates and diagnostics uploads where the protocol leaves the choice to the
+    /// station (Firmware Management profile).
+    pub firmware: FirmwareSettings,
 }
 
 /// What becomes of a transaction that was running when the station lost power or was reset.
@@ -90,6 +95,7 @@ impl ChargePointConfig {
             boot_retry: Duration::from_secs(60),
             interrupted_transactions: InterruptedTransactions::StopAsPowerLoss,
             authorization_cache_capacity: 1_000,
+            firmware: FirmwareSettings::default(),
         }
     }
 }
@@ -330,6 +336,56 @@ pub enum Event {
         /// Why.
         reason: CallRefused,
     },
+    /// Download the firmware at `location` now (UpdateFirmware, section 5.19: the retrieve
+    /// date has come), then report with [`ChargePoint::firmware_downloaded`]. `attempt`
+    /// counts from 1; a failed download is asked for again after the retry interval while
+    /// retries remain.
+    FirmwareDownloadRequested {
+        /// Where to download from (the protocol is in the URI, chapter 8).
+        location: String,
+        /// Which attempt this is.
+        attempt: u32,
+    },
+    /// Install the downloaded firmware now (no transaction runs any more, or the station
+    /// installs while charging), then report with [`ChargePoint::firmware_installed`], before
+    /// or after restarting into it (errata 3.47 recommends after).
+    FirmwareInstallRequested {
+        /// Where the firmware came from.
+        location: String,
+    },
+    /// A newer UpdateFirmware replaced the update whose download was asked for: drop it.
+    FirmwareUpdateCancelled {
+        /// Where the dropped firmware came from.
+        location: String,
+    },
+    /// The Central System asks for diagnostics (GetDiagnostics, section 5.9). Reply with
+    /// [`Reply::Diagnostics`]: the name of the file that will be uploaded, or none if there
+    /// is no diagnostic information. The upload itself is asked for with
+    /// [`Event::DiagnosticsUploadRequested`].
+    DiagnosticsRequested {
+        /// What to pass to [`ChargePoint::reply`].
+        decision: Decision,
+        /// Where the file will go.
+        location: String,
+        /// The oldest logging information to include, if limited.
+        start_time: Option<OffsetDateTime>,
+        /// The latest logging information to include, if limited.
+        stop_time: Option<OffsetDateTime>,
+    },
+    /// Upload the diagnostics file now, then report with
+    /// [`ChargePoint::diagnostics_uploaded`]. `attempt` counts from 1.
+    DiagnosticsUploadRequested {
+        /// Where to upload to (a directory URI, chapter 8).
+        location: String,
+        /// The file name given in the GetDiagnostics answer.
+        file_name: String,
+        /// The oldest logging information to include, if limited.
+        start_time: Option<OffsetDateTime>,
+        /// The latest logging information to include, if limited.
+        stop_time: Option<OffsetDateTime>,
+        /// Which attempt this is.
+        attempt: u32,
+    },
     /// The Central System sent something wrong; it was answered or dropped per the spec.
     PeerError {
         /// What was wrong.
@@ -356,6 +412,12 @@ pub enum Reply {
     Reset(ResetStatus),
     /// The answer to [`Event::UnlockRequested`]: what the lock did.
     Unlock(UnlockStatus),
+    /// The answer to [`Event::DiagnosticsRequested`]: the file that will be uploaded, or
+    /// `None` when there is no diagnostic information (section 5.9).
+    Diagnostics {
+        /// The file's name (at most 255 characters).
+        file_name: Option<String>,
+    },
 }
 
 impl Reply {
@@ -365,6 +427,7 @@ impl Reply {
             Reply::RemoteStart(_) => "RemoteStartTransaction",
             Reply::Reset(_) => "Reset",
             Reply::Unlock(_) => "UnlockConnector",
+            Reply::Diagnostics { .. } => "GetDiagnostics",
         }
     }
 }
@@ -424,6 +487,9 @@ pub enum ChargePointError {
         /// The configured number of connectors.
         connectors: u32,
     },
+    /// A report on a firmware or diagnostics transfer the machine did not ask for.
+    #[error(transparent)]
+    Transfer(#[from] TransferError),
 }
 
 /// Why a snapshot could not be restored.
@@ -486,6 +552,8 @@ enum Purpose {
     Queued,
     /// A one-off notification (LocalListConflict) whose answer changes nothing.
     Notice,
+    /// The head of the firmware and diagnostics status notifications.
+    TransferNotice,
 }
 
 /// The OCPP 1.6 Charge Point state machine. Drive it through [`Machine`].
@@ -531,6 +599,14 @@ pub struct ChargePoint {
     calls: BTreeMap<CallHandle, Purpose>,
     /// Requests of the Central System waiting for the application, with their action.
     decisions: BTreeMap<Decision, &'static str>,
+    /// Firmware updates, diagnostics uploads and their status notifications.
+    firmware: Firmware,
+    /// GetDiagnostics requests waiting for the application.
+    pending_diagnostics: BTreeMap<Decision, GetDiagnosticsRequest>,
+    /// A TriggerMessage asked for a FirmwareStatusNotification.
+    firmware_triggered: bool,
+    /// A TriggerMessage asked for a DiagnosticsStatusNotification.
+    diagnostics_triggered: bool,
     outputs: VecDeque<Output<Event>>,
 }
 
@@ -543,6 +619,9 @@ impl std::fmt::Debug for ChargePoint {
             .finish_non_exhaustive()
     }
 }
+
+/// The Firmware Management actions, answered when the station has that profile.
+const FIRMWARE_ACTIONS: [&str; 2] = ["GetDiagnostics", "UpdateFirmware"];
 
 /// The actions of the Central System this machine answers; the rest of 1.6 is answered
 /// `NotSupported` until the features that handle them exist.
@@ -584,7 +663,13 @@ impl ChargePoint {
         let connector_count = configuration.number_of_connectors();
         let mut rpc = config.rpc.clone();
         rpc.version = Version::V16;
-        rpc.accepted_actions = AcceptedActions::only(HANDLED_ACTIONS);
+        let firmware_actions = configuration
+            .supports(Profile::FirmwareManagement)
+            .then_some(FIRMWARE_ACTIONS)
+            .into_iter()
+            .flatten();
+        rpc.accepted_actions =
+            AcceptedActions::only(HANDLED_ACTIONS.into_iter().chain(firmware_actions));
         let mut connectors: Vec<Connector> = (0..=connector_count)
             .map(|_| Connector {
                 current: ConnectorStatus::new(ChargePointStatus::Available),
@@ -613,6 +698,7 @@ impl ChargePoint {
             }
         }
         let ledger = Ledger::restore(snapshot)?;
+        let firmware = Firmware::restore(snapshot)?;
         let authorization = Authorization::restore(config.authorization_cache_capacity, snapshot)?;
         let mut metering_records = Snapshot::new();
         for (key, value) in snapshot.records(metering::COLLECTION) {
@@ -687,6 +773,10 @@ impl ChargePoint {
             connectors,
             calls: BTreeMap::new(),
             decisions: BTreeMap::new(),
+            firmware,
+            pending_diagnostics: BTreeMap::new(),
+            firmware_triggered: false,
+            diagnostics_triggered: false,
             outputs,
         })
     }
@@ -730,8 +820,12 @@ impl ChargePoint {
     }
 
     /// Whether a connector (0: the station) may be used, after ChangeAvailability.
+    /// Connectors are also inoperative while downloaded firmware waits to be installed or is
+    /// being installed (errata 3.49), unless a transaction runs on them.
     pub fn is_operative(&self, connector: u32) -> bool {
-        !self.inoperative.contains(&connector) && (connector == 0 || !self.inoperative.contains(&0))
+        !self.inoperative.contains(&connector)
+            && (connector == 0 || !self.inoperative.contains(&0))
+            && !self.firmware.holds_connectors()
     }
 
     /// The status the Central System is told: Unavailable for an inoperative connector
@@ -1162,8 +1256,30 @@ impl ChargePoint {
                 let response = UnlockConnectorResponse { status: *status };
                 self.endpoint.respond_with(now, &decision.0, &response)
             }
+            Reply::Diagnostics { file_name } => {
+                let request = self.pending_diagnostics.remove(&decision);
+                let response = GetDiagnosticsResponse {
+                    file_name: file_name.clone(),
+                };
+                let answered = self.endpoint.respond_with(now, &decision.0, &response);
+                if let (Some(request), Some(file_name), Ok(())) = (request, file_name, &answered) {
+                    let mut ops = Vec::new();
+                    self.firmware.upload_accepted(
+                        &request,
+                        file_name.clone(),
+                        &self.config.firmware,
+                        &mut ops,
+                    );
+                    self.persist(ops);
+                }
+                answered
+            }
         };
         self.drain_endpoint(now);
+        if matches!(reply, Reply::Diagnostics { .. }) {
+            // The upload starts at once.
+            self.pump(now);
+        }
         match answered {
             Ok(()) => Ok(()),
             Err(RespondError::UnknownCall(_)) => Err(ChargePointError::UnknownDecision(decision)),
@@ -1174,6 +1290,52 @@ impl ChargePoint {
                 })
             }
         }
+    }
+
+    /// The application's report on the firmware download asked for with
+    /// [`Event::FirmwareDownloadRequested`]. Success reports Downloaded and installs as soon
+    /// as allowed; a failure is retried while retries remain, then reported DownloadFailed.
+    pub fn firmware_downloaded(
+        &mut self,
+        now: Now,
+        outcome: TransferOutcome,
+    ) -> Result<(), ChargePointError> {
+        self.report_transfer(now, |firmware, ops| firmware.downloaded(now, outcome, ops))
+    }
+
+    /// The application's report on the installation asked for with
+    /// [`Event::FirmwareInstallRequested`]: Installed or InstallationFailed is reported (after
+    /// the BootNotification when called after the restart), and the connectors are released.
+    pub fn firmware_installed(
+        &mut self,
+        now: Now,
+        outcome: TransferOutcome,
+    ) -> Result<(), ChargePointError> {
+        self.report_transfer(now, |firmware, ops| firmware.installed(outcome, ops))
+    }
+
+    /// The application's report on the upload asked for with
+    /// [`Event::DiagnosticsUploadRequested`]: Uploaded, or a retry while retries remain, then
+    /// UploadFailed.
+    pub fn diagnostics_uploaded(
+        &mut self,
+        now: Now,
+        outcome: TransferOutcome,
+    ) -> Result<(), ChargePointError> {
+        self.report_transfer(now, |firmware, ops| firmware.uploaded(now, outcome, ops))
+    }
+
+    fn report_transfer(
+        &mut self,
+        now: Now,
+        report: impl FnOnce(&mut Firmware, &mut Vec<StoreOp>) -> Result<(), TransferError>,
+    ) -> Result<(), ChargePointError> {
+        self.settle_restored(now);
+        let mut ops = Vec::new();
+        let result = report(&mut self.firmware, &mut ops);
+        self.persist(ops);
+        self.pump(now);
+        Ok(result?)
     }
 
     fn send_for_application<R: OcppRequest>(
@@ -1201,6 +1363,8 @@ impl ChargePoint {
         // Meter values are sampled whether or not the station can send: transaction samples
         // are queued, and the sampling deadline must move on either way.
         self.sample(now);
+        // Transfers go on offline too; their notifications wait in the queue.
+        self.poll_firmware(now);
         if !self.connected {
             return;
         }
@@ -1253,6 +1417,37 @@ impl ChargePoint {
                         sent: status,
                     },
                 );
+            }
+        }
+        // Sections 4.4 and 4.5: status notifications of transfers, triggered or in order.
+        if std::mem::take(&mut self.firmware_triggered) {
+            let status = self.firmware.firmware_status();
+            self.send(
+                now,
+                &FirmwareStatusNotificationRequest { status },
+                Purpose::Notice,
+            );
+        }
+        if std::mem::take(&mut self.diagnostics_triggered) {
+            let status = self.firmware.diagnostics_status();
+            self.send(
+                now,
+                &DiagnosticsStatusNotificationRequest { status },
+                Purpose::Notice,
+            );
+        }
+        if accepted && let Some(notice) = self.firmware.next_notice() {
+            match notice {
+                Notice::Firmware(status) => self.send(
+                    now,
+                    &FirmwareStatusNotificationRequest { status },
+                    Purpose::TransferNotice,
+                ),
+                Notice::Diagnostics(status) => self.send(
+                    now,
+                    &DiagnosticsStatusNotificationRequest { status },
+                    Purpose::TransferNotice,
+                ),
             }
         }
         // Section 3.7: transaction-related messages in order, one at a time, once accepted.
@@ -1312,6 +1507,23 @@ impl ChargePoint {
             self.heartbeat_triggered = false;
             self.send(now, &HeartbeatRequest::default(), Purpose::Heartbeat);
         }
+    }
+
+    /// Starts the firmware and diagnostics steps that are due.
+    fn poll_firmware(&mut self, now: Now) {
+        let mut ops = Vec::new();
+        let mut events = Vec::new();
+        let running = self.ledger.running().next().is_some();
+        self.firmware.poll(
+            now,
+            self.time(now),
+            running,
+            &self.config.firmware,
+            &mut ops,
+            &mut events,
+        );
+        self.persist(ops);
+        self.outputs.extend(events.into_iter().map(Output::Event));
     }
 
     fn send<R: OcppRequest>(&mut self, now: Now, request: &R, purpose: Purpose) {
@@ -1411,9 +1623,21 @@ impl ChargePoint {
         {
             slot.in_flight = false;
         }
+        if let Purpose::TransferNotice = purpose {
+            self.firmware.notice_retry();
+        }
     }
 
     fn on_failure(&mut self, now: Now, purpose: &Purpose, failure: &CallFailure) {
+        // A notification the Central System answered, even with an error, was processed; one
+        // cut off goes again (`release`).
+        if matches!(purpose, Purpose::TransferNotice)
+            && !matches!(failure, CallFailure::Timeout | CallFailure::Disconnected)
+        {
+            let mut ops = Vec::new();
+            self.firmware.notice_done(&mut ops);
+            self.persist(ops);
+        }
         // A boot cut off by a disconnect goes out again as soon as the next connection is up
         // (its time had come already); one that failed otherwise waits the retry interval.
         if matches!(purpose, Purpose::Boot) && *failure != CallFailure::Disconnected {
@@ -1441,6 +1665,11 @@ impl ChargePoint {
                     slot.in_flight = false;
                     slot.reported = Some(sent.clone());
                 }
+            }
+            Purpose::TransferNotice => {
+                let mut ops = Vec::new();
+                self.firmware.notice_done(&mut ops);
+                self.persist(ops);
             }
             // Routed elsewhere before this point, or nothing to do.
             Purpose::Authorize { .. }
@@ -1820,6 +2049,43 @@ impl ChargePoint {
                         request,
                     }));
             }
+            Ok(v16::Request::UpdateFirmware(request)) => {
+                // Section 5.19: the answer has no fields; the update starts at the retrieve date.
+                let mut ops = Vec::new();
+                let mut events = Vec::new();
+                self.firmware.update_requested(
+                    &request,
+                    &self.config.firmware,
+                    &mut ops,
+                    &mut events,
+                );
+                self.persist(ops);
+                self.outputs.extend(events.into_iter().map(Output::Event));
+                let _ = self
+                    .endpoint
+                    .respond_with(now, &call.id, &UpdateFirmwareResponse {});
+            }
+            Ok(v16::Request::GetDiagnostics(request)) => {
+                if self.firmware.uploading() {
+                    // One upload at a time: no file for a second request (section 5.9).
+                    let _ = self.endpoint.respond_with(
+                        now,
+                        &call.id,
+                        &GetDiagnosticsResponse { file_name: None },
+                    );
+                } else {
+                    let decision = Decision(call.id);
+                    self.decisions.insert(decision.clone(), "GetDiagnostics");
+                    self.outputs
+                        .push_back(Output::Event(Event::DiagnosticsRequested {
+                            decision: decision.clone(),
+                            location: request.location.clone(),
+                            start_time: request.start_time,
+                            stop_time: request.stop_time,
+                        }));
+                    self.pending_diagnostics.insert(decision, request);
+                }
+            }
             Ok(v16::Request::TriggerMessage(request)) => {
                 let status = self.on_trigger(&request);
                 let response = TriggerMessageResponse { status };
@@ -2048,14 +2314,33 @@ impl ChargePoint {
                 TriggerMessageStatus::Accepted
             }
             MessageTrigger::DiagnosticsStatusNotification
-            | MessageTrigger::FirmwareStatusNotification => TriggerMessageStatus::NotImplemented,
+            | MessageTrigger::FirmwareStatusNotification
+                if !self.configuration.supports(Profile::FirmwareManagement) =>
+            {
+                TriggerMessageStatus::NotImplemented
+            }
+            MessageTrigger::DiagnosticsStatusNotification => {
+                self.diagnostics_triggered = true;
+                TriggerMessageStatus::Accepted
+            }
+            MessageTrigger::FirmwareStatusNotification => {
+                self.firmware_triggered = true;
+                TriggerMessageStatus::Accepted
+            }
         }
     }
 
     /// The next deadline of the machine's own timers.
     fn own_deadline(&self) -> Option<Monotonic> {
-        // Meter values are sampled connected or not: transaction samples are queued.
-        let sampling = self.metering.next_deadline(&self.configuration);
+        // Meter values are sampled connected or not: transaction samples are queued; firmware
+        // and diagnostics steps go on offline too.
+        let sampling = [
+            self.metering.next_deadline(&self.configuration),
+            self.firmware.next_deadline(),
+        ]
+        .into_iter()
+        .flatten()
+        .min();
         if !self.connected {
             return sampling;
         }
@@ -2115,6 +2400,7 @@ impl Machine for ChargePoint {
         self.queue_busy = false;
         // The endpoint forgets the Central System's open requests; so do we.
         self.decisions.clear();
+        self.pending_diagnostics.clear();
         self.endpoint.handle_disconnected(now);
         self.drain_endpoint(now);
     }
