@@ -177,7 +177,7 @@ async fn simulate(args: &Args, out: &mut Out) -> Result<bool, String> {
         }),
         verbose: true,
     };
-    let station = Station::start(config)?;
+    let station = Station::start(config.clone())?;
     // The first connection bounds the wait: a station that never got through is a setup
     // error; one that got through but is not accepted in time is too.
     station
@@ -186,15 +186,7 @@ async fn simulate(args: &Args, out: &mut Out) -> Result<bool, String> {
         .map_err(|e| format!("{}: {e}", args.url))?;
 
     if args.sessions == 0 {
-        out.line(&format!(
-            "{} accepted; waiting for SIGINT or SIGTERM",
-            args.id
-        ));
-        out.flush();
-        wait_for_signal().await;
-        let left = station.drain(Duration::from_secs(5)).await;
-        station.close().await;
-        return Ok(left == 0);
+        return serve_until_signal(station, config, out).await;
     }
 
     let charging = Charging {
@@ -255,6 +247,56 @@ async fn simulate(args: &Args, out: &mut Out) -> Result<bool, String> {
     out.line(&format!("undelivered transaction messages: {left}"));
     out.line(&format!("errors: {errors}"));
     Ok(completed == args.sessions && left == 0)
+}
+
+/// `--sessions 0`: stays connected, answering the Central System, until SIGINT or SIGTERM. A
+/// Reset it accepted restarts the station: its transactions were stopped with the answer,
+/// the queue is delivered, the connection closed, and the station starts again on its store
+/// (and boots again, 1.6 section 5.14).
+async fn serve_until_signal(
+    mut station: Station,
+    config: StationConfig,
+    out: &mut Out,
+) -> Result<bool, String> {
+    let accept_wait = config.connect_timeout + Duration::from_secs(10);
+    loop {
+        out.line(&format!(
+            "{} accepted; waiting for SIGINT or SIGTERM",
+            config.id
+        ));
+        out.flush();
+        let mut resets = station.resets();
+        let reset = tokio::select! {
+            _ = wait_for_signal() => None,
+            changed = resets.changed() => changed.ok().and_then(|()| *resets.borrow()),
+        };
+        drop(resets);
+        let left = station.drain(Duration::from_secs(5)).await;
+        station.close().await;
+        let Some(kind) = reset else {
+            return Ok(left == 0);
+        };
+        out.line(&format!("{kind:?} reset: restarting"));
+        out.flush();
+        station = restart(&config).await?;
+        station
+            .accepted(accept_wait)
+            .await
+            .map_err(|e| format!("{}: {e}", config.url))?;
+    }
+}
+
+/// Starts the station again on its store, waiting (a little) for the previous run's last
+/// tasks to let go of the file.
+async fn restart(config: &StationConfig) -> Result<Station, String> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        match Station::start(config.clone()) {
+            Ok(station) => return Ok(station),
+            Err(error) if tokio::time::Instant::now() >= deadline => return Err(error),
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
 }
 
 /// SIGINT or SIGTERM.

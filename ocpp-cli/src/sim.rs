@@ -24,13 +24,15 @@ use ocpp_core::charge_point::AuthorizeHandle;
 use ocpp_core::charge_point::config::{Definitions, StandardKey};
 use ocpp_core::charge_point::firmware::TransferOutcome;
 use ocpp_core::charge_point::{
-    ChargePoint, ChargePointConfig, ConnectorStatus, Event as CpEvent, Reply, TransactionKey,
+    ChargePoint, ChargePointConfig, ConnectorStatus, Decision, Event as CpEvent, Reply,
+    TransactionKey,
 };
 use ocpp_core::persist::StoreOp;
 use ocpp_core::rpc::UuidV4Ids;
 use ocpp_core::v16::{
     AuthorizationStatus, BootNotificationRequest, ChargePointStatus, DataTransferResponse,
-    DataTransferStatus, IdTagInfo, RegistrationStatus,
+    DataTransferStatus, IdTagInfo, Reason, RegistrationStatus, RemoteStartStopStatus, ResetStatus,
+    ResetType, UnlockStatus,
 };
 use ocpp_io_tokio::{
     Backoff, ClientConfig, ClientSecurity, ConnectError, Event, Handle, PersistError,
@@ -40,6 +42,13 @@ use tokio::sync::{oneshot, watch};
 
 /// The simulated hardware's energy registers: connector (zero-padded) -> Wh.
 const METER_COLLECTION: &str = "sim.meter";
+
+/// How a remotely started transaction charges: this much energy per interval until it stops.
+const REMOTE_CHARGING: Charging = Charging {
+    readings: 0,
+    interval: Duration::from_secs(1),
+    step_wh: 250,
+};
 
 /// How one station is set up.
 #[derive(Clone)]
@@ -148,6 +157,13 @@ enum Link {
 struct Shared {
     id: String,
     verbose: bool,
+    connectors: u32,
+    store: Arc<Mutex<RedbStore>>,
+    /// Each connector's energy register, Wh (also in the store).
+    meters: Mutex<BTreeMap<u32, i32>>,
+    /// Resets the Central System asked for; a station accepts them only while someone
+    /// subscribes (and so restarts it), see [`Station::resets`].
+    reset: watch::Sender<Option<ResetType>>,
     authorized: Mailbox<AuthorizeHandle, (Result<IdTagInfo, String>, Instant)>,
     started: Mailbox<TransactionKey, (Result<i32, String>, Instant)>,
     ended: Mailbox<TransactionKey, Instant>,
@@ -161,18 +177,41 @@ impl Shared {
             eprintln!("{}: {line}", self.id);
         }
     }
+
+    fn meter(&self, connector: u32) -> i32 {
+        let meters = self.meters.lock().unwrap_or_else(PoisonError::into_inner);
+        meters.get(&connector).copied().unwrap_or(0)
+    }
+
+    /// Moves the connector's register to `wh`: the store first, so that a restarted station
+    /// never reads less.
+    fn advance_meter(&self, connector: u32, wh: i32) -> Result<(), String> {
+        self.store
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .apply(&[StoreOp::Put {
+                collection: METER_COLLECTION,
+                key: meter_key(connector),
+                value: wh.to_string().into_bytes(),
+            }])
+            .map_err(|e| e.to_string())?;
+        self.meters
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(connector, wh);
+        Ok(())
+    }
 }
 
 /// A running simulated station.
 pub(crate) struct Station {
     handle: Handle<ChargePoint>,
     shared: Arc<Shared>,
-    store: Arc<Mutex<RedbStore>>,
-    /// Each connector's energy register, Wh (also in the store).
-    meters: Mutex<BTreeMap<u32, i32>>,
     call_timeout: Duration,
     /// The client's end (in a mutex only so that `Station` is `Sync`).
     done: Mutex<futures_util::future::BoxFuture<'static, Option<ChargePoint>>>,
+    /// The task routing the machine's events; it holds the store until it ends.
+    router: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 /// One completed session.
@@ -248,24 +287,36 @@ impl Station {
             ocpp_io_tokio::connect_with_persister(client_config, machine, Box::new(persister));
         let (handle, events, done) = client.split();
         let (link, _) = watch::channel(Link::Connecting);
+        let (reset, _) = watch::channel(None);
         let shared = Arc::new(Shared {
             id: config.id.clone(),
             verbose: config.verbose,
+            connectors: config.connectors,
+            store,
+            meters: Mutex::new(meters),
+            reset,
             authorized: Mailbox::new(),
             started: Mailbox::new(),
             ended: Mailbox::new(),
             link,
             errors: AtomicU64::new(0),
         });
-        tokio::spawn(route_events(events, handle.clone(), shared.clone()));
+        let router = tokio::spawn(route_events(events, handle.clone(), shared.clone()));
         Ok(Station {
             handle,
             shared,
-            store,
-            meters: Mutex::new(meters),
             call_timeout: config.call_timeout,
             done: Mutex::new(done),
+            router: Mutex::new(Some(router)),
         })
+    }
+
+    /// The resets the Central System asks for (1.6 section 5.14). While a receiver of this
+    /// lives, the station answers Reset `Accepted`, stops its transactions and expects the
+    /// holder to restart it (close it and start it again on the same store); without one it
+    /// answers `Rejected`, as it could not keep the promise.
+    pub(crate) fn resets(&self) -> watch::Receiver<Option<ResetType>> {
+        self.shared.reset.subscribe()
     }
 
     /// Errors seen so far: failed calls, refused id tags, unanswered requests.
@@ -313,18 +364,6 @@ impl Station {
             .run(move |cp, now| cp.report_status(now, connector, ConnectorStatus::new(status)))
             .await
             .map_err(|e| e.to_string())?
-            .map_err(|e| e.to_string())
-    }
-
-    fn save_meter(&self, connector: u32, wh: i32) -> Result<(), String> {
-        self.store
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .apply(&[StoreOp::Put {
-                collection: METER_COLLECTION,
-                key: meter_key(connector),
-                value: wh.to_string().into_bytes(),
-            }])
             .map_err(|e| e.to_string())
     }
 
@@ -405,12 +444,7 @@ impl Station {
         for _ in 0..charging.readings {
             tokio::time::sleep(charging.interval).await;
             meter = meter.saturating_add(charging.step_wh);
-            // The hardware's register first: a restarted station never reads less.
-            self.save_meter(connector, meter)?;
-            self.meters
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .insert(connector, meter);
+            self.shared.advance_meter(connector, meter)?;
             self.handle
                 .run(move |cp, _| {
                     cp.report_meter(connector, meter)?;
@@ -448,21 +482,21 @@ impl Station {
     }
 
     fn meter(&self, connector: u32) -> i32 {
-        let meters = self.meters.lock().unwrap_or_else(PoisonError::into_inner);
-        meters.get(&connector).copied().unwrap_or(0)
+        self.shared.meter(connector)
     }
 
-    /// Waits until every transaction message has been delivered (or `timeout` has passed);
-    /// returns how many are left.
+    /// Waits until every transaction message has been delivered and no other call waits for
+    /// its answer (the last StatusNotification of a session, say), or `timeout` has passed;
+    /// returns how many transaction messages are left.
     pub(crate) async fn drain(&self, timeout: Duration) -> usize {
         let deadline = Instant::now() + timeout;
         loop {
-            let left = self
+            let (left, pending) = self
                 .handle
-                .run(|cp, _| cp.queued_transaction_messages())
+                .run(|cp, _| (cp.queued_transaction_messages(), cp.pending_calls()))
                 .await
-                .unwrap_or(0);
-            if left == 0 || Instant::now() >= deadline {
+                .unwrap_or((0, 0));
+            if (left == 0 && pending == 0) || Instant::now() >= deadline {
                 return left;
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
@@ -477,6 +511,13 @@ impl Station {
             .into_inner()
             .unwrap_or_else(PoisonError::into_inner);
         let _ = tokio::time::timeout(Duration::from_secs(5), done).await;
+        let router = self
+            .router
+            .into_inner()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(router) = router {
+            let _ = tokio::time::timeout(Duration::from_secs(5), router).await;
+        }
     }
 }
 
@@ -524,7 +565,12 @@ async fn route_events(
     });
 }
 
-fn on_machine_event(event: CpEvent, at: Instant, handle: &Handle<ChargePoint>, shared: &Shared) {
+fn on_machine_event(
+    event: CpEvent,
+    at: Instant,
+    handle: &Handle<ChargePoint>,
+    shared: &Arc<Shared>,
+) {
     match event {
         CpEvent::Registered { status, interval } => {
             shared.note(format_args!(
@@ -591,6 +637,58 @@ fn on_machine_event(event: CpEvent, at: Instant, handle: &Handle<ChargePoint>, s
                 let _ = cp.reply(now, decision, answer);
             });
         }
+        CpEvent::RemoteStartRequested {
+            decision,
+            connector,
+            id_tag,
+            authorize_first,
+            ..
+        } => {
+            let (handle, shared) = (handle.clone(), shared.clone());
+            tokio::spawn(async move {
+                if let Err(error) = remote_start(
+                    &handle,
+                    &shared,
+                    decision,
+                    connector,
+                    id_tag,
+                    authorize_first,
+                )
+                .await
+                {
+                    shared.errors.fetch_add(1, Ordering::Relaxed);
+                    shared.note(format_args!("remote start: {error}"));
+                }
+            });
+        }
+        CpEvent::StopRequested {
+            connector,
+            transaction,
+            reason,
+        } => {
+            let (handle, shared) = (handle.clone(), shared.clone());
+            tokio::spawn(async move {
+                if let Err(error) = stop(&handle, &shared, connector, transaction, reason).await {
+                    shared.errors.fetch_add(1, Ordering::Relaxed);
+                    shared.note(format_args!("stop on connector {connector}: {error}"));
+                }
+            });
+        }
+        CpEvent::ResetRequested { decision, kind } => reset(handle, shared, decision, kind),
+        CpEvent::UnlockRequested {
+            decision,
+            connector,
+            transaction,
+        } => {
+            let (handle, shared) = (handle.clone(), shared.clone());
+            tokio::spawn(async move {
+                if let Err(error) = unlock(&handle, &shared, decision, connector, transaction).await
+                {
+                    shared.errors.fetch_add(1, Ordering::Relaxed);
+                    shared.note(format_args!("unlock connector {connector}: {error}"));
+                }
+            });
+        }
         CpEvent::CallFailed { action, failure } => {
             shared.errors.fetch_add(1, Ordering::Relaxed);
             shared.note(format_args!("{action} failed: {failure:?}"));
@@ -641,6 +739,197 @@ fn on_machine_event(event: CpEvent, at: Instant, handle: &Handle<ChargePoint>, s
         }
         _ => {}
     }
+}
+
+/// Sets a connector's status (what the hardware reports).
+async fn report_status(
+    handle: &Handle<ChargePoint>,
+    connector: u32,
+    status: ChargePointStatus,
+) -> Result<(), String> {
+    handle
+        .run(move |cp, now| cp.report_status(now, connector, ConnectorStatus::new(status)))
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())
+}
+
+/// RemoteStartTransaction (1.6 section 5.11), after the machine's own checks: the connector
+/// asked for, or the first free one; the answer goes out first, then the Authorize (with
+/// `AuthorizeRemoteTxRequests`) and the StartTransaction. The transaction then charges by
+/// [`REMOTE_CHARGING`] until something stops it.
+async fn remote_start(
+    handle: &Handle<ChargePoint>,
+    shared: &Arc<Shared>,
+    decision: Decision,
+    connector: Option<u32>,
+    id_tag: String,
+    authorize_first: bool,
+) -> Result<(), String> {
+    let connectors = shared.connectors;
+    let chosen = match connector {
+        Some(connector) => Some(connector),
+        None => handle
+            .run(move |cp, _| {
+                (1..=connectors).find(|&c| cp.transaction(c).is_none() && cp.is_operative(c))
+            })
+            .await
+            .map_err(|e| e.to_string())?,
+    };
+    let status = match chosen {
+        Some(_) => RemoteStartStopStatus::Accepted,
+        None => RemoteStartStopStatus::Rejected,
+    };
+    handle
+        .run(move |cp, now| cp.reply(now, decision, Reply::RemoteStart(status)))
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())?;
+    let Some(connector) = chosen else {
+        return Ok(());
+    };
+    report_status(handle, connector, ChargePointStatus::Preparing).await?;
+    if authorize_first {
+        let tag = id_tag.clone();
+        let call = handle
+            .run(move |cp, now| cp.authorize(now, tag))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| format!("Authorize: {e}"))?;
+        let answer = shared
+            .authorized
+            .wait(call, Duration::from_secs(30))
+            .await
+            .map(|(verdict, _)| verdict);
+        let accepted =
+            matches!(&answer, Some(Ok(info)) if info.status == AuthorizationStatus::Accepted);
+        if !accepted {
+            report_status(handle, connector, ChargePointStatus::Available).await?;
+            return Err(format!("id tag {id_tag} not authorized: {answer:?}"));
+        }
+    }
+    let meter_start = shared.meter(connector);
+    let key = handle
+        .run(move |cp, now| {
+            cp.set_readings(connector, energy_register(meter_start))?;
+            cp.start_transaction(now, connector, id_tag, meter_start, None)
+        })
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| format!("StartTransaction: {e}"))?;
+    report_status(handle, connector, ChargePointStatus::Charging).await?;
+    let weak = Arc::downgrade(shared);
+    let handle = handle.clone();
+    tokio::spawn(async move {
+        let mut meter = meter_start;
+        loop {
+            tokio::time::sleep(REMOTE_CHARGING.interval).await;
+            // Holds the station only for a tick, so that a closed station's store is freed.
+            let Some(shared) = weak.upgrade() else { break };
+            let running = handle
+                .run(move |cp, _| cp.transaction(connector).map(|(k, _)| k))
+                .await;
+            if running != Ok(Some(key)) {
+                break;
+            }
+            meter = meter.saturating_add(REMOTE_CHARGING.step_wh);
+            if shared.advance_meter(connector, meter).is_err() {
+                break;
+            }
+            let _ = handle.run_detached(move |cp, _| {
+                let _ = cp.report_meter(connector, meter);
+                let _ = cp.set_readings(connector, energy_register(meter));
+            });
+        }
+    });
+    Ok(())
+}
+
+/// Ends `transaction` on `connector` as the machine asked (RemoteStop, Reset, Unlock), with
+/// the meter's reading, unless it ended already; then the cable comes out.
+async fn stop(
+    handle: &Handle<ChargePoint>,
+    shared: &Shared,
+    connector: u32,
+    transaction: TransactionKey,
+    reason: Reason,
+) -> Result<(), String> {
+    let meter = shared.meter(connector);
+    let stopped = handle
+        .run(move |cp, now| {
+            if cp.transaction(connector).map(|(key, _)| key) != Some(transaction) {
+                return Ok(false);
+            }
+            cp.stop_transaction(now, connector, meter, Some(reason), None)
+                .map(|_| true)
+        })
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| format!("StopTransaction: {e}"))?;
+    if stopped {
+        report_status(handle, connector, ChargePointStatus::Finishing).await?;
+        report_status(handle, connector, ChargePointStatus::Available).await?;
+    }
+    Ok(())
+}
+
+/// Reset (1.6 section 5.14): accepted only when the owner of the station restarts it (see
+/// [`Station::resets`]). The running transactions are stopped in the same step as the answer,
+/// so that their StopTransactions are queued before the owner drains and closes the station.
+fn reset(handle: &Handle<ChargePoint>, shared: &Shared, decision: Decision, kind: ResetType) {
+    let restartable = shared.reset.receiver_count() > 0;
+    let status = if restartable {
+        ResetStatus::Accepted
+    } else {
+        ResetStatus::Rejected
+    };
+    shared.note(format_args!("Reset {kind:?}: {status:?}"));
+    let reason = match kind {
+        ResetType::Hard => Reason::HardReset,
+        ResetType::Soft => Reason::SoftReset,
+    };
+    let meters: Vec<(u32, i32)> = (1..=shared.connectors)
+        .map(|c| (c, shared.meter(c)))
+        .collect();
+    let _ = handle.run_detached(move |cp, now| {
+        if cp.reply(now, decision, Reply::Reset(status)).is_err() || !restartable {
+            return;
+        }
+        for (connector, meter) in meters {
+            if cp.transaction(connector).is_some() {
+                let _ = cp.stop_transaction(now, connector, meter, Some(reason), None);
+            }
+        }
+    });
+    if restartable {
+        shared.reset.send_replace(Some(kind));
+    }
+}
+
+/// UnlockConnector (1.6 section 5.18): the transaction on the connector, if any, is stopped
+/// first (reason UnlockCommand), then the simulated lock opens.
+async fn unlock(
+    handle: &Handle<ChargePoint>,
+    shared: &Shared,
+    decision: Decision,
+    connector: u32,
+    transaction: Option<TransactionKey>,
+) -> Result<(), String> {
+    if let Some(transaction) = transaction {
+        stop(
+            handle,
+            shared,
+            connector,
+            transaction,
+            Reason::UnlockCommand,
+        )
+        .await?;
+    }
+    handle
+        .run(move |cp, now| cp.reply(now, decision, Reply::Unlock(UnlockStatus::Unlocked)))
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())
 }
 
 /// A path in `dir` for station `id`'s store.

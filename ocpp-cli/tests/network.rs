@@ -226,6 +226,49 @@ fn a_charge_point_completes_sessions_against_a_csms_that_keeps_them_after_a_rest
     assert!(summary.contains("transactions: 4 (0 open)"), "{summary}");
 }
 
+/// Found against the `ocpp` PyPI package's central system (conformance/interop): `ocpp cp`
+/// closed the connection as soon as the transaction messages were delivered, so the
+/// session's last StatusNotification (Available, 1.6 section 4.9) never reached the central
+/// system. Every call is answered before the station closes now.
+#[test]
+fn a_charge_point_delivers_its_last_status_notification_before_it_closes() {
+    let dir = scratch("last-status");
+    let csms = Csms::start(&dir.join("csms.redb"), &["--log", "full"]);
+    let output = wait(
+        cp(
+            &csms.url,
+            "CP-LAST",
+            &dir.join("cp.redb"),
+            &["--readings", "1", "--interval-ms", "10"],
+        )
+        .spawn()
+        .expect("ocpp cp runs"),
+        Duration::from_secs(60),
+    );
+    assert_exit(&output, 0);
+    let cp_log = text(&output.stderr);
+    assert!(!cp_log.contains("failed"), "{cp_log}");
+    let (_, log) = csms.stop();
+    let statuses: Vec<&str> = log
+        .lines()
+        .filter(|line| {
+            line.contains("\"StatusNotification\"") && line.contains("\"connectorId\":1")
+        })
+        .filter_map(|line| line.split("\"status\":\"").nth(1)?.split('"').next())
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            "Available",
+            "Preparing",
+            "Charging",
+            "Finishing",
+            "Available"
+        ],
+        "{log}"
+    );
+}
+
 #[test]
 fn a_charge_point_killed_mid_session_and_restarted_leaves_no_open_or_duplicate_transaction() {
     let dir = scratch("kill");

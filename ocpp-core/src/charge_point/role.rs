@@ -1417,6 +1417,13 @@ impl ChargePoint {
         self.ledger.len()
     }
 
+    /// Outgoing calls not answered yet (the one in flight and those queued behind it), of
+    /// every kind: an application that closes the connection when this is 0 loses no
+    /// message it asked for, e.g. the last StatusNotification.
+    pub fn pending_calls(&self) -> usize {
+        self.endpoint.pending_calls()
+    }
+
     fn check_connector(&self, connector: u32) -> Result<(), ChargePointError> {
         if connector > self.connector_count() {
             return Err(ChargePointError::UnknownConnector {
