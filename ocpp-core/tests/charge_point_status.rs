@@ -506,3 +506,19 @@ fn hardware_facts_of_impossible_connectors_are_refused() {
         Err(ChargePointError::TransactionRunning(1))
     );
 }
+
+/// A cable pulled out at the EV side without a transaction stays in the socket: Finishing
+/// until it is taken away, so the next driver does not start on it.
+#[test]
+fn a_cable_left_in_the_socket_is_finishing() {
+    let mut world = accepted(1, &[]);
+    world.cp.plug_in(world.now, 1).unwrap();
+    world.cp.ev_side_disconnected(world.now, 1).unwrap();
+    world.settle();
+    world.cp.unplug(world.now, 1).unwrap();
+    world.settle();
+    assert_eq!(
+        new_statuses(&mut world),
+        status_list(&[(1, "Preparing"), (1, "Finishing"), (1, "Available")])
+    );
+}

@@ -453,7 +453,10 @@ pub enum ChargePointError {
         description: String,
     },
     /// The connector is reserved for another id tag (section 5.13), or it is the last free
-    /// connector and a reservation of "any connector" holds it.
+    /// connector and a reservation of "any connector" holds it. An id tag whose parent id tag
+    /// the station does not know (neither the Local Authorization List nor the cache has it)
+    /// is authorized first with [`ChargePoint::authorize`]: the Central System's answer names
+    /// the parent.
     #[error("connector {connector} is reserved (reservation {reservation_id})")]
     Reserved {
         /// The connector.
@@ -1236,7 +1239,9 @@ impl ChargePoint {
         let free = cable == Cable::Unplugged;
         self.hardware_fact(now, connector, |facts| {
             facts.cable = cable;
-            facts.finishing &= !free;
+            // Without a transaction, a cable left in the socket is the driver's to take away
+            // before the next one may start (as in errata 3.20).
+            facts.finishing = !free && (facts.finishing || running.is_none());
         })?;
         let slot = &mut self.connectors[connector as usize];
         slot.plugged_at = None;
