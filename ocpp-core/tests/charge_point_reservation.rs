@@ -439,3 +439,42 @@ fn an_unreadable_reservation_record_is_a_clear_error() {
         })
     ));
 }
+
+/// Records to persist come out before the frames of the same input: a reservation ended by
+/// ChangeAvailability is deleted from the store before the answer is sent.
+#[test]
+fn a_reservation_ended_by_change_availability_is_deleted_before_the_answer() {
+    use ocpp_core::machine::{Machine, Output};
+    use ocpp_core::persist::StoreOp;
+    let mut world = accepted(1, &[]);
+    assert_eq!(reserve(&mut world, 61, 1, "RES", 600), "Accepted");
+    world
+        .cs
+        .call(
+            world.now,
+            "ChangeAvailability",
+            json!({"connectorId": 1, "type": "Inoperative"}),
+        )
+        .unwrap();
+    let request = std::iter::from_fn(|| world.cs.poll_output())
+        .find_map(|output| match output {
+            ocpp_core::rpc::Output::Transmit(text) => Some(text),
+            _ => None,
+        })
+        .unwrap();
+    world.cp.handle_message(world.now, &request);
+    let outputs: Vec<_> = std::iter::from_fn(|| world.cp.poll_output()).collect();
+    let deleted = outputs.iter().position(|o| {
+        matches!(
+            o,
+            Output::Persist(StoreOp::Delete {
+                collection: "cp16.reservations",
+                ..
+            })
+        )
+    });
+    let answered = outputs
+        .iter()
+        .position(|o| matches!(o, Output::Transmit(_)));
+    assert!(deleted.unwrap() < answered.unwrap(), "{outputs:?}");
+}

@@ -2565,6 +2565,9 @@ impl ChargePoint {
                 connector,
                 operative,
             }));
+        // Section 5.13: an unavailable connector loses its reservation, persisted before the
+        // answer goes out.
+        self.check_reservations(now);
     }
 
     fn save_availability(&mut self, connector: u32) {
