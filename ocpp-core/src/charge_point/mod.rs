@@ -24,6 +24,7 @@ pub mod config;
 mod ledger;
 pub mod metering;
 mod role;
+pub mod smart_charging;
 
 pub use ledger::{QUEUE_COLLECTION, TRANSACTIONS_COLLECTION, TransactionKey};
 pub use role::{

@@ -16,9 +16,11 @@ use super::authorization::{AuthSettings, Authorization, InfoRecorded, LocalDecis
 use super::config::{self, Configuration, Definitions, RestoreIssue, StandardKey};
 use super::ledger::{Ledger, TransactionKey};
 use super::metering::{self, Metering, Reading};
+use super::smart_charging::{self, ChargingLimit, Rejection, RunningTransaction, SmartCharging};
 use crate::machine::{Machine, Output};
 use crate::message::OcppRequest;
 use crate::persist::{Snapshot, StoreOp};
+use crate::primitives::Decimal;
 use crate::rpc::{
     AcceptedActions, Call, CallFailure, CallHandle, CallRefused, Endpoint, EndpointConfig,
     IdGenerator, PeerError, RespondError, RpcEvent,
@@ -28,10 +30,12 @@ use crate::v16::{
     self, AuthorizationStatus, AuthorizeRequest, AuthorizeResponse, AvailabilityStatus,
     AvailabilityType, BootNotificationRequest, BootNotificationResponse,
     ChangeAvailabilityResponse, ChangeConfigurationResponse, ChargePointErrorCode,
-    ChargePointStatus, ChargingProfile, DataTransferRequest, DataTransferResponse,
-    HeartbeatRequest, HeartbeatResponse, IdTagInfo, MessageTrigger, Reason, RegistrationStatus,
-    RemoteStartStopStatus, RemoteStartTransactionResponse, RemoteStopTransactionResponse,
-    ResetResponse, ResetStatus, ResetType, StartTransactionRequest, StartTransactionResponse,
+    ChargePointStatus, ChargingProfile, ChargingProfileStatus, ClearChargingProfileResponse,
+    DataTransferRequest, DataTransferResponse, GetCompositeScheduleRequest,
+    GetCompositeScheduleResponse, GetCompositeScheduleStatus, HeartbeatRequest, HeartbeatResponse,
+    IdTagInfo, MessageTrigger, Reason, RegistrationStatus, RemoteStartStopStatus,
+    RemoteStartTransactionResponse, RemoteStopTransactionResponse, ResetResponse, ResetStatus,
+    ResetType, SetChargingProfileResponse, StartTransactionRequest, StartTransactionResponse,
     StatusNotificationRequest, StopTransactionRequest, StopTransactionResponse,
     TriggerMessageRequest, TriggerMessageResponse, TriggerMessageStatus, UnlockConnectorResponse,
     UnlockStatus,
@@ -65,6 +69,12 @@ pub struct ChargePointConfig {
     /// How many id tags the Authorization Cache holds (section 3.5.1 leaves the size to the
     /// station); the least recently used not-valid entry goes first. Default 1,000.
     pub authorization_cache_capacity: usize,
+    /// The set voltage of the area, for converting charging limits between A and W (section
+    /// 7.12). Default 230 V.
+    pub nominal_voltage: Decimal,
+    /// What one connector can deliver: a Composite Schedule reports it where no charging
+    /// profile or local limit applies. Default 32 A on 3 phases.
+    pub connector_rating: ChargingLimit,
 }
 
 /// What becomes of a transaction that was running when the station lost power or was reset.
@@ -90,6 +100,8 @@ impl ChargePointConfig {
             boot_retry: Duration::from_secs(60),
             interrupted_transactions: InterruptedTransactions::StopAsPowerLoss,
             authorization_cache_capacity: 1_000,
+            nominal_voltage: Decimal::from(230),
+            connector_rating: ChargingLimit::amps(Decimal::from(32), 3),
         }
     }
 }
@@ -315,6 +327,16 @@ pub enum Event {
         /// Operative (may charge) or not.
         operative: bool,
     },
+    /// The limit on what `connector` (0: the whole station) may draw changed (section 3.13):
+    /// a charging profile was set, cleared, began or ended, a schedule period began, a
+    /// transaction started or stopped, or the application's local limit changed. The
+    /// application applies it to the hardware.
+    ChargingLimitChanged {
+        /// The connector.
+        connector: u32,
+        /// The limit; `None` when nothing limits the connector.
+        limit: Option<ChargingLimit>,
+    },
     /// A call the machine made failed; it retries where the protocol says so.
     CallFailed {
         /// The action.
@@ -531,6 +553,12 @@ pub struct ChargePoint {
     calls: BTreeMap<CallHandle, Purpose>,
     /// Requests of the Central System waiting for the application, with their action.
     decisions: BTreeMap<Decision, &'static str>,
+    /// Charging profiles and local limits (section 3.13).
+    smart: SmartCharging,
+    /// The limit each connector was last told ([`Event::ChargingLimitChanged`]); absent is
+    /// none, and when the next may change.
+    charging_limits: BTreeMap<u32, ChargingLimit>,
+    next_limit_change: Option<Monotonic>,
     outputs: VecDeque<Output<Event>>,
 }
 
@@ -561,6 +589,13 @@ const HANDLED_ACTIONS: [&str; 12] = [
     "UnlockConnector",
 ];
 
+/// The actions of the Smart Charging profile, answered when it is supported.
+const SMART_CHARGING_ACTIONS: [&str; 3] = [
+    "ClearChargingProfile",
+    "GetCompositeSchedule",
+    "SetChargingProfile",
+];
+
 /// Where connector availability (ChangeAvailability) is persisted, section 5.2: "Connector
 /// set to Unavailable shall persist a reboot". Key: the connector, four digits; value:
 /// `inoperative`, or a change `scheduled-operative` / `scheduled-inoperative` waiting for a
@@ -584,7 +619,14 @@ impl ChargePoint {
         let connector_count = configuration.number_of_connectors();
         let mut rpc = config.rpc.clone();
         rpc.version = Version::V16;
-        rpc.accepted_actions = AcceptedActions::only(HANDLED_ACTIONS);
+        // Errata 3.39: without Smart Charging its requests are answered NotSupported.
+        let smart_charging = configuration
+            .supports(config::Profile::SmartCharging)
+            .then_some(SMART_CHARGING_ACTIONS)
+            .into_iter()
+            .flatten();
+        rpc.accepted_actions =
+            AcceptedActions::only(HANDLED_ACTIONS.into_iter().chain(smart_charging));
         let mut connectors: Vec<Connector> = (0..=connector_count)
             .map(|_| Connector {
                 current: ConnectorStatus::new(ChargePointStatus::Available),
@@ -622,6 +664,9 @@ impl ChargePoint {
         let placeholder = Now::new(Monotonic::ZERO, OffsetDateTime::UNIX_EPOCH);
         Metering::restore(&metering_records, placeholder)?;
         let interrupted = ledger.running().map(|t| t.key).collect();
+        let mut smart = SmartCharging::restore(snapshot)?;
+        let mut orphans = Vec::new();
+        smart.drop_orphans(&running_transactions(&ledger), &mut orphans);
         let mut inoperative = BTreeSet::new();
         let mut scheduled = BTreeMap::new();
         for (key, value) in snapshot.records(AVAILABILITY_COLLECTION) {
@@ -657,9 +702,14 @@ impl ChargePoint {
                 });
             }
         };
-        let outputs = issues
+        let outputs = orphans
             .into_iter()
-            .map(|issue| Output::Event(Event::ConfigurationNotRestored(issue)))
+            .map(Output::Persist)
+            .chain(
+                issues
+                    .into_iter()
+                    .map(|issue| Output::Event(Event::ConfigurationNotRestored(issue))),
+            )
             .collect();
         Ok(ChargePoint {
             endpoint: Endpoint::new(rpc, ids),
@@ -687,6 +737,9 @@ impl ChargePoint {
             connectors,
             calls: BTreeMap::new(),
             decisions: BTreeMap::new(),
+            smart,
+            charging_limits: BTreeMap::new(),
+            next_limit_change: None,
             outputs,
         })
     }
@@ -910,6 +963,14 @@ impl ChargePoint {
         let corrected = Now::new(now.monotonic, timestamp);
         self.metering
             .transaction_started(corrected, connector, key, &self.configuration, &mut ops);
+        let settings = self.smart_settings();
+        let id_tag = &self
+            .ledger
+            .get(key)
+            .map(|t| t.id_tag.clone())
+            .unwrap_or_default();
+        self.smart
+            .transaction_started(&settings, connector, id_tag, timestamp, &mut ops);
         self.persist(ops);
         self.pump(now);
         Ok(key)
@@ -964,6 +1025,34 @@ impl ChargePoint {
         self.check_connector(connector)?;
         self.metering.set_readings(connector, readings);
         Ok(())
+    }
+
+    /// The application's own limit on what `connector` may draw (0: the station's grid
+    /// connection), `None` to lift it: it caps the charging profiles' limits (section 5.7:
+    /// "possible local limits") and counts in Composite Schedules.
+    pub fn set_local_limit(
+        &mut self,
+        now: Now,
+        connector: u32,
+        limit: Option<ChargingLimit>,
+    ) -> Result<(), ChargePointError> {
+        self.check_connector(connector)?;
+        self.smart.set_local_limit(connector, limit);
+        self.update_charging_limits(now);
+        Ok(())
+    }
+
+    /// The limit on what `connector` (0: the station) may draw now; `None` when nothing
+    /// limits it.
+    pub fn charging_limit(&self, now: Now, connector: u32) -> Option<ChargingLimit> {
+        let running = running_transactions(&self.ledger);
+        self.smart
+            .limit_at(&self.smart_settings(), connector, self.time(now), &running)
+    }
+
+    /// The installed charging profiles and local limits.
+    pub fn smart_charging(&self) -> &SmartCharging {
+        &self.smart
     }
 
     /// The transaction running on `connector`: its number and, once known, its id.
@@ -1038,6 +1127,9 @@ impl ChargePoint {
         });
         self.ledger
             .enqueue(key, StopTransactionRequest::ACTION, payload, &mut ops);
+        if let Some(connector) = connector {
+            self.smart.transaction_ended(connector, &mut ops);
+        }
         self.persist(ops);
         Ok(())
     }
@@ -1136,6 +1228,8 @@ impl ChargePoint {
         let answered = match &reply {
             Reply::DataTransfer(response) => self.endpoint.respond_with(now, &decision.0, response),
             Reply::RemoteStart(status) => {
+                let accepted = *status == RemoteStartStopStatus::Accepted;
+                self.smart.remote_start_answered(&decision.0, accepted);
                 let response = RemoteStartTransactionResponse { status: *status };
                 self.endpoint.respond_with(now, &decision.0, &response)
             }
@@ -1194,6 +1288,7 @@ impl ChargePoint {
         // Meter values are sampled whether or not the station can send: transaction samples
         // are queued, and the sampling deadline must move on either way.
         self.sample(now);
+        self.update_charging_limits(now);
         if !self.connected {
             return;
         }
@@ -1700,13 +1795,24 @@ impl ChargePoint {
                             || self.ledger.running_on(c).is_some()
                             || !self.is_operative(c)
                     })
-                    || request.connector_id.is_some_and(|c| c < 0);
+                    || request.connector_id.is_some_and(|c| c < 0)
+                    || self.remote_start_profile_refused(now, request.charging_profile.as_ref());
                 if refused {
                     let response = RemoteStartTransactionResponse {
                         status: RemoteStartStopStatus::Rejected,
                     };
                     let _ = self.endpoint.respond_with(now, &call.id, &response);
                 } else {
+                    if let Some(profile) = &request.charging_profile
+                        && self.configuration.supports(config::Profile::SmartCharging)
+                    {
+                        self.smart.remote_start_requested(
+                            &call.id,
+                            connector,
+                            &request.id_tag,
+                            profile.clone(),
+                        );
+                    }
                     let decision = Decision(call.id);
                     self.decisions
                         .insert(decision.clone(), "RemoteStartTransaction");
@@ -1812,6 +1918,49 @@ impl ChargePoint {
                         decision,
                         request,
                     }));
+            }
+            Ok(v16::Request::SetChargingProfile(request)) => {
+                let settings = self.smart_settings();
+                let running = running_transactions(&self.ledger);
+                let mut ops = Vec::new();
+                let outcome = self.smart.set(
+                    &settings,
+                    request.connector_id,
+                    request.cs_charging_profiles,
+                    self.time(now),
+                    &running,
+                    &mut ops,
+                );
+                self.persist(ops);
+                let status = match outcome {
+                    Ok(()) => ChargingProfileStatus::Accepted,
+                    Err(error @ Rejection::UnknownConnector(_)) => {
+                        // Errata 3.39.
+                        let code = ErrorCode::PropertyConstraintViolation;
+                        let _ = self.endpoint.respond_error(
+                            now,
+                            &call.id,
+                            code,
+                            error.to_string(),
+                            None,
+                        );
+                        return;
+                    }
+                    Err(_) => ChargingProfileStatus::Rejected,
+                };
+                let response = SetChargingProfileResponse { status };
+                let _ = self.endpoint.respond_with(now, &call.id, &response);
+            }
+            Ok(v16::Request::ClearChargingProfile(request)) => {
+                let mut ops = Vec::new();
+                let status = self.smart.clear(&request, &mut ops);
+                self.persist(ops);
+                let response = ClearChargingProfileResponse { status };
+                let _ = self.endpoint.respond_with(now, &call.id, &response);
+            }
+            Ok(v16::Request::GetCompositeSchedule(request)) => {
+                let response = self.composite_schedule(now, &request);
+                let _ = self.endpoint.respond_with(now, &call.id, &response);
             }
             Ok(v16::Request::TriggerMessage(request)) => {
                 let status = self.on_trigger(&request);
@@ -2045,10 +2194,94 @@ impl ChargePoint {
         }
     }
 
+    fn smart_settings(&self) -> smart_charging::Settings {
+        smart_charging::Settings::from_configuration(
+            &self.configuration,
+            self.config.nominal_voltage,
+            self.config.connector_rating,
+        )
+    }
+
+    /// Section 5.16.2: with Smart Charging, a remote start's profile must be a valid TxProfile
+    /// (OCTT TC_060_CS).
+    fn remote_start_profile_refused(&self, now: Now, profile: Option<&ChargingProfile>) -> bool {
+        self.configuration.supports(config::Profile::SmartCharging)
+            && profile.is_some_and(|profile| {
+                let settings = self.smart_settings();
+                SmartCharging::check_remote_start_profile(&settings, profile, self.time(now))
+                    .is_err()
+            })
+    }
+
+    /// GetCompositeSchedule (section 5.7): from now for the duration asked; Rejected for an
+    /// unknown connector or a negative duration.
+    fn composite_schedule(
+        &self,
+        now: Now,
+        request: &GetCompositeScheduleRequest,
+    ) -> GetCompositeScheduleResponse {
+        let composite = u32::try_from(request.connector_id)
+            .ok()
+            .and_then(|connector| {
+                self.smart.composite(
+                    &self.smart_settings(),
+                    connector,
+                    self.time(now),
+                    request.duration,
+                    request.charging_rate_unit,
+                    &running_transactions(&self.ledger),
+                )
+            });
+        match composite {
+            Some((start, schedule)) => GetCompositeScheduleResponse {
+                status: GetCompositeScheduleStatus::Accepted,
+                connector_id: Some(request.connector_id),
+                schedule_start: Some(start),
+                charging_schedule: Some(schedule),
+            },
+            None => GetCompositeScheduleResponse {
+                status: GetCompositeScheduleStatus::Rejected,
+                connector_id: None,
+                schedule_start: None,
+                charging_schedule: None,
+            },
+        }
+    }
+
+    /// Tells the application of every connector whose limit changed, and notes when the next
+    /// change may come.
+    fn update_charging_limits(&mut self, now: Now) {
+        let at = self.time(now);
+        let settings = self.smart_settings();
+        let running = running_transactions(&self.ledger);
+        for connector in 0..=self.connector_count() {
+            let limit = self.smart.limit_at(&settings, connector, at, &running);
+            if self.charging_limits.get(&connector) != limit.as_ref() {
+                match limit {
+                    Some(limit) => self.charging_limits.insert(connector, limit),
+                    None => self.charging_limits.remove(&connector),
+                };
+                self.outputs
+                    .push_back(Output::Event(Event::ChargingLimitChanged {
+                        connector,
+                        limit,
+                    }));
+            }
+        }
+        self.next_limit_change = self
+            .smart
+            .next_change(at, &running)
+            .map(|next| now.monotonic + Duration::try_from(next - at).unwrap_or_default());
+    }
+
     /// The next deadline of the machine's own timers.
     fn own_deadline(&self) -> Option<Monotonic> {
         // Meter values are sampled connected or not: transaction samples are queued.
         let sampling = self.metering.next_deadline(&self.configuration);
+        let sampling = [sampling, self.next_limit_change]
+            .into_iter()
+            .flatten()
+            .min();
         if !self.connected {
             return sampling;
         }
@@ -2081,6 +2314,20 @@ impl ChargePoint {
     }
 }
 
+/// The running transactions as Smart Charging sees them.
+fn running_transactions(ledger: &Ledger) -> smart_charging::Running {
+    ledger
+        .running()
+        .map(|t| {
+            let running = RunningTransaction {
+                started_at: t.started_at,
+                transaction_id: t.transaction_id,
+            };
+            (t.connector, running)
+        })
+        .collect()
+}
+
 /// Decodes a schema-valid answer; a value the type cannot hold (an integer beyond 32 bits) is a
 /// failed call like any other invalid answer.
 fn decode<T: serde::de::DeserializeOwned>(payload: &Value) -> Result<T, CallFailure> {
@@ -2108,6 +2355,7 @@ impl Machine for ChargePoint {
         self.queue_busy = false;
         // The endpoint forgets the Central System's open requests; so do we.
         self.decisions.clear();
+        self.smart.remote_starts_abandoned();
         self.endpoint.handle_disconnected(now);
         self.drain_endpoint(now);
     }
