@@ -30,16 +30,15 @@ use crate::v16::{
     self, AuthorizationStatus, AuthorizeRequest, AuthorizeResponse, AvailabilityStatus,
     AvailabilityType, BootNotificationRequest, BootNotificationResponse,
     ChangeAvailabilityResponse, ChangeConfigurationResponse, ChargePointErrorCode,
-    ChargePointStatus, ChargingProfile, ChargingProfileStatus, ClearChargingProfileResponse,
-    DataTransferRequest, DataTransferResponse, GetCompositeScheduleRequest,
-    GetCompositeScheduleResponse, GetCompositeScheduleStatus, HeartbeatRequest, HeartbeatResponse,
-    IdTagInfo, MessageTrigger, Reason, RegistrationStatus, RemoteStartStopStatus,
-    RemoteStartTransactionResponse, RemoteStopTransactionResponse, ResetResponse, ResetStatus,
-    ResetType, SetChargingProfileResponse, StartTransactionRequest, StartTransactionResponse,
+    ChargePointStatus, ChargingProfile, DataTransferRequest, DataTransferResponse,
+    HeartbeatRequest, HeartbeatResponse, IdTagInfo, MessageTrigger, Reason, RegistrationStatus,
+    RemoteStartStopStatus, RemoteStartTransactionResponse, RemoteStopTransactionResponse,
+    ResetResponse, ResetStatus, ResetType, StartTransactionRequest, StartTransactionResponse,
     StatusNotificationRequest, StopTransactionRequest, StopTransactionResponse,
     TriggerMessageRequest, TriggerMessageResponse, TriggerMessageStatus, UnlockConnectorResponse,
     UnlockStatus,
 };
+use crate::v16::{ChargingProfileStatus, ClearChargingProfileResponse, SetChargingProfileResponse};
 use crate::{ErrorCode, Version};
 
 /// The collection connector states are persisted in; keys are the connector id, zero-padded
@@ -1959,7 +1958,14 @@ impl ChargePoint {
                 let _ = self.endpoint.respond_with(now, &call.id, &response);
             }
             Ok(v16::Request::GetCompositeSchedule(request)) => {
-                let response = self.composite_schedule(now, &request);
+                let running = running_transactions(&self.ledger);
+                let settings = self.smart_settings();
+                let response = self.smart.get_composite_schedule(
+                    &settings,
+                    &request,
+                    self.time(now),
+                    &running,
+                );
                 let _ = self.endpoint.respond_with(now, &call.id, &response);
             }
             Ok(v16::Request::TriggerMessage(request)) => {
@@ -2211,41 +2217,6 @@ impl ChargePoint {
                 SmartCharging::check_remote_start_profile(&settings, profile, self.time(now))
                     .is_err()
             })
-    }
-
-    /// GetCompositeSchedule (section 5.7): from now for the duration asked; Rejected for an
-    /// unknown connector or a negative duration.
-    fn composite_schedule(
-        &self,
-        now: Now,
-        request: &GetCompositeScheduleRequest,
-    ) -> GetCompositeScheduleResponse {
-        let composite = u32::try_from(request.connector_id)
-            .ok()
-            .and_then(|connector| {
-                self.smart.composite(
-                    &self.smart_settings(),
-                    connector,
-                    self.time(now),
-                    request.duration,
-                    request.charging_rate_unit,
-                    &running_transactions(&self.ledger),
-                )
-            });
-        match composite {
-            Some((start, schedule)) => GetCompositeScheduleResponse {
-                status: GetCompositeScheduleStatus::Accepted,
-                connector_id: Some(request.connector_id),
-                schedule_start: Some(start),
-                charging_schedule: Some(schedule),
-            },
-            None => GetCompositeScheduleResponse {
-                status: GetCompositeScheduleStatus::Rejected,
-                connector_id: None,
-                schedule_start: None,
-                charging_schedule: None,
-            },
-        }
     }
 
     /// Tells the application of every connector whose limit changed, and notes when the next

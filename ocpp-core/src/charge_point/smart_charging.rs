@@ -55,7 +55,8 @@ use crate::primitives::Decimal;
 use crate::v16::{
     ChargingProfile, ChargingProfileKindType, ChargingProfilePurposeType, ChargingRateUnitType,
     ChargingSchedule, ChargingSchedulePeriod, ClearChargingProfileRequest,
-    ClearChargingProfileStatus, RecurrencyKindType,
+    ClearChargingProfileStatus, GetCompositeScheduleRequest, GetCompositeScheduleResponse,
+    GetCompositeScheduleStatus, RecurrencyKindType,
 };
 
 /// The collection installed charging profiles are persisted in (errata 3.37: they survive a
@@ -681,6 +682,43 @@ impl SmartCharging {
             min_charging_rate: None,
         };
         Some((start, schedule))
+    }
+
+    /// GetCompositeSchedule (section 5.7): the Composite Schedule from `now` for the duration
+    /// asked; Rejected for an unknown connector or a negative duration.
+    pub fn get_composite_schedule(
+        &self,
+        settings: &Settings,
+        request: &GetCompositeScheduleRequest,
+        now: OffsetDateTime,
+        running: &Running,
+    ) -> GetCompositeScheduleResponse {
+        let composite = u32::try_from(request.connector_id)
+            .ok()
+            .and_then(|connector| {
+                self.composite(
+                    settings,
+                    connector,
+                    now,
+                    request.duration,
+                    request.charging_rate_unit,
+                    running,
+                )
+            });
+        match composite {
+            Some((start, schedule)) => GetCompositeScheduleResponse {
+                status: GetCompositeScheduleStatus::Accepted,
+                connector_id: Some(request.connector_id),
+                schedule_start: Some(start),
+                charging_schedule: Some(schedule),
+            },
+            None => GetCompositeScheduleResponse {
+                status: GetCompositeScheduleStatus::Rejected,
+                connector_id: None,
+                schedule_start: None,
+                charging_schedule: None,
+            },
+        }
     }
 
     fn evaluate(
