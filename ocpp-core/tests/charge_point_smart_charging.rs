@@ -1413,6 +1413,46 @@ fn errata_3_37_profiles_survive_a_restart_and_clear_lifts_the_limit() {
     );
 }
 
+/// Section 3.13.1 and 7.9: a Relative TxDefaultProfile of connector 0 runs from each
+/// transaction's start; without one it holds its first period. Its limit changes are events,
+/// at the transaction's start, its periods and its stop.
+#[test]
+fn section_7_9_relative_defaults_follow_each_transaction_and_change_as_events() {
+    let mut world = World::new(2);
+    let periods = json!([{"startPeriod": 0, "limit": 10}, {"startPeriod": 60, "limit": 16}]);
+    let profile = wire_profile(
+        1,
+        "TxDefaultProfile",
+        0,
+        periods,
+        json!({"chargingProfileKind": "Relative"}),
+    );
+    assert_eq!(world.set_profile(0, profile), "Accepted");
+    let amps = |a: &str| Some(format!("{a}A"));
+    assert_eq!(
+        world.limit_changes(),
+        [(0, 0, amps("20")), (0, 1, amps("10")), (0, 2, amps("10"))]
+    );
+    // No transaction, no schedule running: nothing changes with time.
+    world.run_until(30);
+    assert_eq!(world.limit_changes(), []);
+    world.start(1, "TAG");
+    world.run_until(100);
+    assert_eq!(
+        world.limit_changes(),
+        [(90, 0, amps("26")), (90, 1, amps("16"))]
+    );
+    world
+        .cp
+        .stop_transaction(world.now, 1, 100, None, None)
+        .unwrap();
+    world.settle();
+    assert_eq!(
+        world.limit_changes(),
+        [(100, 0, amps("20")), (100, 1, amps("10"))]
+    );
+}
+
 /// Section 5.7's "local limits": the application's limit caps the connector and is reported.
 #[test]
 fn section_5_7_local_limits_cap_the_connector() {

@@ -2222,6 +2222,11 @@ impl ChargePoint {
     /// Tells the application of every connector whose limit changed, and notes when the next
     /// change may come.
     fn update_charging_limits(&mut self, now: Now) {
+        if self.smart.is_idle() && self.charging_limits.is_empty() {
+            // The common case, on every input: nothing limits and nothing was announced.
+            self.next_limit_change = None;
+            return;
+        }
         let at = self.time(now);
         let settings = self.smart_settings();
         let running = running_transactions(&self.ledger);

@@ -82,7 +82,10 @@ pub struct ChargingLimit {
     pub unit: ChargingRateUnitType,
     /// The limit in `unit`.
     pub limit: Decimal,
-    /// The phases it is given for.
+    /// The phases it is given for (3 when a profile leaves `numberPhases` out). Whether the
+    /// hardware can switch phases during a transaction is the application's to know and to
+    /// announce (`ConnectorSwitch3to1PhaseSupported`); errata 3.34: a limit for more phases
+    /// than are used applies as it is to the phases that are.
     pub number_phases: u32,
 }
 
@@ -334,6 +337,11 @@ impl SmartCharging {
         for id in orphans {
             self.remove(id, ops);
         }
+    }
+
+    /// Whether nothing limits any connector: no profile, no local limit.
+    pub fn is_idle(&self) -> bool {
+        self.profiles.is_empty() && self.local.is_empty()
     }
 
     /// The installed profiles, by id.
