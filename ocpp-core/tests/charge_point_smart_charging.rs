@@ -11,8 +11,8 @@ use std::time::Duration;
 use ocpp_core::Version;
 use ocpp_core::charge_point::config::{Definitions, Profile, StandardKey};
 use ocpp_core::charge_point::smart_charging::{
-    COLLECTION, ChargingLimit, InstalledProfile, Rejection, Running, RunningTransaction, Settings,
-    SmartCharging,
+    COLLECTION, ChargingLimit, InstalledProfile, MAX_COMPOSITE_PERIODS, Rejection, Running,
+    RunningTransaction, Settings, SmartCharging,
 };
 use ocpp_core::charge_point::{ChargePoint, ChargePointConfig, Event, Reply};
 use ocpp_core::machine::{Machine, Output};
@@ -454,6 +454,47 @@ fn section_3_13_7_a_daily_recurring_profile_repeats_every_day() {
             (133200, "11000"),
         ])
     );
+}
+
+/// Section 5.7 with a duration of decades: the answer is bounded (periods and work) and its
+/// `duration` says how far it reaches; what it reports is right up to there.
+#[test]
+fn section_5_7_a_composite_over_decades_is_cut_short_and_says_so() {
+    let (settings, running, mut smart) = setup(1, Running::new());
+    let alternating = profile(
+        1,
+        "TxDefaultProfile",
+        0,
+        "A",
+        &[(0, "10"), (3600, "20")],
+        json!({"chargingProfileKind": "Recurring", "recurrencyKind": "Daily",
+            "chargingSchedule": {"duration": 7200}}),
+    );
+    install(&mut smart, &settings, 1, alternating, &running);
+    let (duration, _, periods) = composite(&smart, &settings, 1, 0, i32::MAX, None, &running);
+    assert_eq!(periods.len(), MAX_COMPOSITE_PERIODS);
+    // Three periods a day (10, 20, then the rating): the cut comes at a period's start.
+    let last = periods.last().unwrap().0;
+    assert!(
+        duration > last && i64::from(duration) < 400 * 86_400,
+        "{duration}"
+    );
+    assert_eq!(periods[3], (86_400, "10".to_owned()));
+    // The same limit all day, every boundary evaluated: bounded by the steps.
+    let mut ops = Vec::new();
+    smart.clear(&ClearChargingProfileRequest::default(), &mut ops);
+    let steady = profile(
+        2,
+        "TxDefaultProfile",
+        0,
+        "A",
+        &[(0, "10"), (3600, "10"), (7200, "10")],
+        json!({"chargingProfileKind": "Recurring", "recurrencyKind": "Daily"}),
+    );
+    install(&mut smart, &settings, 1, steady, &running);
+    let (duration, _, periods) = composite(&smart, &settings, 1, 0, i32::MAX, None, &running);
+    assert_eq!(periods, expect(&[(0, "10")]));
+    assert!(duration < i32::MAX && duration > 365 * 86_400, "{duration}");
 }
 
 /// Errata 3.44: periods beyond the recurrence are not executed; a weekly profile restarts

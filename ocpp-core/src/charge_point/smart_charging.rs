@@ -69,6 +69,11 @@ const RECORD_VERSION: u32 = 1;
 /// `duration` says where it ends. Keeps the answer well under any message size limit.
 pub const MAX_COMPOSITE_PERIODS: usize = 1024;
 
+/// At most this many instants are evaluated for one Composite Schedule (boundaries where the
+/// limit stays the same count too); beyond, it is cut short like a long one. Bounds the work of
+/// a request for decades of a daily profile.
+pub const MAX_COMPOSITE_STEPS: usize = 20_000;
+
 /// Remote start profiles waiting for their transaction; the oldest is forgotten first.
 const MAX_PENDING_REMOTE: usize = 8;
 
@@ -628,7 +633,9 @@ impl SmartCharging {
     /// The Composite Schedule of `connector` (0: the station) from `start` for `duration`
     /// seconds (section 5.7), in `unit` or else in the unit of the limit in force at
     /// `start`; `None` if the connector does not exist or the duration is negative. Where
-    /// nothing limits, the connector rating applies. The schedule has no `startSchedule`
+    /// nothing limits, the connector rating applies. A schedule of more than
+    /// [`MAX_COMPOSITE_PERIODS`] periods or [`MAX_COMPOSITE_STEPS`] evaluations is cut short:
+    /// its `duration` is then the part covered. The schedule has no `startSchedule`
     /// (errata 3.57): its periods count from `start`, which is truncated to whole seconds.
     pub fn composite(
         &self,
@@ -650,7 +657,11 @@ impl SmartCharging {
         let mut periods: Vec<ChargingSchedulePeriod> = Vec::new();
         let mut unit = unit;
         let mut covered = i64::from(duration);
-        loop {
+        for step in 0.. {
+            if step == MAX_COMPOSITE_STEPS {
+                covered = offset;
+                break;
+            }
             let at = start + time::Duration::seconds(offset);
             let limit = self
                 .evaluate(settings, connector, at, running, anchor, rating)
