@@ -1407,6 +1407,28 @@ fn errata_3_39_an_unknown_connector_is_a_call_error_and_composite_rejected() {
     assert_eq!(answer, json!({"status": "Rejected"}));
 }
 
+/// Errata 3.24 and 3.38: an invalid chargingRateUnit (or other enumeration value) is a
+/// PropertyConstraintViolation; nothing is installed.
+#[test]
+fn errata_3_24_and_3_38_invalid_enumerations_are_property_constraint_violations() {
+    let mut world = World::new(1);
+    // A Central System that sends what its schemas forbid.
+    let mut lax = EndpointConfig::new(Version::V16);
+    lax.validate_sent = false;
+    world.cs = Endpoint::new(lax, Box::new(CounterIds::starting_at(2000)));
+    world.cs.handle_connected(world.now);
+    let answer = world.cs_calls(
+        "GetCompositeSchedule",
+        json!({"connectorId": 1, "duration": 60, "chargingRateUnit": "kW"}),
+    );
+    assert!(answer.unwrap_err().contains("PropertyConstraintViolation"));
+    let mut profile = flat(1, "TxDefaultProfile", 6);
+    profile["chargingSchedule"]["chargingRateUnit"] = json!("kW");
+    let answer = world.cs_calls("SetChargingProfile", set_request(1, profile));
+    assert!(answer.unwrap_err().contains("PropertyConstraintViolation"));
+    assert_eq!(world.cp.smart_charging().profiles().count(), 0);
+}
+
 /// Errata 3.39: without the Smart Charging feature profile its requests are NotSupported.
 #[test]
 fn errata_3_39_without_the_feature_profile_smart_charging_is_not_supported() {
