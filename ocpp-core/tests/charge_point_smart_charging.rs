@@ -14,7 +14,9 @@ use ocpp_core::charge_point::smart_charging::{
     COLLECTION, ChargingLimit, InstalledProfile, MAX_COMPOSITE_PERIODS, Rejection, Running,
     RunningTransaction, Settings, SmartCharging,
 };
-use ocpp_core::charge_point::{ChargePoint, ChargePointConfig, Event, Reply};
+use ocpp_core::charge_point::{
+    ChargePoint, ChargePointConfig, Event, InterruptedTransactions, Reply,
+};
 use ocpp_core::machine::{Machine, Output};
 use ocpp_core::persist::{Snapshot, StoreOp};
 use ocpp_core::primitives::Decimal;
@@ -1002,14 +1004,19 @@ fn definitions(connectors: u32, profiles: &[Profile]) -> Definitions {
 
 impl World {
     fn new(connectors: u32) -> World {
-        World::restored(definitions(connectors, &[]), Snapshot::new())
+        World::restored(definitions(connectors, &[]), Snapshot::new(), |_| {})
     }
 
-    fn restored(definitions: Definitions, stored: Snapshot) -> World {
-        let config = ChargePointConfig::new(
+    fn restored(
+        definitions: Definitions,
+        stored: Snapshot,
+        configure: impl FnOnce(&mut ChargePointConfig),
+    ) -> World {
+        let mut config = ChargePointConfig::new(
             BootNotificationRequest::new("VendorX", "Model1"),
             definitions,
         );
+        configure(&mut config);
         let cp = ChargePoint::new(config, Box::new(CounterIds::default()), &stored).unwrap();
         let cs = Endpoint::new(
             EndpointConfig::new(Version::V16),
@@ -1432,7 +1439,7 @@ fn errata_3_24_and_3_38_invalid_enumerations_are_property_constraint_violations(
 /// Errata 3.39: without the Smart Charging feature profile its requests are NotSupported.
 #[test]
 fn errata_3_39_without_the_feature_profile_smart_charging_is_not_supported() {
-    let mut world = World::restored(definitions(1, &[Profile::Core]), Snapshot::new());
+    let mut world = World::restored(definitions(1, &[Profile::Core]), Snapshot::new(), |_| {});
     for (action, payload) in [
         (
             "SetChargingProfile",
@@ -1457,7 +1464,7 @@ fn errata_3_37_profiles_survive_a_restart_and_clear_lifts_the_limit() {
     let profile = flat(1, "ChargePointMaxProfile", 20);
     assert_eq!(world.set_profile(0, profile), "Accepted");
     let stored = world.stored.clone();
-    let mut world = World::restored(definitions(1, &[]), stored);
+    let mut world = World::restored(definitions(1, &[]), stored, |_| {});
     assert_eq!(
         world.limit_changes(),
         [(0, 0, Some("20A".into())), (0, 1, Some("20A".into()))]
@@ -1514,6 +1521,31 @@ fn section_7_9_relative_defaults_follow_each_transaction_and_change_as_events() 
         world.limit_changes(),
         [(100, 0, amps("20")), (100, 1, amps("10"))]
     );
+}
+
+/// Section 3.13.1 and 3.13.6 across a restart: a TxProfile lives as long as its transaction.
+/// Ended as PowerLoss at the first input, it goes; kept running, it is still followed.
+#[test]
+fn section_3_13_1_a_tx_profile_lives_as_long_as_its_transaction_across_a_restart() {
+    for keep in [false, true] {
+        let mut world = World::new(1);
+        world.start(1, "TAG");
+        assert_eq!(world.set_profile(1, flat(5, "TxProfile", 9)), "Accepted");
+        let stored = world.stored.clone();
+        let world = World::restored(definitions(1, &[]), stored, |config| {
+            if keep {
+                config.interrupted_transactions = InterruptedTransactions::Continue;
+            }
+        });
+        let installed = world.cp.smart_charging().profiles().count();
+        let records = world.stored.records(COLLECTION).count();
+        assert_eq!((installed, records), if keep { (1, 1) } else { (0, 0) });
+        let limit = world
+            .cp
+            .charging_limit(world.now, 1)
+            .map(|l| l.limit.to_string());
+        assert_eq!(limit, keep.then(|| "9".to_owned()));
+    }
 }
 
 /// Section 5.7's "local limits": the application's limit caps the connector and is reported.

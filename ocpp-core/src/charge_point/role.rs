@@ -962,14 +962,10 @@ impl ChargePoint {
         let corrected = Now::new(now.monotonic, timestamp);
         self.metering
             .transaction_started(corrected, connector, key, &self.configuration, &mut ops);
+        // Section 5.16.2: the TxProfile of the remote start this transaction answers.
         let settings = self.smart_settings();
-        let id_tag = &self
-            .ledger
-            .get(key)
-            .map(|t| t.id_tag.clone())
-            .unwrap_or_default();
         self.smart
-            .transaction_started(&settings, connector, id_tag, timestamp, &mut ops);
+            .transaction_started(&settings, connector, &request.id_tag, timestamp, &mut ops);
         self.persist(ops);
         self.pump(now);
         Ok(key)
@@ -2252,7 +2248,8 @@ impl ChargePoint {
 
     /// The next deadline of the machine's own timers.
     fn own_deadline(&self) -> Option<Monotonic> {
-        // Meter values are sampled connected or not: transaction samples are queued.
+        // Meter values are sampled connected or not: transaction samples are queued. Charging
+        // limits change connected or not too.
         let sampling = self.metering.next_deadline(&self.configuration);
         let sampling = [sampling, self.next_limit_change]
             .into_iter()
