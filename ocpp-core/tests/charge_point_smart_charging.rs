@@ -499,6 +499,88 @@ fn section_5_7_a_composite_over_decades_is_cut_short_and_says_so() {
     assert!(duration < i32::MAX && duration > 365 * 86_400, "{duration}");
 }
 
+/// Section 3.13.2's example: a weekly TxDefaultProfile (full power on weekdays from 23:00 to
+/// 06:00 and at weekends, reduced otherwise) with a holiday exception stacked on top, valid for
+/// that day only (1 May 2024, a Wednesday).
+#[test]
+fn section_3_13_2_a_weekly_calendar_with_a_holiday_exception() {
+    let (settings, running, mut smart) = setup(1, Running::new());
+    let (full, reduced) = ("16", "10");
+    let mut periods = vec![(0, full)];
+    for day in 0..5 {
+        periods.push((day * 86_400 + 21_600, reduced));
+        periods.push((day * 86_400 + 82_800, full));
+    }
+    let weekly = profile(
+        1,
+        "TxDefaultProfile",
+        0,
+        "A",
+        &periods,
+        json!({"chargingProfileKind": "Recurring", "recurrencyKind": "Weekly",
+            "chargingSchedule": {"startSchedule": "2024-04-29T00:00:00Z"}}),
+    );
+    let holiday = profile(
+        2,
+        "TxDefaultProfile",
+        1,
+        "A",
+        &[(0, full)],
+        json!({"validFrom": "2024-05-01T00:00:00Z", "validTo": "2024-05-02T00:00:00Z",
+            "chargingSchedule": {"startSchedule": "2024-05-01T00:00:00Z"}}),
+    );
+    install(&mut smart, &settings, 0, weekly, &running);
+    install(&mut smart, &settings, 0, holiday, &running);
+    // From Tuesday 30 April 00:00 (T0 is Wednesday 10:00) for three days.
+    let tuesday = -(86_400 + 10 * 3600);
+    let got = composite(&smart, &settings, 1, tuesday, 3 * 86_400, None, &running);
+    assert_eq!(
+        got.2,
+        expect(&[
+            (0, full),
+            (21_600, reduced),
+            (82_800, full),
+            // Wednesday: the holiday keeps full power; Thursday is a weekday again.
+            (2 * 86_400 + 21_600, reduced),
+            (2 * 86_400 + 82_800, full),
+        ])
+    );
+}
+
+/// Section 3.13.2: an update with the same stack level and purpose whose validFrom lies ahead
+/// replaces the installed profile at once; until validFrom the default behaviour applies.
+#[test]
+fn section_3_13_2_an_update_valid_later_replaces_now_and_reverts_to_default_until_then() {
+    let (settings, running, mut smart) = setup(1, Running::new());
+    install(
+        &mut smart,
+        &settings,
+        1,
+        profile(1, "TxDefaultProfile", 0, "A", &[(0, "10")], json!({})),
+        &running,
+    );
+    install(
+        &mut smart,
+        &settings,
+        1,
+        profile(
+            2,
+            "TxDefaultProfile",
+            0,
+            "A",
+            &[(0, "6")],
+            json!({"validFrom": stamp(at(100))}),
+        ),
+        &running,
+    );
+    assert_eq!(smart.profiles().count(), 1);
+    assert_eq!(smart.limit_at(&settings, 1, T0, &running), None);
+    assert_eq!(
+        composite(&smart, &settings, 1, 0, 200, None, &running).2,
+        expect(&[(0, "32"), (100, "6")])
+    );
+}
+
 /// Errata 3.44: periods beyond the recurrence are not executed; a weekly profile restarts
 /// after 7 days.
 #[test]
