@@ -91,6 +91,11 @@ fn profile(
     serde_json::from_value(value).unwrap()
 }
 
+/// A TxDefaultProfile of one period in A.
+fn flat_default(id: i32, level: i32, limit: &str, extra: Value) -> ChargingProfile {
+    profile(id, "TxDefaultProfile", level, "A", &[(0, limit)], extra)
+}
+
 fn merge(into: &mut Value, extra: Value) {
     if let (Value::Object(into), Value::Object(extra)) = (into, extra) {
         for (key, value) in extra {
@@ -552,27 +557,13 @@ fn section_3_13_2_a_weekly_calendar_with_a_holiday_exception() {
 #[test]
 fn section_3_13_2_an_update_valid_later_replaces_now_and_reverts_to_default_until_then() {
     let (settings, running, mut smart) = setup(1, Running::new());
-    install(
-        &mut smart,
-        &settings,
-        1,
-        profile(1, "TxDefaultProfile", 0, "A", &[(0, "10")], json!({})),
-        &running,
-    );
-    install(
-        &mut smart,
-        &settings,
-        1,
-        profile(
-            2,
-            "TxDefaultProfile",
-            0,
-            "A",
-            &[(0, "6")],
-            json!({"validFrom": stamp(at(100))}),
-        ),
-        &running,
-    );
+    let later = json!({"validFrom": stamp(at(100))});
+    for profile in [
+        flat_default(1, 0, "10", json!({})),
+        flat_default(2, 0, "6", later),
+    ] {
+        install(&mut smart, &settings, 1, profile, &running);
+    }
     assert_eq!(smart.profiles().count(), 1);
     assert_eq!(smart.limit_at(&settings, 1, T0, &running), None);
     assert_eq!(
@@ -789,27 +780,13 @@ fn section_7_12_limits_convert_between_amperes_and_watts() {
 #[test]
 fn section_3_13_2_validity_bounds_the_profile_and_is_a_boundary() {
     let (settings, running, mut smart) = setup(1, Running::new());
-    install(
-        &mut smart,
-        &settings,
-        1,
-        profile(1, "TxDefaultProfile", 0, "A", &[(0, "6")], json!({})),
-        &running,
-    );
-    install(
-        &mut smart,
-        &settings,
-        1,
-        profile(
-            2,
-            "TxDefaultProfile",
-            1,
-            "A",
-            &[(0, "10")],
-            json!({"validFrom": stamp(at(100)), "validTo": stamp(at(200))}),
-        ),
-        &running,
-    );
+    let window = json!({"validFrom": stamp(at(100)), "validTo": stamp(at(200))});
+    for profile in [
+        flat_default(1, 0, "6", json!({})),
+        flat_default(2, 1, "10", window),
+    ] {
+        install(&mut smart, &settings, 1, profile, &running);
+    }
     assert_eq!(smart.next_change(T0, &running), Some(at(100)));
     assert_eq!(smart.next_change(at(100), &running), Some(at(200)));
     assert_eq!(
