@@ -310,15 +310,6 @@ fn tc_067_cs_clear_charging_profile_by_id_by_purpose_and_level_then_all() {
         id: Some(11),
         ..Default::default()
     };
-    assert_eq!(
-        smart.clear(&by_id, &mut ops),
-        ClearChargingProfileStatus::Accepted
-    );
-    let unit = Some(ChargingRateUnitType::A);
-    assert_eq!(
-        composite(&smart, &settings, 1, 5, 350, unit, &running).2,
-        expect(&[(0, "7"), (95, "9")])
-    );
     let by_purpose_and_level = ClearChargingProfileRequest {
         charging_profile_purpose: Some(
             ocpp_core::v16::ChargingProfilePurposeType::TxDefaultProfile,
@@ -326,22 +317,17 @@ fn tc_067_cs_clear_charging_profile_by_id_by_purpose_and_level_then_all() {
         stack_level: Some(0),
         ..Default::default()
     };
-    assert_eq!(
-        smart.clear(&by_purpose_and_level, &mut ops),
-        ClearChargingProfileStatus::Accepted
-    );
-    assert_eq!(
-        composite(&smart, &settings, 1, 5, 350, unit, &running).2,
-        expect(&[(0, "11"), (195, "12")])
-    );
-    assert_eq!(
-        smart.clear(&ClearChargingProfileRequest::default(), &mut ops),
-        ClearChargingProfileStatus::Accepted
-    );
-    assert_eq!(
-        composite(&smart, &settings, 1, 5, 350, unit, &running).2,
-        expect(&[(0, "32")])
-    );
+    let unit = Some(ChargingRateUnitType::A);
+    for (request, periods) in [
+        (by_id, expect(&[(0, "7"), (95, "9")])),
+        (by_purpose_and_level, expect(&[(0, "11"), (195, "12")])),
+        (ClearChargingProfileRequest::default(), expect(&[(0, "32")])),
+    ] {
+        let status = smart.clear(&request, &mut ops);
+        assert_eq!(status, ClearChargingProfileStatus::Accepted, "{request:?}");
+        let got = composite(&smart, &settings, 1, 5, 350, unit, &running);
+        assert_eq!(got.2, periods, "{request:?}");
+    }
     // Each clear deleted its records.
     let deleted: Vec<&str> = ops
         .iter()
@@ -732,32 +718,13 @@ fn section_7_12_limits_convert_between_amperes_and_watts() {
         &running,
     );
     // 6000 W / (230 V x 3) = 8.69 A; 16 A x 3 x 230 = 11040 W is above 11000 W.
-    assert_eq!(
-        composite(
-            &smart,
-            &settings,
-            1,
-            0,
-            120,
-            Some(ChargingRateUnitType::A),
-            &running
-        )
-        .2,
-        expect(&[(0, "8.6"), (60, "15.9")])
-    );
-    assert_eq!(
-        composite(
-            &smart,
-            &settings,
-            1,
-            0,
-            120,
-            Some(ChargingRateUnitType::W),
-            &running
-        )
-        .2,
-        expect(&[(0, "6000"), (60, "11000")])
-    );
+    for (unit, periods) in [
+        (ChargingRateUnitType::A, [(0, "8.6"), (60, "15.9")]),
+        (ChargingRateUnitType::W, [(0, "6000"), (60, "11000")]),
+    ] {
+        let got = composite(&smart, &settings, 1, 0, 120, Some(unit), &running);
+        assert_eq!(got.2, expect(&periods), "{unit:?}");
+    }
     let single_phase = profile(
         3,
         "TxDefaultProfile",
