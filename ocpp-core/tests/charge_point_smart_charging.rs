@@ -558,6 +558,46 @@ fn section_3_13_2_an_update_valid_later_replaces_now_and_reverts_to_default_unti
     );
 }
 
+/// Dates at the end of the calendar (year 9999) and the longest durations neither panic nor
+/// loop: what lies beyond the last representable date never comes.
+#[test]
+fn schedules_at_the_end_of_the_calendar_are_handled_without_overflow() {
+    let (settings, running, mut smart) = setup(1, charging_on_1());
+    let far = json!({"chargingSchedule": {"startSchedule": "9999-12-31T23:00:00Z",
+        "duration": i32::MAX}});
+    let late = profile(
+        1,
+        "TxDefaultProfile",
+        0,
+        "A",
+        &[(0, "10"), (i32::MAX.into(), "20")],
+        far,
+    );
+    install(&mut smart, &settings, 1, late, &running);
+    let relative = profile(
+        2,
+        "TxProfile",
+        0,
+        "A",
+        &[(0, "12"), (i32::MAX.into(), "6")],
+        json!({"chargingProfileKind": "Relative", "chargingSchedule": {"duration": i32::MAX}}),
+    );
+    install(&mut smart, &settings, 1, relative, &running);
+    let got = composite(&smart, &settings, 1, 0, i32::MAX, None, &running);
+    assert_eq!(got.2[0], (0, "12".to_owned()));
+    assert_eq!(
+        smart.next_change(T0, &running),
+        Some(at(-60 + i64::from(i32::MAX)))
+    );
+    let at_the_end = datetime!(9999-12-31 23:30 UTC);
+    assert_eq!(smart.next_change(at_the_end, &running), None);
+    assert_eq!(
+        smart.limit_at(&settings, 1, at_the_end, &running),
+        None,
+        "the TxProfile (valid, ended) overrules the default"
+    );
+}
+
 /// Errata 3.44: periods beyond the recurrence are not executed; a weekly profile restarts
 /// after 7 days.
 #[test]

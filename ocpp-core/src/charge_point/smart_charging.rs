@@ -650,7 +650,7 @@ impl SmartCharging {
             return None;
         }
         let start = start.replace_nanosecond(0).unwrap_or(start);
-        let end = start + time::Duration::seconds(i64::from(duration));
+        let end = plus(start, i64::from(duration));
         let anchor = Anchor::Fixed(start);
         let rating = Some(settings.connector_rating);
         let mut offset: i64 = 0;
@@ -662,7 +662,10 @@ impl SmartCharging {
                 covered = offset;
                 break;
             }
-            let at = start + time::Duration::seconds(offset);
+            let Some(at) = plus(start, offset) else {
+                covered = offset;
+                break;
+            };
             let limit = self
                 .evaluate(settings, connector, at, running, anchor, rating)
                 .unwrap_or(settings.connector_rating);
@@ -689,7 +692,9 @@ impl SmartCharging {
                 .filter_map(|p| self.profile_boundary(p, at, running, anchor))
                 .min();
             match next {
-                Some(next) if next < end => offset = ceil_seconds(next - start),
+                Some(next) if end.is_none_or(|end| next < end) => {
+                    offset = ceil_seconds(next - start);
+                }
                 _ => break,
             }
         }
@@ -975,7 +980,7 @@ fn occurrence(
             } else {
                 elapsed.div_euclid(period)
             };
-            let start = base + time::Duration::seconds(count * period);
+            let start = plus(base, count * period)?;
             Some((start, Some(duration.unwrap_or(period).min(period))))
         }
     }
@@ -996,14 +1001,14 @@ fn profile_limit(
         (profile.charging_profile_kind == ChargingProfileKindType::Relative)
             .then(|| (at, profile.charging_schedule.duration.map(i64::from)))
     })?;
-    if at < start || duration.is_some_and(|d| at >= start + time::Duration::seconds(d)) {
+    if at < start || duration.is_some_and(|d| plus(start, d).is_some_and(|end| at >= end)) {
         return None;
     }
     let schedule = &profile.charging_schedule;
     let period = schedule
         .charging_schedule_period
         .iter()
-        .take_while(|p| start + time::Duration::seconds(i64::from(p.start_period)) <= at)
+        .take_while(|p| plus(start, i64::from(p.start_period)).is_some_and(|b| b <= at))
         .last()?;
     Some(ChargingLimit {
         unit: schedule.charging_rate_unit,
@@ -1025,10 +1030,10 @@ fn schedule_boundary(
     let mut candidates: Vec<OffsetDateTime> = schedule
         .charging_schedule_period
         .iter()
-        .map(|p| start + time::Duration::seconds(i64::from(p.start_period)))
+        .filter_map(|p| plus(start, i64::from(p.start_period)))
         .collect();
     if let Some(d) = duration {
-        candidates.push(start + time::Duration::seconds(d));
+        candidates.extend(plus(start, d));
     }
     if let Some(kind) = profile.recurrency_kind
         && profile.charging_profile_kind == ChargingProfileKindType::Recurring
@@ -1037,7 +1042,7 @@ fn schedule_boundary(
             RecurrencyKindType::Daily => DAY,
             RecurrencyKindType::Weekly => WEEK,
         };
-        candidates.push(start + time::Duration::seconds(period));
+        candidates.extend(plus(start, period));
     }
     candidates.into_iter().filter(|b| *b > at).min()
 }
@@ -1068,6 +1073,11 @@ fn sum(terms: Vec<ChargingLimit>, voltage: Exact) -> Option<ChargingLimit> {
     let phases = terms.iter().map(|t| t.number_phases).max().unwrap_or(3);
     let total: Exact = terms.iter().map(|t| t.power(voltage)).sum();
     Some(ChargingLimit::watts(Decimal(total), phases))
+}
+
+/// `t` plus `seconds`; `None` beyond the last representable date, which is never reached.
+fn plus(t: OffsetDateTime, seconds: i64) -> Option<OffsetDateTime> {
+    t.checked_add(time::Duration::seconds(seconds))
 }
 
 /// Whole seconds, rounded up.
