@@ -598,6 +598,28 @@ fn schedules_at_the_end_of_the_calendar_are_handled_without_overflow() {
     );
 }
 
+/// Limits near the largest decimal saturate in conversions and sums instead of panicking.
+#[test]
+fn huge_limits_saturate_instead_of_overflowing() {
+    let (settings, running, mut smart) = setup(2, Running::new());
+    // 10^27 A: as power (x 230 V x 3) beyond the largest decimal.
+    let huge = "1000000000000000000000000000";
+    let default = flat_default(1, 0, huge, json!({}));
+    install(&mut smart, &settings, 0, default, &running);
+    let station = smart.limit_at(&settings, 0, T0, &running).unwrap();
+    assert_eq!(station.limit, dec("2000000000000000000000000000"));
+    let watts = Some(ChargingRateUnitType::W);
+    let got = composite(&smart, &settings, 1, 0, 60, watts, &running);
+    // Capped by the rating (32 A x 3 x 230 V) all the same.
+    assert_eq!(got.2, expect(&[(0, "22080")]));
+    let max = "79228162514264337593543950335";
+    let limit = ChargingLimit::amps(dec(huge), 3);
+    assert_eq!(
+        limit.in_unit(ChargingRateUnitType::W, Decimal::from(230)),
+        dec(max)
+    );
+}
+
 /// Errata 3.44: periods beyond the recurrence are not executed; a weekly profile restarts
 /// after 7 days.
 #[test]

@@ -118,7 +118,12 @@ impl ChargingLimit {
         match self.unit {
             ChargingRateUnitType::W => self.limit.get(),
             ChargingRateUnitType::A => {
-                self.limit.get() * voltage * Exact::from(self.number_phases.max(1))
+                // Saturating: a limit near Decimal's maximum is no limit, not a panic.
+                let phases = Exact::from(self.number_phases.max(1));
+                self.limit
+                    .get()
+                    .saturating_mul(voltage)
+                    .saturating_mul(phases)
             }
         }
     }
@@ -131,7 +136,11 @@ impl ChargingLimit {
             (from, to) if from == to => self.limit.get(),
             (ChargingRateUnitType::A, _) => self.power(voltage),
             (ChargingRateUnitType::W, _) if voltage.is_zero() => Exact::ZERO,
-            (ChargingRateUnitType::W, _) => self.limit.get() / (voltage * phases),
+            (ChargingRateUnitType::W, _) => self
+                .limit
+                .get()
+                .checked_div(voltage.saturating_mul(phases))
+                .unwrap_or(Exact::ZERO),
         };
         Decimal(value.round_dp_with_strategy(1, RoundingStrategy::ToZero))
     }
@@ -1067,11 +1076,15 @@ fn sum(terms: Vec<ChargingLimit>, voltage: Exact) -> Option<ChargingLimit> {
         .iter()
         .all(|t| t.unit == ChargingRateUnitType::A && t.number_phases == first.number_phases);
     if same {
-        let total: Exact = terms.iter().map(|t| t.limit.get()).sum();
+        let total = terms
+            .iter()
+            .fold(Exact::ZERO, |sum, t| sum.saturating_add(t.limit.get()));
         return Some(ChargingLimit::amps(Decimal(total), first.number_phases));
     }
     let phases = terms.iter().map(|t| t.number_phases).max().unwrap_or(3);
-    let total: Exact = terms.iter().map(|t| t.power(voltage)).sum();
+    let total = terms
+        .iter()
+        .fold(Exact::ZERO, |sum, t| sum.saturating_add(t.power(voltage)));
     Some(ChargingLimit::watts(Decimal(total), phases))
 }
 
