@@ -988,7 +988,11 @@ impl ChargePoint {
             .iter()
             .filter_map(|r| {
                 let condition = match conditions[0] {
-                    Condition::Free | Condition::Occupied => conditions[r.connector as usize],
+                    // A stored reservation of a connector the hardware no longer has ends.
+                    Condition::Free | Condition::Occupied => conditions
+                        .get(r.connector as usize)
+                        .copied()
+                        .unwrap_or(Condition::Unavailable),
                     station => station,
                 };
                 match condition {
