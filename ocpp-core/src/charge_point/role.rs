@@ -1200,7 +1200,10 @@ impl ChargePoint {
     /// has `ConnectionTimeOut` to plug in before the stack gives up with
     /// [`Event::ConnectionTimedOut`] (9.1.6, TC_004_2_CS). An accepted remote start for a
     /// given connector does this by itself. Start the transaction with
-    /// [`ChargePoint::start_transaction`] once the cable is in.
+    /// [`ChargePoint::start_transaction`] once the cable is in. A waiting driver is not
+    /// persisted: after a restart they present the id tag again. Refused with
+    /// [`ChargePointError::Reserved`] when a reservation holds the connector for another id
+    /// tag.
     pub fn prepare(
         &mut self,
         now: Now,
