@@ -522,3 +522,29 @@ fn a_cable_left_in_the_socket_is_finishing() {
         status_list(&[(1, "Preparing"), (1, "Finishing"), (1, "Available")])
     );
 }
+
+/// C5 across a restart: a deauthorized transaction the hardware kept running
+/// (`InterruptedTransactions::Continue`) is still SuspendedEVSE after the restart.
+#[test]
+fn a_deauthorized_transaction_stays_suspended_evse_after_a_restart() {
+    use ocpp_core::charge_point::InterruptedTransactions;
+    let keys = [(StandardKey::StopTransactionOnInvalidId, "false")];
+    let mut world = accepted(1, &keys);
+    world.cp.plug_in(world.now, 1).unwrap();
+    world
+        .cp
+        .start_transaction(world.now, 1, "INVALID", 0, None)
+        .unwrap();
+    world.settle();
+    let stored = world.stored.clone();
+    let mut world = World::restored(
+        definitions(1, &keys),
+        |config| config.interrupted_transactions = InterruptedTransactions::Continue,
+        stored,
+    );
+    world.connect();
+    assert_eq!(
+        statuses(&world.take_seen()),
+        [(0, "Available"), (1, "SuspendedEVSE")]
+    );
+}

@@ -516,8 +516,6 @@ struct Connector {
     session: Option<(String, Monotonic)>,
     /// When the cable was plugged in without a driver authorized (for `ConnectionTimeOut`).
     plugged_at: Option<Monotonic>,
-    /// StartTransaction.conf refused the id tag of the running transaction, which goes on.
-    deauthorized: bool,
     /// When `status` changed (for `MinimumStatusDuration` and the message timestamp).
     changed_at: Monotonic,
     changed_at_wall: Option<OffsetDateTime>,
@@ -680,7 +678,6 @@ impl ChargePoint {
                 status: ConnectorStatus::new(ChargePointStatus::Available),
                 session: None,
                 plugged_at: None,
-                deauthorized: false,
                 changed_at: Monotonic::ZERO,
                 changed_at_wall: None,
                 reported: None,
@@ -864,7 +861,6 @@ impl ChargePoint {
         let slot = &self.connectors[connector];
         StackState {
             transaction: id > 0 && self.ledger.running_on(id).is_some(),
-            deauthorized: slot.deauthorized,
             operative: self.is_operative(id),
             reserved: false,
             waiting: slot.session.is_some(),
@@ -1612,8 +1608,8 @@ impl ChargePoint {
         let Some(slot) = self.connectors.get_mut(connector as usize) else {
             return;
         };
-        slot.deauthorized = false;
         let mut facts = slot.facts.clone();
+        facts.deauthorized = false;
         facts.finishing = facts.cable != Cable::Unplugged;
         facts.disconnected_in_transaction = false;
         facts.ev_suspended = false;
@@ -2179,10 +2175,12 @@ impl ChargePoint {
                             )
                             .is_ok();
                     if !stopped
-                        && let Some(slot) = self.connectors.get_mut(transaction.connector as usize)
+                        && let Some(slot) = self.connectors.get(transaction.connector as usize)
                     {
                         // C5: the EVSE must not offer energy while the transaction goes on.
-                        slot.deauthorized = true;
+                        let mut facts = slot.facts.clone();
+                        facts.deauthorized = true;
+                        self.set_facts(transaction.connector, facts);
                     }
                     self.outputs
                         .push_back(Output::Event(Event::TransactionDeauthorized {
