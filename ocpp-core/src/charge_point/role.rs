@@ -603,8 +603,6 @@ struct Connector {
     session: Option<(String, Monotonic)>,
     /// When the cable was plugged in without a driver authorized (for `ConnectionTimeOut`).
     plugged_at: Option<Monotonic>,
-    /// StartTransaction.conf refused the id tag of the running transaction, which goes on.
-    deauthorized: bool,
     /// When `status` changed (for `MinimumStatusDuration` and the message timestamp).
     changed_at: Monotonic,
     changed_at_wall: Option<OffsetDateTime>,
@@ -793,7 +791,6 @@ impl ChargePoint {
                 status: ConnectorStatus::new(ChargePointStatus::Available),
                 session: None,
                 plugged_at: None,
-                deauthorized: false,
                 changed_at: Monotonic::ZERO,
                 changed_at_wall: None,
                 reported: None,
@@ -997,7 +994,6 @@ impl ChargePoint {
         let slot = &self.connectors[connector];
         StackState {
             transaction: id > 0 && self.ledger.running_on(id).is_some(),
-            deauthorized: slot.deauthorized,
             operative: self.is_operative(id),
             reserved: false,
             waiting: slot.session.is_some(),
@@ -1121,7 +1117,11 @@ impl ChargePoint {
             .iter()
             .filter_map(|r| {
                 let condition = match conditions[0] {
-                    Condition::Free | Condition::Occupied => conditions[r.connector as usize],
+                    // A stored reservation of a connector the hardware no longer has ends.
+                    Condition::Free | Condition::Occupied => conditions
+                        .get(r.connector as usize)
+                        .copied()
+                        .unwrap_or(Condition::Unavailable),
                     station => station,
                 };
                 match condition {
@@ -1329,7 +1329,10 @@ impl ChargePoint {
     /// has `ConnectionTimeOut` to plug in before the stack gives up with
     /// [`Event::ConnectionTimedOut`] (9.1.6, TC_004_2_CS). An accepted remote start for a
     /// given connector does this by itself. Start the transaction with
-    /// [`ChargePoint::start_transaction`] once the cable is in.
+    /// [`ChargePoint::start_transaction`] once the cable is in. A waiting driver is not
+    /// persisted: after a restart they present the id tag again. Refused with
+    /// [`ChargePointError::Reserved`] when a reservation holds the connector for another id
+    /// tag.
     pub fn prepare(
         &mut self,
         now: Now,
@@ -1797,8 +1800,8 @@ impl ChargePoint {
         let Some(slot) = self.connectors.get_mut(connector as usize) else {
             return;
         };
-        slot.deauthorized = false;
         let mut facts = slot.facts.clone();
+        facts.deauthorized = false;
         facts.finishing = facts.cable != Cable::Unplugged;
         facts.disconnected_in_transaction = false;
         facts.ev_suspended = false;
@@ -2502,10 +2505,12 @@ impl ChargePoint {
                             )
                             .is_ok();
                     if !stopped
-                        && let Some(slot) = self.connectors.get_mut(transaction.connector as usize)
+                        && let Some(slot) = self.connectors.get(transaction.connector as usize)
                     {
                         // C5: the EVSE must not offer energy while the transaction goes on.
-                        slot.deauthorized = true;
+                        let mut facts = slot.facts.clone();
+                        facts.deauthorized = true;
+                        self.set_facts(transaction.connector, facts);
                     }
                     self.outputs
                         .push_back(Output::Event(Event::TransactionDeauthorized {
