@@ -1951,3 +1951,87 @@ proptest! {
         }
     }
 }
+
+/// Extreme but schema-valid profiles: any integers, dates from year 1 to 9999, limits up to
+/// 10^27.
+fn arb_extreme_profile() -> impl Strategy<Value = (i32, ChargingProfile)> {
+    let year = prop_oneof![1i32..=9999, 2000i32..=2100, 9930i32..=9999];
+    let instant = (year, 1u8..=12, 1u8..=28, 0u8..24)
+        .prop_map(|(y, mo, d, h)| json!(format!("{y:04}-{mo:02}-{d:02}T{h:02}:00:00Z")));
+    let limit = prop_oneof![(0..100i64).prop_map(|l| json!(l)), Just(json!(1e27))];
+    (
+        (-1..3i32, any::<i32>(), -1..12i32),
+        (0..3usize, 0..3usize, proptest::option::of(0..2usize)),
+        proptest::collection::vec((0..=i32::MAX, limit), 1..4),
+        (proptest::option::of(any::<i32>()), proptest::option::of(instant.clone())),
+        (proptest::option::of(instant.clone()), proptest::option::of(instant)),
+    )
+        .prop_map(|((connector, id, level), (purpose, kind, recurrency), periods, (duration, start), (from, to))| {
+            // Rising starts from 0, as the checks require (the rest of the range is theirs).
+            let mut periods = periods;
+            periods[0].0 = 0;
+            periods.sort_by_key(|(start, _)| *start);
+            periods.dedup_by_key(|(start, _)| *start);
+            let periods: Vec<Value> = periods
+                .into_iter()
+                .map(|(start, limit)| json!({"startPeriod": start.max(0), "limit": limit}))
+                .collect();
+            let purpose = ["ChargePointMaxProfile", "TxDefaultProfile", "TxProfile"][purpose];
+            let kind = ["Absolute", "Relative", "Recurring"][kind];
+            let mut value = json!({
+                "chargingProfileId": id,
+                "stackLevel": level,
+                "chargingProfilePurpose": purpose,
+                "chargingProfileKind": kind,
+                "chargingSchedule": {"chargingRateUnit": "A", "chargingSchedulePeriod": periods},
+            });
+            if let Some(recurrency) = recurrency {
+                let recurrency = ["Daily", "Weekly"][recurrency];
+                value["recurrencyKind"] = json!(recurrency);
+            }
+            if let Some(duration) = duration {
+                value["chargingSchedule"]["duration"] = json!(duration);
+            }
+            if let Some(start) = start {
+                value["chargingSchedule"]["startSchedule"] = start;
+            }
+            if let Some(from) = from {
+                value["validFrom"] = from;
+            }
+            if let Some(to) = to {
+                value["validTo"] = to;
+            }
+            (connector, serde_json::from_value(value).unwrap())
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: 256,
+        failure_persistence: None,
+        rng_seed: proptest::test_runner::RngSeed::Fixed(0x0CC9_1601),
+        ..ProptestConfig::default()
+    })]
+
+    /// No profile, however extreme, makes the checks, the composite, the limit or the next
+    /// change panic or loop.
+    #[test]
+    fn extreme_profiles_never_panic(
+        profiles in proptest::collection::vec(arb_extreme_profile(), 1..5),
+        duration in prop_oneof![0..1000i32, Just(i32::MAX)],
+    ) {
+        let (settings, running, mut smart) = setup(2, charging_on_1());
+        let mut ops = Vec::new();
+        for (connector, profile) in profiles {
+            let _ = smart.set(&settings, connector, profile, T0, &running, &mut ops);
+        }
+        for connector in 0..=2 {
+            let composite = smart.composite(&settings, connector, T0, duration, None, &running);
+            prop_assert!(composite.is_some());
+            let _ = smart.limit_at(&settings, connector, T0, &running);
+        }
+        if let Some(next) = smart.next_change(T0, &running) {
+            prop_assert!(next > T0);
+        }
+    }
+}
