@@ -12,6 +12,8 @@
 //!   its machine, its [`Events`]).
 //! - [`connect`] starts a [`Client`] that connects to `<url>/<charge point id>`, runs your
 //!   machine, and reconnects with back-off when the connection is lost.
+//! - Events come as a stream ([`Events`]) or, with [`Events::for_each_handler`], to an
+//!   [`EventHandler`] whose loop you run on a task (`tokio::spawn`).
 //!
 //! # Security profiles
 //!
