@@ -14,7 +14,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -35,7 +35,7 @@ use ocpp_io_tokio::{
     Backoff, ClientConfig, ClientSecurity, ConnectError, Event, Handle, PersistError,
 };
 use ocpp_store::{RecordStore, RedbStore};
-use tokio::sync::{oneshot, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 
 /// The simulated hardware's energy registers: connector (zero-padded) -> Wh.
 const METER_COLLECTION: &str = "sim.meter";
@@ -152,6 +152,11 @@ struct Shared {
     ended: Mailbox<TransactionKey, Instant>,
     link: watch::Sender<Link>,
     errors: AtomicU64,
+    /// Whether a WebSocket connection is open now.
+    connected: AtomicBool,
+    /// Where the events the simulator does not act on go, once someone asks for them
+    /// ([`Station::forward_events`]).
+    forward: Mutex<Option<mpsc::UnboundedSender<CpEvent>>>,
 }
 
 impl Shared {
@@ -255,6 +260,8 @@ impl Station {
             ended: Mailbox::new(),
             link,
             errors: AtomicU64::new(0),
+            connected: AtomicBool::new(false),
+            forward: Mutex::new(None),
         });
         tokio::spawn(route_events(events, handle.clone(), shared.clone()));
         Ok(Station {
@@ -265,6 +272,51 @@ impl Station {
             call_timeout: config.call_timeout,
             done: Mutex::new(done),
         })
+    }
+
+    /// The handle of the station's machine, for commands the simulator does not make itself.
+    pub(crate) fn handle(&self) -> &Handle<ChargePoint> {
+        &self.handle
+    }
+
+    /// Whether the station has a WebSocket connection now.
+    pub(crate) fn is_connected(&self) -> bool {
+        self.shared.connected.load(Ordering::Relaxed)
+    }
+
+    /// From now on, the machine events the simulator does not act on (remote start and stop,
+    /// reset, unlock, availability, ...) come out of the returned receiver.
+    pub(crate) fn forward_events(&self) -> mpsc::UnboundedReceiver<CpEvent> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        *self
+            .shared
+            .forward
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(tx);
+        rx
+    }
+
+    /// Energy flows into the EV on `connector`: the meter register advances by `wh`, durably
+    /// first (a restarted station never reads less), then the stack learns the new reading.
+    /// Returns the new register value.
+    pub(crate) async fn add_energy(&self, connector: u32, wh: i32) -> Result<i32, String> {
+        let meter = self.meter(connector).saturating_add(wh);
+        self.save_meter(connector, meter)?;
+        self.meters
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(connector, meter);
+        self.handle
+            .run(move |cp, _| {
+                cp.report_meter(connector, meter)?;
+                // What the stack samples for MeterValues when the Central System has set
+                // MeterValueSampleInterval / ClockAlignedDataInterval or triggers them.
+                cp.set_readings(connector, energy_register(meter))
+            })
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())?;
+        Ok(meter)
     }
 
     /// Errors seen so far: failed calls, refused id tags, unanswered requests.
@@ -327,6 +379,28 @@ impl Station {
             .map_err(|e| e.to_string())
     }
 
+    /// Authorizes `id_tag` (locally or by the central system, as the configuration says):
+    /// the verdict and how long it took.
+    pub(crate) async fn authorize(&self, id_tag: &str) -> Result<(IdTagInfo, Duration), String> {
+        let tag = id_tag.to_owned();
+        let sent = Instant::now();
+        let call = self
+            .handle
+            .run(move |cp, now| cp.authorize(now, tag))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| format!("Authorize: {e}"))?;
+        let timeout = self.call_timeout + Duration::from_secs(1);
+        let (verdict, at) = self
+            .shared
+            .authorized
+            .wait(call, timeout)
+            .await
+            .ok_or("Authorize: no answer in time")?;
+        let info = verdict.map_err(|e| format!("Authorize: {e}"))?;
+        Ok((info, at.saturating_duration_since(sent)))
+    }
+
     /// One charging session on `connector`: plug in, authorize `id_tag`, start, meter
     /// readings, stop, unplug, with the status reports of each step.
     pub(crate) async fn session(
@@ -356,22 +430,8 @@ impl Station {
         let timeout = self.call_timeout + Duration::from_secs(1);
         self.status(connector, ChargePointStatus::Preparing).await?;
 
-        let tag = id_tag.to_owned();
-        let sent = Instant::now();
-        let call = self
-            .handle
-            .run(move |cp, now| cp.authorize(now, tag))
-            .await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| format!("Authorize: {e}"))?;
-        let (verdict, at) = self
-            .shared
-            .authorized
-            .wait(call, timeout)
-            .await
-            .ok_or("Authorize: no answer in time")?;
-        latencies.record(at.saturating_duration_since(sent));
-        let info = verdict.map_err(|e| format!("Authorize: {e}"))?;
+        let (info, latency) = self.authorize(id_tag).await?;
+        latencies.record(latency);
         if info.status != AuthorizationStatus::Accepted {
             return Err(format!("id tag {id_tag} not accepted: {:?}", info.status));
         }
@@ -403,23 +463,7 @@ impl Station {
         let mut meter = meter_start;
         for _ in 0..charging.readings {
             tokio::time::sleep(charging.interval).await;
-            meter = meter.saturating_add(charging.step_wh);
-            // The hardware's register first: a restarted station never reads less.
-            self.save_meter(connector, meter)?;
-            self.meters
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .insert(connector, meter);
-            self.handle
-                .run(move |cp, _| {
-                    cp.report_meter(connector, meter)?;
-                    // What the stack samples for MeterValues when the Central System has set
-                    // MeterValueSampleInterval / ClockAlignedDataInterval or triggers them.
-                    cp.set_readings(connector, energy_register(meter))
-                })
-                .await
-                .map_err(|e| e.to_string())?
-                .map_err(|e| e.to_string())?;
+            meter = self.add_energy(connector, charging.step_wh).await?;
         }
 
         let tag = id_tag.to_owned();
@@ -446,7 +490,8 @@ impl Station {
         })
     }
 
-    fn meter(&self, connector: u32) -> i32 {
+    /// The energy register of `connector`, Wh.
+    pub(crate) fn meter(&self, connector: u32) -> i32 {
         let meters = self.meters.lock().unwrap_or_else(PoisonError::into_inner);
         meters.get(&connector).copied().unwrap_or(0)
     }
@@ -492,6 +537,7 @@ async fn route_events(
         match event {
             Event::Connected { .. } => {
                 ever_connected = true;
+                shared.connected.store(true, Ordering::Relaxed);
                 shared.note(format_args!("connected"));
             }
             Event::ConnectFailed(error) => {
@@ -501,6 +547,7 @@ async fn route_events(
                 }
             }
             Event::Disconnected(reason) => {
+                shared.connected.store(false, Ordering::Relaxed);
                 shared.note(format_args!("disconnected: {reason:?}"));
             }
             Event::Reconnecting { delay, .. } => {
@@ -606,7 +653,15 @@ fn on_machine_event(event: CpEvent, at: Instant, handle: &Handle<ChargePoint>, s
         CpEvent::ConfigurationChanged { key, value, .. } => {
             shared.note(format_args!("configuration {key} = {value:?}"));
         }
-        _ => {}
+        other => {
+            let forward = shared
+                .forward
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            if let Some(forward) = forward.as_ref() {
+                let _ = forward.send(other);
+            }
+        }
     }
 }
 

@@ -1,0 +1,410 @@
+//! The control API of `ocpp cp --control`: two simulated stations in one `ocpp cp` process,
+//! driven by hand against an `ocpp csms` process, whose REST API shows what reached the
+//! central system. Every wait is bounded.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+use common::{BIN, Csms, http, post_call, runtime, scratch, until};
+use serde_json::{Value, json};
+
+/// An `ocpp cp --control` process and its API address. Killed when dropped.
+struct Control {
+    child: Child,
+    api: SocketAddr,
+}
+
+impl Control {
+    fn start(url: &str, dir: &Path, extra: &[&str]) -> Control {
+        let mut child = Command::new(BIN)
+            .args(["cp", "--url", url, "--id", "CP", "--control", "127.0.0.1:0"])
+            .arg("--db")
+            .arg(dir.join("cp.redb"))
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(dir.join("cp.log")).expect("log file"))
+            .spawn()
+            .expect("ocpp cp runs");
+        let mut stdout = BufReader::new(child.stdout.take().expect("piped"));
+        let mut first = String::new();
+        stdout.read_line(&mut first).expect("read stdout");
+        let Some(api) = first
+            .trim()
+            .strip_prefix("control api on http://")
+            .and_then(|a| a.parse().ok())
+        else {
+            let _ = child.kill();
+            panic!("unexpected first line {first:?}");
+        };
+        Control { child, api }
+    }
+}
+
+impl Drop for Control {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `POST path` on the control API; fails the test unless it answers 200.
+async fn act(api: SocketAddr, path: &str, body: &str) -> Value {
+    let (status, answer) = http(api, "POST", path, body).await;
+    assert_eq!(status, 200, "POST {path}: {answer}");
+    answer
+}
+
+/// The status the central system last got for `connector` of `station`.
+fn csms_status(station: &Value, connector: i64) -> (String, String) {
+    station["connectors"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|c| c["connectorId"] == connector)
+        .map(|c| {
+            (
+                c["status"].as_str().unwrap_or("").to_owned(),
+                c["errorCode"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .unwrap_or_default()
+}
+
+/// Waits until the central system has `status` (and `error_code`) for the connector.
+async fn csms_sees(
+    csms: SocketAddr,
+    station: &str,
+    connector: i64,
+    status: &str,
+    error_code: &str,
+) {
+    until(csms, &format!("/stations/{station}"), |s| {
+        csms_status(s, connector) == (status.to_owned(), error_code.to_owned())
+    })
+    .await;
+}
+
+/// The manual steps of a session as OCTT test cases ask for them (plug in, present an id tag,
+/// EV draws power, suspends, fault, network cut with an offline stop, unplug; TC_003_CS,
+/// TC_010_CS, TC_027_CS, TC_037_CS, TC_045_CS), each seen by the central system as the
+/// StatusNotifications and transaction messages of OCPP 1.6 sections 4.8 to 4.10.
+#[test]
+fn manual_steps_drive_a_session_that_the_central_system_sees() {
+    let dir = scratch("control-session");
+    let csms = Csms::start(&dir);
+    let control = Control::start(&csms.url, &dir, &["--stations", "2", "--interval-ms", "50"]);
+    runtime().block_on(async {
+        let (cs, api) = (csms.api, control.api);
+        let (status, list) = http(api, "GET", "/stations", "").await;
+        assert_eq!(status, 200);
+        let ids: Vec<&str> = list
+            .as_array()
+            .expect("a list")
+            .iter()
+            .filter_map(|s| s["id"].as_str())
+            .collect();
+        assert_eq!(ids, ["CP-1", "CP-2"]);
+        csms_sees(cs, "CP-1", 1, "Available", "NoError").await;
+
+        act(api, "/stations/CP-1/connectors/1/plug-in", "").await;
+        csms_sees(cs, "CP-1", 1, "Preparing", "NoError").await;
+        let answer = act(
+            api,
+            "/stations/CP-1/connectors/1/id-tag",
+            r#"{"idTag": "TAG-1"}"#,
+        )
+        .await;
+        assert_eq!(
+            answer["result"]["idTagInfo"]["status"], "Accepted",
+            "{answer}"
+        );
+        csms_sees(cs, "CP-1", 1, "SuspendedEV", "NoError").await;
+        act(api, "/stations/CP-1/connectors/1/ev-start", "").await;
+        csms_sees(cs, "CP-1", 1, "Charging", "NoError").await;
+        let active = until(cs, "/transactions?station=CP-1&active=true", |t| {
+            t.as_array().is_some_and(|t| t.len() == 1)
+        })
+        .await;
+        assert_eq!(active[0]["idTag"], "TAG-1");
+        // The meter advances while the EV draws power.
+        until(api, "/stations/CP-1", |s| {
+            s["connectors"][0]["meterWh"].as_i64().unwrap_or(0) >= 500
+        })
+        .await;
+        act(api, "/stations/CP-1/connectors/1/ev-stop", "").await;
+        csms_sees(cs, "CP-1", 1, "SuspendedEV", "NoError").await;
+
+        act(
+            api,
+            "/stations/CP-1/connectors/1/fault",
+            r#"{"errorCode": "GroundFailure", "info": "test"}"#,
+        )
+        .await;
+        csms_sees(cs, "CP-1", 1, "Faulted", "GroundFailure").await;
+        act(api, "/stations/CP-1/connectors/1/clear-fault", "").await;
+        csms_sees(cs, "CP-1", 1, "SuspendedEV", "NoError").await;
+
+        // The network goes: the stop is queued while offline and delivered afterwards.
+        let state = act(api, "/stations/CP-1/offline", "").await;
+        assert_eq!(state["online"], false);
+        until(cs, "/stations/CP-1", |s| s["connected"] == false).await;
+        let answer = act(
+            api,
+            "/stations/CP-1/connectors/1/id-tag",
+            r#"{"idTag": "TAG-1"}"#,
+        )
+        .await;
+        assert_eq!(answer["result"]["stopped"], true, "{answer}");
+        assert!(
+            answer["queuedTransactionMessages"].as_u64().unwrap_or(0) >= 1,
+            "{answer}"
+        );
+        let still = http(cs, "GET", "/transactions?station=CP-1&active=true", "").await;
+        assert_eq!(
+            still.1.as_array().map(Vec::len),
+            Some(1),
+            "stopped while offline"
+        );
+        act(api, "/stations/CP-1/online", "").await;
+        until(cs, "/transactions?station=CP-1&active=true", |t| {
+            t == &json!([])
+        })
+        .await;
+        let (_, all) = http(cs, "GET", "/transactions?station=CP-1", "").await;
+        assert_eq!(all[0]["stopReason"], "Local", "{all}");
+        assert!(all[0]["meterStop"].as_i64() > all[0]["meterStart"].as_i64());
+        until(api, "/stations/CP-1", |s| {
+            s["queuedTransactionMessages"] == 0
+        })
+        .await;
+        csms_sees(cs, "CP-1", 1, "Finishing", "NoError").await;
+        act(api, "/stations/CP-1/connectors/1/unplug", "").await;
+        csms_sees(cs, "CP-1", 1, "Available", "NoError").await;
+    });
+}
+
+/// What the central system asks for is carried out: RemoteStartTransaction (accepted, started
+/// once the cable is in) and RemoteStopTransaction (1.6 sections 5.11, 5.12; TC_011_CS,
+/// TC_012_CS); a configuration value set by the operator is what GetConfiguration reports.
+#[test]
+fn remote_start_and_stop_and_local_configuration() {
+    let dir = scratch("control-remote");
+    let csms = Csms::start(&dir);
+    let control = Control::start(&csms.url, &dir, &["--connectors", "2"]);
+    runtime().block_on(async {
+        let (cs, api) = (csms.api, control.api);
+        csms_sees(cs, "CP", 2, "Available", "NoError").await;
+        let (status, answer) = post_call(
+            cs,
+            "CP",
+            "RemoteStartTransaction",
+            r#"{"connectorId": 2, "idTag": "REMOTE"}"#,
+        )
+        .await;
+        assert_eq!(
+            (status, &answer["status"]),
+            (200, &json!("Accepted")),
+            "{answer}"
+        );
+        csms_sees(cs, "CP", 2, "Preparing", "NoError").await;
+        act(api, "/stations/CP/connectors/2/plug-in", "").await;
+        let active = until(cs, "/transactions?station=CP&active=true", |t| {
+            t.as_array().is_some_and(|t| t.len() == 1)
+        })
+        .await;
+        assert_eq!(active[0]["idTag"], "REMOTE");
+        assert_eq!(active[0]["connectorId"], 2);
+        let id = active[0]["id"].as_i64().expect("an id");
+        let (status, answer) = post_call(
+            cs,
+            "CP",
+            "RemoteStopTransaction",
+            &json!({"transactionId": id}).to_string(),
+        )
+        .await;
+        assert_eq!(
+            (status, &answer["status"]),
+            (200, &json!("Accepted")),
+            "{answer}"
+        );
+        let stopped = until(cs, &format!("/transactions/{id}"), |t| t["active"] == false).await;
+        assert_eq!(stopped["stopReason"], "Remote");
+        csms_sees(cs, "CP", 2, "Finishing", "NoError").await;
+
+        act(
+            api,
+            "/stations/CP/configuration",
+            r#"{"key": "MeterValueSampleInterval", "value": "17"}"#,
+        )
+        .await;
+        let (_, answer) = post_call(
+            cs,
+            "CP",
+            "GetConfiguration",
+            r#"{"key": ["MeterValueSampleInterval"]}"#,
+        )
+        .await;
+        assert_eq!(answer["configurationKey"][0]["value"], "17", "{answer}");
+        let (status, answer) = http(
+            api,
+            "POST",
+            "/stations/CP/configuration",
+            r#"{"key": "NumberOfConnectors", "value": "5"}"#,
+        )
+        .await;
+        assert_eq!(status, 400, "{answer}");
+    });
+}
+
+/// A power cycle restarts the station from its store: the transaction it interrupted is
+/// stopped as PowerLoss (1.6 section 4.10 / StopTransactionOnPowerLoss... the role's restart
+/// rule), and disconnect / connect take the station off and back on (TC_032_CS).
+#[test]
+fn power_cycle_disconnect_and_connect() {
+    let dir = scratch("control-power");
+    let csms = Csms::start(&dir);
+    let control = Control::start(&csms.url, &dir, &[]);
+    runtime().block_on(async {
+        let (cs, api) = (csms.api, control.api);
+        act(api, "/stations/CP/connectors/1/plug-in", "").await;
+        act(
+            api,
+            "/stations/CP/connectors/1/id-tag",
+            r#"{"idTag": "TAG-P"}"#,
+        )
+        .await;
+        until(cs, "/transactions?station=CP&active=true", |t| {
+            t.as_array().is_some_and(|t| t.len() == 1)
+        })
+        .await;
+        let state = act(api, "/stations/CP/power-cycle", "").await;
+        assert_eq!(state["running"], true, "{state}");
+        let (_, all) = http(cs, "GET", "/transactions?station=CP", "").await;
+        let id = all[0]["id"].as_i64().expect("an id");
+        let stopped = until(cs, &format!("/transactions/{id}"), |t| t["active"] == false).await;
+        assert_eq!(stopped["stopReason"], "PowerLoss", "{stopped}");
+        // The cable is still in after the restart.
+        until(api, "/stations/CP", |s| {
+            s["connected"] == true && s["connectors"][0]["plugged"] == true
+        })
+        .await;
+
+        let state = act(api, "/stations/CP/disconnect", "").await;
+        assert_eq!(state["running"], false, "{state}");
+        until(cs, "/stations/CP", |s| s["connected"] == false).await;
+        let (status, _) = http(
+            api,
+            "POST",
+            "/stations/CP/connectors/1/id-tag",
+            r#"{"idTag": "TAG-P"}"#,
+        )
+        .await;
+        assert_eq!(status, 409, "no id tag is read by a station that is off");
+        act(api, "/stations/CP/connect", "").await;
+        until(cs, "/stations/CP", |s| s["connected"] == true).await;
+    });
+}
+
+/// Requests the API cannot carry out get a specific error.
+#[test]
+fn bad_control_requests_are_refused() {
+    let dir = scratch("control-bad");
+    let csms = Csms::start(&dir);
+    let control = Control::start(&csms.url, &dir, &[]);
+    runtime().block_on(async {
+        let api = control.api;
+        for (path, body, expected) in [
+            ("/stations/NOPE/connectors/1/plug-in", "", 404),
+            ("/stations/CP/connectors/9/plug-in", "", 404),
+            ("/stations/CP/connectors/x/plug-in", "", 400),
+            ("/stations/CP/connectors/1/id-tag", "{}", 400),
+            (
+                "/stations/CP/connectors/1/fault",
+                r#"{"errorCode": "Melted"}"#,
+                400,
+            ),
+            (
+                "/stations/CP/configuration",
+                r#"{"key": "NoSuchKey", "value": "1"}"#,
+                400,
+            ),
+        ] {
+            let (status, answer) = http(api, "POST", path, body).await;
+            assert_eq!(status, expected, "POST {path} {body}: {answer}");
+            assert!(answer["error"].is_string(), "{answer}");
+        }
+        let (status, served) = http(api, "GET", "/openapi.json", "").await;
+        assert_eq!(status, 200);
+        let committed: Value =
+            serde_json::from_str(include_str!("../openapi/cp-control.json")).expect("JSON");
+        assert_eq!(served, committed);
+    });
+}
+
+/// --control and the session flags exclude each other; --stations needs --control.
+#[test]
+fn control_flags_that_do_not_fit_exit_2() {
+    for args in [
+        &[
+            "cp",
+            "--url",
+            "ws://127.0.0.1:9",
+            "--id",
+            "CP",
+            "--control",
+            "127.0.0.1:0",
+            "--sessions",
+            "2",
+        ][..],
+        &[
+            "cp",
+            "--url",
+            "ws://127.0.0.1:9",
+            "--id",
+            "CP",
+            "--stations",
+            "2",
+        ],
+    ] {
+        let output = Command::new(BIN)
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("ocpp cp runs");
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+    }
+}
+
+/// A --control address that is taken is a setup error: exit 2 and the address in the message.
+#[test]
+fn a_control_address_in_use_exits_2() {
+    let dir = scratch("control-in-use");
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = taken.local_addr().expect("address").to_string();
+    let output = Command::new(BIN)
+        .args([
+            "cp",
+            "--url",
+            "ws://127.0.0.1:9",
+            "--id",
+            "CP",
+            "--control",
+            &addr,
+        ])
+        .arg("--db")
+        .arg(dir.join("cp.redb"))
+        .stdin(Stdio::null())
+        .output()
+        .expect("ocpp cp runs");
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!("cannot listen on {addr} (--control)")),
+        "{stderr}"
+    );
+}
