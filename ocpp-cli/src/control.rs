@@ -551,11 +551,24 @@ async fn on_event(controlled: &Arc<Controlled>, event: CpEvent) -> Result<(), Re
         }
         CpEvent::ResetRequested { decision, .. } => {
             reply(decision, Reply::Reset(ResetStatus::Accepted)).await?;
-            // The machine asks for the transactions to stop first (StopRequested, handled
-            // before the restart because this task handles events in order).
+            // The machine asks for the running transactions to be stopped (StopRequested,
+            // handled by this task once this event is done); the restart waits for those
+            // stops, which are durable in the queue and sent after it if need be.
             let controlled = controlled.clone();
             tokio::spawn(async move {
-                tokio::time::sleep(Duration::from_millis(200)).await;
+                let count = controlled.config.connectors;
+                for _ in 0..250 {
+                    let running = station
+                        .handle()
+                        .run(move |cp, _| (1..=count).any(|c| cp.transaction(c).is_some()))
+                        .await
+                        .unwrap_or(false);
+                    if !running {
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                drop(station);
                 if let Err((_, message)) = power_cycle(&controlled).await {
                     eprintln!("{}: reset: {message}", controlled.id);
                 }

@@ -4,10 +4,11 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::time::{Duration, Instant};
 
 use common::{BIN, Csms, http, post_call, runtime, scratch, until};
 use serde_json::{Value, json};
@@ -15,6 +16,7 @@ use serde_json::{Value, json};
 /// An `ocpp cp --control` process and its API address. Killed when dropped.
 struct Control {
     child: Child,
+    stdout: BufReader<ChildStdout>,
     api: SocketAddr,
 }
 
@@ -41,7 +43,26 @@ impl Control {
             let _ = child.kill();
             panic!("unexpected first line {first:?}");
         };
-        Control { child, api }
+        Control { child, stdout, api }
+    }
+
+    /// SIGTERM; the exit code and the rest of stdout.
+    fn stop(&mut self) -> (Option<i32>, String) {
+        let sent = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(sent.success());
+        let mut rest = String::new();
+        self.stdout.read_to_string(&mut rest).expect("read stdout");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return (status.code(), rest);
+            }
+            assert!(Instant::now() < deadline, "still running after SIGTERM");
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 }
 
@@ -344,6 +365,13 @@ fn bad_control_requests_are_refused() {
             serde_json::from_str(include_str!("../openapi/cp-control.json")).expect("JSON");
         assert_eq!(served, committed);
     });
+    let mut control = control;
+    let (code, rest) = control.stop();
+    assert_eq!(code, Some(0), "{rest}");
+    assert!(
+        rest.contains("undelivered transaction messages: 0"),
+        "{rest}"
+    );
 }
 
 /// --control and the session flags exclude each other; --stations needs --control.
@@ -407,4 +435,65 @@ fn a_control_address_in_use_exits_2() {
         stderr.contains(&format!("cannot listen on {addr} (--control)")),
         "{stderr}"
     );
+}
+
+/// Reset (1.6 section 5.14, TC_013_CS hard reset) stops the running transaction with reason
+/// HardReset and restarts the station, which boots again; UnlockConnector (section 5.18,
+/// TC_017_CS) stops the transaction with reason UnlockCommand and answers Unlocked.
+#[test]
+fn reset_and_unlock_from_the_central_system_are_carried_out() {
+    let dir = scratch("control-reset");
+    let csms = Csms::start(&dir);
+    let control = Control::start(&csms.url, &dir, &[]);
+    runtime().block_on(async {
+        let (cs, api) = (csms.api, control.api);
+        let start = || async {
+            act(api, "/stations/CP/connectors/1/plug-in", "").await;
+            act(
+                api,
+                "/stations/CP/connectors/1/id-tag",
+                r#"{"idTag": "TAG-R"}"#,
+            )
+            .await;
+            let active = until(cs, "/transactions?station=CP&active=true", |t| {
+                t.as_array().is_some_and(|t| t.len() == 1)
+            })
+            .await;
+            active[0]["id"].as_i64().expect("an id")
+        };
+        let first = start().await;
+        let (_, before) = http(cs, "GET", "/stations/CP", "").await;
+        let (status, answer) = post_call(cs, "CP", "Reset", r#"{"type": "Hard"}"#).await;
+        assert_eq!(
+            (status, &answer["status"]),
+            (200, &json!("Accepted")),
+            "{answer}"
+        );
+        let stopped = until(cs, &format!("/transactions/{first}"), |t| {
+            t["active"] == false
+        })
+        .await;
+        assert_eq!(stopped["stopReason"], "HardReset", "{stopped}");
+        // Booted again after the restart: connected, and seen since.
+        until(cs, "/stations/CP", |s| {
+            s["connected"] == true && s["lastSeen"] != before["lastSeen"]
+        })
+        .await;
+        until(api, "/stations/CP", |s| s["registration"] == "Accepted").await;
+
+        act(api, "/stations/CP/connectors/1/unplug", "").await;
+        let second = start().await;
+        let (status, answer) =
+            post_call(cs, "CP", "UnlockConnector", r#"{"connectorId": 1}"#).await;
+        assert_eq!(
+            (status, &answer["status"]),
+            (200, &json!("Unlocked")),
+            "{answer}"
+        );
+        let stopped = until(cs, &format!("/transactions/{second}"), |t| {
+            t["active"] == false
+        })
+        .await;
+        assert_eq!(stopped["stopReason"], "UnlockCommand", "{stopped}");
+    });
 }
