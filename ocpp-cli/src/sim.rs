@@ -23,13 +23,15 @@ use ocpp_core::Version;
 use ocpp_core::charge_point::AuthorizeHandle;
 use ocpp_core::charge_point::config::{Definitions, StandardKey};
 use ocpp_core::charge_point::{
-    ChargePoint, ChargePointConfig, ConnectorStatus, Event as CpEvent, Reply, TransactionKey,
+    ChargePoint, ChargePointConfig, ConnectorStatus, Decision, Event as CpEvent, Reply,
+    TransactionKey,
 };
 use ocpp_core::persist::StoreOp;
 use ocpp_core::rpc::UuidV4Ids;
 use ocpp_core::v16::{
     AuthorizationStatus, BootNotificationRequest, ChargePointStatus, DataTransferResponse,
-    DataTransferStatus, IdTagInfo, RegistrationStatus,
+    DataTransferStatus, IdTagInfo, RegistrationStatus, RemoteStartStopStatus, ResetStatus,
+    UnlockStatus,
 };
 use ocpp_io_tokio::{
     Backoff, ClientConfig, ClientSecurity, ConnectError, Event, Handle, PersistError,
@@ -660,8 +662,32 @@ fn on_machine_event(event: CpEvent, at: Instant, handle: &Handle<ChargePoint>, s
                 .unwrap_or_else(PoisonError::into_inner);
             if let Some(forward) = forward.as_ref() {
                 let _ = forward.send(other);
+            } else if let Some((decision, refusal)) = refusal(other) {
+                // A station running its own sessions takes no orders to start, reset or
+                // unlock; it says so rather than leave the central system waiting.
+                shared.note(format_args!("refused: {refusal:?}"));
+                let _ = handle.run_detached(move |cp, now| {
+                    let _ = cp.reply(now, decision, refusal);
+                });
             }
         }
+    }
+}
+
+/// The refusal of a request the simulator does not carry out when it runs its own sessions.
+fn refusal(event: CpEvent) -> Option<(Decision, Reply)> {
+    match event {
+        CpEvent::RemoteStartRequested { decision, .. } => Some((
+            decision,
+            Reply::RemoteStart(RemoteStartStopStatus::Rejected),
+        )),
+        CpEvent::ResetRequested { decision, .. } => {
+            Some((decision, Reply::Reset(ResetStatus::Rejected)))
+        }
+        CpEvent::UnlockRequested { decision, .. } => {
+            Some((decision, Reply::Unlock(UnlockStatus::NotSupported)))
+        }
+        _ => None,
     }
 }
 

@@ -179,6 +179,16 @@ fn calls_reach_a_simulated_charge_point_and_its_answers_come_back() {
             "{body}"
         );
 
+        // A station running its own sessions refuses remote starts rather than stay silent.
+        let (status, body) = post_call(
+            api,
+            "CP-SIM",
+            "RemoteStartTransaction",
+            r#"{"connectorId": 1, "idTag": "REMOTE"}"#,
+        )
+        .await;
+        assert_eq!((status, body), (200, json!({"status": "Rejected"})));
+
         // An empty body is the empty payload.
         let (status, body) = post_call(api, "CP-SIM", "ClearCache", "").await;
         assert_eq!(status, 200, "{body}");
