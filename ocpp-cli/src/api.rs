@@ -40,10 +40,12 @@ use crate::csms::{Csms, Logged, Station, Transaction};
 /// The OpenAPI 3 document of this API.
 pub(crate) const OPENAPI: &str = include_str!("../openapi/csms.json");
 
-/// How long an HTTP request waits for a call at most. The machine times the call out after
-/// its RPC call timeout (30 s) once it is sent; this bound also covers the time it waits
-/// behind other calls.
-const CALL_WAIT: Duration = Duration::from_secs(90);
+/// How long an HTTP request waits for a call at most: the machine times the call out after
+/// its call timeout once it is sent; this bound also covers the time it waits behind other
+/// calls.
+fn call_wait(csms: &Csms) -> Duration {
+    (csms.call_timeout() * 3).max(Duration::from_secs(60))
+}
 
 /// The connected stations: charge point id to the handle of its connection.
 ///
@@ -442,13 +444,14 @@ async fn call_station(
         }
         Ok(Err(refused)) => return error(StatusCode::BAD_REQUEST, refused.to_string()),
     }
-    let completed = match tokio::time::timeout(CALL_WAIT, rx).await {
+    let wait = call_wait(&csms);
+    let completed = match tokio::time::timeout(wait, rx).await {
         Err(_) => {
             return error(
                 StatusCode::GATEWAY_TIMEOUT,
                 format!(
                     "no answer from {id} within {} s (calls queued behind others)",
-                    CALL_WAIT.as_secs()
+                    wait.as_secs()
                 ),
             );
         }

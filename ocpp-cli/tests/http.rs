@@ -24,6 +24,8 @@ enum Reply {
     Error(ErrorCode, &'static str),
     /// Close the connection instead of answering.
     Close,
+    /// Do not answer.
+    Silent,
 }
 
 /// A charge point played by a bare RPC endpoint: it boots, answers the central system's
@@ -74,6 +76,7 @@ impl Scripted {
                             Reply::Close => {
                                 let _ = answerer.close(1000, "scripted close");
                             }
+                            Reply::Silent => {}
                         }
                     }
                     Event::ConnectFailed(error) => panic!("{error:?}"),
@@ -294,6 +297,21 @@ fn the_station_answer_a_call_error_or_a_disconnection_is_what_the_api_answers() 
 
         let (status, body) = post_call(api, "CP-X", "Reset", r#"{"type": "Hard"}"#).await;
         assert_eq!(status, 503, "{body}");
+    });
+}
+
+/// A station that does not answer within --call-timeout (OCPP-J 1.6 section 4.1.1 leaves
+/// the timeout to the implementation): 504.
+#[test]
+fn a_call_the_station_does_not_answer_in_time_is_504() {
+    let dir = scratch("timeout");
+    let csms = Csms::start_with(&dir, &["--call-timeout", "1"]);
+    runtime().block_on(async {
+        let _station = Scripted::connect(&csms.url, "CP-Q", |_| Reply::Silent).await;
+        let started = Instant::now();
+        let (status, body) = post_call(csms.api, "CP-Q", "ClearCache", "{}").await;
+        assert_eq!(status, 504, "{body}");
+        assert!(started.elapsed() < Duration::from_secs(30));
     });
 }
 

@@ -31,12 +31,18 @@ pub(crate) struct Csms {
 
 impl Csms {
     pub(crate) fn start(dir: &Path) -> Csms {
+        Csms::start_with(dir, &[])
+    }
+
+    /// With extra arguments.
+    pub(crate) fn start_with(dir: &Path, extra: &[&str]) -> Csms {
         let log = dir.join("csms.log");
         let mut child = Command::new(BIN)
             .args(["csms", "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0"])
             .arg("--db")
             .arg(dir.join("csms.redb"))
             .arg("--accept-all")
+            .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(&log).expect("log file"))
