@@ -497,3 +497,58 @@ fn reset_and_unlock_from_the_central_system_are_carried_out() {
         assert_eq!(stopped["stopReason"], "UnlockCommand", "{stopped}");
     });
 }
+
+/// Sampled meter values (1.6 section 4.7, MeterValueSampleInterval set by the central system
+/// through its REST API, TC_070_CS-style) reach the central system during the transaction and
+/// with its StopTransaction (StopTxnSampledData), and are listed with the transaction.
+#[test]
+fn sampled_meter_values_are_listed_with_the_transaction() {
+    let dir = scratch("control-meter");
+    let csms = Csms::start(&dir);
+    let control = Control::start(&csms.url, &dir, &["--interval-ms", "100"]);
+    runtime().block_on(async {
+        let (cs, api) = (csms.api, control.api);
+        let (status, answer) = post_call(
+            cs,
+            "CP",
+            "ChangeConfiguration",
+            r#"{"key": "MeterValueSampleInterval", "value": "1"}"#,
+        )
+        .await;
+        assert_eq!(
+            (status, &answer["status"]),
+            (200, &json!("Accepted")),
+            "{answer}"
+        );
+        act(api, "/stations/CP/connectors/1/plug-in", "").await;
+        act(api, "/stations/CP/connectors/1/ev-start", "").await;
+        act(
+            api,
+            "/stations/CP/connectors/1/id-tag",
+            r#"{"idTag": "TAG-M"}"#,
+        )
+        .await;
+        let active = until(cs, "/transactions?station=CP&active=true", |t| {
+            t[0]["meterValues"].as_array().is_some_and(|v| v.len() >= 2)
+        })
+        .await;
+        let id = active[0]["id"].as_i64().expect("an id");
+        let sample = &active[0]["meterValues"][0]["sampledValue"][0];
+        assert!(sample["value"].as_str().is_some(), "{active}");
+        act(api, "/stations/CP/connectors/1/unplug", "").await;
+        let stopped = until(cs, &format!("/transactions/{id}"), |t| t["active"] == false).await;
+        assert_eq!(stopped["stopReason"], "EVDisconnected");
+        let during = active[0]["meterValues"].as_array().map_or(0, Vec::len);
+        let all = stopped["meterValues"].as_array().map_or(0, Vec::len);
+        assert!(all >= during, "{stopped}");
+        let station = until(cs, "/stations/CP", |_| true).await;
+        assert!(
+            station["connectors"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|c| c["connectorId"] == 1 && c["meterValues"] != json!([])),
+            "{station}"
+        );
+    });
+}
