@@ -57,9 +57,18 @@ struct Physical {
     fault: Option<Fault>,
     /// An id tag accepted (presented, or sent by RemoteStartTransaction) that waits for the
     /// cable to start a transaction.
-    authorized: Option<String>,
+    authorized: Option<Holder>,
+    /// The id tag that started the running transaction, if this process started it.
+    holder: Option<Holder>,
     /// A transaction ended while the cable is still in: Finishing until it is unplugged.
     finishing: bool,
+}
+
+/// An id tag and its parent, as far as known.
+#[derive(Debug, Clone)]
+struct Holder {
+    id_tag: String,
+    parent: Option<String>,
 }
 
 /// A fault of a connector, as its StatusNotification reports it.
@@ -214,9 +223,11 @@ impl Controlled {
         let events = station.forward_events();
         tokio::spawn(on_events(Arc::downgrade(self), events));
         inner.station = Some(station);
-        // What the cable was doing is still true; an id tag waiting for it is forgotten.
+        // What the cable was doing is still true; an id tag waiting for it is forgotten, and
+        // so is who started a transaction the restart interrupted.
         for physical in &mut inner.connectors {
             physical.authorized = None;
+            physical.holder = None;
         }
         Ok(())
     }
@@ -294,13 +305,14 @@ impl Controlled {
     async fn start_if_ready(&self, inner: &mut Inner, connector: u32) -> Result<(), Refusal> {
         let index = connector as usize - 1;
         let physical = &inner.connectors[index];
-        let (true, Some(tag), None) = (
+        let (true, Some(holder), None) = (
             physical.plugged,
             physical.authorized.clone(),
             physical.fault.as_ref(),
         ) else {
             return Ok(());
         };
+        let tag = holder.id_tag.clone();
         let station = Controlled::station(inner)?;
         let meter = station.meter(connector);
         station
@@ -311,6 +323,7 @@ impl Controlled {
             .map_err(|e| refuse(StatusCode::CONFLICT, e.to_string()))?;
         let physical = &mut inner.connectors[index];
         physical.authorized = None;
+        physical.holder = Some(holder);
         physical.finishing = false;
         Ok(())
     }
@@ -340,6 +353,7 @@ impl Controlled {
         if stopped {
             let physical = &mut inner.connectors[connector as usize - 1];
             physical.finishing = physical.plugged;
+            physical.holder = None;
         }
         Ok(stopped)
     }
@@ -416,7 +430,7 @@ impl Controlled {
                     "plugged": physical.plugged,
                     "evDrawing": physical.ev_drawing,
                     "fault": physical.fault.as_ref().map(|f| f.error_code),
-                    "waitingIdTag": physical.authorized,
+                    "waitingIdTag": physical.authorized.as_ref().map(|h| &h.id_tag),
                 });
                 if let (Some(object), Some(Value::Object(more))) =
                     (value.as_object_mut(), machine.get(&connector))
@@ -497,9 +511,17 @@ async fn on_event(controlled: &Arc<Controlled>, event: CpEvent) -> Result<(), Re
             ..
         } => {
             // The station picks a free connector when none is named (section 5.11).
+            let count = controlled.config.connectors;
+            let busy: Vec<bool> = station
+                .handle()
+                .run(move |cp, _| (1..=count).map(|c| cp.transaction(c).is_some()).collect())
+                .await
+                .map_err(|e| refuse(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))?;
             let free = |c: &u32| {
-                inner.connectors[*c as usize - 1].fault.is_none()
-                    && inner.connectors[*c as usize - 1].authorized.is_none()
+                let index = *c as usize - 1;
+                !busy[index]
+                    && inner.connectors[index].fault.is_none()
+                    && inner.connectors[index].authorized.is_none()
             };
             let chosen = match connector {
                 Some(c) => Some(c).filter(free),
@@ -517,14 +539,16 @@ async fn on_event(controlled: &Arc<Controlled>, event: CpEvent) -> Result<(), Re
                 Reply::RemoteStart(RemoteStartStopStatus::Accepted),
             )
             .await?;
+            let mut parent = None;
             if authorize_first {
-                let verdict = station.authorize(&id_tag).await;
-                if !matches!(&verdict, Ok((info, _)) if info.status == AuthorizationStatus::Accepted)
-                {
-                    return Ok(());
+                match station.authorize(&id_tag).await {
+                    Ok((info, _)) if info.status == AuthorizationStatus::Accepted => {
+                        parent = info.parent_id_tag;
+                    }
+                    _ => return Ok(()),
                 }
             }
-            inner.connectors[connector as usize - 1].authorized = Some(id_tag);
+            inner.connectors[connector as usize - 1].authorized = Some(Holder { id_tag, parent });
             controlled.start_if_ready(&mut inner, connector).await?;
             controlled.sync(&inner, connector).await
         }
@@ -804,23 +828,7 @@ async fn connector_action(
             }
             "id-tag" => {
                 let IdTag { id_tag } = body(&bytes)?;
-                if controlled
-                    .stop(&mut inner, connector, None, Some(id_tag.clone()))
-                    .await?
-                {
-                    result = json!({"stopped": true});
-                } else {
-                    let station = Controlled::station(&inner)?;
-                    let (info, _) = station
-                        .authorize(&id_tag)
-                        .await
-                        .map_err(|e| refuse(StatusCode::BAD_GATEWAY, e))?;
-                    if info.status == AuthorizationStatus::Accepted {
-                        inner.connectors[index].authorized = Some(id_tag);
-                        controlled.start_if_ready(&mut inner, connector).await?;
-                    }
-                    result = json!({"idTagInfo": info});
-                }
+                result = present_id_tag(controlled, &mut inner, connector, id_tag).await?;
             }
             "ev-start" => inner.connectors[index].ev_drawing = true,
             "ev-stop" => inner.connectors[index].ev_drawing = false,
@@ -832,6 +840,58 @@ async fn connector_action(
     };
     done.await
         .unwrap_or_else(|(status, message)| error(status, message))
+}
+
+/// An id tag is presented at `connector`. With a transaction running, the tag that started it
+/// stops it; another tag stops it only if it is accepted with the same parent id tag (1.6
+/// section 3.5). Without one, an accepted tag waits for the cable (or starts at once).
+async fn present_id_tag(
+    controlled: &Controlled,
+    inner: &mut Inner,
+    connector: u32,
+    id_tag: String,
+) -> Result<Value, Refusal> {
+    let index = connector as usize - 1;
+    let station = Controlled::station(inner)?;
+    let running = station
+        .handle()
+        .run(move |cp, _| cp.transaction(connector).is_some())
+        .await
+        .map_err(|e| refuse(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))?;
+    let holder = inner.connectors[index].holder.clone();
+    if running && holder.as_ref().is_some_and(|h| h.id_tag == id_tag) {
+        let stopped = controlled
+            .stop(inner, connector, None, Some(id_tag))
+            .await?;
+        return Ok(json!({"stopped": stopped}));
+    }
+    let (info, _) = station
+        .authorize(&id_tag)
+        .await
+        .map_err(|e| refuse(StatusCode::BAD_GATEWAY, e))?;
+    let accepted = info.status == AuthorizationStatus::Accepted;
+    if running {
+        // A transaction this process did not start (holder unknown) is stopped by any
+        // accepted tag: there is nothing to compare with.
+        let same_parent = match &holder {
+            Some(h) => h.parent.is_some() && h.parent == info.parent_id_tag,
+            None => true,
+        };
+        let stopped = accepted
+            && same_parent
+            && controlled
+                .stop(inner, connector, None, Some(id_tag))
+                .await?;
+        return Ok(json!({"stopped": stopped, "idTagInfo": info}));
+    }
+    if accepted {
+        inner.connectors[index].authorized = Some(Holder {
+            id_tag,
+            parent: info.parent_id_tag.clone(),
+        });
+        controlled.start_if_ready(inner, connector).await?;
+    }
+    Ok(json!({"idTagInfo": info}))
 }
 
 /// The control API's router over `fleet`.

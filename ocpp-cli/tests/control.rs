@@ -552,3 +552,53 @@ fn sampled_meter_values_are_listed_with_the_transaction() {
         );
     });
 }
+
+/// 1.6 section 3.5 (and OCTT TC_061_CS-style steps): a running transaction is stopped by its
+/// own id tag or by an accepted tag of the same parent id tag, not by an unrelated one.
+#[test]
+fn only_the_same_tag_or_a_tag_of_the_same_parent_stops_a_transaction() {
+    let dir = scratch("control-parent");
+    let tags = dir.join("tags.json");
+    std::fs::write(
+        &tags,
+        r#"[{"idTag": "TAG-A", "status": "Accepted", "parentIdTag": "FLEET-1"},
+            {"idTag": "TAG-B", "status": "Accepted", "parentIdTag": "FLEET-1"},
+            {"idTag": "TAG-C", "status": "Accepted", "parentIdTag": "FLEET-2"},
+            {"idTag": "TAG-X", "status": "Blocked"}]"#,
+    )
+    .expect("write the tags");
+    let csms = Csms::start_with(&dir, &["--id-tags", tags.to_str().expect("UTF-8")]);
+    let control = Control::start(&csms.url, &dir, &[]);
+    runtime().block_on(async {
+        let (cs, api) = (csms.api, control.api);
+        let present = |tag: &'static str| async move {
+            act(
+                api,
+                "/stations/CP/connectors/1/id-tag",
+                &json!({"idTag": tag}).to_string(),
+            )
+            .await["result"]
+                .clone()
+        };
+        let refused = present("TAG-X").await;
+        assert_eq!(refused["idTagInfo"]["status"], "Blocked", "{refused}");
+        act(api, "/stations/CP/connectors/1/plug-in", "").await;
+        let (_, none) = http(cs, "GET", "/transactions", "").await;
+        assert_eq!(none, json!([]), "a blocked tag starts nothing");
+        present("TAG-A").await;
+        until(cs, "/transactions?active=true", |t| {
+            t.as_array().is_some_and(|t| t.len() == 1)
+        })
+        .await;
+        let other = present("TAG-C").await;
+        assert_eq!(other["stopped"], false, "{other}");
+        let sibling = present("TAG-B").await;
+        assert_eq!(sibling["stopped"], true, "{sibling}");
+        let stopped = until(cs, "/transactions?active=false", |t| {
+            t.as_array().is_some_and(|t| t.len() == 1)
+        })
+        .await;
+        assert_eq!(stopped[0]["idTag"], "TAG-A");
+        assert_eq!(stopped[0]["stopReason"], "Local");
+    });
+}

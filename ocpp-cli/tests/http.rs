@@ -305,7 +305,7 @@ fn the_station_answer_a_call_error_or_a_disconnection_is_what_the_api_answers() 
 #[test]
 fn a_call_the_station_does_not_answer_in_time_is_504() {
     let dir = scratch("timeout");
-    let csms = Csms::start_with(&dir, &["--call-timeout", "1"]);
+    let csms = Csms::start_with(&dir, &["--accept-all", "--call-timeout", "1"]);
     runtime().block_on(async {
         let _station = Scripted::connect(&csms.url, "CP-Q", |_| Reply::Silent).await;
         let started = Instant::now();

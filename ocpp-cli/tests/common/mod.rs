@@ -31,7 +31,7 @@ pub(crate) struct Csms {
 
 impl Csms {
     pub(crate) fn start(dir: &Path) -> Csms {
-        Csms::start_with(dir, &[])
+        Csms::start_with(dir, &["--accept-all"])
     }
 
     /// With extra arguments.
@@ -41,7 +41,6 @@ impl Csms {
             .args(["csms", "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0"])
             .arg("--db")
             .arg(dir.join("csms.redb"))
-            .arg("--accept-all")
             .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
