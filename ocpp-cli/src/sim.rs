@@ -162,6 +162,25 @@ struct Shared {
 }
 
 impl Shared {
+    /// `event` back, unless it tells the outcome of a transaction and the events are
+    /// forwarded: then no session waits for it and it goes to the forward receiver.
+    fn sessions_only(&self, event: CpEvent) -> Option<CpEvent> {
+        let outcome = matches!(
+            event,
+            CpEvent::TransactionStarted { .. }
+                | CpEvent::TransactionDeauthorized { .. }
+                | CpEvent::TransactionEnded { .. }
+        );
+        let forward = self.forward.lock().unwrap_or_else(PoisonError::into_inner);
+        match forward.as_ref() {
+            Some(forward) if outcome => {
+                let _ = forward.send(event);
+                None
+            }
+            _ => Some(event),
+        }
+    }
+
     fn note(&self, line: std::fmt::Arguments<'_>) {
         if self.verbose {
             eprintln!("{}: {line}", self.id);
@@ -573,6 +592,9 @@ async fn route_events(
 }
 
 fn on_machine_event(event: CpEvent, at: Instant, handle: &Handle<ChargePoint>, shared: &Shared) {
+    let Some(event) = shared.sessions_only(event) else {
+        return;
+    };
     match event {
         CpEvent::Registered { status, interval } => {
             shared.note(format_args!(
