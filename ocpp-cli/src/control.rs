@@ -911,16 +911,24 @@ pub(crate) async fn serve(args: &Args, addr: &str, out: &mut Out) -> Result<bool
         .map_err(|e| format!("--control: {e}"))?;
     let tick = Duration::from_millis(args.interval_ms.max(1));
     let mut stations = BTreeMap::new();
+    let mut accepted = Vec::new();
     for config in configs {
         let wait = config.connect_timeout + Duration::from_secs(10);
         let controlled = Controlled::start(config, tick).await?;
         if let Some(station) = controlled.inner.lock().await.station.clone() {
-            station
-                .accepted(wait)
-                .await
-                .map_err(|e| format!("{}: {e}", controlled.id))?;
+            let id = controlled.id.clone();
+            // All stations connect at once; each must be accepted in time.
+            accepted.push(async move {
+                station
+                    .accepted(wait)
+                    .await
+                    .map_err(|e| format!("{id}: {e}"))
+            });
         }
         stations.insert(controlled.id.clone(), controlled);
+    }
+    for outcome in futures_util::future::join_all(accepted).await {
+        outcome?;
     }
     out.line(&format!("control api on http://{local}"));
     out.line(&format!(
