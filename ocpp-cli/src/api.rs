@@ -82,7 +82,7 @@ impl Live {
     }
 
     /// The ids of the connected stations.
-    fn ids(&self) -> Vec<String> {
+    fn ids(&self) -> std::collections::BTreeSet<String> {
         self.lock()
             .iter()
             .filter(|(_, (_, handle))| !handle.is_gone())
