@@ -197,7 +197,8 @@ impl Controlled {
             }
             None => None,
         };
-        let connectors = vec![Physical::default(); config.connectors as usize];
+        // Index 0 is the station as a whole, which only faults.
+        let connectors = vec![Physical::default(); config.connectors as usize + 1];
         let controlled = Arc::new(Controlled {
             id: config.id.clone(),
             config,
@@ -263,17 +264,25 @@ impl Controlled {
         })
     }
 
-    fn check_connector(&self, connector: u32) -> Result<usize, Refusal> {
-        if connector == 0 || connector > self.config.connectors {
+    /// The index of `connector` in `Inner::connectors`; 0, the station as a whole, only for
+    /// faults.
+    fn check_connector(&self, connector: u32, action: &str) -> Result<usize, Refusal> {
+        if connector > self.config.connectors {
             return Err(refuse(
                 StatusCode::NOT_FOUND,
                 format!(
-                    "{} has connectors 1 to {}, not {connector}",
+                    "{} has connectors 1 to {} (0 is the station as a whole), not {connector}",
                     self.id, self.config.connectors
                 ),
             ));
         }
-        Ok(connector as usize - 1)
+        if connector == 0 && !matches!(action, "fault" | "clear-fault") {
+            return Err(refuse(
+                StatusCode::BAD_REQUEST,
+                "connector 0 is the station as a whole: it can only fault and be cleared",
+            ));
+        }
+        Ok(connector as usize)
     }
 
     /// Reports the derived status of `connector` (a no-op when it has not changed).
@@ -281,7 +290,7 @@ impl Controlled {
         let Some(station) = inner.station.clone() else {
             return Ok(());
         };
-        let physical = inner.connectors[connector as usize - 1].clone();
+        let physical = inner.connectors[connector as usize].clone();
         station
             .handle()
             .run(move |cp, now| {
@@ -295,6 +304,9 @@ impl Controlled {
     }
 
     async fn sync_all(&self, inner: &Inner) -> Result<(), Refusal> {
+        if inner.connectors[0].fault.is_some() {
+            self.sync(inner, 0).await?;
+        }
         for connector in 1..=self.config.connectors {
             self.sync(inner, connector).await?;
         }
@@ -303,12 +315,13 @@ impl Controlled {
 
     /// Starts a transaction on `connector` with its waiting id tag, if the cable is in.
     async fn start_if_ready(&self, inner: &mut Inner, connector: u32) -> Result<(), Refusal> {
-        let index = connector as usize - 1;
+        let index = connector as usize;
         let physical = &inner.connectors[index];
-        let (true, Some(holder), None) = (
+        let (true, Some(holder), None, None) = (
             physical.plugged,
             physical.authorized.clone(),
             physical.fault.as_ref(),
+            inner.connectors[0].fault.as_ref(),
         ) else {
             return Ok(());
         };
@@ -351,7 +364,7 @@ impl Controlled {
             .map_err(|e| refuse(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))?
             .map_err(|e| refuse(StatusCode::CONFLICT, e.to_string()))?;
         if stopped {
-            let physical = &mut inner.connectors[connector as usize - 1];
+            let physical = &mut inner.connectors[connector as usize];
             physical.finishing = physical.plugged;
             physical.holder = None;
         }
@@ -369,6 +382,7 @@ impl Controlled {
         let Some(station) = inner.station.clone() else {
             return json!({
                 "id": self.id, "running": false, "connected": false, "online": online,
+                "fault": inner.connectors[0].fault.as_ref().map(|f| f.error_code),
                 "connectors": self.connectors_json(inner, &BTreeMap::new()),
             });
         };
@@ -413,6 +427,7 @@ impl Controlled {
             "running": true,
             "connected": connected,
             "online": online,
+            "fault": inner.connectors[0].fault.as_ref().map(|f| f.error_code),
             "registration": registration,
             "queuedTransactionMessages": queued,
             "connectors": self.connectors_json(inner, &connectors),
@@ -423,7 +438,8 @@ impl Controlled {
         inner
             .connectors
             .iter()
-            .zip(1u32..)
+            .zip(0u32..)
+            .skip(1)
             .map(|(physical, connector)| {
                 let mut value = json!({
                     "connectorId": connector,
@@ -457,8 +473,11 @@ async fn meter(controlled: std::sync::Weak<Controlled>) {
         let Some(station) = inner.station.clone() else {
             continue;
         };
-        for (physical, connector) in inner.connectors.iter().zip(1u32..) {
-            if !physical.ev_drawing || physical.fault.is_some() {
+        for (physical, connector) in inner.connectors.iter().zip(0u32..).skip(1) {
+            if !physical.ev_drawing
+                || physical.fault.is_some()
+                || inner.connectors[0].fault.is_some()
+            {
                 continue;
             }
             let running = station
@@ -518,10 +537,11 @@ async fn on_event(controlled: &Arc<Controlled>, event: CpEvent) -> Result<(), Re
                 .await
                 .map_err(|e| refuse(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))?;
             let free = |c: &u32| {
-                let index = *c as usize - 1;
-                !busy[index]
-                    && inner.connectors[index].fault.is_none()
-                    && inner.connectors[index].authorized.is_none()
+                let physical = &inner.connectors[*c as usize];
+                !busy[*c as usize - 1]
+                    && physical.fault.is_none()
+                    && inner.connectors[0].fault.is_none()
+                    && physical.authorized.is_none()
             };
             let chosen = match connector {
                 Some(c) => Some(c).filter(free),
@@ -548,7 +568,7 @@ async fn on_event(controlled: &Arc<Controlled>, event: CpEvent) -> Result<(), Re
                     _ => return Ok(()),
                 }
             }
-            inner.connectors[connector as usize - 1].authorized = Some(Holder { id_tag, parent });
+            inner.connectors[connector as usize].authorized = Some(Holder { id_tag, parent });
             controlled.start_if_ready(&mut inner, connector).await?;
             controlled.sync(&inner, connector).await
         }
@@ -807,7 +827,7 @@ async fn connector_action(
                 format!("a connector is a number, not {connector:?}"),
             )
         })?;
-        let index = controlled.check_connector(connector)?;
+        let index = controlled.check_connector(connector, &action)?;
         let mut inner = controlled.inner.lock().await;
         let mut result = Value::Null;
         match action.as_str() {
@@ -851,7 +871,7 @@ async fn present_id_tag(
     connector: u32,
     id_tag: String,
 ) -> Result<Value, Refusal> {
-    let index = connector as usize - 1;
+    let index = connector as usize;
     let station = Controlled::station(inner)?;
     let running = station
         .handle()

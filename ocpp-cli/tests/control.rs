@@ -169,6 +169,17 @@ fn manual_steps_drive_a_session_that_the_central_system_sees() {
         csms_sees(cs, "CP-1", 1, "Faulted", "GroundFailure").await;
         act(api, "/stations/CP-1/connectors/1/clear-fault", "").await;
         csms_sees(cs, "CP-1", 1, "SuspendedEV", "NoError").await;
+        // Connector 0: the station as a whole.
+        act(
+            api,
+            "/stations/CP-2/connectors/0/fault",
+            r#"{"errorCode": "HighTemperature"}"#,
+        )
+        .await;
+        csms_sees(cs, "CP-2", 0, "Faulted", "HighTemperature").await;
+        let state = act(api, "/stations/CP-2/connectors/0/clear-fault", "").await;
+        assert_eq!(state["fault"], Value::Null, "{state}");
+        csms_sees(cs, "CP-2", 0, "Available", "NoError").await;
 
         // The network goes: the stop is queued while offline and delivered afterwards.
         let state = act(api, "/stations/CP-1/offline", "").await;
@@ -343,6 +354,7 @@ fn bad_control_requests_are_refused() {
             ("/stations/NOPE/connectors/1/plug-in", "", 404),
             ("/stations/CP/connectors/9/plug-in", "", 404),
             ("/stations/CP/connectors/x/plug-in", "", 400),
+            ("/stations/CP/connectors/0/plug-in", "", 400),
             ("/stations/CP/connectors/1/id-tag", "{}", 400),
             (
                 "/stations/CP/connectors/1/fault",
