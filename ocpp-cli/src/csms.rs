@@ -217,6 +217,8 @@ pub(crate) struct Csms {
     ledger: Mutex<Ledger>,
     /// The connected stations, for the HTTP API.
     pub(crate) live: crate::api::Live,
+    /// How long a call to a station waits for its answer, ms (`--call-timeout`).
+    call_timeout_ms: AtomicU64,
     id_tags: IdTags,
     log: LogLevel,
     pub(crate) counters: Counters,
@@ -347,6 +349,7 @@ impl Csms {
                 next_id,
             }),
             live: crate::api::Live::default(),
+            call_timeout_ms: AtomicU64::new(30_000),
             id_tags,
             log,
             counters: Counters::default(),
@@ -361,6 +364,18 @@ impl Csms {
     /// Every transaction, by id.
     pub(crate) fn transactions(&self) -> Vec<Transaction> {
         self.ledger().transactions.values().cloned().collect()
+    }
+
+    /// How long a call to a station waits for its answer (OCPP-J leaves it to the
+    /// implementation); applies to the connections made from now on.
+    pub(crate) fn set_call_timeout(&self, timeout: std::time::Duration) {
+        let ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
+        self.call_timeout_ms.store(ms, Ordering::Relaxed);
+    }
+
+    /// How long a call to a station waits for its answer.
+    pub(crate) fn call_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.call_timeout_ms.load(Ordering::Relaxed))
     }
 
     /// Every station, by id.
@@ -425,6 +440,7 @@ impl Csms {
             policy.ask(Action::Authorize)
         };
         config.policy = policy;
+        config.rpc.call_timeout = self.call_timeout();
         let known = self
             .ledger()
             .stations
