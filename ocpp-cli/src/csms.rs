@@ -708,35 +708,9 @@ pub(crate) async fn serve(csms: Arc<Csms>, connection: Connection<Logged>) {
     while let Some(event) = events.next().await {
         match event {
             Event::Machine(CsEvent::Request { request, answer }) => {
-                let decision = match answer {
-                    Answer::Decide(decision) => Some(decision),
-                    Answer::Sent(_) => None,
-                };
-                match csms.on_request(&id, &request, decision.is_some()).await {
-                    Ok(response) => {
-                        if let (Some(decision), Some(response)) = (decision, response) {
-                            let _ = handle
-                                .run(move |m, now| m.inner.reply(now, decision, response))
-                                .await;
-                        }
-                    }
-                    Err(error) => {
-                        csms.counters.errors.fetch_add(1, Ordering::Relaxed);
-                        eprintln!("{} {id} error: {error}", now_text());
-                        if let Some(decision) = decision {
-                            let _ = handle
-                                .run(move |m, now| {
-                                    m.inner.reply_error(
-                                        now,
-                                        decision,
-                                        ErrorCode::InternalError,
-                                        "storage failure",
-                                    )
-                                })
-                                .await;
-                        }
-                    }
-                }
+                // Boxed: its state (the request, the answer, the commit) is over a kilobyte,
+                // and an idle connection's task would otherwise keep room for it.
+                Box::pin(answer_request(&csms, &id, &handle, request, answer)).await;
             }
             Event::Machine(CsEvent::NotAccepted { request, .. }) => {
                 csms.summary(format_args!(
@@ -753,6 +727,45 @@ pub(crate) async fn serve(csms: Arc<Csms>, connection: Connection<Logged>) {
                 csms.summary(format_args!("{id} disconnected: {reason:?}"));
             }
             _ => {}
+        }
+    }
+}
+
+/// Records `request` and, when the csms decides the answer, sends it once it is durable.
+async fn answer_request(
+    csms: &Csms,
+    id: &str,
+    handle: &ocpp_io_tokio::Handle<Logged>,
+    request: Request,
+    answer: Answer,
+) {
+    let decision = match answer {
+        Answer::Decide(decision) => Some(decision),
+        Answer::Sent(_) => None,
+    };
+    match csms.on_request(id, &request, decision.is_some()).await {
+        Ok(response) => {
+            if let (Some(decision), Some(response)) = (decision, response) {
+                let _ = handle
+                    .run(move |m, now| m.inner.reply(now, decision, response))
+                    .await;
+            }
+        }
+        Err(error) => {
+            csms.counters.errors.fetch_add(1, Ordering::Relaxed);
+            eprintln!("{} {id} error: {error}", now_text());
+            if let Some(decision) = decision {
+                let _ = handle
+                    .run(move |m, now| {
+                        m.inner.reply_error(
+                            now,
+                            decision,
+                            ErrorCode::InternalError,
+                            "storage failure",
+                        )
+                    })
+                    .await;
+            }
         }
     }
 }
