@@ -60,6 +60,35 @@ pub trait Machine {
     fn poll_timeout(&self) -> Option<Monotonic>;
 }
 
+/// An event that may end an application command begun earlier: the answer to a call, the
+/// verdict on an id tag. A command returns a key ([`Completes::Key`], e.g. a
+/// [`CallHandle`](crate::rpc::CallHandle)), and the event carrying the same key is its
+/// outcome.
+///
+/// It lets a driver hand the outcome of a command to whoever waits for it (`ocpp-io`'s
+/// `Awaiting`) without knowing the role: it asks each event which command, if any, it ends.
+/// Implemented by the events of both 1.6 roles, so it holds as well for any wrapper that
+/// passes a role's events through unchanged.
+pub trait Completes {
+    /// What identifies one command to its outcome.
+    type Key: Ord + Clone;
+
+    /// The command this event ends, if it ends one.
+    fn completes(&self) -> Option<Self::Key>;
+}
+
+/// The RPC endpoint's calls end with [`rpc::RpcEvent::Completed`].
+impl Completes for rpc::RpcEvent {
+    type Key = rpc::CallHandle;
+
+    fn completes(&self) -> Option<rpc::CallHandle> {
+        match self {
+            rpc::RpcEvent::Completed { handle, .. } => Some(*handle),
+            _ => None,
+        }
+    }
+}
+
 /// The bare RPC endpoint is a machine too: it persists nothing and never closes on its own.
 /// Drivers and their tests can run it before any role exists.
 impl Machine for Endpoint {

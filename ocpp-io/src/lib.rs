@@ -22,6 +22,8 @@
 //!   from them, and what is checked where. The adapters only run the TLS handshakes.
 //! - [`persist`]: the [`Persister`] the driver hands its batches to.
 //! - [`handler`]: events delivered to an [`EventHandler`] instead of read from the stream.
+//! - [`awaiting`]: commands awaited for their typed outcome (`handle.call(request).await`,
+//!   `handle.authorize(id_tag).await`) through the [`Awaiting`] machine wrapper.
 //!
 //! Applications normally use it through an adapter crate, which re-exports what they need.
 //!
@@ -53,6 +55,7 @@
 //! only after it returned `Ok`.
 #![forbid(unsafe_code)]
 
+pub mod awaiting;
 pub mod client;
 pub mod driver;
 pub mod handler;
@@ -62,6 +65,9 @@ pub mod security;
 pub mod server;
 
 pub use async_tungstenite::tungstenite;
+pub use awaiting::{
+    Authorization, AwaitError, Awaiting, CentralSystemCommands, ChargePointCommands,
+};
 pub use client::{Backoff, Client, ClientConfig, ClientStream, ConnectError, Connector};
 pub use driver::{Command, Disconnect, Driver, DriverConfig, Event, Events, Gone, Handle};
 pub use handler::EventHandler;

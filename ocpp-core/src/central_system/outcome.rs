@@ -1,5 +1,7 @@
 //! The typed outcome of a call of the Central System.
 
+use super::Event;
+use crate::machine::Completes;
 use crate::message::OcppResponse;
 use crate::rpc::{CallFailure, CallHandle};
 use crate::v16::{self, Action, Response};
@@ -31,6 +33,19 @@ pub struct CallCompleted {
     pub action: Action,
     /// The Charge Point's answer, or why there is none.
     pub outcome: Result<Response, CallFailure>,
+}
+
+/// A call of [`CentralSystem::call`](super::CentralSystem::call) ends with its
+/// [`Event::CallCompleted`].
+impl Completes for Event {
+    type Key = CallHandle;
+
+    fn completes(&self) -> Option<CallHandle> {
+        match self {
+            Event::CallCompleted(completed) => Some(completed.handle),
+            _ => None,
+        }
+    }
 }
 
 /// Why [`CallCompleted::response`] has no response of the asked type.

@@ -40,6 +40,6 @@ pub use connector::{Cable, Fault};
 pub use ledger::{QUEUE_COLLECTION, TRANSACTIONS_COLLECTION, TransactionKey};
 pub use role::{
     AVAILABILITY_COLLECTION, AuthorizeHandle, CONNECTOR_STATUS_COLLECTION, ChargePoint,
-    ChargePointConfig, ChargePointError, ConnectorStatus, Decision, Event, InterruptedTransactions,
-    Registration, Reply, RestoreError,
+    ChargePointConfig, ChargePointError, Completion, ConnectorStatus, Decision, Event,
+    InterruptedTransactions, Registration, Reply, RestoreError,
 };

@@ -21,7 +21,7 @@ use super::ledger::{Ledger, TransactionKey};
 use super::metering::{self, Metering, Reading};
 use super::reservation::{Reservation, ReservationEnd, Reservations};
 use super::smart_charging::{self, ChargingLimit, Rejection, RunningTransaction, SmartCharging};
-use crate::machine::{Machine, Output};
+use crate::machine::{Completes, Machine, Output};
 use crate::message::OcppRequest;
 use crate::persist::{Snapshot, StoreOp};
 use crate::primitives::Decimal;
@@ -492,6 +492,28 @@ impl Reply {
 /// Identifies one [`ChargePoint::authorize`] to its [`Event::Authorized`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct AuthorizeHandle(u64);
+
+/// The application's commands whose outcome comes later as an event: what
+/// [`Completes::completes`] says an event ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Completion {
+    /// [`ChargePoint::authorize`], ended by [`Event::Authorized`].
+    Authorize(AuthorizeHandle),
+    /// [`ChargePoint::data_transfer`], ended by [`Event::DataTransferAnswered`].
+    DataTransfer(CallHandle),
+}
+
+impl Completes for Event {
+    type Key = Completion;
+
+    fn completes(&self) -> Option<Completion> {
+        match self {
+            Event::Authorized { handle, .. } => Some(Completion::Authorize(*handle)),
+            Event::DataTransferAnswered { handle, .. } => Some(Completion::DataTransfer(*handle)),
+            _ => None,
+        }
+    }
+}
 
 /// Why a command of the application was refused.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
