@@ -1,10 +1,8 @@
 //! Commands awaited for their typed outcome: `handle.call(request).await` gives the
 //! response, `handle.authorize(id_tag).await` the verdict.
 //!
-//! A role machine answers a command at once with a key (a
-//! [`CallHandle`](ocpp_core::rpc::CallHandle), an
-//! [`AuthorizeHandle`](ocpp_core::charge_point::AuthorizeHandle)) and reports the outcome
-//! later, as an event carrying that key. [`Awaiting`] is a machine wrapper that joins the two:
+//! A role machine answers a command at once with a key (a [`CallHandle`], an
+//! [`AuthorizeHandle`]) and reports the outcome later, as an event carrying that key. [`Awaiting`] is a machine wrapper that joins the two:
 //! a command run through [`Handle::run_awaiting`] registers its key, and when the event that
 //! [`Completes`] it passes through [`Awaiting`]'s `poll_output`, a copy goes to the waiting
 //! future. The event itself still goes on to the [`Events`](crate::Events) stream (or the
@@ -458,6 +456,32 @@ mod tests {
         assert_eq!(outcome, Err(CallFailure::Disconnected));
         assert!(stale.try_recv().is_err(), "the stale wait must end");
         assert_eq!(awaiting.waiting(), 0);
+    }
+
+    /// OCPP-J 1.6 section 4.1.1 and 4.2.3: a call unanswered in time, and one answered with
+    /// a CALLERROR, end the wait with the failure.
+    #[test]
+    fn a_timeout_and_a_call_error_end_the_wait_with_the_failure() {
+        let mut awaiting = connected();
+        let rejected = heartbeat(&mut awaiting);
+        let timed_out = heartbeat(&mut awaiting);
+        let mut rejected_wait = awaiting.wait_for(rejected);
+        let mut timed_out_wait = awaiting.wait_for(timed_out);
+        awaiting.handle_message(now(), r#"[4,"1","NotImplemented","no",{}]"#);
+        drain(&mut awaiting);
+        let Ok(Some(RpcEvent::Completed { outcome, .. })) = rejected_wait.try_recv() else {
+            panic!("the rejected call was not completed");
+        };
+        assert!(matches!(outcome, Err(CallFailure::CallError(e)) if e.code == "NotImplemented"));
+        let deadline = awaiting
+            .poll_timeout()
+            .expect("the second call is in flight");
+        awaiting.handle_timeout(Now::new(deadline, OffsetDateTime::UNIX_EPOCH));
+        drain(&mut awaiting);
+        let Ok(Some(RpcEvent::Completed { outcome, .. })) = timed_out_wait.try_recv() else {
+            panic!("the timed out call was not completed");
+        };
+        assert_eq!(outcome, Err(CallFailure::Timeout));
     }
 
     #[test]
