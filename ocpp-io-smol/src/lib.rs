@@ -71,10 +71,10 @@ use smol::Timer;
 use smol::net::{AsyncToSocketAddrs, TcpListener, TcpStream};
 
 pub use ocpp_io::{
-    Authenticator, Backoff, BasicAuthPassword, ClientConfig, ClientSecurity, Command, ConnectError,
-    Connection, ConnectionInfo, Credentials, Disconnect, DriverConfig, DuplicateId, Event,
-    EventHandler, Events, Gone, Handle, NoPersist, PersistError, Persister, SecurityProfile,
-    ServerConfig, ServerSecurity, TlsInfo, Verdict,
+    Authenticator, Authorization, AwaitError, Awaiting, Backoff, BasicAuthPassword, ClientConfig,
+    ClientSecurity, Command, ConnectError, Connection, ConnectionInfo, Credentials, Disconnect,
+    DriverConfig, DuplicateId, Event, EventHandler, Events, Gone, Handle, NoPersist, PersistError,
+    Persister, SecurityProfile, ServerConfig, ServerSecurity, TlsInfo, Verdict,
 };
 
 /// A server on smol.

@@ -134,10 +134,10 @@ use tokio::net::{TcpListener, TcpSocket, TcpStream, ToSocketAddrs};
 use tokio::time::Instant;
 
 pub use ocpp_io::{
-    Authenticator, Backoff, BasicAuthPassword, ClientConfig, ClientSecurity, Command, ConnectError,
-    Connection, ConnectionInfo, Credentials, Disconnect, DriverConfig, DuplicateId, Event,
-    EventHandler, Events, Gone, Handle, NoPersist, PersistError, Persister, SecurityProfile,
-    ServerConfig, ServerSecurity, TlsInfo, Verdict,
+    Authenticator, Authorization, AwaitError, Awaiting, Backoff, BasicAuthPassword, ClientConfig,
+    ClientSecurity, Command, ConnectError, Connection, ConnectionInfo, Credentials, Disconnect,
+    DriverConfig, DuplicateId, Event, EventHandler, Events, Gone, Handle, NoPersist, PersistError,
+    Persister, SecurityProfile, ServerConfig, ServerSecurity, TlsInfo, Verdict,
 };
 
 /// A server on tokio.

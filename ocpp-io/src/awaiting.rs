@@ -18,7 +18,9 @@
 //! timeout, or `Disconnected` when the connection closes), and whatever is still registered
 //! once a disconnect has been reported, or when the driver drops the machine, ends as
 //! [`AwaitError::Gone`]. A future dropped while it waits is fine: the call goes on, and its
-//! outcome only reaches the event stream.
+//! outcome only reaches the event stream. Awaiting a command inside an
+//! [`EventHandler`](crate::EventHandler)'s `on_event` is fine too: the outcome does not come
+//! through the stream the handler is reading.
 //!
 //! It is generic over the wrapped machine: the commands need only [`CentralSystemCommands`]
 //! or [`ChargePointCommands`] (implemented by the roles, and implementable by any wrapper of
