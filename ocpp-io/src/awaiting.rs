@@ -344,6 +344,22 @@ where
     /// at once when the Local Authorization List or the Authorization Cache decides,
     /// otherwise when the Central System answers the Authorize. Also reported on the event
     /// stream as [`Event::Authorized`](charge_point::Event::Authorized).
+    ///
+    /// ```
+    /// use ocpp_core::charge_point::ChargePoint;
+    /// use ocpp_core::v16::AuthorizationStatus;
+    /// use ocpp_io::{Awaiting, Handle};
+    ///
+    /// /// Whether the card presented may start charging (the client was started with
+    /// /// `Awaiting::new(charge_point)` as its machine).
+    /// async fn may_charge(station: &Handle<Awaiting<ChargePoint>>, card: &str) -> bool {
+    ///     match station.authorize(card).await {
+    ///         Ok(verdict) => verdict.id_tag_info.status == AuthorizationStatus::Accepted,
+    ///         // Refused (offline and nothing local decides), timed out, disconnected.
+    ///         Err(_) => false,
+    ///     }
+    /// }
+    /// ```
     pub async fn authorize(
         &self,
         id_tag: impl Into<String>,
