@@ -6,7 +6,8 @@
 //! back as its typed result or error.
 //!
 //! The scenario is written once on the runtime-neutral handles ([`scenario`]); each test
-//! starts it on one runtime. Every wait is bounded by [`BOUND`], a failure bound only.
+//! starts it on one runtime (tokio, smol, async-std). Every wait is bounded by [`BOUND`], a
+//! failure bound only.
 
 use std::future::Future;
 use std::pin::pin;
@@ -280,6 +281,28 @@ fn typed_calls_on_smol() {
         let server = ocpp_io_smol::bind(ADDR, ServerConfig::new([Version::V16]), central_system);
         let server = server.await.unwrap();
         let client = ocpp_io_smol::connect(client_config(server.local_addr()), charge_point());
+        scenario(server, client).await;
+    });
+}
+
+/// The smol adapter under async-std: async-std's executor runs the scenario, async-std tasks
+/// the connection and the client.
+#[test]
+fn typed_calls_on_async_std() {
+    let runtime = || {
+        ocpp_io_smol::Smol::with_spawner(|task| {
+            async_std::task::spawn(task);
+        })
+    };
+    async_std::task::block_on(async {
+        let persisters =
+            |_: &ConnectionInfo| -> Box<dyn ocpp_io::Persister> { Box::new(ocpp_io::NoPersist) };
+        let config = ServerConfig::new([Version::V16]);
+        let server = ocpp_io_smol::bind_on(runtime(), ADDR, config, central_system, persisters);
+        let server = server.await.unwrap();
+        let config = client_config(server.local_addr());
+        let persister = Box::new(ocpp_io::NoPersist);
+        let client = ocpp_io_smol::connect_on(runtime(), config, charge_point(), persister);
         scenario(server, client).await;
     });
 }
