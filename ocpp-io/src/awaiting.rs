@@ -2,10 +2,10 @@
 //! response, `handle.authorize(id_tag).await` the verdict.
 //!
 //! A role machine answers a command at once with a key (a [`CallHandle`], an
-//! [`AuthorizeHandle`]) and reports the outcome later, as an event carrying that key. [`Awaiting`] is a machine wrapper that joins the two:
-//! a command run through [`Handle::run_awaiting`] registers its key, and when the event that
-//! [`Completes`] it passes through [`Awaiting`]'s `poll_output`, a copy goes to the waiting
-//! future. The event itself still goes on to the [`Events`](crate::Events) stream (or the
+//! [`AuthorizeHandle`]) and reports the outcome later, as an event carrying that key.
+//! [`Awaiting`] is a machine wrapper that joins the two: a command run through
+//! [`Handle::run_awaiting`] registers its key, and when the event that [`Completes`] it
+//! passes through [`Awaiting`]'s `poll_output`, a copy goes to the waiting future. The event itself still goes on to the [`Events`](crate::Events) stream (or the
 //! handler), so an application that also watches the stream loses nothing.
 //!
 //! The typed commands are built on that: on a Central System's handle, [`Handle::call`] for
