@@ -20,8 +20,12 @@ use ocpp_core::central_system::{
 };
 use ocpp_core::charge_point::authorization::Source;
 use ocpp_core::charge_point::config::{Definitions, StandardKey};
-use ocpp_core::charge_point::{self, ChargePoint, ChargePointConfig};
-use ocpp_core::rpc::{CallFailure, UuidV4Ids};
+use ocpp_core::charge_point::{
+    self, AuthorizeHandle, ChargePoint, ChargePointConfig, ChargePointError,
+};
+use ocpp_core::machine::{Machine, Output};
+use ocpp_core::rpc::{CallFailure, CallHandle, UuidV4Ids};
+use ocpp_core::time::{Monotonic, Now};
 use ocpp_core::v16::{
     Action, AuthorizationStatus, BootNotificationRequest, DataTransferRequest,
     DataTransferResponse, DataTransferStatus, GetConfigurationRequest, HeartbeatRequest,
@@ -29,8 +33,8 @@ use ocpp_core::v16::{
 };
 use ocpp_core::{ErrorCode, Version};
 use ocpp_io::{
-    AwaitError, Awaiting, Client, ClientConfig, ConnectionInfo, Event, Runtime, Server,
-    ServerConfig,
+    AwaitError, Awaiting, ChargePointCommands, Client, ClientConfig, ConnectionInfo, Event,
+    Runtime, Server, ServerConfig,
 };
 
 /// The bound on every wait: generous, so that a loaded machine does not fail it.
@@ -97,6 +101,15 @@ async fn first<E, T>(
     .await
 }
 
+/// Waits until the Charge Point is registered.
+async fn registered(events: &mut (impl Stream<Item = Event<charge_point::Event>> + Unpin)) {
+    first(events, "the registration", |e| match e {
+        charge_point::Event::Registered { .. } => Some(()),
+        _ => None,
+    })
+    .await;
+}
+
 /// The Central System's decision on the Charge Point's next DataTransfer.
 async fn data_transfer_decision(
     events: &mut (impl Stream<Item = Event<central_system::Event>> + Unpin),
@@ -122,11 +135,7 @@ async fn scenario<R: Runtime>(
         .expect("the server stopped accepting");
     let cs = connection.handle;
     let mut cs_events = connection.events;
-    first(&mut cp_events, "the registration", |e| match e {
-        charge_point::Event::Registered { .. } => Some(()),
-        _ => None,
-    })
-    .await;
+    registered(&mut cp_events).await;
 
     // Section 4.1: the verdict of the Central System, awaited; the event still comes.
     let verdict = bounded("authorize", cp.authorize("TAG-1")).await.unwrap();
@@ -304,5 +313,85 @@ fn typed_calls_on_async_std() {
         let persister = Box::new(ocpp_io::NoPersist);
         let client = ocpp_io_smol::connect_on(runtime(), config, charge_point(), persister);
         scenario(server, client).await;
+    });
+}
+
+/// A machine wrapper that passes everything through and counts the events, offering the
+/// Charge Point's commands only through [`ChargePointCommands`] (no access to the machine):
+/// the shape of a trace recorder.
+struct Counting {
+    machine: ChargePoint,
+    events: usize,
+}
+
+impl Machine for Counting {
+    type Event = charge_point::Event;
+
+    fn handle_connected(&mut self, now: Now) {
+        self.machine.handle_connected(now);
+    }
+
+    fn handle_disconnected(&mut self, now: Now) {
+        self.machine.handle_disconnected(now);
+    }
+
+    fn handle_message(&mut self, now: Now, text: &str) {
+        self.machine.handle_message(now, text);
+    }
+
+    fn handle_timeout(&mut self, now: Now) {
+        self.machine.handle_timeout(now);
+    }
+
+    fn poll_output(&mut self) -> Option<Output<charge_point::Event>> {
+        let output = self.machine.poll_output();
+        if let Some(Output::Event(_)) = output {
+            self.events += 1;
+        }
+        output
+    }
+
+    fn poll_timeout(&self) -> Option<Monotonic> {
+        self.machine.poll_timeout()
+    }
+}
+
+impl ChargePointCommands for Counting {
+    fn authorize(&mut self, now: Now, id_tag: String) -> Result<AuthorizeHandle, ChargePointError> {
+        self.machine.authorize(now, id_tag)
+    }
+
+    fn data_transfer(
+        &mut self,
+        now: Now,
+        request: DataTransferRequest,
+    ) -> Result<CallHandle, ChargePointError> {
+        self.machine.data_transfer(now, request)
+    }
+}
+
+/// `Awaiting` over another wrapper of the role: the awaited verdict comes through both.
+#[test]
+fn typed_calls_through_another_machine_wrapper() {
+    smol::block_on(async {
+        let server = ocpp_io_smol::bind(ADDR, ServerConfig::new([Version::V16]), central_system);
+        let mut server = server.await.unwrap();
+        let machine = Counting {
+            machine: charge_point().into_inner(),
+            events: 0,
+        };
+        let client =
+            ocpp_io_smol::connect(client_config(server.local_addr()), Awaiting::new(machine));
+        let (cp, mut cp_events, done) = client.split();
+        let _connection = bounded("the connection", server.next_connection()).await;
+        registered(&mut cp_events).await;
+        let verdict = bounded("authorize", cp.authorize("TAG-W")).await.unwrap();
+        assert_eq!(verdict.id_tag_info.status, AuthorizationStatus::Accepted);
+        cp.close(1000, "done").unwrap();
+        let machine = bounded("the client's end", done).await.unwrap();
+        assert_eq!(machine.waiting(), 0);
+        // Registered, ClockSynchronized and Authorized at least, all seen by the inner wrapper.
+        assert!(machine.events >= 3, "{} events", machine.events);
+        bounded("the server's shutdown", server.shutdown()).await;
     });
 }
