@@ -173,10 +173,18 @@ fn typed_round_trip(
 }
 
 /// Whether a decode error is a number the schema allows but the Rust type cannot hold: an
-/// integer beyond 32 bits or a decimal beyond `rust_decimal`'s range.
+/// integer beyond 32 bits (also one too large for 64 bits, which JSON reads as a float with a
+/// zero fraction) or a decimal beyond `rust_decimal`'s range.
 fn is_out_of_range(error: &serde_json::Error) -> bool {
     let text = error.to_string();
-    text.contains("invalid value: integer") || text.contains("does not fit a decimal")
+    let whole_float_beyond_32_bits = text
+        .strip_prefix("invalid value: floating point `")
+        .and_then(|rest| rest.split('`').next())
+        .and_then(|number| number.parse::<f64>().ok())
+        .is_some_and(|v| v.fract() == 0.0 && v.abs() > f64::from(i32::MAX));
+    text.contains("invalid value: integer")
+        || whole_float_beyond_32_bits
+        || text.contains("does not fit a decimal")
 }
 
 /// One step of the [`charge_point`] target: what can happen to a Charge Point.
