@@ -1023,6 +1023,45 @@ fn a_transaction_running_at_power_loss_is_stopped_after_restart() {
     );
 }
 
+/// Found by the `charge_point` fuzz target (the rebuilt machine disagreed with the original):
+/// the first command after a restart that stops the interrupted transaction without sending
+/// anything (an offline Authorize answered from the cache) left the connector Charging.
+/// Section 4.9: once the transaction ended the status follows at once, and a ChangeAvailability
+/// scheduled for its end (section 5.2) takes effect, as for a stop by the application.
+#[test]
+fn an_offline_command_after_a_power_loss_settles_the_status_and_scheduled_availability() {
+    let mut world = World::new(1, |_| {});
+    world.connect();
+    world
+        .cp
+        .start_transaction(world.now, 1, "TAG", 100, None)
+        .unwrap();
+    world.settle();
+    let answer = world.cs_calls(
+        "ChangeAvailability",
+        serde_json::json!({"connectorId": 1, "type": "Inoperative"}),
+    );
+    assert_eq!(answer.unwrap()["status"], "Scheduled");
+    assert!(
+        world.cp.is_operative(1),
+        "scheduled until the transaction ends"
+    );
+
+    let mut rebooted = World::restored(definitions(1, &[]), |_| {}, world.stored.clone());
+    assert_eq!(
+        rebooted.cp.connector_status(1).unwrap().status,
+        ChargePointStatus::Charging
+    );
+    let _ = rebooted.cp.authorize(rebooted.now, "TAG");
+    rebooted.settle();
+    assert_eq!(rebooted.cp.transaction(1), None);
+    assert!(!rebooted.cp.is_operative(1));
+    assert_eq!(
+        rebooted.cp.connector_status(1).unwrap().status,
+        ChargePointStatus::Unavailable
+    );
+}
+
 /// With `InterruptedTransactions::Continue` the application says the hardware kept charging.
 #[test]
 fn an_interrupted_transaction_can_be_continued() {

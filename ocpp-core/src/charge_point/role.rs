@@ -1871,7 +1871,9 @@ impl ChargePoint {
             }
             None => Reason::PowerLoss,
         };
-        for key in std::mem::take(&mut self.interrupted) {
+        let interrupted = std::mem::take(&mut self.interrupted);
+        let settled = !interrupted.is_empty();
+        for key in interrupted {
             let Some((connector, last_meter)) = self
                 .ledger
                 .get(key)
@@ -1892,6 +1894,13 @@ impl ChargePoint {
                     connector,
                     stopped,
                 }));
+        }
+        if settled {
+            // Not every caller pumps (an offline authorize, a refused command): the
+            // availability changes waiting for these transactions and the derived statuses
+            // follow now, as they do for a stop by the application.
+            self.apply_scheduled(now);
+            self.refresh_statuses(now);
         }
     }
 
