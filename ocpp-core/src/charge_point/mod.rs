@@ -20,11 +20,13 @@
 //! ChangeConfiguration, and that the machine's behaviour reads.
 
 pub mod authorization;
+mod command;
 pub mod config;
 mod ledger;
 pub mod metering;
 mod role;
 
+pub use command::{Applied, ChargePointSetup, Command};
 pub use ledger::{QUEUE_COLLECTION, TRANSACTIONS_COLLECTION, TransactionKey};
 pub use role::{
     AVAILABILITY_COLLECTION, AuthorizeHandle, CONNECTOR_STATUS_COLLECTION, ChargePoint,
