@@ -21,6 +21,8 @@
 //!   certificates): the client's and the server's settings, the rustls configurations built
 //!   from them, and what is checked where. The adapters only run the TLS handshakes.
 //! - [`persist`]: the [`Persister`] the driver hands its batches to.
+//! - [`trace`]: the file a recorded connection's trace goes to (the recorder is
+//!   `ocpp_core::trace::Recorder`, a machine wrapper, so both adapters run it unchanged).
 //!
 //! Applications normally use it through an adapter crate, which re-exports what they need.
 //!
@@ -58,6 +60,7 @@ pub mod persist;
 pub mod runtime;
 pub mod security;
 pub mod server;
+pub mod trace;
 
 pub use async_tungstenite::tungstenite;
 pub use client::{Backoff, Client, ClientConfig, ClientStream, ConnectError, Connector};
