@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
+use ocpp_core::trace::TraceSink;
 use ocpp_io::rustls::pki_types::pem::PemObject;
 use ocpp_io::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use ocpp_io_tokio::{Backoff, BasicAuthPassword, ClientSecurity};
@@ -63,6 +64,10 @@ pub(crate) struct Args {
     /// PEM file of the charge point's private key (profile 3).
     #[arg(long, value_name = "FILE")]
     key: Option<PathBuf>,
+    /// Record the charge point's trace (every input and output of its state machine, JSON
+    /// lines) into this file, for `ocpp replay`.
+    #[arg(long, value_name = "PATH")]
+    trace: Option<PathBuf>,
 }
 
 fn parse_id_tag(text: &str) -> Result<String, String> {
@@ -177,7 +182,26 @@ async fn simulate(args: &Args, out: &mut Out) -> Result<bool, String> {
         }),
         verbose: true,
     };
-    let station = Station::start(config)?;
+    let (sink, sink_error) = match &args.trace {
+        Some(path) => {
+            let sink = ocpp_io::trace::FileSink::create(path)
+                .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+            let error = sink.error();
+            (Some(Box::new(sink) as Box<dyn TraceSink>), Some(error))
+        }
+        None => (None, None),
+    };
+    let station = Station::start_traced(config, sink)?;
+    let outcome = run_station(args, out, station).await;
+    if let Some(error) = sink_error.and_then(|e| e.get()) {
+        eprintln!("{}: the trace is incomplete: {error}", args.id);
+    }
+    outcome
+}
+
+/// The sessions of a started station.
+async fn run_station(args: &Args, out: &mut Out, station: Station) -> Result<bool, String> {
+    let connect_timeout = Duration::from_secs(args.connect_timeout);
     // The first connection bounds the wait: a station that never got through is a setup
     // error; one that got through but is not accepted in time is too.
     station

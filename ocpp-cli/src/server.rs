@@ -36,6 +36,10 @@ pub(crate) struct Args {
     /// that and every frame.
     #[arg(long, value_enum, default_value_t = LogLevel::Summary)]
     log: LogLevel,
+    /// Record each connection's trace (every input and output of its state machine, JSON
+    /// lines) into this directory, one file per connection (ID-N.jsonl), for `ocpp replay`.
+    #[arg(long, value_name = "DIR")]
+    trace: Option<PathBuf>,
 }
 
 /// Runs `ocpp csms`.
@@ -64,6 +68,9 @@ async fn serve(args: &Args, out: &mut Out) -> Result<(), String> {
         None => None,
     };
     let (csms, restored) = Csms::open(&args.db, id_tags, args.log)?;
+    if let Some(dir) = &args.trace {
+        csms.record_traces(dir)?;
+    }
     let mut server = csms::bind(&csms, &args.listen, csms::server_config(auth_keys))
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;

@@ -21,12 +21,13 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt;
 use ocpp_core::Version;
 use ocpp_core::charge_point::AuthorizeHandle;
-use ocpp_core::charge_point::config::{Definitions, StandardKey};
+use ocpp_core::charge_point::config::StandardKey;
 use ocpp_core::charge_point::{
-    ChargePoint, ChargePointConfig, ConnectorStatus, Event as CpEvent, Reply, TransactionKey,
+    ChargePoint, ChargePointSetup, ConnectorStatus, Event as CpEvent, Reply, TransactionKey,
 };
 use ocpp_core::persist::StoreOp;
 use ocpp_core::rpc::UuidV4Ids;
+use ocpp_core::trace::{Recorder, StoredSnapshot, TraceSink};
 use ocpp_core::v16::{
     AuthorizationStatus, BootNotificationRequest, ChargePointStatus, DataTransferResponse,
     DataTransferStatus, IdTagInfo, RegistrationStatus,
@@ -164,14 +165,14 @@ impl Shared {
 
 /// A running simulated station.
 pub(crate) struct Station {
-    handle: Handle<ChargePoint>,
+    handle: Handle<Recorder<ChargePoint>>,
     shared: Arc<Shared>,
     store: Arc<Mutex<RedbStore>>,
     /// Each connector's energy register, Wh (also in the store).
     meters: Mutex<BTreeMap<u32, i32>>,
     call_timeout: Duration,
     /// The client's end (in a mutex only so that `Station` is `Sync`).
-    done: Mutex<futures_util::future::BoxFuture<'static, Option<ChargePoint>>>,
+    done: Mutex<futures_util::future::BoxFuture<'static, Option<Recorder<ChargePoint>>>>,
 }
 
 /// One completed session.
@@ -202,22 +203,30 @@ impl Station {
     /// cannot restore, or settings that do not fit together (e.g. the URL scheme and the
     /// security profile).
     pub(crate) fn start(config: StationConfig) -> Result<Station, String> {
+        Station::start_traced(config, None)
+    }
+
+    /// [`Station::start`], recording the machine's trace into `trace` (see
+    /// `ocpp_core::trace`) when given.
+    pub(crate) fn start_traced(
+        config: StationConfig,
+        trace: Option<Box<dyn TraceSink>>,
+    ) -> Result<Station, String> {
         let store = RedbStore::open(&config.db).map_err(|e| e.to_string())?;
         let snapshot = store.load().map_err(|e| e.to_string())?;
         let profile = config.security.profile().number().to_string();
-        let definitions = Definitions::builder()
-            .initial(
+        // Built from a setup, which a trace can carry, so that a recorded run replays.
+        let mut setup = ChargePointSetup::new(boot_request(&config.id))
+            .key(
                 StandardKey::NumberOfConnectors,
                 &config.connectors.to_string(),
             )
-            .initial(StandardKey::TransactionMessageRetryInterval, "1")
-            .initial(StandardKey::SecurityProfile, &profile)
-            .build()
-            .map_err(|e| format!("station configuration: {e}"))?;
-        let mut cp_config = ChargePointConfig::new(boot_request(&config.id), definitions);
-        cp_config.rpc.call_timeout = config.call_timeout;
-        cp_config.boot_retry = Duration::from_secs(5);
-        let machine = ChargePoint::new(cp_config, Box::new(UuidV4Ids), &snapshot)
+            .key(StandardKey::TransactionMessageRetryInterval, "1")
+            .key(StandardKey::SecurityProfile, &profile);
+        setup.call_timeout_ms = u64::try_from(config.call_timeout.as_millis()).unwrap_or(u64::MAX);
+        setup.boot_retry_ms = 5_000;
+        setup.snapshot = StoredSnapshot::of(&snapshot);
+        let machine = Recorder::new(&setup, Box::new(UuidV4Ids), trace)
             .map_err(|e| format!("store {}: {e}", config.db.display()))?;
         let mut meters = BTreeMap::new();
         for connector in 1..=config.connectors {
@@ -378,7 +387,7 @@ impl Station {
 
         let meter_start = self.meter(connector);
         self.handle
-            .run(move |cp, _| cp.set_readings(connector, energy_register(meter_start)))
+            .run(move |cp, now| cp.set_readings(now, connector, energy_register(meter_start)))
             .await
             .map_err(|e| e.to_string())?
             .map_err(|e| e.to_string())?;
@@ -411,11 +420,11 @@ impl Station {
                 .unwrap_or_else(PoisonError::into_inner)
                 .insert(connector, meter);
             self.handle
-                .run(move |cp, _| {
-                    cp.report_meter(connector, meter)?;
+                .run(move |cp, now| {
+                    cp.report_meter(now, connector, meter)?;
                     // What the stack samples for MeterValues when the Central System has set
                     // MeterValueSampleInterval / ClockAlignedDataInterval or triggers them.
-                    cp.set_readings(connector, energy_register(meter))
+                    cp.set_readings(now, connector, energy_register(meter))
                 })
                 .await
                 .map_err(|e| e.to_string())?
@@ -483,7 +492,7 @@ impl Station {
 /// the connection.
 async fn route_events(
     mut events: ocpp_io_tokio::Events<CpEvent>,
-    handle: Handle<ChargePoint>,
+    handle: Handle<Recorder<ChargePoint>>,
     shared: Arc<Shared>,
 ) {
     let mut ever_connected = false;
@@ -523,7 +532,12 @@ async fn route_events(
     });
 }
 
-fn on_machine_event(event: CpEvent, at: Instant, handle: &Handle<ChargePoint>, shared: &Shared) {
+fn on_machine_event(
+    event: CpEvent,
+    at: Instant,
+    handle: &Handle<Recorder<ChargePoint>>,
+    shared: &Shared,
+) {
     match event {
         CpEvent::Registered { status, interval } => {
             shared.note(format_args!(

@@ -55,11 +55,15 @@ impl SinkError {
 impl FileSink {
     /// Creates (or truncates) the file at `path`.
     pub fn create(path: impl AsRef<Path>) -> std::io::Result<FileSink> {
-        let file = File::create(path)?;
-        Ok(FileSink {
+        Ok(FileSink::new(File::create(path)?))
+    }
+
+    /// Writes to `file`, opened for writing.
+    pub fn new(file: File) -> FileSink {
+        FileSink {
             file: Some(BufWriter::new(file)),
             error: Arc::default(),
-        })
+        }
     }
 
     /// Where the first write error will be.

@@ -273,3 +273,46 @@ impl Recorder<CentralSystem> {
         self.apply(now, command).map(drop)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `ocpp csms` relies on it: the setup of any configuration builds that configuration.
+    #[test]
+    fn the_setup_of_a_configuration_builds_it_again() {
+        let mut config = CentralSystemConfig::new("CP-9");
+        config.policy = CentralSystemPolicy::accept_all()
+            .ask(Action::Authorize)
+            .with_boot(BootAnswer::pending(Duration::from_secs(20)));
+        config.policy.first_transaction_id = 77;
+        config.registration = Registration::Accepted;
+        config.rpc.call_timeout = Duration::from_millis(2_500);
+        let setup = CentralSystemSetup::of(&config);
+        let json = serde_json::to_string(&setup).unwrap();
+        let rebuilt = serde_json::from_str::<CentralSystemSetup>(&json)
+            .unwrap()
+            .config()
+            .unwrap();
+        assert_eq!(rebuilt.charge_point_id, config.charge_point_id);
+        assert_eq!(rebuilt.policy, config.policy);
+        assert_eq!(rebuilt.registration, config.registration);
+        assert_eq!(rebuilt.rpc.call_timeout, config.rpc.call_timeout);
+    }
+
+    #[test]
+    fn decisions_are_written_with_their_action_by_name() {
+        let decision = Decision {
+            connection: 2,
+            id: "a7".into(),
+            action: Action::StartTransaction,
+        };
+        let json = serde_json::to_string(&decision).unwrap();
+        assert_eq!(
+            json,
+            r#"{"connection":2,"id":"a7","action":"StartTransaction"}"#
+        );
+        assert_eq!(serde_json::from_str::<Decision>(&json).unwrap(), decision);
+        assert!(serde_json::from_str::<Decision>(&json.replace("Start", "Begin")).is_err());
+    }
+}

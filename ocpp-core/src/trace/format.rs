@@ -385,6 +385,13 @@ pub fn parse_line(text: &str) -> Result<Line, String> {
 impl Header {
     /// Reads and checks a header line: the format, a version this build reads, OCPP 1.6.
     pub fn parse(text: &str) -> Result<Header, String> {
+        if text.trim().is_empty() {
+            return Err(
+                "no header: the trace is empty (a recording ends before its first input \
+                        when nothing happened)"
+                    .to_owned(),
+            );
+        }
         let value: Value = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
         if value.get("format").and_then(Value::as_str) != Some(FORMAT) {
             return Err(format!("not a trace header (\"format\": \"{FORMAT}\")"));
