@@ -4,9 +4,10 @@
 //! streams are runtime-neutral) and run on tokio, and with a tokio charge point against a
 //! smol central system.
 
-use std::time::Duration;
+mod common;
 
-use futures_util::{Stream, StreamExt};
+use common::next;
+use futures_util::Stream;
 use ocpp_core::Version;
 use ocpp_core::central_system::{self, CentralSystem, CentralSystemConfig, CentralSystemPolicy};
 use ocpp_core::charge_point::config::{Definitions, StandardKey};
@@ -21,8 +22,6 @@ use ocpp_core::v16::{
     TriggerMessageRequest, TriggerMessageResponse, TriggerMessageStatus,
 };
 use ocpp_io_tokio::{ClientConfig, Event, Handle, ServerConfig};
-
-const BOUND: Duration = Duration::from_secs(10);
 
 fn charge_point() -> ChargePoint {
     let definitions = Definitions::builder()
@@ -47,35 +46,6 @@ fn central_system(charge_point_id: &str) -> CentralSystem {
     let mut config = CentralSystemConfig::new(charge_point_id);
     config.policy = CentralSystemPolicy::accept_all();
     CentralSystem::new(config, Box::new(UuidV4Ids))
-}
-
-/// The first machine event that `pick` accepts, within the bound.
-async fn next<E, T>(
-    events: &mut (impl Stream<Item = Event<E>> + Unpin),
-    what: &str,
-    mut pick: impl FnMut(&E) -> Option<T>,
-) -> T {
-    let wait = async {
-        while let Some(event) = events.next().await {
-            if let Event::Machine(event) = &event
-                && let Some(found) = pick(event)
-            {
-                return found;
-            }
-        }
-        panic!("the stream ended before {what}");
-    };
-    // A runtime-neutral timeout: a thread that sleeps, raced against the wait.
-    let (tx, rx) = futures_channel::oneshot::channel::<()>();
-    std::thread::spawn(move || {
-        std::thread::sleep(BOUND);
-        let _ = tx.send(());
-    });
-    futures_util::pin_mut!(wait);
-    match futures_util::future::select(wait, rx).await {
-        futures_util::future::Either::Left((found, _)) => found,
-        futures_util::future::Either::Right(_) => panic!("timed out waiting for {what}"),
-    }
 }
 
 /// A typed call of the Central System, answered.

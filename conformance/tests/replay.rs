@@ -11,8 +11,10 @@
 //! ```
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
+mod common;
+
+use common::{BOUND, next};
 use futures_util::{Stream, StreamExt};
 use ocpp_core::Version;
 use ocpp_core::central_system::{
@@ -31,8 +33,6 @@ use ocpp_core::v16::{
 };
 use ocpp_io::trace::FileSink;
 use ocpp_io_tokio::{ClientConfig, Event, Handle, ServerConfig};
-
-const BOUND: Duration = Duration::from_secs(10);
 
 fn traces_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("traces")
@@ -171,27 +171,6 @@ fn an_unknown_format_version_is_refused() {
         }
         other => panic!("{other:?}"),
     }
-}
-
-/// The first machine event that `pick` accepts, within the bound.
-async fn next<E, T>(
-    events: &mut (impl Stream<Item = Event<E>> + Unpin),
-    what: &str,
-    mut pick: impl FnMut(&E) -> Option<T>,
-) -> T {
-    let wait = async {
-        while let Some(event) = events.next().await {
-            if let Event::Machine(event) = &event
-                && let Some(found) = pick(event)
-            {
-                return found;
-            }
-        }
-        panic!("the stream ended before {what}");
-    };
-    tokio::time::timeout(BOUND, wait)
-        .await
-        .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
 }
 
 /// The Central System calls and waits for the answer.
