@@ -15,6 +15,9 @@
 //! [`ChargePoint::reply`]. Every other Central System request is answered `NotSupported` until the
 //! feature that handles it exists (see the README's status table).
 //!
+//! [`Command`] is every application command as data ([`ChargePoint::apply`] runs one) and
+//! [`ChargePointSetup`] what a station is built from, as a trace ([`crate::trace`]) records them.
+//!
 //! [`config`] is the registry of configuration keys (chapter 9 of 1.6, the security white paper
 //! and Plug & Charge) that the Central System reads with GetConfiguration and writes with
 //! ChangeConfiguration, and that the machine's behaviour reads.
