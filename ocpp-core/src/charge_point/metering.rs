@@ -191,10 +191,13 @@ pub struct Reading {
     /// What is measured.
     pub measurand: Measurand,
     /// The phase, when the value is of one phase (absent: an overall value, 7.43).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phase: Option<Phase>,
     /// Where it is measured (absent: Outlet, 7.43).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Option<Location>,
     /// The unit (absent: Wh, 7.43).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unit: Option<UnitOfMeasure>,
     /// The value.
     pub value: ReadingValue,
