@@ -15,7 +15,8 @@ use crate::output::Out;
 /// The arguments of `ocpp replay`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
-    /// The trace files (JSON lines, as `ocpp cp --trace` and `ocpp csms --trace` write them).
+    /// The trace files (JSON lines, as `ocpp cp --trace` and `ocpp csms --trace` write them);
+    /// a directory stands for its `*.jsonl` files, in name order.
     #[arg(value_name = "TRACE", required = true)]
     traces: Vec<PathBuf>,
 }
@@ -31,7 +32,32 @@ enum Verdict {
 /// Runs `ocpp replay`.
 pub(crate) fn run(args: &Args, out: &mut Out) -> ExitCode {
     let mut worst = Verdict::Matched;
+    let mut traces = Vec::new();
     for path in &args.traces {
+        if !path.is_dir() {
+            traces.push(path.clone());
+            continue;
+        }
+        match std::fs::read_dir(path) {
+            Ok(entries) => {
+                let mut found: Vec<PathBuf> = entries
+                    .filter_map(|entry| entry.ok().map(|entry| entry.path()))
+                    .filter(|file| file.extension().is_some_and(|ext| ext == "jsonl"))
+                    .collect();
+                found.sort();
+                traces.extend(found);
+            }
+            Err(error) => {
+                eprintln!("error: cannot read {}: {error}", path.display());
+                worst = Verdict::Invalid;
+            }
+        }
+    }
+    if traces.is_empty() {
+        eprintln!("error: no trace files (*.jsonl) found");
+        worst = Verdict::Invalid;
+    }
+    for path in &traces {
         let shown = path.display();
         let verdict = match std::fs::read_to_string(path) {
             Err(error) => {

@@ -46,6 +46,19 @@ fn committed_traces_of_both_roles_replay_with_exit_0() {
 }
 
 #[test]
+fn a_directory_stands_for_its_traces() {
+    let (code, stdout, _) = replay(&[committed("")]);
+    assert_eq!(code, 0, "{stdout}");
+    assert_eq!(stdout.matches(": ok (").count(), 2, "{stdout}");
+    // A directory without traces proves nothing: an input error.
+    let empty = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("no-traces");
+    std::fs::create_dir_all(&empty).unwrap();
+    let (code, _, stderr) = replay(&[empty]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("no trace files"), "{stderr}");
+}
+
+#[test]
 fn a_changed_trace_prints_the_first_difference_with_exit_1() {
     let text = std::fs::read_to_string(committed(CP_TRACE)).unwrap();
     let line = text
