@@ -271,3 +271,23 @@ impl<M: Traced> Machine for Recorder<M> {
         self.machine.poll_timeout()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use time::macros::datetime;
+
+    use super::*;
+
+    #[test]
+    fn instants_are_rounded_up_to_the_millisecond_and_walls_down() {
+        let at = |nanos: u64| Monotonic::from_elapsed(Duration::from_nanos(nanos));
+        assert_eq!(ceil_ms(at(0)), 0);
+        assert_eq!(ceil_ms(at(1)), 1);
+        assert_eq!(ceil_ms(at(5_000_000)), 5);
+        assert_eq!(ceil_ms(at(5_000_001)), 6);
+        assert_eq!(
+            truncate_ms(datetime!(2026-01-01 00:00:00.123999 UTC)),
+            datetime!(2026-01-01 00:00:00.123 UTC)
+        );
+    }
+}
