@@ -10,29 +10,15 @@
 //! cargo test -p conformance --test replay -- --ignored record_live_traces
 //! ```
 
-use std::path::{Path, PathBuf};
-
 mod common;
 
-use common::{BOUND, next};
-use futures_util::{Stream, StreamExt};
+use std::path::{Path, PathBuf};
+
+use common::{central_system, charge_point, connect_and_run};
 use ocpp_core::Version;
-use ocpp_core::central_system::{
-    self, CentralSystem, CentralSystemConfig, CentralSystemPolicy, CentralSystemSetup,
-};
-use ocpp_core::charge_point::config::StandardKey;
-use ocpp_core::charge_point::metering::Reading;
-use ocpp_core::charge_point::{self, ChargePoint, ChargePointSetup, ConnectorStatus, Reply};
-use ocpp_core::rpc::UuidV4Ids;
-use ocpp_core::trace::{Mismatch, MismatchKind, Recorder, ReplayError, Role, replay};
-use ocpp_core::v16::{
-    BootNotificationRequest, ChangeConfigurationRequest, ChargePointStatus,
-    GetConfigurationRequest, Measurand, MessageTrigger, Reason, RemoteStartStopStatus,
-    RemoteStartTransactionRequest, RemoteStopTransactionRequest, Request, ResetRequest,
-    ResetStatus, ResetType, TriggerMessageRequest,
-};
+use ocpp_core::trace::{Mismatch, MismatchKind, ReplayError, Role, replay};
 use ocpp_io::trace::FileSink;
-use ocpp_io_tokio::{ClientConfig, Event, Handle, ServerConfig};
+use ocpp_io_tokio::ServerConfig;
 
 fn traces_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("traces")
@@ -173,31 +159,8 @@ fn an_unknown_format_version_is_refused() {
     }
 }
 
-/// The Central System calls and waits for the answer.
-async fn call<R: ocpp_core::OcppRequest>(
-    cs: &Handle<Recorder<CentralSystem>>,
-    events: &mut (impl Stream<Item = Event<central_system::Event>> + Unpin),
-    request: R,
-) -> central_system::CallCompleted {
-    let handle = cs
-        .run(move |m, now| m.call(now, &request))
-        .await
-        .unwrap()
-        .unwrap();
-    next(events, "the call's answer", |e| match e {
-        central_system::Event::CallCompleted(done) if done.handle == handle => Some(done.clone()),
-        _ => None,
-    })
-    .await
-}
-
-fn energy(wh: i32) -> Vec<Reading> {
-    vec![Reading::raw(Measurand::EnergyActiveImportRegister, wh)]
-}
-
-/// Records a full session of both roles into `dir`: boot, status, authorize, start, sampled
-/// meter values, stop, remote start and stop, get and change configuration, a heartbeat at
-/// the changed interval, trigger, reset.
+/// Records a full session (`common::full_session`) of both roles into `dir`, the station
+/// going down for the reset at the end.
 async fn record_session(dir: &Path) {
     let cs_path = dir.join("central_system_session.jsonl");
     let cp_path = dir.join("charge_point_session.jsonl");
@@ -205,249 +168,19 @@ async fn record_session(dir: &Path) {
         "127.0.0.1:0",
         ServerConfig::new([Version::V16]),
         move |info| {
-            let mut config = CentralSystemConfig::new(&info.charge_point_id);
-            config.policy = CentralSystemPolicy::accept_all();
             let sink = FileSink::create(&cs_path).unwrap();
-            Recorder::new(
-                &CentralSystemSetup::of(&config),
-                Box::new(UuidV4Ids),
-                Some(Box::new(sink)),
-            )
-            .unwrap()
+            central_system(&info.charge_point_id, Some(Box::new(sink)))
         },
     )
     .await
     .unwrap();
-    let mut boot = BootNotificationRequest::new("VendorX", "Traced");
-    boot.firmware_version = Some("1.0".into());
-    let setup = ChargePointSetup::new(boot).key(StandardKey::NumberOfConnectors, "2");
     let sink = FileSink::create(cp_path).unwrap();
-    let machine: Recorder<ChargePoint> =
-        Recorder::new(&setup, Box::new(UuidV4Ids), Some(Box::new(sink))).unwrap();
-    let url = format!("ws://{}", server.local_addr());
-    let client =
-        ocpp_io_tokio::connect(ClientConfig::new(url, "CP-TRACE", [Version::V16]), machine);
-    let (cp, mut cp_events, done) = client.split();
-    let connection = server.next_connection().await.unwrap();
-    let (cs, mut cs_events) = (connection.handle, connection.events);
-
-    next(&mut cp_events, "registration", |e| match e {
-        charge_point::Event::Registered { .. } => Some(()),
-        _ => None,
-    })
-    .await;
-    // Meter values every second during transactions.
-    let sample = ChangeConfigurationRequest {
-        key: "MeterValueSampleInterval".into(),
-        value: "1".into(),
-    };
-    call(&cs, &mut cs_events, sample).await;
-
-    // A local session: plug in, authorize, start, charge, stop, unplug.
-    let status = |connector: u32, status: ChargePointStatus| {
-        cp.run(move |m, now| m.report_status(now, connector, ConnectorStatus::new(status)))
-    };
-    status(1, ChargePointStatus::Preparing)
+    let machine = charge_point(Some(Box::new(sink)));
+    connect_and_run(&mut server, "CP-TRACE", machine)
         .await
-        .unwrap()
-        .unwrap();
-    cp.run(|m, now| m.authorize(now, "TAG-1"))
-        .await
-        .unwrap()
-        .unwrap();
-    next(&mut cp_events, "authorize", |e| match e {
-        charge_point::Event::Authorized { .. } => Some(()),
-        _ => None,
-    })
-    .await;
-    cp.run(|m, now| m.set_readings(now, 1, energy(1000)))
-        .await
-        .unwrap()
-        .unwrap();
-    cp.run(|m, now| m.start_transaction(now, 1, "TAG-1", 1000, None))
-        .await
-        .unwrap()
-        .unwrap();
-    next(&mut cp_events, "transaction start", |e| match e {
-        charge_point::Event::TransactionStarted { .. } => Some(()),
-        _ => None,
-    })
-    .await;
-    status(1, ChargePointStatus::Charging)
-        .await
-        .unwrap()
-        .unwrap();
-    cp.run(|m, now| m.set_readings(now, 1, energy(1250)))
-        .await
-        .unwrap()
-        .unwrap();
-    next(&mut cs_events, "sampled meter values", |e| match e {
-        central_system::Event::Request {
-            request: Request::MeterValues(_),
-            ..
-        } => Some(()),
-        _ => None,
-    })
-    .await;
-    cp.run(|m, now| m.stop_transaction(now, 1, 1500, None, Some("TAG-1".into())))
-        .await
-        .unwrap()
-        .unwrap();
-    next(&mut cp_events, "transaction end", |e| match e {
-        charge_point::Event::TransactionEnded { .. } => Some(()),
-        _ => None,
-    })
-    .await;
-    status(1, ChargePointStatus::Finishing)
-        .await
-        .unwrap()
-        .unwrap();
-    status(1, ChargePointStatus::Available)
-        .await
-        .unwrap()
-        .unwrap();
-
-    // Remote start, accepted by the station's application, and remote stop.
-    let start = RemoteStartTransactionRequest {
-        connector_id: Some(2),
-        id_tag: "REMOTE".into(),
-        charging_profile: None,
-    };
-    let handle = cs
-        .run(move |m, now| m.call(now, &start))
-        .await
-        .unwrap()
-        .unwrap();
-    let decision = next(&mut cp_events, "remote start request", |e| match e {
-        charge_point::Event::RemoteStartRequested { decision, .. } => Some(decision.clone()),
-        _ => None,
-    })
-    .await;
-    let accepted = Reply::RemoteStart(RemoteStartStopStatus::Accepted);
-    cp.run(move |m, now| m.reply(now, decision, accepted))
-        .await
-        .unwrap()
-        .unwrap();
-    next(&mut cs_events, "remote start answer", |e| match e {
-        central_system::Event::CallCompleted(done) if done.handle == handle => Some(()),
-        _ => None,
-    })
-    .await;
-    cp.run(|m, now| m.start_transaction(now, 2, "REMOTE", 0, None))
-        .await
-        .unwrap()
-        .unwrap();
-    let transaction_id = next(&mut cp_events, "remote transaction start", |e| match e {
-        charge_point::Event::TransactionStarted { transaction_id, .. } => Some(*transaction_id),
-        _ => None,
-    })
-    .await;
-    call(
-        &cs,
-        &mut cs_events,
-        RemoteStopTransactionRequest { transaction_id },
-    )
-    .await;
-    let (connector, reason) = next(&mut cp_events, "stop request", |e| match e {
-        charge_point::Event::StopRequested {
-            connector, reason, ..
-        } => Some((*connector, *reason)),
-        _ => None,
-    })
-    .await;
-    assert_eq!(reason, Reason::Remote);
-    cp.run(move |m, now| m.stop_transaction(now, connector, 200, Some(reason), None))
-        .await
-        .unwrap()
-        .unwrap();
-    next(&mut cp_events, "remote transaction end", |e| match e {
-        charge_point::Event::TransactionEnded { .. } => Some(()),
-        _ => None,
-    })
-    .await;
-
-    // Configuration read and changed; the new heartbeat interval comes round on its timer.
-    let keys = GetConfigurationRequest {
-        key: Some(vec![
-            "HeartbeatInterval".into(),
-            "NumberOfConnectors".into(),
-        ]),
-    };
-    call(&cs, &mut cs_events, keys).await;
-    let heartbeat = ChangeConfigurationRequest {
-        key: "HeartbeatInterval".into(),
-        value: "1".into(),
-    };
-    call(&cs, &mut cs_events, heartbeat).await;
-    next(&mut cs_events, "a heartbeat", |e| match e {
-        central_system::Event::Request {
-            request: Request::Heartbeat(_),
-            ..
-        } => Some(()),
-        _ => None,
-    })
-    .await;
-    let back = ChangeConfigurationRequest {
-        key: "HeartbeatInterval".into(),
-        value: "300".into(),
-    };
-    call(&cs, &mut cs_events, back).await;
-
-    // A triggered status notification.
-    let trigger = TriggerMessageRequest {
-        requested_message: MessageTrigger::StatusNotification,
-        connector_id: Some(1),
-    };
-    call(&cs, &mut cs_events, trigger).await;
-    next(&mut cs_events, "the triggered status", |e| match e {
-        central_system::Event::Request {
-            request: Request::StatusNotification(_),
-            ..
-        } => Some(()),
-        _ => None,
-    })
-    .await;
-
-    // Reset, accepted by the station's application.
-    let reset = ResetRequest {
-        kind: ResetType::Soft,
-    };
-    let handle = cs
-        .run(move |m, now| m.call(now, &reset))
-        .await
-        .unwrap()
-        .unwrap();
-    let decision = next(&mut cp_events, "reset request", |e| match e {
-        charge_point::Event::ResetRequested { decision, .. } => Some(decision.clone()),
-        _ => None,
-    })
-    .await;
-    cp.run(move |m, now| m.reply(now, decision, Reply::Reset(ResetStatus::Accepted)))
-        .await
-        .unwrap()
-        .unwrap();
-    next(&mut cs_events, "reset answer", |e| match e {
-        central_system::Event::CallCompleted(done) if done.handle == handle => Some(()),
-        _ => None,
-    })
-    .await;
-
-    // The station goes down for the reset.
-    cp.close(1000, "reset").unwrap();
-    let _ = tokio::time::timeout(BOUND, done).await;
-    next_disconnect(&mut cs_events).await;
+        .end()
+        .await;
     server.shutdown().await;
-}
-
-async fn next_disconnect(events: &mut (impl Stream<Item = Event<central_system::Event>> + Unpin)) {
-    let wait = async {
-        while let Some(event) = events.next().await {
-            if matches!(event, Event::Disconnected(_)) {
-                return;
-            }
-        }
-    };
-    tokio::time::timeout(BOUND, wait).await.unwrap();
 }
 
 /// A live session recorded on both sides replays on fresh machines.
