@@ -39,6 +39,25 @@ impl MemorySink {
             .clone()
     }
 
+    /// How many lines were written.
+    pub fn len(&self) -> usize {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).len()
+    }
+
+    /// Whether nothing was written.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The lines written after the first `skip`.
+    pub fn lines_after(&self, skip: usize) -> Vec<String> {
+        let lines = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        lines
+            .get(skip..)
+            .map(<[String]>::to_vec)
+            .unwrap_or_default()
+    }
+
     /// The trace written so far, one line per line.
     pub fn text(&self) -> String {
         let mut text = self.lines().join("\n");

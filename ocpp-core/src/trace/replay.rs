@@ -186,7 +186,7 @@ pub fn replay_as<M: Traced>(text: &str) -> Result<Replayed, ReplayError> {
             Monotonic::from_millis(origin.monotonic_ms + step.t),
             origin.wall + Duration::from_millis(step.t),
         );
-        let written = sink.lines().len();
+        let written = sink.len();
         match step.input {
             Input::Connected => recorder.handle_connected(now),
             Input::Disconnected => recorder.handle_disconnected(now),
@@ -204,10 +204,11 @@ pub fn replay_as<M: Traced>(text: &str) -> Result<Replayed, ReplayError> {
             }
         }
         while recorder.poll_output().is_some() {}
-        let actual: Vec<(String, OutputLine)> = sink.lines()[written..]
-            .iter()
-            .filter_map(|text| match parse_line(text) {
-                Ok(Line::Out { output, .. }) => Some((text.clone(), output)),
+        let actual: Vec<(String, OutputLine)> = sink
+            .lines_after(written)
+            .into_iter()
+            .filter_map(|text| match parse_line(&text) {
+                Ok(Line::Out { output, .. }) => Some((text, output)),
                 _ => None,
             })
             .collect();
