@@ -253,3 +253,62 @@ pub fn replay_as<M: Traced>(text: &str) -> Result<Replayed, ReplayError> {
         outputs: checked,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HEADER: &str = r#"{"format":"ocpp-trace","version":1,"role":"central_system","ocpp":"1.6","origin":{"monotonic_ms":0,"wall":"2026-01-01T00:00:00Z"},"setup":{"charge_point_id":"CP","boot_status":"Accepted","boot_interval_s":300,"first_transaction_id":1,"automatic":["BootNotification"],"registration":"Unknown","call_timeout_ms":30000}}"#;
+
+    fn trace(lines: &[&str]) -> String {
+        let mut text = String::from(HEADER);
+        for line in lines {
+            text.push('\n');
+            text.push_str(line);
+        }
+        text
+    }
+
+    fn invalid_at(text: &str) -> (usize, String) {
+        match replay(text) {
+            Err(ReplayError::Invalid(TraceError { line, reason })) => (line, reason),
+            other => panic!("expected an invalid trace, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_hand_written_trace_replays() {
+        let text = trace(&[
+            r#"{"t":0,"in":"connected"}"#,
+            r#"{"t":0,"out":"event","event":"Connected","debug":"written by hand"}"#,
+            r#"{"t":1500,"in":"disconnected"}"#,
+            r#"{"t":1500,"out":"event","event":"Disconnected","debug":""}"#,
+        ]);
+        let replayed = replay(&text).unwrap();
+        assert_eq!((replayed.inputs, replayed.outputs), (2, 2));
+    }
+
+    #[test]
+    fn malformed_traces_are_refused_with_their_line() {
+        let backwards = trace(&[r#"{"t":5,"in":"connected"}"#, r#"{"t":4,"in":"timeout"}"#]);
+        assert_eq!(invalid_at(&backwards), (3, "time goes backwards".into()));
+        let output_first = trace(&[r#"{"t":0,"out":"close","code":1000,"reason":""}"#]);
+        assert_eq!(invalid_at(&output_first).0, 2);
+        let command = trace(&[r#"{"t":0,"in":"command","command":{"fly":{}}}"#]);
+        let (line, reason) = invalid_at(&command);
+        assert_eq!(line, 2);
+        assert!(reason.starts_with("command:"), "{reason}");
+        let (line, reason) = invalid_at(&trace(&["not json"]));
+        assert_eq!(line, 2);
+        assert!(reason.starts_with("not JSON"), "{reason}");
+        let (line, reason) = invalid_at("");
+        assert_eq!(line, 1);
+        assert!(reason.contains("empty"), "{reason}");
+    }
+
+    #[test]
+    fn a_trace_of_the_other_role_is_refused() {
+        let err = replay_as::<ChargePoint>(&trace(&[])).unwrap_err();
+        assert!(err.to_string().contains("not a ChargePoint one"), "{err}");
+    }
+}
