@@ -382,3 +382,43 @@ fn transaction(applied: Applied) -> Result<TransactionKey, ChargePointError> {
 fn unreachable_outcome<T>(applied: Applied) -> T {
     unreachable!("ChargePoint::apply returned {applied:?} for another command")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::v16::ChargePointStatus;
+
+    #[test]
+    fn setups_build_their_configuration_and_refuse_unknown_keys() {
+        let boot = BootNotificationRequest::new("V", "M");
+        let setup = ChargePointSetup::new(boot.clone()).key(StandardKey::NumberOfConnectors, "3");
+        let config = setup.config().unwrap();
+        assert_eq!(config.boot, boot);
+        assert_eq!(config.rpc.call_timeout, Duration::from_secs(30));
+        let mut unknown = setup.clone();
+        unknown.keys.insert("NoSuchKey".into(), "1".into());
+        assert_eq!(
+            unknown.config().unwrap_err(),
+            "NoSuchKey is not a standard configuration key"
+        );
+        let mut invalid = setup;
+        invalid
+            .keys
+            .insert("NumberOfConnectors".into(), "many".into());
+        assert!(invalid.config().is_err());
+    }
+
+    #[test]
+    fn commands_are_written_in_snake_case_with_their_arguments() {
+        let command = Command::ReportStatus {
+            connector: 1,
+            status: ConnectorStatus::new(ChargePointStatus::Charging),
+        };
+        let json = serde_json::to_string(&command).unwrap();
+        assert_eq!(
+            json,
+            r#"{"report_status":{"connector":1,"status":{"status":"Charging","error_code":"NoError"}}}"#
+        );
+        assert_eq!(serde_json::from_str::<Command>(&json).unwrap(), command);
+    }
+}
