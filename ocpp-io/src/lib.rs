@@ -22,6 +22,8 @@
 //!   from them, and what is checked where. The adapters only run the TLS handshakes.
 //! - [`persist`]: the [`Persister`] the driver hands its batches to.
 //! - [`handler`]: events delivered to an [`EventHandler`] instead of read from the stream.
+//! - [`trace`]: the file a recorded connection's trace goes to (the recorder is
+//!   `ocpp_core::trace::Recorder`, a machine wrapper, so both adapters run it unchanged).
 //!
 //! Applications normally use it through an adapter crate, which re-exports what they need.
 //!
@@ -60,6 +62,7 @@ pub mod persist;
 pub mod runtime;
 pub mod security;
 pub mod server;
+pub mod trace;
 
 pub use async_tungstenite::tungstenite;
 pub use client::{Backoff, Client, ClientConfig, ClientStream, ConnectError, Connector};
