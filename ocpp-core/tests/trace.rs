@@ -7,19 +7,23 @@
 
 use std::time::Duration;
 
+use ocpp_core::Decimal;
 use ocpp_core::central_system::{
     self, CentralSystem, CentralSystemConfig, CentralSystemPolicy, CentralSystemSetup,
 };
 use ocpp_core::charge_point::config::StandardKey;
-use ocpp_core::charge_point::{self, ChargePoint, ChargePointSetup, ConnectorStatus, Reply};
+use ocpp_core::charge_point::firmware::TransferOutcome;
+use ocpp_core::charge_point::smart_charging::ChargingLimit;
+use ocpp_core::charge_point::{self, ChargePoint, ChargePointSetup, ConnectorStatus, Fault, Reply};
 use ocpp_core::machine::{Machine, Output};
 use ocpp_core::rpc::UuidV4Ids;
 use ocpp_core::time::{Monotonic, Now};
 use ocpp_core::trace::{MemorySink, Recorder, Role, replay};
 use ocpp_core::v16::{
-    BootNotificationRequest, ChangeConfigurationRequest, ChargePointStatus,
-    GetConfigurationRequest, MessageTrigger, Reason, RemoteStartStopStatus,
+    BootNotificationRequest, ChangeConfigurationRequest, ChargePointErrorCode, ChargePointStatus,
+    GetConfigurationRequest, GetDiagnosticsRequest, MessageTrigger, Reason, RemoteStartStopStatus,
     RemoteStartTransactionRequest, ResetRequest, ResetStatus, ResetType, TriggerMessageRequest,
+    UpdateFirmwareRequest,
 };
 use time::macros::datetime;
 
@@ -233,4 +237,130 @@ fn the_origin_is_the_first_instant_rounded_up_to_the_millisecond() {
             .unwrap()
             .starts_with(r#"{"t":0,"in":"connected"}"#)
     );
+}
+
+/// Every application command of the Charge Point is recorded as data and replays (DESIGN
+/// "Conformance": a trace holds everything the application did): the hardware facts the
+/// status is derived from (plug in, suspensions, EV-side disconnect, fault, unplug), a driver
+/// prepared, the operator's configuration (accepted and refused), a local limit, and the
+/// application's reports on a firmware update (1.6 section 5.19) and a diagnostics upload
+/// (section 5.9).
+#[test]
+fn hardware_configuration_limit_and_transfer_commands_are_recorded_and_replay() {
+    let (cp_sink, cs_sink) = (MemorySink::new(), MemorySink::new());
+    let mut link = Link::new(&cp_sink, &cs_sink);
+    link.cs.handle_connected(link.now);
+    link.cp.handle_connected(link.now);
+    link.settle();
+    let now = link.now;
+    link.cp.plug_in(now, 1).unwrap();
+    link.cp.prepare(now, 1, "TAG-1").unwrap();
+    link.cp
+        .start_transaction(now, 1, "TAG-1", 100, None)
+        .unwrap();
+    link.settle();
+    link.cp.set_ev_suspended(now, 1, true).unwrap();
+    link.cp.set_evse_suspended(now, 1, true).unwrap();
+    link.cp.set_evse_suspended(now, 1, false).unwrap();
+    link.cp.set_ev_suspended(now, 1, false).unwrap();
+    link.cp.ev_side_disconnected(now, 1).unwrap();
+    link.settle();
+    link.cp.unplug(now, 1).unwrap();
+    let fault = Fault::new(ChargePointErrorCode::GroundFailure);
+    link.cp.report_fault(now, 2, fault).unwrap();
+    // A fault needs an error code: refused, and the refusal recorded.
+    let no_fault = Fault::new(ChargePointErrorCode::NoError);
+    assert!(link.cp.report_fault(now, 2, no_fault).is_err());
+    link.cp.clear_fault(now, 2).unwrap();
+    link.cp
+        .set_configuration(now, "MeterValueSampleInterval", "17")
+        .unwrap();
+    assert!(link.cp.set_configuration(now, "NoSuchKey", "1").is_err());
+    let limit = ChargingLimit::amps(Decimal::from(16), 3);
+    link.cp.set_local_limit(now, 0, Some(limit)).unwrap();
+    link.cp.set_local_limit(now, 0, None).unwrap();
+    link.settle();
+
+    let update = UpdateFirmwareRequest {
+        location: "ftp://firmware.example.com/v2.bin".into(),
+        retries: None,
+        retrieve_date: now.wall,
+        retry_interval: None,
+    };
+    link.cs.call(now, &update).unwrap();
+    link.settle();
+    link.advance(Duration::from_secs(1));
+    let now = link.now;
+    link.cp
+        .firmware_downloaded(now, TransferOutcome::Succeeded)
+        .unwrap();
+    link.settle();
+    link.cp
+        .firmware_installed(now, TransferOutcome::Succeeded)
+        .unwrap();
+    link.settle();
+    let diagnostics = GetDiagnosticsRequest {
+        location: "ftp://logs.example.com/".into(),
+        retries: None,
+        retry_interval: None,
+        start_time: None,
+        stop_time: None,
+    };
+    link.cs.call(now, &diagnostics).unwrap();
+    link.settle();
+    let decision = link
+        .cp_events
+        .drain(..)
+        .find_map(|event| match event {
+            charge_point::Event::DiagnosticsRequested { decision, .. } => Some(decision),
+            _ => None,
+        })
+        .expect("the diagnostics request");
+    let file_name = Some("diagnostics.log".to_owned());
+    link.cp
+        .reply(now, decision, Reply::Diagnostics { file_name })
+        .unwrap();
+    link.settle();
+    link.cp
+        .diagnostics_uploaded(now, TransferOutcome::Succeeded)
+        .unwrap();
+    link.settle();
+    link.cp.handle_disconnected(link.now);
+    link.cs.handle_disconnected(link.now);
+    link.settle();
+
+    let (cp, cs) = (cp_sink.text(), cs_sink.text());
+    for command in [
+        "plug_in",
+        "prepare",
+        "set_ev_suspended",
+        "set_evse_suspended",
+        "ev_side_disconnected",
+        "unplug",
+        "report_fault",
+        "clear_fault",
+        "set_configuration",
+        "set_local_limit",
+        "firmware_downloaded",
+        "firmware_installed",
+        "diagnostics",
+        "diagnostics_uploaded",
+    ] {
+        let recorded = format!(r#""command":{{"{command}""#);
+        let replied = format!(r#""{command}":{{"#);
+        assert!(
+            cp.contains(&recorded) || cp.contains(&replied),
+            "{command} not recorded:\n{cp}"
+        );
+    }
+    // The refusals are results like any other.
+    assert!(cp.contains("NoErrorIsNoFault"), "{cp}");
+    assert!(cp.contains("Ok(Configuration(Err("), "{cp}");
+    // The firmware and diagnostics statuses reached the Central System.
+    for status in [r#""Downloaded""#, r#""Installed""#, r#""Uploaded""#] {
+        assert!(cs.contains(status), "{status} not sent:\n{cs}");
+    }
+    for text in [&cp, &cs] {
+        replay(text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    }
 }
