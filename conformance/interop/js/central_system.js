@@ -8,7 +8,8 @@
 // request of the scenario, then bad input (as raw frames: strictMode refuses to send them),
 // then a Reset, after which it must boot again. Exit status 0 when every check passed.
 
-const { RPCServer } = require('ocpp-rpc');
+const { RPCServer, createRPCError } = require('ocpp-rpc');
+const { isDeepStrictEqual } = require('util');
 const { Checks, Wire, spawnOurs, stopOurs, sleep, envPath, probePeer } = require('./common');
 
 const STATION = 'JS-CS-PEER';
@@ -23,6 +24,7 @@ async function main() {
         boots: 0,
         heartbeatInterval: 300,
         nextTransactionId: 100,
+        starts: 0,
         bootWaiters: [],
         strictFailures: [],
     };
@@ -51,9 +53,13 @@ async function main() {
         client.handle('Authorize', ({ params }) => ({
             idTagInfo: { status: params.idTag === 'TAG-BLOCKED' ? 'Blocked' : 'Accepted' },
         }));
-        client.handle('StartTransaction', () => ({
-            transactionId: system.nextTransactionId++, idTagInfo: { status: 'Accepted' },
-        }));
+        client.handle('StartTransaction', () => {
+            // The first one fails in the central system (1.6 section 3.7.1): the station must
+            // send it again after TransactionMessageRetryInterval.
+            system.starts += 1;
+            if (system.starts === 1) throw createRPCError('InternalError', 'interop: the first StartTransaction fails');
+            return { transactionId: system.nextTransactionId++, idTagInfo: { status: 'Accepted' } };
+        });
         client.handle('StopTransaction', () => ({ idTagInfo: { status: 'Accepted' } }));
         client.handle('MeterValues', () => ({}));
     });
@@ -120,6 +126,11 @@ async function phaseSession(checks, wire, binary, work, url) {
     const start = await wire.waitCall('StartTransaction', mark, 1000);
     checks.check('StartTransaction on connector 1 with TAG-1',
         start !== null && start.connectorId === 1 && start.idTag === 'TAG-1', start);
+    const starts = wire.calls('StartTransaction');
+    const errors = wire.frames.filter((e) => e.dir === 'out' && Array.isArray(e.frame) && e.frame[0] === 4);
+    checks.check('after the CallError InternalError our station sends the same StartTransaction again (1.6 section 3.7.1)',
+        starts.length === 2 && isDeepStrictEqual(starts[0], starts[1]) && errors.length === 1
+        && errors[0].frame[2] === 'InternalError', { starts, errors: errors.map((e) => e.frame) });
     const stop = await wire.waitCall('StopTransaction', mark, 1000);
     checks.check('StopTransaction of the transaction id given, 500 Wh later',
         start !== null && stop !== null && stop.transactionId === 100 && stop.meterStop - start.meterStart === 500, stop);
