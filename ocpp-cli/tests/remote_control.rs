@@ -15,9 +15,9 @@ use ocpp_core::central_system::{
 };
 use ocpp_core::rpc::UuidV4Ids;
 use ocpp_core::v16::{
-    Reason, RemoteStartStopStatus, RemoteStartTransactionRequest, RemoteStartTransactionResponse,
-    Request, ResetRequest, ResetResponse, ResetStatus, ResetType, UnlockConnectorRequest,
-    UnlockConnectorResponse, UnlockStatus,
+    ChargePointStatus, Reason, RemoteStartStopStatus, RemoteStartTransactionRequest,
+    RemoteStartTransactionResponse, Request, ResetRequest, ResetResponse, ResetStatus, ResetType,
+    UnlockConnectorRequest, UnlockConnectorResponse, UnlockStatus,
 };
 use ocpp_io_tokio::{Connection, Event, ServerConfig};
 
@@ -183,18 +183,45 @@ async fn ocpp_cp_answers_remote_start_unlock_and_reset_and_boots_again_after_the
         .await;
     assert_eq!(stopped.reason, Some(Reason::UnlockCommand));
 
-    // 1.6 section 5.14: accepted, the station restarts on its store and boots again.
+    // 1.6 section 5.14: accepted, the running transaction is stopped (SoftReset), the station
+    // restarts on its store and boots again with the connector free.
+    let answer: RemoteStartTransactionResponse = peer
+        .call(RemoteStartTransactionRequest {
+            connector_id: Some(1),
+            id_tag: "TAG-RC".into(),
+            charging_profile: None,
+        })
+        .await;
+    assert_eq!(answer.status, RemoteStartStopStatus::Accepted);
+    peer.request("the second StartTransaction", |r| {
+        matches!(r, Request::StartTransaction(_)).then_some(())
+    })
+    .await;
     let answer: ResetResponse = peer
         .call(ResetRequest {
             kind: ResetType::Soft,
         })
         .await;
     assert_eq!(answer.status, ResetStatus::Accepted);
+    let stopped = peer
+        .request("StopTransaction of the reset", |r| match r {
+            Request::StopTransaction(stop) => Some(stop.clone()),
+            _ => None,
+        })
+        .await;
+    assert_eq!(stopped.reason, Some(Reason::SoftReset));
     let mut again = accept(&mut server).await;
     again
         .request("BootNotification after the reset", |r| {
             matches!(r, Request::BootNotification(_)).then_some(())
         })
         .await;
+    let status = again
+        .request("connector 1's status after the reboot", |r| match r {
+            Request::StatusNotification(status) if status.connector_id == 1 => Some(status.status),
+            _ => None,
+        })
+        .await;
+    assert_eq!(status, ChargePointStatus::Available);
     server.shutdown().await;
 }

@@ -367,6 +367,13 @@ async def phase_remote(checks, system, binary, work, url):
     except asyncio.TimeoutError:
         rebooted = False
     checks.check("BootNotification again after the reset", rebooted, f"{system.boots} boots")
+    reboot = next((i for i in range(len(wire.frames) - 1, mark - 1, -1)
+                   if (wire.frames[i]["frame"] or [None])[0] == 2
+                   and wire.frames[i]["frame"][2] == "BootNotification"), None)
+    after = None if reboot is None else await wire.wait_call(
+        "StatusNotification", reboot, 5, where=lambda p: p["connectorId"] == 1)
+    checks.check("after the reboot connector 1 is Available, its transaction ended by the reset",
+                 after is not None and after["status"] == "Available", after)
     await asyncio.sleep(0.5)
     code = await stop_ours(process)
     checks.check("ocpp cp --sessions 0 exits 0 on SIGTERM", code == 0, f"exit status {code}")
