@@ -111,6 +111,29 @@ async fn accept(server: &mut ocpp_io_tokio::Server<CentralSystem>) -> Peer {
     }
 }
 
+/// 1.6 section 5.11: a RemoteStartTransaction on connector 1 is answered Accepted, then the
+/// transaction starts there with the given id tag.
+async fn remote_start(peer: &mut Peer) {
+    let answer: RemoteStartTransactionResponse = peer
+        .call(RemoteStartTransactionRequest {
+            connector_id: Some(1),
+            id_tag: "TAG-RC".into(),
+            charging_profile: None,
+        })
+        .await;
+    assert_eq!(answer.status, RemoteStartStopStatus::Accepted);
+    let started = peer
+        .request("StartTransaction", |r| match r {
+            Request::StartTransaction(start) => Some(start.clone()),
+            _ => None,
+        })
+        .await;
+    assert_eq!(
+        (started.connector_id, started.id_tag.as_str()),
+        (1, "TAG-RC")
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ocpp_cp_answers_remote_start_unlock_and_reset_and_boots_again_after_the_reset() {
     let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("remote-control");
@@ -151,25 +174,7 @@ async fn ocpp_cp_answers_remote_start_unlock_and_reset_and_boots_again_after_the
     })
     .await;
 
-    // 1.6 section 5.11: answered, then the transaction starts with the given id tag.
-    let answer: RemoteStartTransactionResponse = peer
-        .call(RemoteStartTransactionRequest {
-            connector_id: Some(1),
-            id_tag: "TAG-RC".into(),
-            charging_profile: None,
-        })
-        .await;
-    assert_eq!(answer.status, RemoteStartStopStatus::Accepted);
-    let started = peer
-        .request("StartTransaction", |r| match r {
-            Request::StartTransaction(start) => Some(start.clone()),
-            _ => None,
-        })
-        .await;
-    assert_eq!(
-        (started.connector_id, started.id_tag.as_str()),
-        (1, "TAG-RC")
-    );
+    remote_start(&mut peer).await;
 
     // 1.6 section 5.18: the transaction on the connector is stopped first, then unlocked.
     let answer: UnlockConnectorResponse =
@@ -185,18 +190,7 @@ async fn ocpp_cp_answers_remote_start_unlock_and_reset_and_boots_again_after_the
 
     // 1.6 section 5.14: accepted, the running transaction is stopped (SoftReset), the station
     // restarts on its store and boots again with the connector free.
-    let answer: RemoteStartTransactionResponse = peer
-        .call(RemoteStartTransactionRequest {
-            connector_id: Some(1),
-            id_tag: "TAG-RC".into(),
-            charging_profile: None,
-        })
-        .await;
-    assert_eq!(answer.status, RemoteStartStopStatus::Accepted);
-    peer.request("the second StartTransaction", |r| {
-        matches!(r, Request::StartTransaction(_)).then_some(())
-    })
-    .await;
+    remote_start(&mut peer).await;
     let answer: ResetResponse = peer
         .call(ResetRequest {
             kind: ResetType::Soft,
