@@ -283,7 +283,22 @@ fn a_charge_point_killed_mid_session_and_restarted_leaves_no_open_or_duplicate_t
     )
     .spawn()
     .expect("ocpp cp runs");
-    std::thread::sleep(Duration::from_millis(1500));
+    // Killed 0.7 s after its registration, whatever the machine's load: inside the first
+    // session (authorize and start take milliseconds, the session one second).
+    // The reader keeps draining stderr, so the station never writes into a closed pipe.
+    let stderr = BufReader::new(station.stderr.take().expect("piped"));
+    let (registered, on_registered) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in stderr.lines().map_while(Result::ok) {
+            if line.contains("BootNotification Accepted") {
+                let _ = registered.send(());
+            }
+        }
+    });
+    on_registered
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the station registered");
+    std::thread::sleep(Duration::from_millis(700));
     station.kill().expect("SIGKILL");
     let _ = station.wait();
 

@@ -7,23 +7,14 @@
 
 use ocpp_core::charge_point::config::StandardKey;
 use ocpp_core::charge_point::{
-    CONNECTOR_STATUS_COLLECTION, ChargePointError, ConnectorStatus, Event, Fault, Reply,
+    CONNECTOR_STATUS_COLLECTION, ChargePointError, ConnectorStatus, Event, Fault,
 };
 use ocpp_core::persist::Snapshot;
-use ocpp_core::v16::{ChargePointErrorCode, ChargePointStatus, RemoteStartStopStatus};
+use ocpp_core::v16::{ChargePointErrorCode, ChargePointStatus};
 use serde_json::json;
 
 mod cp_world;
 use cp_world::*;
-
-/// A station with `connectors` connectors and the given keys, accepted, its boot statuses
-/// taken.
-fn accepted(connectors: u32, keys: &[(StandardKey, &str)]) -> World {
-    let mut world = World::with_keys(connectors, keys, |_| {});
-    world.connect();
-    world.take_seen();
-    world
-}
 
 /// The statuses the Central System was sent since the last look.
 fn new_statuses(world: &mut World) -> Vec<(i64, String)> {
@@ -163,32 +154,7 @@ fn errata_3_20_plug_in_without_id_tag_times_out_to_finishing() {
 #[test]
 fn tc_011_2_cs_remote_start_times_out_without_a_cable() {
     let mut world = accepted(1, &[(StandardKey::ConnectionTimeOut, "15")]);
-    world
-        .cs
-        .call(
-            world.now,
-            "RemoteStartTransaction",
-            json!({"connectorId": 1, "idTag": "REMOTE"}),
-        )
-        .unwrap();
-    world.settle();
-    let decision = world
-        .events
-        .iter()
-        .find_map(|e| match e {
-            Event::RemoteStartRequested { decision, .. } => Some(decision.clone()),
-            _ => None,
-        })
-        .unwrap();
-    world
-        .cp
-        .reply(
-            world.now,
-            decision,
-            Reply::RemoteStart(RemoteStartStopStatus::Accepted),
-        )
-        .unwrap();
-    world.settle();
+    accept_remote_start(&mut world, 1, "REMOTE");
     assert_eq!(new_statuses(&mut world), status_list(&[(1, "Preparing")]));
     world.run_until(secs(15));
     assert_eq!(timed_out(&world), [(1, Some("REMOTE".to_owned()))]);
@@ -421,18 +387,8 @@ fn an_inoperative_connector_is_unavailable_whatever_the_cable() {
     let mut world = accepted(1, &[]);
     world.cp.plug_in(world.now, 1).unwrap();
     world.settle();
-    world
-        .cs_calls(
-            "ChangeAvailability",
-            json!({"connectorId": 1, "type": "Inoperative"}),
-        )
-        .unwrap();
-    world
-        .cs_calls(
-            "ChangeAvailability",
-            json!({"connectorId": 1, "type": "Operative"}),
-        )
-        .unwrap();
+    change_availability(&mut world, 1, false);
+    change_availability(&mut world, 1, true);
     assert_eq!(
         new_statuses(&mut world),
         status_list(&[(1, "Preparing"), (1, "Unavailable"), (1, "Preparing")])
@@ -548,5 +504,21 @@ fn hardware_facts_of_impossible_connectors_are_refused() {
     assert_eq!(
         world.cp.prepare(world.now, 1, "OTHER"),
         Err(ChargePointError::TransactionRunning(1))
+    );
+}
+
+/// A cable pulled out at the EV side without a transaction stays in the socket: Finishing
+/// until it is taken away, so the next driver does not start on it.
+#[test]
+fn a_cable_left_in_the_socket_is_finishing() {
+    let mut world = accepted(1, &[]);
+    world.cp.plug_in(world.now, 1).unwrap();
+    world.cp.ev_side_disconnected(world.now, 1).unwrap();
+    world.settle();
+    world.cp.unplug(world.now, 1).unwrap();
+    world.settle();
+    assert_eq!(
+        new_statuses(&mut world),
+        status_list(&[(1, "Preparing"), (1, "Finishing"), (1, "Available")])
     );
 }

@@ -155,3 +155,28 @@ pub(super) fn derive(connector: u32, facts: &Facts, stack: StackState) -> Connec
     }
     status(ChargePointStatus::Available)
 }
+/// Whether a connector could take a new reservation or a new driver, for ReserveNow (section
+/// 5.13).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Condition {
+    Free,
+    Occupied,
+    Faulted,
+    Unavailable,
+}
+
+/// The condition of a connector (0: the station as a whole), reservations aside.
+pub(super) fn condition(facts: &Facts, stack: StackState) -> Condition {
+    let unreserved = StackState {
+        reserved: false,
+        ..stack
+    };
+    match derive(1, facts, unreserved).status {
+        ChargePointStatus::Available => Condition::Free,
+        ChargePointStatus::Faulted => Condition::Faulted,
+        ChargePointStatus::Unavailable => Condition::Unavailable,
+        // Reported outright by the application; the stack holds no reservation here.
+        ChargePointStatus::Reserved => Condition::Free,
+        _ => Condition::Occupied,
+    }
+}

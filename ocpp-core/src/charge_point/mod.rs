@@ -12,6 +12,7 @@
 //! every change (with `MinimumStatusDuration`), the status derived per section 4.9 from the
 //! hardware facts and the stack's state (or reported outright by the application),
 //! `ConnectionTimeOut` and the EV-side disconnect keys, connector facts persisted and restored,
+//! reservations ([`reservation`]: ReserveNow and CancelReservation with the Reservation profile),
 //! clock synchronisation, TriggerMessage for BootNotification, Heartbeat and
 //! StatusNotification, Authorize (online, no cache or local list yet) and DataTransfer in both
 //! directions, the Central System's side answered by the application through
@@ -28,6 +29,7 @@ mod connector;
 pub mod firmware;
 mod ledger;
 pub mod metering;
+pub mod reservation;
 mod role;
 
 pub use connector::{Cable, Fault};

@@ -15,10 +15,11 @@ use time::OffsetDateTime;
 
 use super::authorization::{AuthSettings, Authorization, InfoRecorded, LocalDecision, Source};
 use super::config::{self, Configuration, Definitions, Profile, RestoreIssue, StandardKey};
-use super::connector::{self, Cable, Facts, Fault, StackState};
+use super::connector::{self, Cable, Condition, Facts, Fault, StackState};
 use super::firmware::{Firmware, FirmwareSettings, Notice, TransferError, TransferOutcome};
 use super::ledger::{Ledger, TransactionKey};
 use super::metering::{self, Metering, Reading};
+use super::reservation::{Reservation, ReservationEnd, Reservations};
 use crate::machine::{Machine, Output};
 use crate::message::OcppRequest;
 use crate::persist::{Snapshot, StoreOp};
@@ -29,16 +30,17 @@ use crate::rpc::{
 use crate::time::{Monotonic, Now};
 use crate::v16::{
     self, AuthorizationStatus, AuthorizeRequest, AuthorizeResponse, AvailabilityStatus,
-    AvailabilityType, BootNotificationRequest, BootNotificationResponse,
-    ChangeAvailabilityResponse, ChangeConfigurationResponse, ChargePointErrorCode,
-    ChargePointStatus, ChargingProfile, DataTransferRequest, DataTransferResponse,
-    DiagnosticsStatusNotificationRequest, FirmwareStatusNotificationRequest, GetDiagnosticsRequest,
-    GetDiagnosticsResponse, HeartbeatRequest, HeartbeatResponse, IdTagInfo, MessageTrigger, Reason,
-    RegistrationStatus, RemoteStartStopStatus, RemoteStartTransactionResponse,
-    RemoteStopTransactionResponse, ResetResponse, ResetStatus, ResetType, StartTransactionRequest,
-    StartTransactionResponse, StatusNotificationRequest, StopTransactionRequest,
-    StopTransactionResponse, TriggerMessageRequest, TriggerMessageResponse, TriggerMessageStatus,
-    UnlockConnectorResponse, UnlockStatus, UpdateFirmwareResponse,
+    AvailabilityType, BootNotificationRequest, BootNotificationResponse, CancelReservationResponse,
+    CancelReservationStatus, ChangeAvailabilityResponse, ChangeConfigurationResponse,
+    ChargePointErrorCode, ChargePointStatus, ChargingProfile, DataTransferRequest,
+    DataTransferResponse, DiagnosticsStatusNotificationRequest, FirmwareStatusNotificationRequest,
+    GetDiagnosticsRequest, GetDiagnosticsResponse, HeartbeatRequest, HeartbeatResponse, IdTagInfo,
+    MessageTrigger, Reason, RegistrationStatus, RemoteStartStopStatus,
+    RemoteStartTransactionResponse, RemoteStopTransactionResponse, ReservationStatus,
+    ReserveNowRequest, ReserveNowResponse, ResetResponse, ResetStatus, ResetType,
+    StartTransactionRequest, StartTransactionResponse, StatusNotificationRequest,
+    StopTransactionRequest, StopTransactionResponse, TriggerMessageRequest, TriggerMessageResponse,
+    TriggerMessageStatus, UnlockConnectorResponse, UnlockStatus, UpdateFirmwareResponse,
 };
 use crate::{ErrorCode, Version};
 
@@ -345,6 +347,16 @@ pub enum Event {
         /// Unlock the cable at the station's side (`UnlockConnectorOnEVSideDisconnect`).
         unlock: bool,
     },
+    /// The Central System reserved a connector (ReserveNow, section 5.13); the machine
+    /// reports it Reserved and refuses other id tags there.
+    ReservationMade(Reservation),
+    /// A reservation ended; the machine reports the connector's status again.
+    ReservationEnded {
+        /// The reservation.
+        reservation: Reservation,
+        /// Why.
+        reason: ReservationEnd,
+    },
     /// A call the machine made failed; it retries where the protocol says so.
     CallFailed {
         /// The action.
@@ -503,6 +515,18 @@ pub enum ChargePointError {
         /// What is wrong.
         description: String,
     },
+    /// The connector is reserved for another id tag (section 5.13), or it is the last free
+    /// connector and a reservation of "any connector" holds it. An id tag whose parent id tag
+    /// the station does not know (neither the Local Authorization List nor the cache has it)
+    /// is authorized first with [`ChargePoint::authorize`]: the Central System's answer names
+    /// the parent.
+    #[error("connector {connector} is reserved (reservation {reservation_id})")]
+    Reserved {
+        /// The connector.
+        connector: u32,
+        /// The reservation that holds it.
+        reservation_id: i32,
+    },
     /// A fault needs an error code other than `NoError`.
     #[error("a fault needs an error code other than NoError")]
     NoErrorIsNoFault,
@@ -630,6 +654,13 @@ pub struct ChargePoint {
     /// Remote starts for a given connector waiting for the application: the connector and
     /// the id tag, prepared once accepted.
     pending_remote_starts: BTreeMap<Decision, (u32, String)>,
+    reservations: Reservations,
+    /// When the next reservation expires, by the clock of the last input.
+    reservation_deadline: Option<Monotonic>,
+    /// Parent id tags of the latest verdicts of the Central System, most recent last: what a
+    /// reservation for a parent id tag is checked against when neither the Local
+    /// Authorization List nor the cache knows the id tag (section 5.13).
+    recent_parents: VecDeque<(String, String)>,
     /// When the last frame went to the Central System: heartbeats are only needed when the
     /// line has been quiet (section 4.6).
     last_sent: Monotonic,
@@ -680,6 +711,13 @@ const HANDLED_ACTIONS: [&str; 12] = [
     "UnlockConnector",
 ];
 
+/// How many parent id tags of the Central System's verdicts the station remembers for
+/// reservations: enough for the drivers at its connectors at any one time.
+const RECENT_PARENTS: usize = 16;
+
+/// The actions of the Reservation profile, answered when the station supports it.
+const RESERVATION_ACTIONS: [&str; 2] = ["CancelReservation", "ReserveNow"];
+
 /// Where connector availability (ChangeAvailability) is persisted, section 5.2: "Connector
 /// set to Unavailable shall persist a reboot". Key: the connector, four digits; value:
 /// `inoperative`, or a change `scheduled-operative` / `scheduled-inoperative` waiting for a
@@ -703,13 +741,24 @@ impl ChargePoint {
         let connector_count = configuration.number_of_connectors();
         let mut rpc = config.rpc.clone();
         rpc.version = Version::V16;
-        let firmware_actions = configuration
-            .supports(Profile::FirmwareManagement)
-            .then_some(FIRMWARE_ACTIONS)
-            .into_iter()
-            .flatten();
-        rpc.accepted_actions =
-            AcceptedActions::only(HANDLED_ACTIONS.into_iter().chain(firmware_actions));
+        // Section 5.13 answers Rejected for a station "configured not to accept
+        // reservations"; one without the profile does not know the actions.
+        let reservation_actions = if configuration.supports(Profile::Reservation) {
+            &RESERVATION_ACTIONS[..]
+        } else {
+            &[]
+        };
+        let firmware_actions = if configuration.supports(Profile::FirmwareManagement) {
+            &FIRMWARE_ACTIONS[..]
+        } else {
+            &[]
+        };
+        rpc.accepted_actions = AcceptedActions::only(
+            HANDLED_ACTIONS
+                .into_iter()
+                .chain(reservation_actions.iter().copied())
+                .chain(firmware_actions.iter().copied()),
+        );
         let mut connectors: Vec<Connector> = (0..=connector_count)
             .map(|_| Connector {
                 facts: Facts::default(),
@@ -753,6 +802,7 @@ impl ChargePoint {
         }
         let ledger = Ledger::restore(snapshot)?;
         let firmware = Firmware::restore(snapshot)?;
+        let reservations = Reservations::restore(snapshot)?;
         let authorization = Authorization::restore(config.authorization_cache_capacity, snapshot)?;
         let mut metering_records = Snapshot::new();
         for (key, value) in snapshot.records(metering::COLLECTION) {
@@ -816,6 +866,9 @@ impl ChargePoint {
             reset_before_start,
             pending_resets: BTreeMap::new(),
             pending_remote_starts: BTreeMap::new(),
+            reservations,
+            reservation_deadline: None,
+            recent_parents: VecDeque::new(),
             config,
             connected: false,
             registration: Registration::Unregistered,
@@ -892,16 +945,179 @@ impl ChargePoint {
 
     /// The status the Central System is told, derived per section 4.9 (see [`connector`]).
     fn effective_status(&self, connector: usize) -> ConnectorStatus {
+        let stack = StackState {
+            reserved: self.is_reserved(connector as u32),
+            ..self.stack_state(connector)
+        };
+        connector::derive(connector as u32, &self.connectors[connector].facts, stack)
+    }
+
+    /// The stack's own state of a connector, reservations aside.
+    fn stack_state(&self, connector: usize) -> StackState {
         let id = connector as u32;
         let slot = &self.connectors[connector];
-        let stack = StackState {
+        StackState {
             transaction: id > 0 && self.ledger.running_on(id).is_some(),
             deauthorized: slot.deauthorized,
             operative: self.is_operative(id),
             reserved: false,
             waiting: slot.session.is_some(),
-        };
-        connector::derive(id, &slot.facts, stack)
+        }
+    }
+
+    /// Each connector's condition for a new reservation or driver, index 0 the station.
+    fn conditions(&self) -> Vec<Condition> {
+        (0..self.connectors.len())
+            .map(|id| connector::condition(&self.connectors[id].facts, self.stack_state(id)))
+            .collect()
+    }
+
+    /// Free connectors without a reservation of their own, beside `except`.
+    fn free_connectors(&self, conditions: &[Condition], except: u32) -> Vec<u32> {
+        (1..conditions.len() as u32)
+            .filter(|&id| id != except && conditions[id as usize] == Condition::Free)
+            .filter(|&id| self.reservations.on(id).is_none())
+            .collect()
+    }
+
+    /// Reserved: by a reservation of its own, or as one of the last free connectors that the
+    /// reservations of "any connector" hold (OCTT TC_049_CS).
+    fn is_reserved(&self, connector: u32) -> bool {
+        if connector == 0 {
+            return false;
+        }
+        if self.reservations.on(connector).is_some() {
+            return true;
+        }
+        let any = self.reservations.of_any_connector().count();
+        if any == 0 {
+            return false;
+        }
+        let free = self.free_connectors(&self.conditions(), 0);
+        free.contains(&connector) && free.len() <= any
+    }
+
+    /// The reservation `id_tag` uses on `connector`, if any; refused when the connector is
+    /// held for someone else (section 5.13).
+    fn reservation_for(
+        &self,
+        connector: u32,
+        id_tag: &str,
+    ) -> Result<Option<i32>, ChargePointError> {
+        let parent = self.parent_of(id_tag);
+        let admitted = |r: &Reservation| r.admits(id_tag, parent.as_deref());
+        if let Some(r) = self.reservations.on(connector) {
+            return if admitted(r) {
+                Ok(Some(r.reservation_id))
+            } else {
+                Err(ChargePointError::Reserved {
+                    connector,
+                    reservation_id: r.reservation_id,
+                })
+            };
+        }
+        let mut any = self.reservations.of_any_connector();
+        if let Some(r) = self.reservations.of_any_connector().find(|r| admitted(r)) {
+            return Ok(Some(r.reservation_id));
+        }
+        let count = self.reservations.of_any_connector().count();
+        let left = self.free_connectors(&self.conditions(), connector).len();
+        match any.next() {
+            Some(r) if left < count => Err(ChargePointError::Reserved {
+                connector,
+                reservation_id: r.reservation_id,
+            }),
+            _ => Ok(None),
+        }
+    }
+
+    /// The parent id tag of `id_tag`, from the Local Authorization List, the cache or the
+    /// Central System's latest verdicts.
+    fn parent_of(&self, id_tag: &str) -> Option<String> {
+        let listed = self
+            .authorization
+            .local_list()
+            .get(id_tag)
+            .map(|e| e.info());
+        let cached = || self.authorization.cache().get(id_tag).map(|e| e.info());
+        listed
+            .or_else(cached)
+            .and_then(|info| info.parent_id_tag.clone())
+            .or_else(|| {
+                self.recent_parents
+                    .iter()
+                    .rev()
+                    .find(|(tag, _)| tag.eq_ignore_ascii_case(id_tag))
+                    .map(|(_, parent)| parent.clone())
+            })
+    }
+
+    /// The reservations the station holds.
+    pub fn reservations(&self) -> impl Iterator<Item = &Reservation> {
+        self.reservations.iter()
+    }
+
+    fn end_reservation(&mut self, id: i32, reason: ReservationEnd) {
+        let mut ops = Vec::new();
+        if let Some(reservation) = self.reservations.remove(id, &mut ops) {
+            self.persist(ops);
+            self.outputs
+                .push_back(Output::Event(Event::ReservationEnded {
+                    reservation,
+                    reason,
+                }));
+        }
+    }
+
+    /// Ends what expired, and what a fault or unavailability ended (section 5.13), and sets
+    /// the deadline of the next expiry.
+    fn check_reservations(&mut self, now: Now) {
+        let wall = self.time(now);
+        for id in self.reservations.expired(wall) {
+            self.end_reservation(id, ReservationEnd::Expired);
+        }
+        let conditions = self.conditions();
+        let ended: Vec<(i32, ReservationEnd)> = self
+            .reservations
+            .iter()
+            .filter_map(|r| {
+                let condition = match conditions[0] {
+                    Condition::Free | Condition::Occupied => conditions[r.connector as usize],
+                    station => station,
+                };
+                match condition {
+                    Condition::Faulted => Some((r.reservation_id, ReservationEnd::Faulted)),
+                    Condition::Unavailable => Some((r.reservation_id, ReservationEnd::Unavailable)),
+                    Condition::Free | Condition::Occupied => None,
+                }
+            })
+            .collect();
+        for (id, reason) in ended {
+            self.end_reservation(id, reason);
+        }
+        self.reservation_deadline = self.reservations.next_expiry().map(|expiry| {
+            now.monotonic + Duration::try_from(expiry - wall).unwrap_or(Duration::ZERO)
+        });
+    }
+
+    /// ReserveNow (section 5.13).
+    fn reserve_now(&mut self, now: Now, request: ReserveNowRequest) -> ReservationStatus {
+        let status = self.reservations.decide(
+            &request,
+            &self.conditions(),
+            self.configuration.reserve_connector_zero_supported(),
+            self.time(now),
+        );
+        if status == ReservationStatus::Accepted {
+            self.end_reservation(request.reservation_id, ReservationEnd::Replaced);
+            let reservation = Reservation::from(request);
+            let mut ops = Vec::new();
+            self.reservations.insert(reservation.clone(), &mut ops);
+            self.persist(ops);
+            self.outputs
+                .push_back(Output::Event(Event::ReservationMade(reservation)));
+        }
+        status
     }
 
     /// Starts the stability clock of every connector whose derived status changed.
@@ -920,9 +1136,9 @@ impl ChargePoint {
 
     /// The application reports a connector's status outright (0 = the station as a whole),
     /// for applications that drive the status themselves. It wins over the status the stack
-    /// derives until the application reports a hardware fact about the connector
-    /// ([`ChargePoint::plug_in`] and the like); only an inoperative connector without a
-    /// transaction is reported Unavailable regardless (section 5.2). It is persisted at once
+    /// derives (Reserved included) until the application reports a hardware fact about the
+    /// connector ([`ChargePoint::plug_in`] and the like); only an inoperative connector
+    /// without a transaction is reported Unavailable regardless (section 5.2). It is persisted at once
     /// and sent as a StatusNotification when the station may send and the status has been
     /// stable for `MinimumStatusDuration`.
     pub fn report_status(
@@ -1086,6 +1302,8 @@ impl ChargePoint {
             return Err(ChargePointError::TransactionRunning(connector));
         }
         let id_tag = id_tag.into();
+        self.settle_restored(now);
+        self.reservation_for(connector, &id_tag)?;
         // F2: presenting an id tag again starts a new session.
         self.hardware_fact(now, connector, |facts| facts.finishing = false)?;
         self.connectors[connector as usize].session = Some((id_tag, now.monotonic));
@@ -1115,7 +1333,9 @@ impl ChargePoint {
         let free = cable == Cable::Unplugged;
         self.hardware_fact(now, connector, |facts| {
             facts.cable = cable;
-            facts.finishing &= !free;
+            // Without a transaction, a cable left in the socket is the driver's to take away
+            // before the next one may start (as in errata 3.20).
+            facts.finishing = !free && (facts.finishing || running.is_none());
         })?;
         let slot = &mut self.connectors[connector as usize];
         slot.plugged_at = None;
@@ -1301,6 +1521,9 @@ impl ChargePoint {
             return Err(ChargePointError::TransactionRunning(connector));
         }
         let id_tag = id_tag.into();
+        // Section 5.13: the reservation the id tag uses goes with the StartTransaction.
+        let reserved = self.reservation_for(connector, &id_tag)?;
+        let reservation_id = reserved.or(reservation_id);
         let timestamp = self.time(now);
         let request = StartTransactionRequest {
             connector_id: connector as i32,
@@ -1327,6 +1550,9 @@ impl ChargePoint {
         self.metering
             .transaction_started(corrected, connector, key, &self.configuration, &mut ops);
         self.persist(ops);
+        if let Some(id) = reserved {
+            self.end_reservation(id, ReservationEnd::Used);
+        }
         let slot = &mut self.connectors[connector as usize];
         slot.session = None;
         slot.plugged_at = None;
@@ -1740,6 +1966,7 @@ impl ChargePoint {
         // Transfers go on offline too; their notifications wait in the queue.
         self.poll_firmware(now);
         self.connection_timeouts(now);
+        self.check_reservations(now);
         self.refresh_statuses(now);
         if !self.connected {
             return;
@@ -1954,6 +2181,13 @@ impl ChargePoint {
                         });
                         if let Ok(info) = &result {
                             self.record_id_tag_info(now, &id_tag, info);
+                            if let Some(parent) = &info.parent_id_tag {
+                                self.recent_parents
+                                    .push_back((id_tag.clone(), parent.clone()));
+                                if self.recent_parents.len() > RECENT_PARENTS {
+                                    self.recent_parents.pop_front();
+                                }
+                            }
                         }
                         self.outputs.push_back(Output::Event(Event::Authorized {
                             handle,
@@ -2318,7 +2552,12 @@ impl ChargePoint {
                             || self.ledger.running_on(c).is_some()
                             || !self.is_operative(c)
                     })
-                    || request.connector_id.is_some_and(|c| c < 0);
+                    || request.connector_id.is_some_and(|c| c < 0)
+                    // Section 5.13: a reserved connector refuses other id tags.
+                    || connector.is_some_and(|c| {
+                        c <= self.connector_count()
+                            && self.reservation_for(c, &request.id_tag).is_err()
+                    });
                 if refused {
                     let response = RemoteStartTransactionResponse {
                         status: RemoteStartStopStatus::Rejected,
@@ -2394,6 +2633,30 @@ impl ChargePoint {
                             transaction: self.ledger.running_on(connector).map(|t| t.key),
                         }));
                 }
+            }
+            Ok(v16::Request::ReserveNow(request)) => {
+                let status = self.reserve_now(now, request);
+                let _ = self
+                    .endpoint
+                    .respond_with(now, &call.id, &ReserveNowResponse { status });
+            }
+            Ok(v16::Request::CancelReservation(request)) => {
+                // Section 5.1: Accepted if and only if the station holds the reservation.
+                let known = self
+                    .reservations
+                    .iter()
+                    .any(|r| r.reservation_id == request.reservation_id);
+                self.end_reservation(request.reservation_id, ReservationEnd::Cancelled);
+                let status = if known {
+                    CancelReservationStatus::Accepted
+                } else {
+                    CancelReservationStatus::Rejected
+                };
+                let _ = self.endpoint.respond_with(
+                    now,
+                    &call.id,
+                    &CancelReservationResponse { status },
+                );
             }
             Ok(v16::Request::ChangeAvailability(request)) => {
                 let status = self.change_availability(now, request.connector_id, request.kind);
@@ -2592,6 +2855,9 @@ impl ChargePoint {
                 connector,
                 operative,
             }));
+        // Section 5.13: an unavailable connector loses its reservation, persisted before the
+        // answer goes out.
+        self.check_reservations(now);
     }
 
     fn save_availability(&mut self, connector: u32) {
@@ -2725,6 +2991,7 @@ impl ChargePoint {
             .filter_map(|id| self.connection_deadline(id, timeout))
             .chain(self.metering.next_deadline(&self.configuration))
             .chain(self.firmware.next_deadline())
+            .chain(self.reservation_deadline)
             .min();
         if !self.connected {
             return sampling;

@@ -8,12 +8,12 @@ use std::time::Duration;
 
 use ocpp_core::Version;
 use ocpp_core::charge_point::config::{Definitions, StandardKey};
-use ocpp_core::charge_point::{ChargePoint, ChargePointConfig, Event};
+use ocpp_core::charge_point::{ChargePoint, ChargePointConfig, Event, Reply};
 use ocpp_core::machine::{Machine, Output};
 use ocpp_core::persist::Snapshot;
 use ocpp_core::rpc::{Call, CounterIds, Endpoint, EndpointConfig, Output as RpcOutput, RpcEvent};
 use ocpp_core::time::{Monotonic, Now};
-use ocpp_core::v16::BootNotificationRequest;
+use ocpp_core::v16::{BootNotificationRequest, RemoteStartStopStatus};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::macros::datetime;
@@ -305,4 +305,59 @@ pub(crate) fn statuses(seen: &[Seen]) -> Vec<(i64, &str)> {
 
 pub(crate) fn sent<'a>(seen: &'a [Seen], action: &str) -> Vec<&'a Seen> {
     seen.iter().filter(|s| s.action == action).collect()
+}
+
+/// A station with `connectors` connectors and the given keys, accepted, the statuses of its
+/// boot taken.
+pub(crate) fn accepted(connectors: u32, keys: &[(StandardKey, &str)]) -> World {
+    let mut world = World::with_keys(connectors, keys, |_| {});
+    world.connect();
+    world.take_seen();
+    world
+}
+
+/// The Central System sends RemoteStartTransaction and the application accepts it.
+pub(crate) fn accept_remote_start(world: &mut World, connector: u32, id_tag: &str) {
+    world
+        .cs
+        .call(
+            world.now,
+            "RemoteStartTransaction",
+            json!({"connectorId": connector, "idTag": id_tag}),
+        )
+        .unwrap();
+    world.settle();
+    let decision = world
+        .events
+        .iter()
+        .rev()
+        .find_map(|e| match e {
+            Event::RemoteStartRequested { decision, .. } => Some(decision.clone()),
+            _ => None,
+        })
+        .expect("the application decides");
+    world
+        .cp
+        .reply(
+            world.now,
+            decision,
+            Reply::RemoteStart(RemoteStartStopStatus::Accepted),
+        )
+        .unwrap();
+    world.settle();
+}
+
+/// The Central System makes `connector` operative or inoperative (ChangeAvailability).
+pub(crate) fn change_availability(world: &mut World, connector: u32, operative: bool) -> Value {
+    let kind = if operative {
+        "Operative"
+    } else {
+        "Inoperative"
+    };
+    world
+        .cs_calls(
+            "ChangeAvailability",
+            json!({"connectorId": connector, "type": kind}),
+        )
+        .unwrap()
 }
