@@ -478,3 +478,108 @@ fn a_reservation_ended_by_change_availability_is_deleted_before_the_answer() {
         .position(|o| matches!(o, Output::Transmit(_)));
     assert!(deleted.unwrap() < answered.unwrap(), "{outputs:?}");
 }
+
+/// A stored reservation of a connector the station no longer has (the hardware changed between
+/// versions) ends at the first input instead of breaking the station.
+#[test]
+fn a_stored_reservation_of_a_removed_connector_ends() {
+    let mut world = accepted(3, &[]);
+    assert_eq!(reserve(&mut world, 71, 3, "RES", 600), "Accepted");
+    let stored = world.stored.clone();
+    let mut world = World::restored(definitions(1, &[]), |_| {}, stored);
+    world.connect();
+    assert_eq!(ended(&world), [(71, ReservationEnd::Unavailable)]);
+    assert_eq!(world.cp.reservations().count(), 0);
+}
+
+/// A deterministic random walk over everything that can happen to connectors (hardware facts,
+/// transactions, availability, reservations, time): the machine never panics, never stalls
+/// on a deadline (`run_until` fails on one that does not move), and every reservation it
+/// holds is one the Central System made and has not seen end.
+#[test]
+fn random_walks_over_connectors_and_reservations_stay_consistent() {
+    let keys = [
+        (StandardKey::ReserveConnectorZeroSupported, "true"),
+        (StandardKey::ConnectionTimeOut, "20"),
+        (StandardKey::MinimumStatusDuration, "1"),
+    ];
+    for seed in 1..=20u64 {
+        let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let mut next = move |n: u64| {
+            // xorshift64
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state % n
+        };
+        let mut world = accepted(2, &keys);
+        for _ in 0..150 {
+            let connector = next(3) as u32;
+            let tag = ["RES", "OTHER", "KID"][next(3) as usize];
+            let now = world.now;
+            let _ = match next(14) {
+                0 => world.cp.plug_in(now, connector),
+                1 => world.cp.unplug(now, connector),
+                2 => world.cp.ev_side_disconnected(now, connector),
+                3 => world.cp.set_ev_suspended(now, connector, next(2) == 0),
+                4 => world.cp.report_fault(
+                    now,
+                    connector,
+                    Fault::new(ChargePointErrorCode::OtherError),
+                ),
+                5 => world.cp.clear_fault(now, connector),
+                6 => world.cp.prepare(now, connector, tag),
+                7 => world
+                    .cp
+                    .start_transaction(now, connector, tag, 0, None)
+                    .map(|_| ()),
+                8 => world
+                    .cp
+                    .stop_transaction(now, connector, 10, None, None)
+                    .map(|_| ()),
+                9 => {
+                    let id = next(4) as i32;
+                    let _ = reserve(&mut world, id, connector as i32, tag, next(90) as i64);
+                    Ok(())
+                }
+                10 => {
+                    let _ = cancel(&mut world, next(4) as i32);
+                    Ok(())
+                }
+                11 => {
+                    change_availability(&mut world, connector, next(2) == 0);
+                    Ok(())
+                }
+                12 => {
+                    world.disconnect();
+                    world.run_for_seconds(next(30));
+                    world.connect();
+                    Ok(())
+                }
+                _ => {
+                    world.run_for_seconds(next(40));
+                    Ok(())
+                }
+            };
+            world.settle();
+        }
+        // What the machine holds is what was made and not ended, by id.
+        let mut open = std::collections::BTreeSet::new();
+        for event in &world.events {
+            match event {
+                Event::ReservationMade(r) => {
+                    open.insert(r.reservation_id);
+                }
+                Event::ReservationEnded { reservation, .. } => {
+                    open.remove(&reservation.reservation_id);
+                }
+                _ => {}
+            }
+        }
+        let held: std::collections::BTreeSet<i32> =
+            world.cp.reservations().map(|r| r.reservation_id).collect();
+        assert_eq!(held, open, "seed {seed}");
+        let stored = world.stored.records("cp16.reservations").count();
+        assert_eq!(stored, held.len(), "seed {seed}");
+    }
+}

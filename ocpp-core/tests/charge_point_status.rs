@@ -5,6 +5,7 @@
 //! disconnect keys (9.1.23, 9.1.33). Tests are named after the OCTT 1.6 Charge Point test case or
 //! the section they cover.
 
+use ocpp_core::charge_point::InterruptedTransactions;
 use ocpp_core::charge_point::config::StandardKey;
 use ocpp_core::charge_point::{
     CONNECTOR_STATUS_COLLECTION, ChargePointError, ConnectorStatus, Event, Fault,
@@ -321,10 +322,12 @@ fn suspensions_by_the_ev_and_the_evse_with_evse_precedence() {
 }
 
 /// Section 3.5.4 with StopTransactionOnInvalidId false, C5: the transaction goes on but the
-/// EVSE offers no energy, so the connector is SuspendedEVSE.
+/// EVSE offers no energy, so the connector is SuspendedEVSE, also after a restart that the
+/// transaction survived (`InterruptedTransactions::Continue`).
 #[test]
 fn a_deauthorized_transaction_that_goes_on_is_suspended_evse() {
-    let mut world = accepted(1, &[(StandardKey::StopTransactionOnInvalidId, "false")]);
+    let keys = [(StandardKey::StopTransactionOnInvalidId, "false")];
+    let mut world = accepted(1, &keys);
     world.cp.plug_in(world.now, 1).unwrap();
     world
         .cp
@@ -334,6 +337,19 @@ fn a_deauthorized_transaction_that_goes_on_is_suspended_evse() {
     assert_eq!(
         new_statuses(&mut world),
         status_list(&[(1, "Preparing"), (1, "Charging"), (1, "SuspendedEVSE")])
+    );
+
+    // Across a restart, when the hardware kept the transaction running.
+    let stored = world.stored.clone();
+    let mut world = World::restored(
+        definitions(1, &keys),
+        |config| config.interrupted_transactions = InterruptedTransactions::Continue,
+        stored,
+    );
+    world.connect();
+    assert_eq!(
+        statuses(&world.take_seen()),
+        [(0, "Available"), (1, "SuspendedEVSE")]
     );
 }
 

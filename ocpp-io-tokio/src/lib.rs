@@ -128,7 +128,7 @@ use ocpp_core::machine::Machine;
 use ocpp_core::time::{Monotonic, Now};
 use ocpp_io::rustls;
 use ocpp_io::rustls::pki_types::ServerName;
-use tokio::net::{TcpListener, TcpStream, ToSocketAddrs};
+use tokio::net::{TcpListener, TcpSocket, TcpStream, ToSocketAddrs};
 use tokio::time::Instant;
 
 pub use ocpp_io::{
@@ -266,6 +266,42 @@ where
     ocpp_io::Client::start(Tokio::new(), TokioConnector, config, machine, persister)
 }
 
+/// The listen backlog: connections the kernel completes before the server accepts them.
+/// tokio's `TcpListener::bind` asks for 1,024; thousands of stations reconnecting at once
+/// (after a power cut, or a central system restart) overflow that, and each overflowed
+/// connection waits a SYN retransmission (1 s, then 3 s) before it is tried again. Linux
+/// caps the value at `net.core.somaxconn` (4,096 by default since 5.4).
+const LISTEN_BACKLOG: u32 = 65_535;
+
+/// Binds a listener on the first address of `addr` that can be bound, with
+/// [`LISTEN_BACKLOG`].
+async fn listen(addr: impl ToSocketAddrs) -> io::Result<TcpListener> {
+    let mut last_error = None;
+    for addr in tokio::net::lookup_host(addr).await? {
+        let socket = if addr.is_ipv4() {
+            TcpSocket::new_v4()?
+        } else {
+            TcpSocket::new_v6()?
+        };
+        // As `TcpListener::bind` does: a restarted server can bind while old connections
+        // linger in TIME_WAIT.
+        socket.set_reuseaddr(true)?;
+        match socket
+            .bind(addr)
+            .and_then(|()| socket.listen(LISTEN_BACKLOG))
+        {
+            Ok(listener) => return Ok(listener),
+            Err(error) => last_error = Some(error),
+        }
+    }
+    Err(last_error.unwrap_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "the address resolved to nothing",
+        )
+    }))
+}
+
 /// Listens on `addr` and serves OCPP-J connections, each with a machine from `factory`; see
 /// [`ocpp_io::server`].
 pub async fn bind<M, F>(
@@ -294,7 +330,7 @@ where
     F: Fn(&ConnectionInfo) -> M + Send + Sync + 'static,
     P: Fn(&ConnectionInfo) -> Box<dyn Persister> + Send + Sync + 'static,
 {
-    let listener = TcpListener::bind(addr).await?;
+    let listener = listen(addr).await?;
     let local_addr: SocketAddr = listener.local_addr()?;
     let accepted = futures_util::stream::unfold(listener, |listener| async move {
         let next = listener.accept().await.and_then(|(stream, peer)| {

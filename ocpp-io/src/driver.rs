@@ -74,6 +74,11 @@ pub struct DriverConfig {
     /// connection with 1009. Default 4 MiB, above the RPC endpoint's own limit (1 MiB) so
     /// that messages between the two get the CALLERROR the endpoint answers them with.
     pub max_message_size: usize,
+    /// The size of each connection's read buffer, in bytes: the most read from the socket at
+    /// once. Default 2 KiB, more than most OCPP frames; a larger frame grows the buffer to
+    /// its size. tungstenite's own default (128 KiB) is zero-filled on every read and stays
+    /// resident: 128 KiB of memory and a 128 KiB memset per read for each connection.
+    pub read_buffer_size: usize,
 }
 
 impl Default for DriverConfig {
@@ -83,16 +88,19 @@ impl Default for DriverConfig {
             pong_timeout: Duration::from_secs(10),
             close_timeout: Duration::from_secs(5),
             max_message_size: 4 << 20,
+            read_buffer_size: 2 << 10,
         }
     }
 }
 
 impl DriverConfig {
-    /// The tungstenite configuration that enforces [`DriverConfig::max_message_size`].
+    /// The tungstenite configuration that enforces [`DriverConfig::max_message_size`] and
+    /// sizes the read buffer as [`DriverConfig::read_buffer_size`] says.
     pub fn websocket_config(&self) -> WebSocketConfig {
         WebSocketConfig::default()
             .max_message_size(Some(self.max_message_size))
             .max_frame_size(Some(self.max_message_size))
+            .read_buffer_size(self.read_buffer_size)
     }
 }
 

@@ -520,7 +520,10 @@ async fn serve_connection<M, R, S, T>(
 {
     let config = &shared.config;
     let accepted = {
-        let handshake = pin!(handshake(&shared, stream, peer, &*tls));
+        // On the heap, and freed once it is done: its state (HTTP parsing, TLS) is as large as
+        // everything an open connection keeps, and would otherwise stay in this task's
+        // future for the connection's whole life.
+        let handshake = Box::pin(handshake(&shared, stream, peer, &*tls));
         match select(handshake, shared.runtime.sleep(config.handshake_timeout)).await {
             Either::Left((accepted, _)) => accepted,
             Either::Right(_) => None,

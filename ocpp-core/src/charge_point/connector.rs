@@ -75,6 +75,10 @@ pub(super) struct Facts {
     /// A session ended and the driver still has to act (take the cable away): Finishing.
     #[serde(default)]
     pub(super) finishing: bool,
+    /// StartTransaction.conf refused the id tag and the transaction goes on (section 3.5.4):
+    /// the EVSE must not offer energy (SuspendedEVSE, C5).
+    #[serde(default)]
+    pub(super) deauthorized: bool,
     /// The status the application reported outright (`report_status`), which wins.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(super) explicit: Option<ConnectorStatus>,
@@ -84,9 +88,6 @@ pub(super) struct Facts {
 #[derive(Debug, Clone, Copy)]
 pub(super) struct StackState {
     pub(super) transaction: bool,
-    /// StartTransaction.conf refused the id tag and the transaction goes on (section 3.5.4):
-    /// the EVSE must not offer energy.
-    pub(super) deauthorized: bool,
     pub(super) operative: bool,
     pub(super) reserved: bool,
     /// An authorized driver (or a remote start) waits for the cable.
@@ -128,7 +129,7 @@ pub(super) fn derive(connector: u32, facts: &Facts, stack: StackState) -> Connec
     }
     if stack.transaction {
         // "SuspendedEVSE SHALL have precedence over status SuspendedEV."
-        return if facts.evse_suspended || stack.deauthorized {
+        return if facts.evse_suspended || facts.deauthorized {
             status(ChargePointStatus::SuspendedEvse)
         } else if facts.disconnected_in_transaction {
             ConnectorStatus {

@@ -19,6 +19,9 @@
 //! [`ChargePoint::reply`]. Every other Central System request is answered `NotSupported` until the
 //! feature that handles it exists (see the README's status table).
 //!
+//! [`smart_charging`] holds the charging profiles of section 3.13 and the limits they impose;
+//! the machine answers the Smart Charging requests when the feature profile is supported.
+//!
 //! [`config`] is the registry of configuration keys (chapter 9 of 1.6, the security white paper
 //! and Plug & Charge) that the Central System reads with GetConfiguration and writes with
 //! ChangeConfiguration, and that the machine's behaviour reads.
@@ -31,6 +34,7 @@ mod ledger;
 pub mod metering;
 pub mod reservation;
 mod role;
+pub mod smart_charging;
 
 pub use connector::{Cable, Fault};
 pub use ledger::{QUEUE_COLLECTION, TRANSACTIONS_COLLECTION, TransactionKey};

@@ -20,9 +20,11 @@ use super::firmware::{Firmware, FirmwareSettings, Notice, TransferError, Transfe
 use super::ledger::{Ledger, TransactionKey};
 use super::metering::{self, Metering, Reading};
 use super::reservation::{Reservation, ReservationEnd, Reservations};
+use super::smart_charging::{self, ChargingLimit, Rejection, RunningTransaction, SmartCharging};
 use crate::machine::{Machine, Output};
 use crate::message::OcppRequest;
 use crate::persist::{Snapshot, StoreOp};
+use crate::primitives::Decimal;
 use crate::rpc::{
     AcceptedActions, Call, CallFailure, CallHandle, CallRefused, Endpoint, EndpointConfig,
     IdGenerator, PeerError, RespondError, RpcEvent,
@@ -42,6 +44,7 @@ use crate::v16::{
     StopTransactionRequest, StopTransactionResponse, TriggerMessageRequest, TriggerMessageResponse,
     TriggerMessageStatus, UnlockConnectorResponse, UnlockStatus, UpdateFirmwareResponse,
 };
+use crate::v16::{ChargingProfileStatus, ClearChargingProfileResponse, SetChargingProfileResponse};
 use crate::{ErrorCode, Version};
 
 /// The collection connector states are persisted in; keys are the connector id, zero-padded
@@ -74,6 +77,12 @@ pub struct ChargePointConfig {
     /// Firmware updates and diagnostics uploads where the protocol leaves the choice to the
     /// station (Firmware Management profile).
     pub firmware: FirmwareSettings,
+    /// The set voltage of the area, for converting charging limits between A and W (section
+    /// 7.12). Default 230 V.
+    pub nominal_voltage: Decimal,
+    /// What one connector can deliver: a Composite Schedule reports it where no charging
+    /// profile or local limit applies. Default 32 A on 3 phases.
+    pub connector_rating: ChargingLimit,
 }
 
 /// What becomes of a transaction that was running when the station lost power or was reset.
@@ -100,6 +109,8 @@ impl ChargePointConfig {
             interrupted_transactions: InterruptedTransactions::StopAsPowerLoss,
             authorization_cache_capacity: 1_000,
             firmware: FirmwareSettings::default(),
+            nominal_voltage: Decimal::from(230),
+            connector_rating: ChargingLimit::amps(Decimal::from(32), 3),
         }
     }
 }
@@ -357,6 +368,16 @@ pub enum Event {
         /// Why.
         reason: ReservationEnd,
     },
+    /// The limit on what `connector` (0: the whole station) may draw changed (section 3.13):
+    /// a charging profile was set, cleared, began or ended, a schedule period began, a
+    /// transaction started or stopped, or the application's local limit changed. The
+    /// application applies it to the hardware.
+    ChargingLimitChanged {
+        /// The connector.
+        connector: u32,
+        /// The limit; `None` when nothing limits the connector.
+        limit: Option<ChargingLimit>,
+    },
     /// A call the machine made failed; it retries where the protocol says so.
     CallFailed {
         /// The action.
@@ -582,8 +603,6 @@ struct Connector {
     session: Option<(String, Monotonic)>,
     /// When the cable was plugged in without a driver authorized (for `ConnectionTimeOut`).
     plugged_at: Option<Monotonic>,
-    /// StartTransaction.conf refused the id tag of the running transaction, which goes on.
-    deauthorized: bool,
     /// When `status` changed (for `MinimumStatusDuration` and the message timestamp).
     changed_at: Monotonic,
     changed_at_wall: Option<OffsetDateTime>,
@@ -678,6 +697,12 @@ pub struct ChargePoint {
     firmware_triggered: bool,
     /// A TriggerMessage asked for a DiagnosticsStatusNotification.
     diagnostics_triggered: bool,
+    /// Charging profiles and local limits (section 3.13).
+    smart: SmartCharging,
+    /// The limit each connector was last told ([`Event::ChargingLimitChanged`]); absent is
+    /// none, and when the next may change.
+    charging_limits: BTreeMap<u32, ChargingLimit>,
+    next_limit_change: Option<Monotonic>,
     outputs: VecDeque<Output<Event>>,
 }
 
@@ -717,6 +742,12 @@ const RECENT_PARENTS: usize = 16;
 
 /// The actions of the Reservation profile, answered when the station supports it.
 const RESERVATION_ACTIONS: [&str; 2] = ["CancelReservation", "ReserveNow"];
+/// The actions of the Smart Charging profile, answered when it is supported.
+const SMART_CHARGING_ACTIONS: [&str; 3] = [
+    "ClearChargingProfile",
+    "GetCompositeSchedule",
+    "SetChargingProfile",
+];
 
 /// Where connector availability (ChangeAvailability) is persisted, section 5.2: "Connector
 /// set to Unavailable shall persist a reboot". Key: the connector, four digits; value:
@@ -742,30 +773,24 @@ impl ChargePoint {
         let mut rpc = config.rpc.clone();
         rpc.version = Version::V16;
         // Section 5.13 answers Rejected for a station "configured not to accept
-        // reservations"; one without the profile does not know the actions.
-        let reservation_actions = if configuration.supports(Profile::Reservation) {
-            &RESERVATION_ACTIONS[..]
-        } else {
-            &[]
-        };
-        let firmware_actions = if configuration.supports(Profile::FirmwareManagement) {
-            &FIRMWARE_ACTIONS[..]
-        } else {
-            &[]
-        };
-        rpc.accepted_actions = AcceptedActions::only(
-            HANDLED_ACTIONS
-                .into_iter()
-                .chain(reservation_actions.iter().copied())
-                .chain(firmware_actions.iter().copied()),
-        );
+        // reservations"; one without the profile does not know the actions. Errata 3.39:
+        // without Smart Charging its requests are answered NotSupported.
+        let optional = [
+            (Profile::Reservation, &RESERVATION_ACTIONS[..]),
+            (Profile::FirmwareManagement, &FIRMWARE_ACTIONS[..]),
+            (Profile::SmartCharging, &SMART_CHARGING_ACTIONS[..]),
+        ];
+        let supported = optional
+            .into_iter()
+            .filter(|(profile, _)| configuration.supports(*profile))
+            .flat_map(|(_, actions)| actions.iter().copied());
+        rpc.accepted_actions = AcceptedActions::only(HANDLED_ACTIONS.into_iter().chain(supported));
         let mut connectors: Vec<Connector> = (0..=connector_count)
             .map(|_| Connector {
                 facts: Facts::default(),
                 status: ConnectorStatus::new(ChargePointStatus::Available),
                 session: None,
                 plugged_at: None,
-                deauthorized: false,
                 changed_at: Monotonic::ZERO,
                 changed_at_wall: None,
                 reported: None,
@@ -812,6 +837,9 @@ impl ChargePoint {
         let placeholder = Now::new(Monotonic::ZERO, OffsetDateTime::UNIX_EPOCH);
         Metering::restore(&metering_records, placeholder)?;
         let interrupted = ledger.running().map(|t| t.key).collect();
+        let mut smart = SmartCharging::restore(snapshot)?;
+        let mut orphans = Vec::new();
+        smart.drop_orphans(&running_transactions(&ledger), &mut orphans);
         let mut inoperative = BTreeSet::new();
         let mut scheduled = BTreeMap::new();
         for (key, value) in snapshot.records(AVAILABILITY_COLLECTION) {
@@ -847,9 +875,14 @@ impl ChargePoint {
                 });
             }
         };
-        let outputs = issues
+        let outputs = orphans
             .into_iter()
-            .map(|issue| Output::Event(Event::ConfigurationNotRestored(issue)))
+            .map(Output::Persist)
+            .chain(
+                issues
+                    .into_iter()
+                    .map(|issue| Output::Event(Event::ConfigurationNotRestored(issue))),
+            )
             .collect();
         let mut cp = ChargePoint {
             endpoint: Endpoint::new(rpc, ids),
@@ -885,6 +918,9 @@ impl ChargePoint {
             pending_diagnostics: BTreeMap::new(),
             firmware_triggered: false,
             diagnostics_triggered: false,
+            smart,
+            charging_limits: BTreeMap::new(),
+            next_limit_change: None,
             outputs,
         };
         // The statuses at power-on are where the stability clocks start, not changes.
@@ -958,7 +994,6 @@ impl ChargePoint {
         let slot = &self.connectors[connector];
         StackState {
             transaction: id > 0 && self.ledger.running_on(id).is_some(),
-            deauthorized: slot.deauthorized,
             operative: self.is_operative(id),
             reserved: false,
             waiting: slot.session.is_some(),
@@ -1082,7 +1117,11 @@ impl ChargePoint {
             .iter()
             .filter_map(|r| {
                 let condition = match conditions[0] {
-                    Condition::Free | Condition::Occupied => conditions[r.connector as usize],
+                    // A stored reservation of a connector the hardware no longer has ends.
+                    Condition::Free | Condition::Occupied => conditions
+                        .get(r.connector as usize)
+                        .copied()
+                        .unwrap_or(Condition::Unavailable),
                     station => station,
                 };
                 match condition {
@@ -1290,7 +1329,10 @@ impl ChargePoint {
     /// has `ConnectionTimeOut` to plug in before the stack gives up with
     /// [`Event::ConnectionTimedOut`] (9.1.6, TC_004_2_CS). An accepted remote start for a
     /// given connector does this by itself. Start the transaction with
-    /// [`ChargePoint::start_transaction`] once the cable is in.
+    /// [`ChargePoint::start_transaction`] once the cable is in. A waiting driver is not
+    /// persisted: after a restart they present the id tag again. Refused with
+    /// [`ChargePointError::Reserved`] when a reservation holds the connector for another id
+    /// tag.
     pub fn prepare(
         &mut self,
         now: Now,
@@ -1549,6 +1591,10 @@ impl ChargePoint {
         let corrected = Now::new(now.monotonic, timestamp);
         self.metering
             .transaction_started(corrected, connector, key, &self.configuration, &mut ops);
+        // Section 5.16.2: the TxProfile of the remote start this transaction answers.
+        let settings = self.smart_settings();
+        self.smart
+            .transaction_started(&settings, connector, &request.id_tag, timestamp, &mut ops);
         self.persist(ops);
         if let Some(id) = reserved {
             self.end_reservation(id, ReservationEnd::Used);
@@ -1629,6 +1675,34 @@ impl ChargePoint {
         self.changed(&applied);
         self.pump(now);
         Ok(())
+    }
+
+    /// The application's own limit on what `connector` may draw (0: the station's grid
+    /// connection), `None` to lift it: it caps the charging profiles' limits (section 5.7:
+    /// "possible local limits") and counts in Composite Schedules.
+    pub fn set_local_limit(
+        &mut self,
+        now: Now,
+        connector: u32,
+        limit: Option<ChargingLimit>,
+    ) -> Result<(), ChargePointError> {
+        self.check_connector(connector)?;
+        self.smart.set_local_limit(connector, limit);
+        self.update_charging_limits(now);
+        Ok(())
+    }
+
+    /// The limit on what `connector` (0: the station) may draw now; `None` when nothing
+    /// limits it.
+    pub fn charging_limit(&self, now: Now, connector: u32) -> Option<ChargingLimit> {
+        let running = running_transactions(&self.ledger);
+        self.smart
+            .limit_at(&self.smart_settings(), connector, self.time(now), &running)
+    }
+
+    /// The installed charging profiles and local limits.
+    pub fn smart_charging(&self) -> &SmartCharging {
+        &self.smart
     }
 
     /// The transaction running on `connector`: its number and, once known, its id.
@@ -1713,6 +1787,9 @@ impl ChargePoint {
         }
         self.ledger
             .enqueue(key, StopTransactionRequest::ACTION, payload, &mut ops);
+        if let Some(connector) = connector {
+            self.smart.transaction_ended(connector, &mut ops);
+        }
         self.persist(ops);
         Ok(())
     }
@@ -1723,8 +1800,8 @@ impl ChargePoint {
         let Some(slot) = self.connectors.get_mut(connector as usize) else {
             return;
         };
-        slot.deauthorized = false;
         let mut facts = slot.facts.clone();
+        facts.deauthorized = false;
         facts.finishing = facts.cable != Cable::Unplugged;
         facts.disconnected_in_transaction = false;
         facts.ev_suspended = false;
@@ -1826,6 +1903,8 @@ impl ChargePoint {
         let answered = match &reply {
             Reply::DataTransfer(response) => self.endpoint.respond_with(now, &decision.0, response),
             Reply::RemoteStart(status) => {
+                let accepted = *status == RemoteStartStopStatus::Accepted;
+                self.smart.remote_start_answered(&decision.0, accepted);
                 let response = RemoteStartTransactionResponse { status: *status };
                 let answered = self.endpoint.respond_with(now, &decision.0, &response);
                 // A2: the remote start initiates usage; the driver has ConnectionTimeOut to
@@ -1968,6 +2047,7 @@ impl ChargePoint {
         self.connection_timeouts(now);
         self.check_reservations(now);
         self.refresh_statuses(now);
+        self.update_charging_limits(now);
         if !self.connected {
             return;
         }
@@ -2425,10 +2505,12 @@ impl ChargePoint {
                             )
                             .is_ok();
                     if !stopped
-                        && let Some(slot) = self.connectors.get_mut(transaction.connector as usize)
+                        && let Some(slot) = self.connectors.get(transaction.connector as usize)
                     {
                         // C5: the EVSE must not offer energy while the transaction goes on.
-                        slot.deauthorized = true;
+                        let mut facts = slot.facts.clone();
+                        facts.deauthorized = true;
+                        self.set_facts(transaction.connector, facts);
                     }
                     self.outputs
                         .push_back(Output::Event(Event::TransactionDeauthorized {
@@ -2557,13 +2639,24 @@ impl ChargePoint {
                     || connector.is_some_and(|c| {
                         c <= self.connector_count()
                             && self.reservation_for(c, &request.id_tag).is_err()
-                    });
+                    })
+                    || self.remote_start_profile_refused(now, request.charging_profile.as_ref());
                 if refused {
                     let response = RemoteStartTransactionResponse {
                         status: RemoteStartStopStatus::Rejected,
                     };
                     let _ = self.endpoint.respond_with(now, &call.id, &response);
                 } else {
+                    if let Some(profile) = &request.charging_profile
+                        && self.configuration.supports(Profile::SmartCharging)
+                    {
+                        self.smart.remote_start_requested(
+                            &call.id,
+                            connector,
+                            &request.id_tag,
+                            profile.clone(),
+                        );
+                    }
                     let decision = Decision(call.id);
                     self.decisions
                         .insert(decision.clone(), "RemoteStartTransaction");
@@ -2734,6 +2827,56 @@ impl ChargePoint {
                         }));
                     self.pending_diagnostics.insert(decision, request);
                 }
+            }
+            Ok(v16::Request::SetChargingProfile(request)) => {
+                let settings = self.smart_settings();
+                let running = running_transactions(&self.ledger);
+                let mut ops = Vec::new();
+                let outcome = self.smart.set(
+                    &settings,
+                    request.connector_id,
+                    request.cs_charging_profiles,
+                    self.time(now),
+                    &running,
+                    &mut ops,
+                );
+                self.persist(ops);
+                let status = match outcome {
+                    Ok(()) => ChargingProfileStatus::Accepted,
+                    Err(error @ Rejection::UnknownConnector(_)) => {
+                        // Errata 3.39.
+                        let code = ErrorCode::PropertyConstraintViolation;
+                        let _ = self.endpoint.respond_error(
+                            now,
+                            &call.id,
+                            code,
+                            error.to_string(),
+                            None,
+                        );
+                        return;
+                    }
+                    Err(_) => ChargingProfileStatus::Rejected,
+                };
+                let response = SetChargingProfileResponse { status };
+                let _ = self.endpoint.respond_with(now, &call.id, &response);
+            }
+            Ok(v16::Request::ClearChargingProfile(request)) => {
+                let mut ops = Vec::new();
+                let status = self.smart.clear(&request, &mut ops);
+                self.persist(ops);
+                let response = ClearChargingProfileResponse { status };
+                let _ = self.endpoint.respond_with(now, &call.id, &response);
+            }
+            Ok(v16::Request::GetCompositeSchedule(request)) => {
+                let running = running_transactions(&self.ledger);
+                let settings = self.smart_settings();
+                let response = self.smart.get_composite_schedule(
+                    &settings,
+                    &request,
+                    self.time(now),
+                    &running,
+                );
+                let _ = self.endpoint.respond_with(now, &call.id, &response);
             }
             Ok(v16::Request::TriggerMessage(request)) => {
                 let status = self.on_trigger(&request);
@@ -2982,6 +3125,56 @@ impl ChargePoint {
         }
     }
 
+    fn smart_settings(&self) -> smart_charging::Settings {
+        smart_charging::Settings::from_configuration(
+            &self.configuration,
+            self.config.nominal_voltage,
+            self.config.connector_rating,
+        )
+    }
+
+    /// Section 5.16.2: with Smart Charging, a remote start's profile must be a valid TxProfile
+    /// (OCTT TC_060_CS).
+    fn remote_start_profile_refused(&self, now: Now, profile: Option<&ChargingProfile>) -> bool {
+        self.configuration.supports(Profile::SmartCharging)
+            && profile.is_some_and(|profile| {
+                let settings = self.smart_settings();
+                SmartCharging::check_remote_start_profile(&settings, profile, self.time(now))
+                    .is_err()
+            })
+    }
+
+    /// Tells the application of every connector whose limit changed, and notes when the next
+    /// change may come.
+    fn update_charging_limits(&mut self, now: Now) {
+        if self.smart.is_idle() && self.charging_limits.is_empty() {
+            // The common case, on every input: nothing limits and nothing was announced.
+            self.next_limit_change = None;
+            return;
+        }
+        let at = self.time(now);
+        let settings = self.smart_settings();
+        let running = running_transactions(&self.ledger);
+        for connector in 0..=self.connector_count() {
+            let limit = self.smart.limit_at(&settings, connector, at, &running);
+            if self.charging_limits.get(&connector) != limit.as_ref() {
+                match limit {
+                    Some(limit) => self.charging_limits.insert(connector, limit),
+                    None => self.charging_limits.remove(&connector),
+                };
+                self.outputs
+                    .push_back(Output::Event(Event::ChargingLimitChanged {
+                        connector,
+                        limit,
+                    }));
+            }
+        }
+        self.next_limit_change = self
+            .smart
+            .next_change(at, &running)
+            .map(|next| now.monotonic + Duration::try_from(next - at).unwrap_or_default());
+    }
+
     /// The next deadline of the machine's own timers.
     fn own_deadline(&self) -> Option<Monotonic> {
         // Meter values are sampled connected or not: transaction samples are queued; firmware
@@ -2992,6 +3185,7 @@ impl ChargePoint {
             .chain(self.metering.next_deadline(&self.configuration))
             .chain(self.firmware.next_deadline())
             .chain(self.reservation_deadline)
+            .chain(self.next_limit_change)
             .min();
         if !self.connected {
             return sampling;
@@ -3025,6 +3219,20 @@ impl ChargePoint {
     }
 }
 
+/// The running transactions as Smart Charging sees them.
+fn running_transactions(ledger: &Ledger) -> smart_charging::Running {
+    ledger
+        .running()
+        .map(|t| {
+            let running = RunningTransaction {
+                started_at: t.started_at,
+                transaction_id: t.transaction_id,
+            };
+            (t.connector, running)
+        })
+        .collect()
+}
+
 /// Decodes a schema-valid answer; a value the type cannot hold (an integer beyond 32 bits) is a
 /// failed call like any other invalid answer.
 fn decode<T: serde::de::DeserializeOwned>(payload: &Value) -> Result<T, CallFailure> {
@@ -3054,6 +3262,7 @@ impl Machine for ChargePoint {
         self.decisions.clear();
         self.pending_diagnostics.clear();
         self.pending_remote_starts.clear();
+        self.smart.remote_starts_abandoned();
         self.endpoint.handle_disconnected(now);
         self.drain_endpoint(now);
     }
