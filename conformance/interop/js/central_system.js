@@ -223,9 +223,8 @@ async function phaseRemote(checks, wire, system, booted, binary, work, url) {
     // 1.6 section 5.10: version 0 stands for an empty list.
     version = await ask(st, 'GetLocalListVersion', {});
     checks.check('GetLocalListVersion 0 for the emptied list (1.6 section 5.10)', version && version.listVersion === 0, version);
-    // Smart Charging is optional (1.6 section 3.13): until our station has it, the CallError
-    // NotSupported (OCPP-J 4.2.3) is as right as a status of 7.11.
-    await expectStatus(checks, 'SetChargingProfile TxDefaultProfile: a status of 7.11 or CallError NotSupported', st,
+    // Smart Charging (1.6 sections 3.13, 5.16).
+    await expectStatus(checks, 'SetChargingProfile daily TxDefaultProfile on connector 0 Accepted', st,
         'SetChargingProfile', {
             connectorId: 0,
             csChargingProfiles: {
@@ -234,7 +233,9 @@ async function phaseRemote(checks, wire, system, booted, binary, work, url) {
                 chargingSchedule: { chargingRateUnit: 'W', duration: 86400, startSchedule: '2030-01-01T00:00:00Z',
                     chargingSchedulePeriod: [{ startPeriod: 0, limit: 11000 }] },
             },
-        }, ['Accepted', 'Rejected', 'NotSupported', 'CallError NotSupported']);
+        }, ['Accepted']);
+    await expectStatus(checks, 'ClearChargingProfile of the TxDefaultProfile purpose Accepted', st,
+        'ClearChargingProfile', { chargingProfilePurpose: 'TxDefaultProfile' }, ['Accepted']);
 
     // Bad input, as raw frames; our codes per OCPP-J 1.6 section 4.2.3 as the stack reads them.
     await expectCallError(checks, 'RemoteStartTransaction without idTag', wire, st,
