@@ -40,10 +40,12 @@ use crate::csms::{Csms, Logged, Station, Transaction};
 /// The OpenAPI 3 document of this API.
 pub(crate) const OPENAPI: &str = include_str!("../openapi/csms.json");
 
-/// How long an HTTP request waits for a call at most. The machine times the call out after
-/// its RPC call timeout (30 s) once it is sent; this bound also covers the time it waits
-/// behind other calls.
-const CALL_WAIT: Duration = Duration::from_secs(90);
+/// How long an HTTP request waits for a call at most: the machine times the call out after
+/// its call timeout once it is sent; this bound also covers the time it waits behind other
+/// calls.
+fn call_wait(csms: &Csms) -> Duration {
+    (csms.call_timeout() * 3).max(Duration::from_secs(60))
+}
 
 /// The connected stations: charge point id to the handle of its connection.
 ///
@@ -80,7 +82,7 @@ impl Live {
     }
 
     /// The ids of the connected stations.
-    fn ids(&self) -> Vec<String> {
+    fn ids(&self) -> std::collections::BTreeSet<String> {
         self.lock()
             .iter()
             .filter(|(_, (_, handle))| !handle.is_gone())
@@ -97,19 +99,19 @@ impl Live {
 
 /// One route of the API: method, path (OpenAPI template syntax, which axum 0.8 shares) and
 /// handler.
-pub(crate) struct Route {
+pub(crate) struct Route<S> {
     #[cfg_attr(
         not(test),
         expect(dead_code, reason = "the handler carries the method")
     )]
     pub(crate) method: Method,
     pub(crate) path: &'static str,
-    handler: MethodRouter<Arc<Csms>>,
+    pub(crate) handler: MethodRouter<S>,
 }
 
 /// Every route the API serves; the router is built from this list and a test compares it
 /// with the OpenAPI document.
-pub(crate) fn routes() -> Vec<Route> {
+pub(crate) fn routes() -> Vec<Route<Arc<Csms>>> {
     let route = |method: Method, path, handler| Route {
         method,
         path,
@@ -131,7 +133,12 @@ pub(crate) fn routes() -> Vec<Route> {
 
 /// The API's router over `csms`.
 pub(crate) fn router(csms: Arc<Csms>) -> Router {
-    routes()
+    build_router(routes()).with_state(csms)
+}
+
+/// A router of `routes` whose unknown paths get a JSON 404.
+pub(crate) fn build_router<S: Clone + Send + Sync + 'static>(routes: Vec<Route<S>>) -> Router<S> {
+    routes
         .into_iter()
         .fold(Router::new(), |router, route| {
             router.route(route.path, route.handler)
@@ -142,16 +149,15 @@ pub(crate) fn router(csms: Arc<Csms>) -> Router {
                 format!("no route {method} {} (see GET /openapi.json)", uri.path()),
             )
         })
-        .with_state(csms)
 }
 
 /// A JSON error body `{"error": message}` with `status`.
-fn error(status: StatusCode, message: impl Into<String>) -> Response {
+pub(crate) fn error(status: StatusCode, message: impl Into<String>) -> Response {
     (status, axum::Json(json!({ "error": message.into() }))).into_response()
 }
 
 /// `body` with status 200.
-fn ok(body: Value) -> Response {
+pub(crate) fn ok(body: Value) -> Response {
     (StatusCode::OK, axum::Json(body)).into_response()
 }
 
@@ -438,13 +444,14 @@ async fn call_station(
         }
         Ok(Err(refused)) => return error(StatusCode::BAD_REQUEST, refused.to_string()),
     }
-    let completed = match tokio::time::timeout(CALL_WAIT, rx).await {
+    let wait = call_wait(&csms);
+    let completed = match tokio::time::timeout(wait, rx).await {
         Err(_) => {
             return error(
                 StatusCode::GATEWAY_TIMEOUT,
                 format!(
                     "no answer from {id} within {} s (calls queued behind others)",
-                    CALL_WAIT.as_secs()
+                    wait.as_secs()
                 ),
             );
         }
@@ -515,6 +522,17 @@ pub(crate) async fn serve(
     }
 }
 
+/// Fails unless the OpenAPI `document` has exactly the operations of `routes`.
+#[cfg(test)]
+pub(crate) fn assert_documented<S>(document: &str, routes: &[Route<S>]) {
+    use std::collections::BTreeSet;
+    let served: BTreeSet<String> = routes
+        .iter()
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    assert_eq!(tests::documented(document), served);
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeSet;
@@ -524,7 +542,7 @@ mod tests {
     use super::*;
 
     /// Every path and method of the OpenAPI document, as `METHOD path`.
-    fn documented(document: &str) -> BTreeSet<String> {
+    pub(super) fn documented(document: &str) -> BTreeSet<String> {
         let document: Value = serde_json::from_str(document).expect("the document is JSON");
         assert_eq!(document["openapi"].as_str().map(|v| &v[..2]), Some("3."));
         let mut operations = BTreeSet::new();
@@ -543,11 +561,7 @@ mod tests {
 
     #[test]
     fn the_openapi_document_lists_exactly_the_routes_the_router_serves() {
-        let served: BTreeSet<String> = routes()
-            .iter()
-            .map(|r| format!("{} {}", r.method, r.path))
-            .collect();
-        assert_eq!(documented(OPENAPI), served);
+        assert_documented(OPENAPI, &routes());
     }
 
     #[test]

@@ -30,17 +30,38 @@ pub(crate) struct Args {
     connectors: u32,
     /// Charging sessions to run, spread over the connectors, which charge in parallel; 0
     /// stays connected until SIGINT or SIGTERM.
-    #[arg(long, value_name = "M", default_value_t = 1)]
+    #[arg(
+        long,
+        value_name = "M",
+        default_value_t = 1,
+        conflicts_with = "control"
+    )]
     sessions: u32,
     /// The id tag the sessions authorize with.
-    #[arg(long, value_name = "TAG", default_value = "SIM-TAG", value_parser = parse_id_tag)]
+    #[arg(long, value_name = "TAG", default_value = "SIM-TAG", value_parser = parse_id_tag, conflicts_with = "control")]
     id_tag: String,
     /// Meter readings per session.
-    #[arg(long, value_name = "N", default_value_t = 3)]
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 3,
+        conflicts_with = "control"
+    )]
     readings: u32,
-    /// Milliseconds between two meter readings (each adds 250 Wh).
+    /// Milliseconds between two meter readings (each adds 250 Wh); with --control, between
+    /// two steps of the meter of a connector whose EV draws power.
     #[arg(long, value_name = "MS", default_value_t = 1000)]
-    interval_ms: u64,
+    pub(crate) interval_ms: u64,
+    /// Serve a local HTTP control API on this address (e.g. 127.0.0.1:8181; port 0 picks one,
+    /// the first stdout line says which) instead of running sessions: plug in, present an id
+    /// tag, EV draws power, faults, network cuts, power cycles, configuration, state. Its
+    /// OpenAPI document is at /openapi.json. Runs until SIGINT or SIGTERM.
+    #[arg(long, value_name = "ADDR")]
+    pub(crate) control: Option<String>,
+    /// With --control: run N stations in this process, ID-1 to ID-N, each with its own store
+    /// (DB-1.redb ... when --db DB.redb is given, else ID-n.redb), behind one control API.
+    #[arg(long, value_name = "N", default_value_t = 1, requires = "control", value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub(crate) stations: u32,
     /// Seconds to wait for the first connection (TCP, TLS and WebSocket handshakes).
     #[arg(long, value_name = "SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
     connect_timeout: u64,
@@ -141,7 +162,14 @@ fn security(args: &Args) -> Result<ClientSecurity, String> {
 
 /// Runs `ocpp cp`.
 pub(crate) fn run(args: &Args, out: &mut Out) -> ExitCode {
-    let outcome = crate::runtime().and_then(|runtime| runtime.block_on(simulate(args, out)));
+    let outcome = crate::runtime().and_then(|runtime| {
+        runtime.block_on(async {
+            match &args.control {
+                Some(addr) => crate::control::serve(args, addr, out).await,
+                None => simulate(args, out).await,
+            }
+        })
+    });
     out.flush();
     match outcome {
         Ok(true) => ExitCode::SUCCESS,
@@ -156,27 +184,8 @@ pub(crate) fn run(args: &Args, out: &mut Out) -> ExitCode {
 /// Runs the station; `Ok(true)` when every session completed. An error (settings, store,
 /// connection) is a setup error: exit 2.
 async fn simulate(args: &Args, out: &mut Out) -> Result<bool, String> {
-    let security = security(args)?;
-    let db = args
-        .db
-        .clone()
-        .unwrap_or_else(|| PathBuf::from(format!("{}.redb", args.id)));
-    let connect_timeout = Duration::from_secs(args.connect_timeout);
-    let config = StationConfig {
-        url: args.url.clone(),
-        id: args.id.clone(),
-        db,
-        connectors: args.connectors,
-        security,
-        connect_timeout,
-        call_timeout: Duration::from_secs(10),
-        reconnect: Some(Backoff {
-            wait_minimum: Duration::from_millis(500),
-            random_range: Duration::from_millis(500),
-            repeat_times: 4,
-        }),
-        verbose: true,
-    };
+    let config = station_configs(args)?.remove(0);
+    let connect_timeout = config.connect_timeout;
     let station = Station::start(config.clone())?;
     // The first connection bounds the wait: a station that never got through is a setup
     // error; one that got through but is not accepted in time is too.
@@ -297,6 +306,48 @@ async fn restart(config: &StationConfig) -> Result<Station, String> {
             Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
         }
     }
+}
+
+/// The settings of the stations the arguments describe: one, or with `--stations N` N of
+/// them, `ID-1` to `ID-N`.
+pub(crate) fn station_configs(args: &Args) -> Result<Vec<StationConfig>, String> {
+    let security = security(args)?;
+    let connect_timeout = Duration::from_secs(args.connect_timeout);
+    let named = |id: String, db: PathBuf| StationConfig {
+        url: args.url.clone(),
+        id,
+        db,
+        connectors: args.connectors,
+        security: security.clone(),
+        connect_timeout,
+        call_timeout: Duration::from_secs(10),
+        reconnect: Some(Backoff {
+            wait_minimum: Duration::from_millis(500),
+            random_range: Duration::from_millis(500),
+            repeat_times: 4,
+        }),
+        verbose: true,
+    };
+    if args.stations == 1 {
+        let db = args
+            .db
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(format!("{}.redb", args.id)));
+        return Ok(vec![named(args.id.clone(), db)]);
+    }
+    Ok((1..=args.stations)
+        .map(|n| {
+            let id = format!("{}-{n}", args.id);
+            let db = match &args.db {
+                Some(db) => db.with_file_name(format!(
+                    "{}-{n}.redb",
+                    db.file_stem().unwrap_or_default().to_string_lossy()
+                )),
+                None => PathBuf::from(format!("{id}.redb")),
+            };
+            named(id, db)
+        })
+        .collect())
 }
 
 /// SIGINT or SIGTERM.

@@ -217,6 +217,8 @@ pub(crate) struct Csms {
     ledger: Mutex<Ledger>,
     /// The connected stations, for the HTTP API.
     pub(crate) live: crate::api::Live,
+    /// How long a call to a station waits for its answer, ms (`--call-timeout`).
+    call_timeout_ms: AtomicU64,
     id_tags: IdTags,
     log: LogLevel,
     pub(crate) counters: Counters,
@@ -347,6 +349,7 @@ impl Csms {
                 next_id,
             }),
             live: crate::api::Live::default(),
+            call_timeout_ms: AtomicU64::new(30_000),
             id_tags,
             log,
             counters: Counters::default(),
@@ -361,6 +364,18 @@ impl Csms {
     /// Every transaction, by id.
     pub(crate) fn transactions(&self) -> Vec<Transaction> {
         self.ledger().transactions.values().cloned().collect()
+    }
+
+    /// How long a call to a station waits for its answer (OCPP-J leaves it to the
+    /// implementation); applies to the connections made from now on.
+    pub(crate) fn set_call_timeout(&self, timeout: std::time::Duration) {
+        let ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
+        self.call_timeout_ms.store(ms, Ordering::Relaxed);
+    }
+
+    /// How long a call to a station waits for its answer.
+    pub(crate) fn call_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.call_timeout_ms.load(Ordering::Relaxed))
     }
 
     /// Every station, by id.
@@ -425,6 +440,7 @@ impl Csms {
             policy.ask(Action::Authorize)
         };
         config.policy = policy;
+        config.rpc.call_timeout = self.call_timeout();
         let known = self
             .ledger()
             .stations
@@ -690,17 +706,31 @@ impl Machine for Logged {
     }
 
     fn poll_output(&mut self) -> Option<Output<CsEvent>> {
-        let output = self.inner.poll_output();
-        match &output {
-            Some(Output::Transmit(text)) => self.frame("->", text),
-            Some(Output::Event(CsEvent::CallCompleted(completed))) => {
-                if let Some(waiter) = self.waiters.remove(&completed.handle) {
-                    let _ = waiter.send(completed.clone());
+        loop {
+            let output = self.inner.poll_output();
+            match &output {
+                Some(Output::Transmit(text)) => self.frame("->", text),
+                Some(Output::Event(CsEvent::CallCompleted(completed))) => {
+                    if let Some(waiter) = self.waiters.remove(&completed.handle) {
+                        let _ = waiter.send(completed.clone());
+                    }
                 }
+                // A Heartbeat the machine has answered only refreshes `last_seen`, which needs
+                // no commit: recorded here, in the connection's own task, instead of waking
+                // the csms's task for it (a channel send and often a switch of worker thread,
+                // a fifth of the server's CPU per Heartbeat).
+                Some(Output::Event(CsEvent::Request {
+                    request: request @ Request::Heartbeat(_),
+                    answer: Answer::Sent(_),
+                })) => {
+                    let (_, durable) = self.csms.record_request(&self.id, request, false);
+                    debug_assert!(durable.is_none(), "a Heartbeat is not committed");
+                    continue;
+                }
+                _ => {}
             }
-            _ => {}
+            return output;
         }
-        output
     }
 
     fn poll_timeout(&self) -> Option<Monotonic> {
@@ -757,35 +787,9 @@ pub(crate) async fn serve(csms: Arc<Csms>, connection: Connection<Logged>) {
     while let Some(event) = events.next().await {
         match event {
             Event::Machine(CsEvent::Request { request, answer }) => {
-                let decision = match answer {
-                    Answer::Decide(decision) => Some(decision),
-                    Answer::Sent(_) => None,
-                };
-                match csms.on_request(&id, &request, decision.is_some()).await {
-                    Ok(response) => {
-                        if let (Some(decision), Some(response)) = (decision, response) {
-                            let _ = handle
-                                .run(move |m, now| m.inner.reply(now, decision, response))
-                                .await;
-                        }
-                    }
-                    Err(error) => {
-                        csms.counters.errors.fetch_add(1, Ordering::Relaxed);
-                        eprintln!("{} {id} error: {error}", now_text());
-                        if let Some(decision) = decision {
-                            let _ = handle
-                                .run(move |m, now| {
-                                    m.inner.reply_error(
-                                        now,
-                                        decision,
-                                        ErrorCode::InternalError,
-                                        "storage failure",
-                                    )
-                                })
-                                .await;
-                        }
-                    }
-                }
+                // Boxed: its state (the request, the answer, the commit) is over a kilobyte,
+                // and an idle connection's task would otherwise keep room for it.
+                Box::pin(answer_request(&csms, &id, &handle, request, answer)).await;
             }
             Event::Machine(CsEvent::NotAccepted { request, .. }) => {
                 csms.summary(format_args!(
@@ -805,4 +809,43 @@ pub(crate) async fn serve(csms: Arc<Csms>, connection: Connection<Logged>) {
         }
     }
     csms.live.remove(&id, serial);
+}
+
+/// Records `request` and, when the csms decides the answer, sends it once it is durable.
+async fn answer_request(
+    csms: &Csms,
+    id: &str,
+    handle: &ocpp_io_tokio::Handle<Logged>,
+    request: Request,
+    answer: Answer,
+) {
+    let decision = match answer {
+        Answer::Decide(decision) => Some(decision),
+        Answer::Sent(_) => None,
+    };
+    match csms.on_request(id, &request, decision.is_some()).await {
+        Ok(response) => {
+            if let (Some(decision), Some(response)) = (decision, response) {
+                let _ = handle
+                    .run(move |m, now| m.inner.reply(now, decision, response))
+                    .await;
+            }
+        }
+        Err(error) => {
+            csms.counters.errors.fetch_add(1, Ordering::Relaxed);
+            eprintln!("{} {id} error: {error}", now_text());
+            if let Some(decision) = decision {
+                let _ = handle
+                    .run(move |m, now| {
+                        m.inner.reply_error(
+                            now,
+                            decision,
+                            ErrorCode::InternalError,
+                            "storage failure",
+                        )
+                    })
+                    .await;
+            }
+        }
+    }
 }

@@ -24,6 +24,7 @@
 #![forbid(unsafe_code)]
 
 mod api;
+mod control;
 mod cp;
 mod csms;
 mod demo;
@@ -98,6 +99,9 @@ enum Command {
     /// message is delivered and exits; with --sessions 0 it stays connected until SIGINT or
     /// SIGTERM. Killed and started again on the same --db, it loses nothing: unacknowledged
     /// messages are resent and the transaction that was running is stopped as PowerLoss.
+    /// With --control ADDR it runs no sessions: the station (or --stations N of them, ID-1 to
+    /// ID-N) is driven by hand over a local HTTP API (first stdout line `control api on
+    /// http://HOST:PORT`, OpenAPI document at /openapi.json) until SIGINT or SIGTERM.
     /// Exits 0 when every session completed, 1 otherwise, 2 when it could not connect.
     #[command(
         after_help = "Examples:\n  ocpp cp --url ws://127.0.0.1:9000 --id CP-1\n  \
@@ -105,7 +109,10 @@ enum Command {
                             ocpp cp --url ws://127.0.0.1:9000 --id CP-1 --security-profile 1 \
                             --auth-key 00112233445566778899AABBCCDDEEFF\n  \
                             ocpp cp --url wss://csms.example:443/ocpp --id CP-3 --security-profile 3 \
-                            --ca ca.pem --cert cp3.pem --key cp3.key"
+                            --ca ca.pem --cert cp3.pem --key cp3.key\n  \
+                            ocpp cp --url ws://127.0.0.1:9000 --id CP --stations 2 --control 127.0.0.1:8181\n  \
+                            curl -X POST localhost:8181/stations/CP-1/connectors/1/plug-in\n  \
+                            curl -X POST localhost:8181/stations/CP-1/connectors/1/id-tag -d '{\"idTag\": \"04A2B3\"}'"
     )]
     Cp(cp::Args),
     /// Drive a central system (ours or any other) with N simulated 1.6 stations and report.

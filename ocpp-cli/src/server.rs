@@ -41,6 +41,10 @@ pub(crate) struct Args {
     /// port; the third stdout line says which). No authentication: bind it to loopback.
     #[arg(long, value_name = "ADDR")]
     http: Option<String>,
+    /// Seconds a call of the central system (sent through --http) waits for the station's
+    /// answer before it fails (504).
+    #[arg(long, value_name = "SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    call_timeout: u64,
 }
 
 /// Runs `ocpp csms`.
@@ -69,6 +73,7 @@ async fn serve(args: &Args, out: &mut Out) -> Result<(), String> {
         None => None,
     };
     let (csms, restored) = Csms::open(&args.db, id_tags, args.log)?;
+    csms.set_call_timeout(std::time::Duration::from_secs(args.call_timeout));
     let mut server = csms::bind(&csms, &args.listen, csms::server_config(auth_keys))
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;

@@ -14,7 +14,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -38,7 +38,7 @@ use ocpp_io_tokio::{
     Backoff, ClientConfig, ClientSecurity, ConnectError, Event, Handle, PersistError,
 };
 use ocpp_store::{RecordStore, RedbStore};
-use tokio::sync::{oneshot, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 
 /// The simulated hardware's energy registers: connector (zero-padded) -> Wh.
 const METER_COLLECTION: &str = "sim.meter";
@@ -169,9 +169,54 @@ struct Shared {
     ended: Mailbox<TransactionKey, Instant>,
     link: watch::Sender<Link>,
     errors: AtomicU64,
+    /// Whether a WebSocket connection is open now.
+    connected: AtomicBool,
+    /// Where the events the simulator does not act on go, once someone asks for them
+    /// ([`Station::forward_events`]).
+    forward: Mutex<Option<mpsc::UnboundedSender<CpEvent>>>,
 }
 
 impl Shared {
+    /// `event` back, unless it tells the outcome of a transaction and the events are
+    /// forwarded: then no session waits for it and it goes to the forward receiver.
+    fn sessions_only(&self, event: CpEvent) -> Option<CpEvent> {
+        let outcome = matches!(
+            event,
+            CpEvent::TransactionStarted { .. }
+                | CpEvent::TransactionDeauthorized { .. }
+                | CpEvent::TransactionEnded { .. }
+        );
+        let forward = self.forward.lock().unwrap_or_else(PoisonError::into_inner);
+        match forward.as_ref() {
+            Some(forward) if outcome => {
+                let _ = forward.send(event);
+                None
+            }
+            _ => Some(event),
+        }
+    }
+
+    /// `event` back, unless a control API takes the requests a station's operator or driver
+    /// acts on (remote start and stop, reset, unlock): then it goes to the forward receiver
+    /// and the simulator leaves it alone.
+    fn to_control(&self, event: CpEvent) -> Option<CpEvent> {
+        let request = matches!(
+            event,
+            CpEvent::RemoteStartRequested { .. }
+                | CpEvent::StopRequested { .. }
+                | CpEvent::ResetRequested { .. }
+                | CpEvent::UnlockRequested { .. }
+        );
+        let forward = self.forward.lock().unwrap_or_else(PoisonError::into_inner);
+        match forward.as_ref() {
+            Some(forward) if request => {
+                let _ = forward.send(event);
+                None
+            }
+            _ => Some(event),
+        }
+    }
+
     fn note(&self, line: std::fmt::Arguments<'_>) {
         if self.verbose {
             eprintln!("{}: {line}", self.id);
@@ -300,6 +345,8 @@ impl Station {
             ended: Mailbox::new(),
             link,
             errors: AtomicU64::new(0),
+            connected: AtomicBool::new(false),
+            forward: Mutex::new(None),
         });
         let router = tokio::spawn(route_events(events, handle.clone(), shared.clone()));
         Ok(Station {
@@ -317,6 +364,47 @@ impl Station {
     /// answers `Rejected`, as it could not keep the promise.
     pub(crate) fn resets(&self) -> watch::Receiver<Option<ResetType>> {
         self.shared.reset.subscribe()
+    }
+
+    /// The handle of the station's machine, for commands the simulator does not make itself.
+    pub(crate) fn handle(&self) -> &Handle<ChargePoint> {
+        &self.handle
+    }
+
+    /// Whether the station has a WebSocket connection now.
+    pub(crate) fn is_connected(&self) -> bool {
+        self.shared.connected.load(Ordering::Relaxed)
+    }
+
+    /// From now on, the machine events the simulator does not act on (remote start and stop,
+    /// reset, unlock, availability, ...) come out of the returned receiver.
+    pub(crate) fn forward_events(&self) -> mpsc::UnboundedReceiver<CpEvent> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        *self
+            .shared
+            .forward
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(tx);
+        rx
+    }
+
+    /// Energy flows into the EV on `connector`: the meter register advances by `wh`, durably
+    /// first (a restarted station never reads less), then the stack learns the new reading.
+    /// Returns the new register value.
+    pub(crate) async fn add_energy(&self, connector: u32, wh: i32) -> Result<i32, String> {
+        let meter = self.meter(connector).saturating_add(wh);
+        self.shared.advance_meter(connector, meter)?;
+        self.handle
+            .run(move |cp, _| {
+                cp.report_meter(connector, meter)?;
+                // What the stack samples for MeterValues when the Central System has set
+                // MeterValueSampleInterval / ClockAlignedDataInterval or triggers them.
+                cp.set_readings(connector, energy_register(meter))
+            })
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())?;
+        Ok(meter)
     }
 
     /// Errors seen so far: failed calls, refused id tags, unanswered requests.
@@ -367,6 +455,28 @@ impl Station {
             .map_err(|e| e.to_string())
     }
 
+    /// Authorizes `id_tag` (locally or by the central system, as the configuration says):
+    /// the verdict and how long it took.
+    pub(crate) async fn authorize(&self, id_tag: &str) -> Result<(IdTagInfo, Duration), String> {
+        let tag = id_tag.to_owned();
+        let sent = Instant::now();
+        let call = self
+            .handle
+            .run(move |cp, now| cp.authorize(now, tag))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| format!("Authorize: {e}"))?;
+        let timeout = self.call_timeout + Duration::from_secs(1);
+        let (verdict, at) = self
+            .shared
+            .authorized
+            .wait(call, timeout)
+            .await
+            .ok_or("Authorize: no answer in time")?;
+        let info = verdict.map_err(|e| format!("Authorize: {e}"))?;
+        Ok((info, at.saturating_duration_since(sent)))
+    }
+
     /// One charging session on `connector`: plug in, authorize `id_tag`, start, meter
     /// readings, stop, unplug, with the status reports of each step.
     pub(crate) async fn session(
@@ -396,22 +506,8 @@ impl Station {
         let timeout = self.call_timeout + Duration::from_secs(1);
         self.status(connector, ChargePointStatus::Preparing).await?;
 
-        let tag = id_tag.to_owned();
-        let sent = Instant::now();
-        let call = self
-            .handle
-            .run(move |cp, now| cp.authorize(now, tag))
-            .await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| format!("Authorize: {e}"))?;
-        let (verdict, at) = self
-            .shared
-            .authorized
-            .wait(call, timeout)
-            .await
-            .ok_or("Authorize: no answer in time")?;
-        latencies.record(at.saturating_duration_since(sent));
-        let info = verdict.map_err(|e| format!("Authorize: {e}"))?;
+        let (info, latency) = self.authorize(id_tag).await?;
+        latencies.record(latency);
         if info.status != AuthorizationStatus::Accepted {
             return Err(format!("id tag {id_tag} not accepted: {:?}", info.status));
         }
@@ -443,18 +539,7 @@ impl Station {
         let mut meter = meter_start;
         for _ in 0..charging.readings {
             tokio::time::sleep(charging.interval).await;
-            meter = meter.saturating_add(charging.step_wh);
-            self.shared.advance_meter(connector, meter)?;
-            self.handle
-                .run(move |cp, _| {
-                    cp.report_meter(connector, meter)?;
-                    // What the stack samples for MeterValues when the Central System has set
-                    // MeterValueSampleInterval / ClockAlignedDataInterval or triggers them.
-                    cp.set_readings(connector, energy_register(meter))
-                })
-                .await
-                .map_err(|e| e.to_string())?
-                .map_err(|e| e.to_string())?;
+            meter = self.add_energy(connector, charging.step_wh).await?;
         }
 
         let tag = id_tag.to_owned();
@@ -481,7 +566,8 @@ impl Station {
         })
     }
 
-    fn meter(&self, connector: u32) -> i32 {
+    /// The energy register of `connector`, Wh.
+    pub(crate) fn meter(&self, connector: u32) -> i32 {
         self.shared.meter(connector)
     }
 
@@ -534,6 +620,7 @@ async fn route_events(
         match event {
             Event::Connected { .. } => {
                 ever_connected = true;
+                shared.connected.store(true, Ordering::Relaxed);
                 shared.note(format_args!("connected"));
             }
             Event::ConnectFailed(error) => {
@@ -543,6 +630,7 @@ async fn route_events(
                 }
             }
             Event::Disconnected(reason) => {
+                shared.connected.store(false, Ordering::Relaxed);
                 shared.note(format_args!("disconnected: {reason:?}"));
             }
             Event::Reconnecting { delay, .. } => {
@@ -571,6 +659,12 @@ fn on_machine_event(
     handle: &Handle<ChargePoint>,
     shared: &Arc<Shared>,
 ) {
+    let Some(event) = shared.sessions_only(event) else {
+        return;
+    };
+    let Some(event) = shared.to_control(event) else {
+        return;
+    };
     match event {
         CpEvent::Registered { status, interval } => {
             shared.note(format_args!(
@@ -737,7 +831,16 @@ fn on_machine_event(
                 let _ = cp.diagnostics_uploaded(now, TransferOutcome::Succeeded);
             });
         }
-        _ => {}
+        other => {
+            // Under a control API, what the simulator does not act on goes there.
+            let forward = shared
+                .forward
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            if let Some(forward) = forward.as_ref() {
+                let _ = forward.send(other);
+            }
+        }
     }
 }
 

@@ -3,127 +3,20 @@
 //! the central system's calls as each test needs), and HTTP requests over loopback. Every wait
 //! is bounded.
 
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use common::{BIN, Csms, http, post_call, runtime, says, scratch, until};
 
 use ocpp_core::rpc::{CallFailure, CounterIds, Endpoint, EndpointConfig, RpcEvent};
 use ocpp_core::{ErrorCode, Version};
 use ocpp_io_tokio::{ClientConfig, Event, Handle};
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
-
-const BIN: &str = env!("CARGO_BIN_EXE_ocpp");
-
-/// A fresh scratch directory for one test.
-fn scratch(name: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("http-{name}"));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("scratch directory");
-    dir
-}
-
-/// An `ocpp csms --http` process: its OCPP-J URL and its API address. Killed when dropped.
-struct Csms {
-    child: Child,
-    url: String,
-    api: SocketAddr,
-    log: PathBuf,
-}
-
-impl Csms {
-    fn start(dir: &Path) -> Csms {
-        let log = dir.join("csms.log");
-        let mut child = Command::new(BIN)
-            .args(["csms", "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0"])
-            .arg("--db")
-            .arg(dir.join("csms.redb"))
-            .arg("--accept-all")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(&log).expect("log file"))
-            .spawn()
-            .expect("ocpp csms runs");
-        let mut stdout = BufReader::new(child.stdout.take().expect("piped"));
-        let mut lines = Vec::new();
-        for _ in 0..3 {
-            let mut line = String::new();
-            stdout.read_line(&mut line).expect("read stdout");
-            lines.push(line.trim().to_owned());
-        }
-        let url = lines[0].strip_prefix("listening on ").map(str::to_owned);
-        let api = lines[2]
-            .strip_prefix("http api on http://")
-            .and_then(|a| a.parse().ok());
-        let (Some(url), Some(api)) = (url, api) else {
-            let _ = child.kill();
-            panic!("unexpected first lines {lines:?}");
-        };
-        Csms {
-            child,
-            url,
-            api,
-            log,
-        }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
-
-impl Drop for Csms {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// One HTTP/1.1 request; the status and the JSON body (`null` if the body is not JSON).
-async fn http(api: SocketAddr, method: &str, path: &str, body: &str) -> (u16, Value) {
-    let exchange = async {
-        let mut stream = tokio::net::TcpStream::connect(api).await.expect("connect");
-        let request = format!(
-            "{method} {path} HTTP/1.1\r\nHost: {api}\r\nContent-Type: application/json\r\n\
-             Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            body.len()
-        );
-        stream.write_all(request.as_bytes()).await.expect("send");
-        let mut response = Vec::new();
-        stream.read_to_end(&mut response).await.expect("receive");
-        let response = String::from_utf8(response).expect("UTF-8");
-        let (head, body) = response.split_once("\r\n\r\n").expect("a header");
-        let status = head
-            .split(' ')
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .expect("a status line");
-        (status, serde_json::from_str(body).unwrap_or(Value::Null))
-    };
-    tokio::time::timeout(Duration::from_secs(60), exchange)
-        .await
-        .expect("answered within 60 s")
-}
-
-/// `POST /stations/{station}/calls/{action}` with `payload`.
-async fn post_call(api: SocketAddr, station: &str, action: &str, payload: &str) -> (u16, Value) {
-    http(
-        api,
-        "POST",
-        &format!("/stations/{station}/calls/{action}"),
-        payload,
-    )
-    .await
-}
-
-/// Whether the error message of `body` contains `text`.
-fn says(body: &Value, text: &str) -> bool {
-    body["error"].as_str().is_some_and(|e| e.contains(text))
-}
 
 /// How a scripted station answers a call of the central system.
 enum Reply {
@@ -131,6 +24,8 @@ enum Reply {
     Error(ErrorCode, &'static str),
     /// Close the connection instead of answering.
     Close,
+    /// Do not answer.
+    Silent,
 }
 
 /// A charge point played by a bare RPC endpoint: it boots, answers the central system's
@@ -181,6 +76,7 @@ impl Scripted {
                             Reply::Close => {
                                 let _ = answerer.close(1000, "scripted close");
                             }
+                            Reply::Silent => {}
                         }
                     }
                     Event::ConnectFailed(error) => panic!("{error:?}"),
@@ -227,27 +123,6 @@ impl Scripted {
 
     fn received(&self) -> Vec<(String, Value)> {
         self.received.lock().expect("lock").clone()
-    }
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime")
-}
-
-/// Polls `GET path` until `ready` holds for the body (or 20 s have passed).
-async fn until(api: SocketAddr, path: &str, ready: impl Fn(&Value) -> bool) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let (status, body) = http(api, "GET", path, "").await;
-        if status == 200 && ready(&body) {
-            return body;
-        }
-        assert!(Instant::now() < deadline, "GET {path}: {status} {body}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
@@ -306,6 +181,16 @@ fn calls_reach_a_simulated_charge_point_and_its_answers_come_back() {
             (200, &json!("Accepted")),
             "{body}"
         );
+
+        // The simulator carries out remote starts (a session on the free connector).
+        let (status, body) = post_call(
+            api,
+            "CP-SIM",
+            "RemoteStartTransaction",
+            r#"{"connectorId": 1, "idTag": "REMOTE"}"#,
+        )
+        .await;
+        assert_eq!((status, body), (200, json!({"status": "Accepted"})));
 
         // An empty body is the empty payload.
         let (status, body) = post_call(api, "CP-SIM", "ClearCache", "").await;
@@ -412,6 +297,21 @@ fn the_station_answer_a_call_error_or_a_disconnection_is_what_the_api_answers() 
 
         let (status, body) = post_call(api, "CP-X", "Reset", r#"{"type": "Hard"}"#).await;
         assert_eq!(status, 503, "{body}");
+    });
+}
+
+/// A station that does not answer within --call-timeout (OCPP-J 1.6 section 4.1.1 leaves
+/// the timeout to the implementation): 504.
+#[test]
+fn a_call_the_station_does_not_answer_in_time_is_504() {
+    let dir = scratch("timeout");
+    let csms = Csms::start_with(&dir, &["--accept-all", "--call-timeout", "1"]);
+    runtime().block_on(async {
+        let _station = Scripted::connect(&csms.url, "CP-Q", |_| Reply::Silent).await;
+        let started = Instant::now();
+        let (status, body) = post_call(csms.api, "CP-Q", "ClearCache", "{}").await;
+        assert_eq!(status, 504, "{body}");
+        assert!(started.elapsed() < Duration::from_secs(30));
     });
 }
 

@@ -12,6 +12,8 @@
 //!   factory and comes to you as a [`Connection`].
 //! - [`connect`] starts a [`Client`] that connects to `<url>/<charge point id>`, runs your
 //!   machine, and reconnects with back-off when the connection is lost.
+//! - Events come as a stream ([`Events`]) or, with [`Events::for_each_handler`], to an
+//!   [`EventHandler`] whose loop you run on a task (`smol::spawn` or `async_std::task::spawn`).
 //!
 //! # Security profiles
 //!
@@ -70,9 +72,9 @@ use smol::net::{AsyncToSocketAddrs, TcpListener, TcpStream};
 
 pub use ocpp_io::{
     Authenticator, Backoff, BasicAuthPassword, ClientConfig, ClientSecurity, Command, ConnectError,
-    Connection, ConnectionInfo, Credentials, Disconnect, DriverConfig, DuplicateId, Event, Events,
-    Gone, Handle, NoPersist, PersistError, Persister, SecurityProfile, ServerConfig,
-    ServerSecurity, TlsInfo, Verdict,
+    Connection, ConnectionInfo, Credentials, Disconnect, DriverConfig, DuplicateId, Event,
+    EventHandler, Events, Gone, Handle, NoPersist, PersistError, Persister, SecurityProfile,
+    ServerConfig, ServerSecurity, TlsInfo, Verdict,
 };
 
 /// A server on smol.

@@ -24,6 +24,26 @@ async fn bounded<F: Future>(test: F) -> F::Output {
     }
 }
 
+/// Starts a task on async-std.
+fn async_std_spawn(task: BoxFuture<'static, ()>) {
+    async_std::task::spawn(task);
+}
+
+/// A smol server of endpoints whose tasks `runtime` spawns.
+async fn server_on(runtime: Smol) -> ocpp_io_smol::Server<ocpp_core::rpc::Endpoint> {
+    let persisters =
+        |_: &ocpp_io::ConnectionInfo| -> Box<dyn ocpp_io::Persister> { Box::new(NoPersist) };
+    ocpp_io_smol::bind_on(
+        runtime,
+        "127.0.0.1:0",
+        server_config(),
+        |_| endpoint(),
+        persisters,
+    )
+    .await
+    .unwrap()
+}
+
 /// OCPP-J 1.6 sections 3 and 4: both roles call and answer over one smol connection.
 #[test]
 fn smol_client_and_smol_server_call_each_other() {
@@ -35,6 +55,34 @@ fn smol_client_and_smol_server_call_each_other() {
             ocpp_io_smol::connect(client_config(server.local_addr(), "CP-1"), endpoint());
         calls_both_ways(&mut server, &mut client).await;
         client.close(1000, "done").await.unwrap();
+        server.shutdown().await;
+    }));
+}
+
+/// Events to handlers on smol: the server's application is an `EventHandler` on a
+/// `smol::spawn`ed task, the client's last events go to a closure.
+#[test]
+fn handlers_receive_every_event_on_smol() {
+    smol::block_on(bounded(async {
+        let mut server = ocpp_io_smol::bind("127.0.0.1:0", server_config(), |_| endpoint())
+            .await
+            .unwrap();
+        let client = ocpp_io_smol::connect(client_config(server.local_addr(), "CP-1"), endpoint());
+        handlers_receive_every_event(&mut server, client, |task| smol::spawn(task).detach()).await;
+        server.shutdown().await;
+    }));
+}
+
+/// The same on async-std: its executor, and its tasks for the handler, the server and the
+/// client.
+#[test]
+fn handlers_receive_every_event_on_async_std() {
+    async_std::task::block_on(bounded(async {
+        let runtime = Smol::with_spawner(async_std_spawn);
+        let mut server = server_on(runtime).await;
+        let config = client_config(server.local_addr(), "CP-1");
+        let client = ocpp_io_smol::connect_on(runtime, config, endpoint(), Box::new(NoPersist));
+        handlers_receive_every_event(&mut server, client, async_std_spawn).await;
         server.shutdown().await;
     }));
 }
@@ -68,11 +116,8 @@ fn an_async_std_client_and_a_smol_server_call_each_other() {
         let mut server = ocpp_io_smol::bind("127.0.0.1:0", server_config(), |_| endpoint())
             .await
             .unwrap();
-        let runtime = Smol::with_spawner(|task| {
-            async_std::task::spawn(task);
-        });
         let mut client = Client::start(
-            runtime,
+            Smol::with_spawner(async_std_spawn),
             AsyncStdConnector,
             client_config(server.local_addr(), "CP-1"),
             endpoint(),
@@ -88,18 +133,7 @@ fn an_async_std_client_and_a_smol_server_call_each_other() {
 #[test]
 fn a_smol_server_runs_its_connections_on_async_std_tasks() {
     async_std::task::block_on(bounded(async {
-        let runtime = Smol::with_spawner(|task| {
-            async_std::task::spawn(task);
-        });
-        let mut server = ocpp_io_smol::bind_on(
-            runtime,
-            "127.0.0.1:0",
-            server_config(),
-            |_| endpoint(),
-            |_| Box::new(NoPersist),
-        )
-        .await
-        .unwrap();
+        let mut server = server_on(Smol::with_spawner(async_std_spawn)).await;
         let mut client =
             ocpp_io_smol::connect(client_config(server.local_addr(), "CP-1"), endpoint());
         calls_both_ways(&mut server, &mut client).await;

@@ -12,6 +12,8 @@
 //!   its machine, its [`Events`]).
 //! - [`connect`] starts a [`Client`] that connects to `<url>/<charge point id>`, runs your
 //!   machine, and reconnects with back-off when the connection is lost.
+//! - Events come as a stream ([`Events`]) or, with [`Events::for_each_handler`], to an
+//!   [`EventHandler`] whose loop you run on a task (`tokio::spawn`).
 //!
 //! # Security profiles
 //!
@@ -133,9 +135,9 @@ use tokio::time::Instant;
 
 pub use ocpp_io::{
     Authenticator, Backoff, BasicAuthPassword, ClientConfig, ClientSecurity, Command, ConnectError,
-    Connection, ConnectionInfo, Credentials, Disconnect, DriverConfig, DuplicateId, Event, Events,
-    Gone, Handle, NoPersist, PersistError, Persister, SecurityProfile, ServerConfig,
-    ServerSecurity, TlsInfo, Verdict,
+    Connection, ConnectionInfo, Credentials, Disconnect, DriverConfig, DuplicateId, Event,
+    EventHandler, Events, Gone, Handle, NoPersist, PersistError, Persister, SecurityProfile,
+    ServerConfig, ServerSecurity, TlsInfo, Verdict,
 };
 
 /// A server on tokio.
@@ -197,7 +199,9 @@ pub struct TokioConnector;
 
 impl ocpp_io::Connector for TokioConnector {
     type Stream = TokioAdapter<TcpStream>;
-    type TlsStream = TokioAdapter<tokio_rustls::client::TlsStream<TcpStream>>;
+    /// Boxed: the rustls connection is over a kilobyte, and the connection's stream is an
+    /// `Either` of plain and TLS, as large as its larger side even when plain.
+    type TlsStream = Box<TokioAdapter<tokio_rustls::client::TlsStream<TcpStream>>>;
 
     fn connect(&self, host: String, port: u16) -> BoxFuture<'static, io::Result<Self::Stream>> {
         Box::pin(async move {
@@ -217,7 +221,7 @@ impl ocpp_io::Connector for TokioConnector {
             let tls = tokio_rustls::TlsConnector::from(config)
                 .connect(server_name, stream.into_inner())
                 .await?;
-            Ok(TokioAdapter::new(tls))
+            Ok(Box::new(TokioAdapter::new(tls)))
         })
     }
 }
@@ -227,7 +231,9 @@ impl ocpp_io::Connector for TokioConnector {
 pub struct TokioTls;
 
 impl ocpp_io::TlsAcceptor<TokioAdapter<TcpStream>> for TokioTls {
-    type Stream = TokioAdapter<tokio_rustls::server::TlsStream<TcpStream>>;
+    /// Boxed: the rustls connection is 1.2 KiB, and every connection's stream, plain ones
+    /// included, is an `Either` as large as its larger side.
+    type Stream = Box<TokioAdapter<tokio_rustls::server::TlsStream<TcpStream>>>;
 
     fn accept(
         &self,
@@ -239,7 +245,7 @@ impl ocpp_io::TlsAcceptor<TokioAdapter<TcpStream>> for TokioTls {
                 .accept(stream.into_inner())
                 .await?;
             let info = TlsInfo::of_server(tls.get_ref().1);
-            Ok((TokioAdapter::new(tls), info))
+            Ok((Box::new(TokioAdapter::new(tls)), info))
         })
     }
 }

@@ -42,6 +42,22 @@ async fn tokio_client_and_tokio_server_call_each_other() {
     .await;
 }
 
+/// Events to handlers on tokio: the server's application is an `EventHandler` on a
+/// `tokio::spawn`ed task, the client's last events go to a closure.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn handlers_receive_every_event_on_tokio() {
+    bounded(async {
+        let mut server = server(server_config()).await;
+        let client = ocpp_io_tokio::connect(client_config(server.local_addr(), "CP-1"), endpoint());
+        handlers_receive_every_event(&mut server, client, |task| {
+            tokio::spawn(task);
+        })
+        .await;
+        server.shutdown().await;
+    })
+    .await;
+}
+
 /// The shared driver is runtime-neutral: a tokio client talks to a smol server.
 #[tokio::test]
 async fn tokio_client_and_smol_server_call_each_other() {

@@ -21,6 +21,7 @@
 //!   certificates): the client's and the server's settings, the rustls configurations built
 //!   from them, and what is checked where. The adapters only run the TLS handshakes.
 //! - [`persist`]: the [`Persister`] the driver hands its batches to.
+//! - [`handler`]: events delivered to an [`EventHandler`] instead of read from the stream.
 //!
 //! Applications normally use it through an adapter crate, which re-exports what they need.
 //!
@@ -54,6 +55,7 @@
 
 pub mod client;
 pub mod driver;
+pub mod handler;
 pub mod persist;
 pub mod runtime;
 pub mod security;
@@ -62,6 +64,7 @@ pub mod server;
 pub use async_tungstenite::tungstenite;
 pub use client::{Backoff, Client, ClientConfig, ClientStream, ConnectError, Connector};
 pub use driver::{Command, Disconnect, Driver, DriverConfig, Event, Events, Gone, Handle};
+pub use handler::EventHandler;
 pub use persist::{NoPersist, PersistError, Persister};
 pub use runtime::Runtime;
 pub use rustls;

@@ -6,12 +6,17 @@ pub mod security;
 
 use std::time::Duration;
 
+use futures_channel::oneshot;
 use futures_util::StreamExt;
+use futures_util::future::BoxFuture;
 use ocpp_core::Version;
 use ocpp_core::machine::{Machine, Output};
 use ocpp_core::rpc::{CounterIds, Endpoint, EndpointConfig, RpcEvent};
 use ocpp_core::time::{Monotonic, Now};
-use ocpp_io::{Client, ClientConfig, Connection, Event, Events, Runtime, Server, ServerConfig};
+use ocpp_io::{
+    Client, ClientConfig, Connection, Disconnect, Event, EventHandler, Events, Handle, Runtime,
+    Server, ServerConfig,
+};
 use serde_json::{Value, json};
 
 /// Every test ends within this, whatever goes wrong.
@@ -159,6 +164,77 @@ pub async fn calls_both_ways<R: Runtime>(
         .unwrap();
     let result = completed(&mut connection.events, "ClearCache").await;
     assert_eq!(result["status"], "Accepted");
+}
+
+/// A server's application as an async [`EventHandler`]: answers every call through the
+/// connection's handle before it takes the next event, and notes what it saw.
+pub struct Answerer {
+    pub handle: Handle<Endpoint>,
+    pub seen: Vec<&'static str>,
+}
+
+impl EventHandler<RpcEvent> for Answerer {
+    async fn on_event(&mut self, event: Event<RpcEvent>) {
+        match event {
+            Event::Connected { .. } => self.seen.push("connected"),
+            Event::Machine(RpcEvent::Call(call)) => {
+                self.seen.push("call");
+                let answer = json!({"currentTime": "2025-01-01T00:00:00Z"});
+                self.handle
+                    .run(move |ep, now| ep.respond(now, &call.id, answer))
+                    .await
+                    .unwrap()
+                    .unwrap();
+            }
+            Event::Disconnected(_) => self.seen.push("disconnected"),
+            _ => {}
+        }
+    }
+}
+
+/// Events received by handlers instead of from the stream: the server's connection is
+/// served by an [`Answerer`] on a task of the runtime's (`spawn`), which answers the
+/// client's two calls; once the client is closed, its last events go to a closure. Both
+/// loops end when their driver has ended and give their handler back.
+pub async fn handlers_receive_every_event<R: Runtime>(
+    server: &mut Server<Endpoint, R>,
+    client: Client<Endpoint>,
+    spawn: fn(BoxFuture<'static, ()>),
+) {
+    let (handle, mut events, done) = client.split();
+    let connection = server.next_connection().await.expect("no connection");
+    let answerer = Answerer {
+        handle: connection.handle,
+        seen: Vec::new(),
+    };
+    let (served_tx, served) = oneshot::channel();
+    spawn(Box::pin(async move {
+        let answerer = connection.events.for_each_handler(answerer).await;
+        let _ = served_tx.send(answerer.seen);
+    }));
+
+    for _ in 0..2 {
+        handle
+            .run(|ep, now| ep.call(now, "Heartbeat", json!({})))
+            .await
+            .unwrap()
+            .unwrap();
+        let result = completed(&mut events, "Heartbeat").await;
+        assert_eq!(result["currentTime"], "2025-01-01T00:00:00Z");
+    }
+    handle.close(1000, "done").unwrap();
+    done.await.expect("the client's task was dropped");
+    let mut rest = Vec::new();
+    let _closure = events.for_each_handler(|event| rest.push(event)).await;
+    assert!(
+        matches!(
+            rest.last(),
+            Some(Event::Disconnected(Disconnect::Application(close))) if close.code == 1000
+        ),
+        "{rest:?}"
+    );
+    let seen = served.await.expect("the handler's task was dropped");
+    assert_eq!(seen, ["connected", "call", "call", "disconnected"]);
 }
 
 /// An endpoint that also records when it was told the connection came and went.
