@@ -762,17 +762,31 @@ impl Machine for Logged {
     }
 
     fn poll_output(&mut self) -> Option<Output<CsEvent>> {
-        let output = self.inner.poll_output();
-        match &output {
-            Some(Output::Transmit(text)) => self.frame("->", text),
-            Some(Output::Event(CsEvent::CallCompleted(completed))) => {
-                if let Some(waiter) = self.waiters.remove(&completed.handle) {
-                    let _ = waiter.send(completed.clone());
+        loop {
+            let output = self.inner.poll_output();
+            match &output {
+                Some(Output::Transmit(text)) => self.frame("->", text),
+                Some(Output::Event(CsEvent::CallCompleted(completed))) => {
+                    if let Some(waiter) = self.waiters.remove(&completed.handle) {
+                        let _ = waiter.send(completed.clone());
+                    }
                 }
+                // A Heartbeat the machine has answered only refreshes `last_seen`, which needs
+                // no commit: recorded here, in the connection's own task, instead of waking
+                // the csms's task for it (a channel send and often a switch of worker thread,
+                // a fifth of the server's CPU per Heartbeat).
+                Some(Output::Event(CsEvent::Request {
+                    request: request @ Request::Heartbeat(_),
+                    answer: Answer::Sent(_),
+                })) => {
+                    let (_, durable) = self.csms.record_request(&self.id, request, false);
+                    debug_assert!(durable.is_none(), "a Heartbeat is not committed");
+                    continue;
+                }
+                _ => {}
             }
-            _ => {}
+            return output;
         }
-        output
     }
 
     fn poll_timeout(&self) -> Option<Monotonic> {
@@ -829,35 +843,9 @@ pub(crate) async fn serve(csms: Arc<Csms>, connection: Connection<Logged>) {
     while let Some(event) = events.next().await {
         match event {
             Event::Machine(CsEvent::Request { request, answer }) => {
-                let decision = match answer {
-                    Answer::Decide(decision) => Some(decision),
-                    Answer::Sent(_) => None,
-                };
-                match csms.on_request(&id, &request, decision.is_some()).await {
-                    Ok(response) => {
-                        if let (Some(decision), Some(response)) = (decision, response) {
-                            let _ = handle
-                                .run(move |m, now| m.inner.reply(now, decision, response))
-                                .await;
-                        }
-                    }
-                    Err(error) => {
-                        csms.counters.errors.fetch_add(1, Ordering::Relaxed);
-                        eprintln!("{} {id} error: {error}", now_text());
-                        if let Some(decision) = decision {
-                            let _ = handle
-                                .run(move |m, now| {
-                                    m.inner.reply_error(
-                                        now,
-                                        decision,
-                                        ErrorCode::InternalError,
-                                        "storage failure",
-                                    )
-                                })
-                                .await;
-                        }
-                    }
-                }
+                // Boxed: its state (the request, the answer, the commit) is over a kilobyte,
+                // and an idle connection's task would otherwise keep room for it.
+                Box::pin(answer_request(&csms, &id, &handle, request, answer)).await;
             }
             Event::Machine(CsEvent::NotAccepted { request, .. }) => {
                 csms.summary(format_args!(
@@ -877,4 +865,43 @@ pub(crate) async fn serve(csms: Arc<Csms>, connection: Connection<Logged>) {
         }
     }
     csms.live.remove(&id, serial);
+}
+
+/// Records `request` and, when the csms decides the answer, sends it once it is durable.
+async fn answer_request(
+    csms: &Csms,
+    id: &str,
+    handle: &ocpp_io_tokio::Handle<Logged>,
+    request: Request,
+    answer: Answer,
+) {
+    let decision = match answer {
+        Answer::Decide(decision) => Some(decision),
+        Answer::Sent(_) => None,
+    };
+    match csms.on_request(id, &request, decision.is_some()).await {
+        Ok(response) => {
+            if let (Some(decision), Some(response)) = (decision, response) {
+                let _ = handle
+                    .run(move |m, now| m.inner.reply(now, decision, response))
+                    .await;
+            }
+        }
+        Err(error) => {
+            csms.counters.errors.fetch_add(1, Ordering::Relaxed);
+            eprintln!("{} {id} error: {error}", now_text());
+            if let Some(decision) = decision {
+                let _ = handle
+                    .run(move |m, now| {
+                        m.inner.reply_error(
+                            now,
+                            decision,
+                            ErrorCode::InternalError,
+                            "storage failure",
+                        )
+                    })
+                    .await;
+            }
+        }
+    }
 }

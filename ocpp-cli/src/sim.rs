@@ -965,15 +965,19 @@ async fn remote_start(
         }
     }
     let meter_start = shared.meter(connector);
+    // One step, so that a Reset or Unlock handled meanwhile finds the connector charging and
+    // its status is not overwritten after the stop.
     let key = handle
         .run(move |cp, now| {
             cp.set_readings(now, connector, energy_register(meter_start))?;
-            cp.start_transaction(now, connector, id_tag, meter_start, None)
+            let key = cp.start_transaction(now, connector, id_tag, meter_start, None)?;
+            let charging = ConnectorStatus::new(ChargePointStatus::Charging);
+            cp.report_status(now, connector, charging)?;
+            Ok::<_, ocpp_core::charge_point::ChargePointError>(key)
         })
         .await
         .map_err(|e| e.to_string())?
         .map_err(|e| format!("StartTransaction: {e}"))?;
-    report_status(handle, connector, ChargePointStatus::Charging).await?;
     let weak = Arc::downgrade(shared);
     let handle = handle.clone();
     tokio::spawn(async move {
@@ -1059,6 +1063,9 @@ fn reset(
         for (connector, meter) in meters {
             if cp.transaction(connector).is_some() {
                 let _ = cp.stop_transaction(now, connector, meter, Some(reason), None);
+                // The restart ends the session: the station boots with the connector free.
+                let available = ConnectorStatus::new(ChargePointStatus::Available);
+                let _ = cp.report_status(now, connector, available);
             }
         }
     });

@@ -63,14 +63,21 @@ fn report(output: &Output, code: i32) -> Value {
 struct Csms {
     child: Child,
     url: String,
+    /// Its second line: what it restored from the store.
+    restored: String,
 }
 
 impl Csms {
+    /// Starts one on a fresh store.
     fn start(name: &str) -> Csms {
         let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("load-{name}"));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("scratch directory");
-        let db = dir.join("csms.redb");
+        Csms::start_on(&dir.join("csms.redb"))
+    }
+
+    /// Starts one on the store `db`, new or not.
+    fn start_on(db: &std::path::Path) -> Csms {
         let mut child = Command::new(BIN)
             .args([
                 "csms",
@@ -81,21 +88,28 @@ impl Csms {
                 "off",
             ])
             .arg("--db")
-            .arg(&db)
+            .arg(db)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
             .expect("ocpp csms runs");
-        let mut first = String::new();
-        BufReader::new(child.stdout.as_mut().expect("piped"))
+        let mut stdout = BufReader::new(child.stdout.take().expect("piped"));
+        let (mut first, mut restored) = (String::new(), String::new());
+        stdout
             .read_line(&mut first)
-            .expect("the csms says where it listens");
+            .and_then(|_| stdout.read_line(&mut restored))
+            .expect("the csms says where it listens and what it restored");
+        child.stdout = Some(stdout.into_inner());
         let url = first
             .trim()
             .strip_prefix("listening on ")
             .expect("listening on ws://...")
             .to_owned();
-        Csms { child, url }
+        Csms {
+            child,
+            url,
+            restored,
+        }
     }
 
     /// Stops it (SIGTERM) and returns its summary.
@@ -167,6 +181,38 @@ fn a_boot_storm_reports_when_the_last_boot_was_answered() {
     assert_eq!(report["round_trips"], 0);
     let boot = report["boot_seconds"].as_f64().unwrap();
     assert!(boot > 0.0 && boot >= report["connect_seconds"].as_f64().unwrap());
+    csms.stop();
+}
+
+/// The csms commits the boots of many stations together (group commit); each is durable
+/// before its answer, so a restarted csms knows every station that was answered.
+#[test]
+fn every_station_of_a_boot_storm_is_restored_after_a_restart() {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("load-durable-storm");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch directory");
+    let db = dir.join("csms.redb");
+    let csms = Csms::start_on(&db);
+    let output = load(&[
+        "--url",
+        &csms.url,
+        "--stations",
+        "200",
+        "--mode",
+        "boot-storm",
+        "--json",
+    ]);
+    assert_eq!(report(&output, 0)["booted"], 200);
+    // Killed, not stopped: only what was committed survives.
+    let mut child = csms.child;
+    child.kill().expect("kill");
+    child.wait().expect("the csms exits");
+    let csms = Csms::start_on(&db);
+    assert!(
+        csms.restored.starts_with("restored 200 stations"),
+        "{}",
+        csms.restored
+    );
     csms.stop();
 }
 

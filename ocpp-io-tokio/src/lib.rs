@@ -202,7 +202,9 @@ pub struct TokioConnector;
 
 impl ocpp_io::Connector for TokioConnector {
     type Stream = TokioAdapter<TcpStream>;
-    type TlsStream = TokioAdapter<tokio_rustls::client::TlsStream<TcpStream>>;
+    /// Boxed: the rustls connection is over a kilobyte, and the connection's stream is an
+    /// `Either` of plain and TLS, as large as its larger side even when plain.
+    type TlsStream = Box<TokioAdapter<tokio_rustls::client::TlsStream<TcpStream>>>;
 
     fn connect(&self, host: String, port: u16) -> BoxFuture<'static, io::Result<Self::Stream>> {
         Box::pin(async move {
@@ -222,7 +224,7 @@ impl ocpp_io::Connector for TokioConnector {
             let tls = tokio_rustls::TlsConnector::from(config)
                 .connect(server_name, stream.into_inner())
                 .await?;
-            Ok(TokioAdapter::new(tls))
+            Ok(Box::new(TokioAdapter::new(tls)))
         })
     }
 }
@@ -232,7 +234,9 @@ impl ocpp_io::Connector for TokioConnector {
 pub struct TokioTls;
 
 impl ocpp_io::TlsAcceptor<TokioAdapter<TcpStream>> for TokioTls {
-    type Stream = TokioAdapter<tokio_rustls::server::TlsStream<TcpStream>>;
+    /// Boxed: the rustls connection is 1.2 KiB, and every connection's stream, plain ones
+    /// included, is an `Either` as large as its larger side.
+    type Stream = Box<TokioAdapter<tokio_rustls::server::TlsStream<TcpStream>>>;
 
     fn accept(
         &self,
@@ -244,7 +248,7 @@ impl ocpp_io::TlsAcceptor<TokioAdapter<TcpStream>> for TokioTls {
                 .accept(stream.into_inner())
                 .await?;
             let info = TlsInfo::of_server(tls.get_ref().1);
-            Ok((TokioAdapter::new(tls), info))
+            Ok((Box::new(TokioAdapter::new(tls)), info))
         })
     }
 }
