@@ -252,6 +252,13 @@ fn remote_start_and_stop_and_local_configuration() {
         assert_eq!(active[0]["idTag"], "REMOTE");
         assert_eq!(active[0]["connectorId"], 2);
         let id = active[0]["id"].as_i64().expect("an id");
+        // The central system lists the transaction before its StartTransaction answer is
+        // durable and sent; a RemoteStop sent before the station knows the id is Rejected
+        // (section 5.12), rightly.
+        until(api, "/stations/CP", |s| {
+            s["connectors"][1]["transaction"]["transactionId"] == id
+        })
+        .await;
         let (status, answer) = post_call(
             cs,
             "CP",
