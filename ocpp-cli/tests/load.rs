@@ -185,7 +185,8 @@ fn a_boot_storm_reports_when_the_last_boot_was_answered() {
 }
 
 /// The csms commits the boots of many stations together (group commit); each is durable
-/// before its answer, so a restarted csms knows every station that was answered.
+/// before its answer, so a restarted csms knows every station that was answered and does not
+/// make an accepted station boot again after a mere reconnect (OCPP 1.6 section 4.2).
 #[test]
 fn every_station_of_a_boot_storm_is_restored_after_a_restart() {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("load-durable-storm");
