@@ -57,6 +57,22 @@ fn charge_point_target_holds_on_its_corpus() {
     run("charge_point", bodies::charge_point);
 }
 
+/// Every fourth input of the corpus again, its traces replayed (`ocpp_core::trace`): a
+/// determinism check over restarts, timeouts and garbage input. A sample because recording
+/// and replaying triples the cost.
+#[test]
+fn charge_point_traces_replay_on_a_sample_of_its_corpus() {
+    for path in corpus("charge_point").into_iter().step_by(4) {
+        let data = fs::read(&path).expect("a readable corpus file");
+        let outcome = std::panic::catch_unwind(|| bodies::charge_point_traced(&data));
+        assert!(
+            outcome.is_ok(),
+            "traces of {} do not replay",
+            path.display()
+        );
+    }
+}
+
 #[test]
 fn central_system_target_holds_on_its_corpus() {
     run("central_system", bodies::central_system);

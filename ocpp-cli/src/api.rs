@@ -28,6 +28,7 @@ use axum::routing::{MethodRouter, get, post};
 use ocpp_core::central_system::{CallCompleted, CentralSystem, CentralSystemError};
 use ocpp_core::rpc::{CallFailure, CallHandle};
 use ocpp_core::time::Now;
+use ocpp_core::trace::Recorder;
 use ocpp_core::v16::{Action, Request, Sender};
 use ocpp_core::validate::{ValidationError, validate};
 use ocpp_core::{PayloadKind, Version};
@@ -296,10 +297,11 @@ async fn one_transaction(State(csms): State<Arc<Csms>>, Path(id): Path<String>) 
     }
 }
 
-/// Makes the call `request` on the machine: the typed `CentralSystem::call` of its action.
+/// Makes the call `request` on the machine, through its recorder (so that a trace holds it):
+/// the typed `call` of its action.
 /// Requests only a Charge Point sends are refused as the machine refuses them.
 pub(crate) fn send(
-    machine: &mut CentralSystem,
+    machine: &mut Recorder<CentralSystem>,
     now: Now,
     request: Request,
 ) -> Result<CallHandle, CentralSystemError> {
@@ -592,10 +594,13 @@ mod tests {
         {
             let payload = sample_payload(*action);
             let request = Request::from_payload(*action, payload).expect("a sample payload");
-            let mut machine = CentralSystem::new(
-                ocpp_core::central_system::CentralSystemConfig::new("CP"),
+            let config = ocpp_core::central_system::CentralSystemConfig::new("CP");
+            let mut machine = Recorder::new(
+                &ocpp_core::central_system::CentralSystemSetup::of(&config),
                 Box::new(ocpp_core::rpc::UuidV4Ids),
-            );
+                None,
+            )
+            .expect("the setup of a configuration builds");
             let now = Now {
                 monotonic: ocpp_core::time::Monotonic::ZERO,
                 wall: time::OffsetDateTime::UNIX_EPOCH,

@@ -10,7 +10,7 @@ use ocpp_io::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use ocpp_io_tokio::{Backoff, BasicAuthPassword, ClientSecurity};
 
 use crate::output::Out;
-use crate::sim::{Charging, Latencies, Station, StationConfig};
+use crate::sim::{Charging, Latencies, Station, StationConfig, TracePath};
 
 /// The arguments of `ocpp cp`.
 #[derive(Debug, clap::Args)]
@@ -84,6 +84,12 @@ pub(crate) struct Args {
     /// PEM file of the charge point's private key (profile 3).
     #[arg(long, value_name = "FILE")]
     key: Option<PathBuf>,
+    /// Record the charge point's trace (every input and output of its state machine, JSON
+    /// lines) into this file, for `ocpp replay`. A restart after a Reset (or a power cycle of
+    /// --control) starts a new trace: PATH, then PATH with .2, .3, ... before its extension;
+    /// with --stations N, station n's traces are PATH with -n added to its stem.
+    #[arg(long, value_name = "PATH")]
+    trace: Option<PathBuf>,
 }
 
 fn parse_id_tag(text: &str) -> Result<String, String> {
@@ -313,7 +319,7 @@ async fn restart(config: &StationConfig) -> Result<Station, String> {
 pub(crate) fn station_configs(args: &Args) -> Result<Vec<StationConfig>, String> {
     let security = security(args)?;
     let connect_timeout = Duration::from_secs(args.connect_timeout);
-    let named = |id: String, db: PathBuf| StationConfig {
+    let named = |id: String, db: PathBuf, trace: Option<PathBuf>| StationConfig {
         url: args.url.clone(),
         id,
         db,
@@ -327,25 +333,33 @@ pub(crate) fn station_configs(args: &Args) -> Result<Vec<StationConfig>, String>
             repeat_times: 4,
         }),
         verbose: true,
+        trace: trace.map(TracePath::new),
     };
     if args.stations == 1 {
         let db = args
             .db
             .clone()
             .unwrap_or_else(|| PathBuf::from(format!("{}.redb", args.id)));
-        return Ok(vec![named(args.id.clone(), db)]);
+        return Ok(vec![named(args.id.clone(), db, args.trace.clone())]);
     }
+    // Station n's files are the given ones with -n added to their stem.
+    let numbered = |path: &Path, n: u32| {
+        let stem = path.file_stem().unwrap_or_default().to_string_lossy();
+        let name = match path.extension() {
+            Some(extension) => format!("{stem}-{n}.{}", extension.to_string_lossy()),
+            None => format!("{stem}-{n}"),
+        };
+        path.with_file_name(name)
+    };
     Ok((1..=args.stations)
         .map(|n| {
             let id = format!("{}-{n}", args.id);
             let db = match &args.db {
-                Some(db) => db.with_file_name(format!(
-                    "{}-{n}.redb",
-                    db.file_stem().unwrap_or_default().to_string_lossy()
-                )),
+                Some(db) => numbered(db, n),
                 None => PathBuf::from(format!("{id}.redb")),
             };
-            named(id, db)
+            let trace = args.trace.as_deref().map(|path| numbered(path, n));
+            named(id, db, trace)
         })
         .collect())
 }

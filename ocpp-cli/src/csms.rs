@@ -30,13 +30,14 @@ use ocpp_core::ErrorCode;
 use ocpp_core::Version;
 use ocpp_core::central_system::{
     Answer, CallCompleted, CentralSystem, CentralSystemConfig, CentralSystemPolicy,
-    Event as CsEvent, Registration,
+    CentralSystemSetup, Event as CsEvent, Registration,
 };
 use ocpp_core::machine::{Machine, Output};
 use ocpp_core::persist::StoreOp;
 use ocpp_core::primitives::datetime;
 use ocpp_core::rpc::{CallHandle, UuidV4Ids};
 use ocpp_core::time::{Monotonic, Now};
+use ocpp_core::trace::{Recorder, TraceSink};
 use ocpp_core::v16::{
     Action, AuthorizationStatus, AuthorizeResponse, BootNotificationRequest, IdTagInfo, MeterValue,
     MeterValuesResponse, Request, Response, StartTransactionRequest, StartTransactionResponse,
@@ -222,6 +223,8 @@ pub(crate) struct Csms {
     id_tags: IdTags,
     log: LogLevel,
     pub(crate) counters: Counters,
+    /// Where each connection's trace goes (`--trace DIR`), if anywhere.
+    trace_dir: std::sync::OnceLock<std::path::PathBuf>,
 }
 
 /// What was restored at start-up.
@@ -353,6 +356,7 @@ impl Csms {
             id_tags,
             log,
             counters: Counters::default(),
+            trace_dir: std::sync::OnceLock::new(),
         };
         Ok((Arc::new(csms), restored))
     }
@@ -423,6 +427,51 @@ impl Csms {
         }
     }
 
+    /// Records the trace of every connection from now on into `dir` (created if missing), one
+    /// file per connection: `ID-N.jsonl`, N the first number not taken.
+    pub(crate) fn record_traces(&self, dir: &Path) -> Result<(), String> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        let _ = self.trace_dir.set(dir.to_owned());
+        Ok(())
+    }
+
+    /// A new file for a connection's trace, if traces are recorded.
+    fn trace_sink(&self, charge_point_id: &str) -> Option<Box<dyn TraceSink>> {
+        let dir = self.trace_dir.get()?;
+        let name: String = charge_point_id
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        for n in 1u64.. {
+            let path = dir.join(format!("{name}-{n}.jsonl"));
+            // Created only if absent, so that two connections never share a file.
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&path)
+            {
+                Ok(file) => return Some(Box::new(ocpp_io::trace::FileSink::new(file))),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) => {
+                    eprintln!(
+                        "{} cannot record a trace in {}: {e}",
+                        now_text(),
+                        path.display()
+                    );
+                    return None;
+                }
+            }
+        }
+        None
+    }
+
     /// The machine for a new connection of `charge_point_id`: a station that was accepted
     /// before does not boot again after a mere reconnect (1.6 section 4.2).
     fn machine(self: &Arc<Self>, charge_point_id: &str) -> Logged {
@@ -449,8 +498,15 @@ impl Csms {
         if known {
             config.registration = Registration::Accepted;
         }
+        // A setup made from a configuration always builds (unit tested in ocpp-core).
+        let inner = Recorder::new(
+            &CentralSystemSetup::of(&config),
+            Box::new(UuidV4Ids),
+            self.trace_sink(charge_point_id),
+        )
+        .expect("the setup of a configuration builds");
         Logged {
-            inner: CentralSystem::new(config, Box::new(UuidV4Ids)),
+            inner,
             id: charge_point_id.to_owned(),
             csms: self.clone(),
             waiters: BTreeMap::new(),
@@ -669,7 +725,7 @@ fn add_meter_values(transaction: &mut Transaction, values: &[MeterValue]) {
 
 /// A `CentralSystem` that logs and counts the frames it receives and sends.
 pub(crate) struct Logged {
-    pub(crate) inner: CentralSystem,
+    pub(crate) inner: Recorder<CentralSystem>,
     id: String,
     csms: Arc<Csms>,
     /// Who waits for the end of which call of the HTTP API; dropped with the connection.

@@ -100,6 +100,7 @@ async fn demo(args: &Args, dir: &std::path::Path, out: &mut Out) -> Result<bool,
                 repeat_times: 2,
             }),
             verbose: false,
+            trace: None,
         };
         stations.push(tokio::spawn(station(
             config,

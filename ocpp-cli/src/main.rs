@@ -7,6 +7,8 @@
 //!   sessions.
 //! - `ocpp load` drives any 1.6 central system with N lightweight simulated stations (round
 //!   trips, a boot storm, or idle connections) and reports throughput, latency and errors.
+//! - `ocpp replay TRACE...` replays recorded traces on fresh machines and reports the first
+//!   difference of each.
 //! - `ocpp actions --ocpp 1.6|2.0.1` lists the actions a version defines.
 //! - `ocpp validate --ocpp 1.6|2.0.1 --action NAME [--response] [FILE|-]` checks a payload, or
 //!   a whole OCPP-J CALL / CALLRESULT frame, against the vendored schemas and tells which
@@ -30,6 +32,7 @@ mod csms;
 mod demo;
 mod load;
 mod output;
+mod replay;
 mod server;
 mod sim;
 mod validate;
@@ -133,6 +136,19 @@ enum Command {
                             ocpp load --url ws://127.0.0.1:9000 --stations 1000 --rate 500 --mode idle --duration 5 --server-pid 4242"
     )]
     Load(load::Args),
+    /// Replay recorded traces on fresh machines and check their outputs.
+    ///
+    /// Each trace (JSON lines, as `ocpp cp --trace` and `ocpp csms --trace` write them; the
+    /// format is in conformance/README.md) is fed to a fresh Charge Point or Central System
+    /// in virtual time; its frames, store ops, events and command results must match the
+    /// recorded ones, message ids and date-times normalised. Prints `PATH: ok` or the first
+    /// difference (line number, expected, actual, the lines before). Exits 0 when every
+    /// trace matches, 1 when one differs, 2 when one is unreadable or not a valid trace.
+    #[command(after_help = "Examples:\n  ocpp replay conformance/traces/*.jsonl\n  \
+                            ocpp csms --listen 127.0.0.1:9000 --db csms.redb --accept-all --trace traces/ &\n  \
+                            ocpp cp --url ws://127.0.0.1:9000 --id CP-1 --db cp.redb --trace cp.jsonl\n  \
+                            ocpp replay cp.jsonl traces/*.jsonl")]
+    Replay(replay::Args),
     /// List the actions an OCPP version defines, one per line, sorted.
     ///
     /// OCPP 1.6 has 39 (28 core actions and the 11 of the security white paper); OCPP 2.0.1
@@ -190,6 +206,7 @@ fn main() -> ExitCode {
         Command::Csms(args) => server::run(&args, &mut out),
         Command::Cp(args) => cp::run(&args, &mut out),
         Command::Load(args) => load::run(&args, &mut out),
+        Command::Replay(args) => replay::run(&args, &mut out),
         Command::Actions { ocpp } => {
             for action in ocpp_core::schemas::actions(ocpp) {
                 out.line(action);

@@ -45,6 +45,10 @@ pub(crate) struct Args {
     /// answer before it fails (504).
     #[arg(long, value_name = "SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
     call_timeout: u64,
+    /// Record each connection's trace (every input and output of its state machine, JSON
+    /// lines) into this directory, one file per connection (ID-N.jsonl), for `ocpp replay`.
+    #[arg(long, value_name = "DIR")]
+    trace: Option<PathBuf>,
 }
 
 /// Runs `ocpp csms`.
@@ -74,6 +78,9 @@ async fn serve(args: &Args, out: &mut Out) -> Result<(), String> {
     };
     let (csms, restored) = Csms::open(&args.db, id_tags, args.log)?;
     csms.set_call_timeout(std::time::Duration::from_secs(args.call_timeout));
+    if let Some(dir) = &args.trace {
+        csms.record_traces(dir)?;
+    }
     let mut server = csms::bind(&csms, &args.listen, csms::server_config(auth_keys))
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;

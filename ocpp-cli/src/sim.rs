@@ -14,26 +14,28 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use ocpp_core::Version;
 use ocpp_core::charge_point::AuthorizeHandle;
-use ocpp_core::charge_point::config::{Definitions, StandardKey};
+use ocpp_core::charge_point::config::StandardKey;
 use ocpp_core::charge_point::firmware::TransferOutcome;
 use ocpp_core::charge_point::{
-    ChargePoint, ChargePointConfig, ConnectorStatus, Decision, Event as CpEvent, Reply,
+    ChargePoint, ChargePointSetup, ConnectorStatus, Decision, Event as CpEvent, Reply,
     TransactionKey,
 };
 use ocpp_core::persist::StoreOp;
 use ocpp_core::rpc::UuidV4Ids;
+use ocpp_core::trace::{Recorder, StoredSnapshot, TraceSink};
 use ocpp_core::v16::{
     AuthorizationStatus, BootNotificationRequest, ChargePointStatus, DataTransferResponse,
     DataTransferStatus, IdTagInfo, Reason, RegistrationStatus, RemoteStartStopStatus, ResetStatus,
     ResetType, UnlockStatus,
 };
+use ocpp_io_tokio::trace::{FileSink, SinkError};
 use ocpp_io_tokio::{
     Backoff, ClientConfig, ClientSecurity, ConnectError, Event, Handle, PersistError,
 };
@@ -65,6 +67,42 @@ pub(crate) struct StationConfig {
     pub(crate) reconnect: Option<Backoff>,
     /// Print what happens on stderr.
     pub(crate) verbose: bool,
+    /// Record the machine's trace (`--trace`).
+    pub(crate) trace: Option<TracePath>,
+}
+
+/// Where a station records its traces. A trace is one machine's life, and every start of
+/// the station (the first, and each restart after a Reset or a power cycle) builds a new
+/// machine from the store: the first start writes `path`, the next ones number it
+/// (`cp.jsonl`, `cp.2.jsonl`, `cp.3.jsonl`, ...). Clones share the count.
+#[derive(Clone, Debug)]
+pub(crate) struct TracePath {
+    path: PathBuf,
+    starts: Arc<AtomicU32>,
+}
+
+impl TracePath {
+    /// Traces written at `path`, then numbered.
+    pub(crate) fn new(path: PathBuf) -> TracePath {
+        TracePath {
+            path,
+            starts: Arc::new(AtomicU32::new(0)),
+        }
+    }
+
+    /// The file of the next start.
+    fn next(&self) -> PathBuf {
+        let start = self.starts.fetch_add(1, Ordering::Relaxed) + 1;
+        if start == 1 {
+            return self.path.clone();
+        }
+        let stem = self.path.file_stem().unwrap_or_default().to_string_lossy();
+        let name = match self.path.extension() {
+            Some(extension) => format!("{stem}.{start}.{}", extension.to_string_lossy()),
+            None => format!("{stem}.{start}"),
+        };
+        self.path.with_file_name(name)
+    }
 }
 
 /// How a session charges.
@@ -250,13 +288,15 @@ impl Shared {
 
 /// A running simulated station.
 pub(crate) struct Station {
-    handle: Handle<ChargePoint>,
+    handle: Handle<Recorder<ChargePoint>>,
     shared: Arc<Shared>,
     call_timeout: Duration,
     /// The client's end (in a mutex only so that `Station` is `Sync`).
-    done: Mutex<futures_util::future::BoxFuture<'static, Option<ChargePoint>>>,
+    done: Mutex<futures_util::future::BoxFuture<'static, Option<Recorder<ChargePoint>>>>,
     /// The task routing the machine's events; it holds the store until it ends.
     router: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// Where the trace file's first write error is, when recording.
+    trace_error: Option<SinkError>,
 }
 
 /// One completed session.
@@ -288,21 +328,30 @@ impl Station {
     /// security profile).
     pub(crate) fn start(config: StationConfig) -> Result<Station, String> {
         let store = RedbStore::open(&config.db).map_err(|e| e.to_string())?;
+        let (trace, trace_error) = match &config.trace {
+            Some(paths) => {
+                let path = paths.next();
+                let sink = FileSink::create(&path)
+                    .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+                let error = sink.error();
+                (Some(Box::new(sink) as Box<dyn TraceSink>), Some(error))
+            }
+            None => (None, None),
+        };
         let snapshot = store.load().map_err(|e| e.to_string())?;
         let profile = config.security.profile().number().to_string();
-        let definitions = Definitions::builder()
-            .initial(
+        // Built from a setup, which a trace can carry, so that a recorded run replays.
+        let mut setup = ChargePointSetup::new(boot_request(&config.id))
+            .key(
                 StandardKey::NumberOfConnectors,
                 &config.connectors.to_string(),
             )
-            .initial(StandardKey::TransactionMessageRetryInterval, "1")
-            .initial(StandardKey::SecurityProfile, &profile)
-            .build()
-            .map_err(|e| format!("station configuration: {e}"))?;
-        let mut cp_config = ChargePointConfig::new(boot_request(&config.id), definitions);
-        cp_config.rpc.call_timeout = config.call_timeout;
-        cp_config.boot_retry = Duration::from_secs(5);
-        let machine = ChargePoint::new(cp_config, Box::new(UuidV4Ids), &snapshot)
+            .key(StandardKey::TransactionMessageRetryInterval, "1")
+            .key(StandardKey::SecurityProfile, &profile);
+        setup.call_timeout_ms = u64::try_from(config.call_timeout.as_millis()).unwrap_or(u64::MAX);
+        setup.boot_retry_ms = 5_000;
+        setup.snapshot = StoredSnapshot::of(&snapshot);
+        let machine = Recorder::new(&setup, Box::new(UuidV4Ids), trace)
             .map_err(|e| format!("store {}: {e}", config.db.display()))?;
         let mut meters = BTreeMap::new();
         for connector in 1..=config.connectors {
@@ -355,6 +404,7 @@ impl Station {
             call_timeout: config.call_timeout,
             done: Mutex::new(done),
             router: Mutex::new(Some(router)),
+            trace_error,
         })
     }
 
@@ -367,7 +417,7 @@ impl Station {
     }
 
     /// The handle of the station's machine, for commands the simulator does not make itself.
-    pub(crate) fn handle(&self) -> &Handle<ChargePoint> {
+    pub(crate) fn handle(&self) -> &Handle<Recorder<ChargePoint>> {
         &self.handle
     }
 
@@ -395,11 +445,11 @@ impl Station {
         let meter = self.meter(connector).saturating_add(wh);
         self.shared.advance_meter(connector, meter)?;
         self.handle
-            .run(move |cp, _| {
-                cp.report_meter(connector, meter)?;
+            .run(move |cp, now| {
+                cp.report_meter(now, connector, meter)?;
                 // What the stack samples for MeterValues when the Central System has set
                 // MeterValueSampleInterval / ClockAlignedDataInterval or triggers them.
-                cp.set_readings(connector, energy_register(meter))
+                cp.set_readings(now, connector, energy_register(meter))
             })
             .await
             .map_err(|e| e.to_string())?
@@ -514,7 +564,7 @@ impl Station {
 
         let meter_start = self.meter(connector);
         self.handle
-            .run(move |cp, _| cp.set_readings(connector, energy_register(meter_start)))
+            .run(move |cp, now| cp.set_readings(now, connector, energy_register(meter_start)))
             .await
             .map_err(|e| e.to_string())?
             .map_err(|e| e.to_string())?;
@@ -604,6 +654,9 @@ impl Station {
         if let Some(router) = router {
             let _ = tokio::time::timeout(Duration::from_secs(5), router).await;
         }
+        if let Some(error) = self.trace_error.and_then(|e| e.get()) {
+            eprintln!("{}: the trace is incomplete: {error}", self.shared.id);
+        }
     }
 }
 
@@ -611,7 +664,7 @@ impl Station {
 /// the connection.
 async fn route_events(
     mut events: ocpp_io_tokio::Events<CpEvent>,
-    handle: Handle<ChargePoint>,
+    handle: Handle<Recorder<ChargePoint>>,
     shared: Arc<Shared>,
 ) {
     let mut ever_connected = false;
@@ -656,7 +709,7 @@ async fn route_events(
 fn on_machine_event(
     event: CpEvent,
     at: Instant,
-    handle: &Handle<ChargePoint>,
+    handle: &Handle<Recorder<ChargePoint>>,
     shared: &Arc<Shared>,
 ) {
     let Some(event) = shared.sessions_only(event) else {
@@ -846,7 +899,7 @@ fn on_machine_event(
 
 /// Sets a connector's status (what the hardware reports).
 async fn report_status(
-    handle: &Handle<ChargePoint>,
+    handle: &Handle<Recorder<ChargePoint>>,
     connector: u32,
     status: ChargePointStatus,
 ) -> Result<(), String> {
@@ -862,7 +915,7 @@ async fn report_status(
 /// `AuthorizeRemoteTxRequests`) and the StartTransaction. The transaction then charges by
 /// [`REMOTE_CHARGING`] until something stops it.
 async fn remote_start(
-    handle: &Handle<ChargePoint>,
+    handle: &Handle<Recorder<ChargePoint>>,
     shared: &Arc<Shared>,
     decision: Decision,
     connector: Option<u32>,
@@ -912,15 +965,19 @@ async fn remote_start(
         }
     }
     let meter_start = shared.meter(connector);
+    // One step, so that a Reset or Unlock handled meanwhile finds the connector charging and
+    // its status is not overwritten after the stop.
     let key = handle
         .run(move |cp, now| {
-            cp.set_readings(connector, energy_register(meter_start))?;
-            cp.start_transaction(now, connector, id_tag, meter_start, None)
+            cp.set_readings(now, connector, energy_register(meter_start))?;
+            let key = cp.start_transaction(now, connector, id_tag, meter_start, None)?;
+            let charging = ConnectorStatus::new(ChargePointStatus::Charging);
+            cp.report_status(now, connector, charging)?;
+            Ok::<_, ocpp_core::charge_point::ChargePointError>(key)
         })
         .await
         .map_err(|e| e.to_string())?
         .map_err(|e| format!("StartTransaction: {e}"))?;
-    report_status(handle, connector, ChargePointStatus::Charging).await?;
     let weak = Arc::downgrade(shared);
     let handle = handle.clone();
     tokio::spawn(async move {
@@ -939,9 +996,9 @@ async fn remote_start(
             if shared.advance_meter(connector, meter).is_err() {
                 break;
             }
-            let _ = handle.run_detached(move |cp, _| {
-                let _ = cp.report_meter(connector, meter);
-                let _ = cp.set_readings(connector, energy_register(meter));
+            let _ = handle.run_detached(move |cp, now| {
+                let _ = cp.report_meter(now, connector, meter);
+                let _ = cp.set_readings(now, connector, energy_register(meter));
             });
         }
     });
@@ -951,7 +1008,7 @@ async fn remote_start(
 /// Ends `transaction` on `connector` as the machine asked (RemoteStop, Reset, Unlock), with
 /// the meter's reading, unless it ended already; then the cable comes out.
 async fn stop(
-    handle: &Handle<ChargePoint>,
+    handle: &Handle<Recorder<ChargePoint>>,
     shared: &Shared,
     connector: u32,
     transaction: TransactionKey,
@@ -979,7 +1036,12 @@ async fn stop(
 /// Reset (1.6 section 5.14): accepted only when the owner of the station restarts it (see
 /// [`Station::resets`]). The running transactions are stopped in the same step as the answer,
 /// so that their StopTransactions are queued before the owner drains and closes the station.
-fn reset(handle: &Handle<ChargePoint>, shared: &Shared, decision: Decision, kind: ResetType) {
+fn reset(
+    handle: &Handle<Recorder<ChargePoint>>,
+    shared: &Shared,
+    decision: Decision,
+    kind: ResetType,
+) {
     let restartable = shared.reset.receiver_count() > 0;
     let status = if restartable {
         ResetStatus::Accepted
@@ -1001,6 +1063,9 @@ fn reset(handle: &Handle<ChargePoint>, shared: &Shared, decision: Decision, kind
         for (connector, meter) in meters {
             if cp.transaction(connector).is_some() {
                 let _ = cp.stop_transaction(now, connector, meter, Some(reason), None);
+                // The restart ends the session: the station boots with the connector free.
+                let available = ConnectorStatus::new(ChargePointStatus::Available);
+                let _ = cp.report_status(now, connector, available);
             }
         }
     });
@@ -1012,7 +1077,7 @@ fn reset(handle: &Handle<ChargePoint>, shared: &Shared, decision: Decision, kind
 /// UnlockConnector (1.6 section 5.18): the transaction on the connector, if any, is stopped
 /// first (reason UnlockCommand), then the simulated lock opens.
 async fn unlock(
-    handle: &Handle<ChargePoint>,
+    handle: &Handle<Recorder<ChargePoint>>,
     shared: &Shared,
     decision: Decision,
     connector: u32,

@@ -252,6 +252,13 @@ fn remote_start_and_stop_and_local_configuration() {
         assert_eq!(active[0]["idTag"], "REMOTE");
         assert_eq!(active[0]["connectorId"], 2);
         let id = active[0]["id"].as_i64().expect("an id");
+        // The central system lists the transaction before its StartTransaction answer is
+        // durable and sent; a RemoteStop sent before the station knows the id is Rejected
+        // (section 5.12), rightly.
+        until(api, "/stations/CP", |s| {
+            s["connectors"][1]["transaction"]["transactionId"] == id
+        })
+        .await;
         let (status, answer) = post_call(
             cs,
             "CP",
@@ -613,4 +620,59 @@ fn only_the_same_tag_or_a_tag_of_the_same_parent_stops_a_transaction() {
         assert_eq!(stopped[0]["idTag"], "TAG-A");
         assert_eq!(stopped[0]["stopReason"], "Local");
     });
+}
+
+/// `--trace` on a controlled station records what the control API did through the station's
+/// recorder (the hardware facts, the start, the operator's configuration), one trace per
+/// start of the station: the power cycle begins `cp.2.jsonl`, restored from the store. Both
+/// replay with `ocpp replay` (conformance/README.md, "Traces").
+#[test]
+fn traces_of_a_controlled_station_replay_across_a_power_cycle() {
+    let dir = scratch("control-trace");
+    let csms = Csms::start(&dir);
+    let trace = dir.join("cp.jsonl");
+    let trace_arg = trace.to_str().expect("UTF-8 path").to_owned();
+    let mut control = Control::start(&csms.url, &dir, &["--trace", &trace_arg]);
+    runtime().block_on(async {
+        let (cs, api) = (csms.api, control.api);
+        act(api, "/stations/CP/connectors/1/plug-in", "").await;
+        act(
+            api,
+            "/stations/CP/connectors/1/id-tag",
+            r#"{"idTag": "TAG-T"}"#,
+        )
+        .await;
+        until(cs, "/transactions?station=CP&active=true", |t| {
+            t.as_array().is_some_and(|t| t.len() == 1)
+        })
+        .await;
+        act(
+            api,
+            "/stations/CP/configuration",
+            r#"{"key": "MeterValueSampleInterval", "value": "17"}"#,
+        )
+        .await;
+        act(api, "/stations/CP/power-cycle", "").await;
+        until(api, "/stations/CP", |s| s["connected"] == true).await;
+    });
+    let (code, _) = control.stop();
+    assert_eq!(code, Some(0));
+    let first = std::fs::read_to_string(&trace).expect("the first start's trace");
+    for command in ["start_transaction", "set_configuration", "authorize"] {
+        assert!(
+            first.contains(&format!(r#""command":{{"{command}""#)),
+            "{command} not recorded"
+        );
+    }
+    let second = dir.join("cp.2.jsonl");
+    assert!(second.exists(), "the restart writes its own trace");
+    let output = Command::new(BIN)
+        .arg("replay")
+        .arg(&trace)
+        .arg(&second)
+        .output()
+        .expect("ocpp replay runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{stdout}");
+    assert_eq!(stdout.matches(": ok (charge point").count(), 2, "{stdout}");
 }

@@ -670,3 +670,80 @@ fn every_network_command_has_help_with_examples() {
         );
     }
 }
+
+/// `--trace` on both sides records a live run that `ocpp replay` then replays on fresh
+/// machines (conformance/README.md, "Traces"): the charge point's file and one file per
+/// connection of the central system; a station restarted on its store (its trace carries the
+/// snapshot, and its first input stops the interrupted transaction) replays too.
+#[test]
+fn traces_recorded_by_csms_and_cp_replay() {
+    let dir = scratch("trace");
+    let traces = dir.join("csms-traces");
+    let traces_arg = traces.to_str().expect("UTF-8 path").to_owned();
+    let csms = Csms::start(&dir.join("csms.redb"), &["--trace", &traces_arg]);
+    let station_db = dir.join("cp.redb");
+    let first = dir.join("cp-1.jsonl");
+    let output = run_cp_traced(&csms.url, &station_db, &first, &["--sessions", "2"]);
+    assert_exit(&output, 0);
+    // Killed in a session, then restarted on the same store.
+    let killed = dir.join("cp-2.jsonl");
+    let mut station = cp(
+        &csms.url,
+        "CP-TR",
+        &station_db,
+        &[
+            "--sessions",
+            "1",
+            "--readings",
+            "40",
+            "--interval-ms",
+            "50",
+            "--trace",
+            killed.to_str().expect("UTF-8 path"),
+        ],
+    )
+    .spawn()
+    .expect("ocpp cp runs");
+    std::thread::sleep(Duration::from_millis(700));
+    station.kill().expect("SIGKILL");
+    let _ = station.wait();
+    let restarted = dir.join("cp-3.jsonl");
+    let output = run_cp_traced(&csms.url, &station_db, &restarted, &["--sessions", "1"]);
+    assert_exit(&output, 0);
+    let (summary, _) = csms.stop();
+    // Whether the kill came before or after the start, nothing stays open.
+    assert!(summary.contains(" (0 open)"), "{summary}");
+
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&traces)
+        .expect("the csms wrote its traces")
+        .map(|entry| entry.expect("dir entry").path())
+        .collect();
+    files.sort();
+    let names: Vec<String> = files
+        .iter()
+        .map(|f| f.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, ["CP-TR-1.jsonl", "CP-TR-2.jsonl", "CP-TR-3.jsonl"]);
+    let restart_header = std::fs::read_to_string(&restarted).expect("trace written");
+    assert!(restart_header.contains(r#""snapshot":{"configuration""#));
+    files.extend([first, killed, restarted]);
+    let mut args = vec!["replay"];
+    args.extend(files.iter().map(|f| f.to_str().expect("UTF-8 path")));
+    let output = run(&args, Duration::from_secs(30));
+    assert_exit(&output, 0);
+    assert_eq!(text(&output.stdout).matches(": ok (").count(), 6);
+}
+
+fn run_cp_traced(url: &str, db: &Path, trace: &Path, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "--readings",
+        "2",
+        "--interval-ms",
+        "20",
+        "--trace",
+        trace.to_str().expect("UTF-8 path"),
+    ];
+    args.extend_from_slice(extra);
+    let child = cp(url, "CP-TR", db, &args).spawn().expect("ocpp cp runs");
+    wait(child, Duration::from_secs(60))
+}

@@ -15,9 +15,9 @@ use ocpp_core::central_system::{
 };
 use ocpp_core::rpc::UuidV4Ids;
 use ocpp_core::v16::{
-    Reason, RemoteStartStopStatus, RemoteStartTransactionRequest, RemoteStartTransactionResponse,
-    Request, ResetRequest, ResetResponse, ResetStatus, ResetType, UnlockConnectorRequest,
-    UnlockConnectorResponse, UnlockStatus,
+    ChargePointStatus, Reason, RemoteStartStopStatus, RemoteStartTransactionRequest,
+    RemoteStartTransactionResponse, Request, ResetRequest, ResetResponse, ResetStatus, ResetType,
+    UnlockConnectorRequest, UnlockConnectorResponse, UnlockStatus,
 };
 use ocpp_io_tokio::{Connection, Event, ServerConfig};
 
@@ -111,6 +111,29 @@ async fn accept(server: &mut ocpp_io_tokio::Server<CentralSystem>) -> Peer {
     }
 }
 
+/// 1.6 section 5.11: a RemoteStartTransaction on connector 1 is answered Accepted, then the
+/// transaction starts there with the given id tag.
+async fn remote_start(peer: &mut Peer) {
+    let answer: RemoteStartTransactionResponse = peer
+        .call(RemoteStartTransactionRequest {
+            connector_id: Some(1),
+            id_tag: "TAG-RC".into(),
+            charging_profile: None,
+        })
+        .await;
+    assert_eq!(answer.status, RemoteStartStopStatus::Accepted);
+    let started = peer
+        .request("StartTransaction", |r| match r {
+            Request::StartTransaction(start) => Some(start.clone()),
+            _ => None,
+        })
+        .await;
+    assert_eq!(
+        (started.connector_id, started.id_tag.as_str()),
+        (1, "TAG-RC")
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ocpp_cp_answers_remote_start_unlock_and_reset_and_boots_again_after_the_reset() {
     let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("remote-control");
@@ -151,25 +174,7 @@ async fn ocpp_cp_answers_remote_start_unlock_and_reset_and_boots_again_after_the
     })
     .await;
 
-    // 1.6 section 5.11: answered, then the transaction starts with the given id tag.
-    let answer: RemoteStartTransactionResponse = peer
-        .call(RemoteStartTransactionRequest {
-            connector_id: Some(1),
-            id_tag: "TAG-RC".into(),
-            charging_profile: None,
-        })
-        .await;
-    assert_eq!(answer.status, RemoteStartStopStatus::Accepted);
-    let started = peer
-        .request("StartTransaction", |r| match r {
-            Request::StartTransaction(start) => Some(start.clone()),
-            _ => None,
-        })
-        .await;
-    assert_eq!(
-        (started.connector_id, started.id_tag.as_str()),
-        (1, "TAG-RC")
-    );
+    remote_start(&mut peer).await;
 
     // 1.6 section 5.18: the transaction on the connector is stopped first, then unlocked.
     let answer: UnlockConnectorResponse =
@@ -183,18 +188,34 @@ async fn ocpp_cp_answers_remote_start_unlock_and_reset_and_boots_again_after_the
         .await;
     assert_eq!(stopped.reason, Some(Reason::UnlockCommand));
 
-    // 1.6 section 5.14: accepted, the station restarts on its store and boots again.
+    // 1.6 section 5.14: accepted, the running transaction is stopped (SoftReset), the station
+    // restarts on its store and boots again with the connector free.
+    remote_start(&mut peer).await;
     let answer: ResetResponse = peer
         .call(ResetRequest {
             kind: ResetType::Soft,
         })
         .await;
     assert_eq!(answer.status, ResetStatus::Accepted);
+    let stopped = peer
+        .request("StopTransaction of the reset", |r| match r {
+            Request::StopTransaction(stop) => Some(stop.clone()),
+            _ => None,
+        })
+        .await;
+    assert_eq!(stopped.reason, Some(Reason::SoftReset));
     let mut again = accept(&mut server).await;
     again
         .request("BootNotification after the reset", |r| {
             matches!(r, Request::BootNotification(_)).then_some(())
         })
         .await;
+    let status = again
+        .request("connector 1's status after the reboot", |r| match r {
+            Request::StatusNotification(status) if status.connector_id == 1 => Some(status.status),
+            _ => None,
+        })
+        .await;
+    assert_eq!(status, ChargePointStatus::Available);
     server.shutdown().await;
 }

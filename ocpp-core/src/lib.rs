@@ -18,6 +18,7 @@ pub mod primitives;
 pub mod rpc;
 pub mod schemas;
 pub mod time;
+pub mod trace;
 pub mod v16;
 pub mod v201;
 pub mod validate;

@@ -10,7 +10,9 @@
 //!
 //! Application commands (authorize an id tag, send a call, answer a decision) are methods of
 //! the concrete machine, not of this trait: the driver hands the application a way to run a
-//! closure on the machine, then drains it as after any input.
+//! closure on the machine, then drains it as after any input. A run that must be recorded
+//! ([`crate::trace::Recorder`]) sends its commands as data instead, so that they can be
+//! written down and replayed.
 
 use crate::persist::StoreOp;
 use crate::rpc::{self, Endpoint};

@@ -70,6 +70,9 @@ use ocpp_io::rustls::pki_types::ServerName;
 use smol::Timer;
 use smol::net::{AsyncToSocketAddrs, TcpListener, TcpStream};
 
+/// Recording a connection's trace: wrap the machine in `ocpp_core::trace::Recorder` with a
+/// [`trace::FileSink`].
+pub use ocpp_io::trace;
 pub use ocpp_io::{
     Authenticator, Authorization, AwaitError, Awaiting, Backoff, BasicAuthPassword, ClientConfig,
     ClientSecurity, Command, ConnectError, Connection, ConnectionInfo, Credentials, Disconnect,

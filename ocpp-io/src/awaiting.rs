@@ -63,6 +63,7 @@ use ocpp_core::machine::{Completes, Machine, Output};
 use ocpp_core::message::OcppRequest;
 use ocpp_core::rpc::{CallFailure, CallHandle};
 use ocpp_core::time::{Monotonic, Now};
+use ocpp_core::trace::Recorder;
 use ocpp_core::v16::{DataTransferRequest, DataTransferResponse, IdTagInfo};
 
 use crate::driver::{Gone, Handle};
@@ -269,6 +270,17 @@ impl CentralSystemCommands for CentralSystem {
     }
 }
 
+/// A recorded Central System's calls go through the recorder, so the trace holds them.
+impl CentralSystemCommands for Recorder<CentralSystem> {
+    fn call<R: OcppRequest>(
+        &mut self,
+        now: Now,
+        request: &R,
+    ) -> Result<CallHandle, CentralSystemError> {
+        Recorder::<CentralSystem>::call(self, now, request)
+    }
+}
+
 impl<M> Handle<Awaiting<M>>
 where
     M: CentralSystemCommands + Send + 'static,
@@ -320,6 +332,21 @@ pub trait ChargePointCommands: Machine<Event = charge_point::Event> {
         now: Now,
         request: DataTransferRequest,
     ) -> Result<CallHandle, ChargePointError>;
+}
+
+/// A recorded Charge Point's commands go through the recorder, so the trace holds them.
+impl ChargePointCommands for Recorder<ChargePoint> {
+    fn authorize(&mut self, now: Now, id_tag: String) -> Result<AuthorizeHandle, ChargePointError> {
+        Recorder::<ChargePoint>::authorize(self, now, id_tag)
+    }
+
+    fn data_transfer(
+        &mut self,
+        now: Now,
+        request: DataTransferRequest,
+    ) -> Result<CallHandle, ChargePointError> {
+        Recorder::<ChargePoint>::data_transfer(self, now, request)
+    }
 }
 
 impl ChargePointCommands for ChargePoint {

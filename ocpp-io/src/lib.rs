@@ -24,6 +24,8 @@
 //! - [`handler`]: events delivered to an [`EventHandler`] instead of read from the stream.
 //! - [`awaiting`]: commands awaited for their typed outcome (`handle.call(request).await`,
 //!   `handle.authorize(id_tag).await`) through the [`Awaiting`] machine wrapper.
+//! - [`trace`]: the file a recorded connection's trace goes to (the recorder is
+//!   `ocpp_core::trace::Recorder`, a machine wrapper, so both adapters run it unchanged).
 //!
 //! Applications normally use it through an adapter crate, which re-exports what they need.
 //!
@@ -63,6 +65,7 @@ pub mod persist;
 pub mod runtime;
 pub mod security;
 pub mod server;
+pub mod trace;
 
 pub use async_tungstenite::tungstenite;
 pub use awaiting::{

@@ -8,7 +8,8 @@
 // request of the scenario, then bad input (as raw frames: strictMode refuses to send them),
 // then a Reset, after which it must boot again. Exit status 0 when every check passed.
 
-const { RPCServer } = require('ocpp-rpc');
+const { RPCServer, createRPCError } = require('ocpp-rpc');
+const { isDeepStrictEqual } = require('util');
 const { Checks, Wire, spawnOurs, stopOurs, sleep, envPath, probePeer } = require('./common');
 
 const STATION = 'JS-CS-PEER';
@@ -23,6 +24,7 @@ async function main() {
         boots: 0,
         heartbeatInterval: 300,
         nextTransactionId: 100,
+        starts: 0,
         bootWaiters: [],
         strictFailures: [],
     };
@@ -51,9 +53,13 @@ async function main() {
         client.handle('Authorize', ({ params }) => ({
             idTagInfo: { status: params.idTag === 'TAG-BLOCKED' ? 'Blocked' : 'Accepted' },
         }));
-        client.handle('StartTransaction', () => ({
-            transactionId: system.nextTransactionId++, idTagInfo: { status: 'Accepted' },
-        }));
+        client.handle('StartTransaction', () => {
+            // The first one fails in the central system (1.6 section 3.7.1): the station must
+            // send it again after TransactionMessageRetryInterval.
+            system.starts += 1;
+            if (system.starts === 1) throw createRPCError('InternalError', 'interop: the first StartTransaction fails');
+            return { transactionId: system.nextTransactionId++, idTagInfo: { status: 'Accepted' } };
+        });
         client.handle('StopTransaction', () => ({ idTagInfo: { status: 'Accepted' } }));
         client.handle('MeterValues', () => ({}));
     });
@@ -120,6 +126,11 @@ async function phaseSession(checks, wire, binary, work, url) {
     const start = await wire.waitCall('StartTransaction', mark, 1000);
     checks.check('StartTransaction on connector 1 with TAG-1',
         start !== null && start.connectorId === 1 && start.idTag === 'TAG-1', start);
+    const starts = wire.calls('StartTransaction');
+    const errors = wire.frames.filter((e) => e.dir === 'out' && Array.isArray(e.frame) && e.frame[0] === 4);
+    checks.check('after the CallError InternalError our station sends the same StartTransaction again (1.6 section 3.7.1)',
+        starts.length === 2 && isDeepStrictEqual(starts[0], starts[1]) && errors.length === 1
+        && errors[0].frame[2] === 'InternalError', { starts, errors: errors.map((e) => e.frame) });
     const stop = await wire.waitCall('StopTransaction', mark, 1000);
     checks.check('StopTransaction of the transaction id given, 500 Wh later',
         start !== null && stop !== null && stop.transactionId === 100 && stop.meterStop - start.meterStart === 500, stop);
@@ -212,9 +223,8 @@ async function phaseRemote(checks, wire, system, booted, binary, work, url) {
     // 1.6 section 5.10: version 0 stands for an empty list.
     version = await ask(st, 'GetLocalListVersion', {});
     checks.check('GetLocalListVersion 0 for the emptied list (1.6 section 5.10)', version && version.listVersion === 0, version);
-    // Smart Charging is optional (1.6 section 3.13): until our station has it, the CallError
-    // NotSupported (OCPP-J 4.2.3) is as right as a status of 7.11.
-    await expectStatus(checks, 'SetChargingProfile TxDefaultProfile: a status of 7.11 or CallError NotSupported', st,
+    // Smart Charging (1.6 sections 3.13, 5.16).
+    await expectStatus(checks, 'SetChargingProfile daily TxDefaultProfile on connector 0 Accepted', st,
         'SetChargingProfile', {
             connectorId: 0,
             csChargingProfiles: {
@@ -223,7 +233,9 @@ async function phaseRemote(checks, wire, system, booted, binary, work, url) {
                 chargingSchedule: { chargingRateUnit: 'W', duration: 86400, startSchedule: '2030-01-01T00:00:00Z',
                     chargingSchedulePeriod: [{ startPeriod: 0, limit: 11000 }] },
             },
-        }, ['Accepted', 'Rejected', 'NotSupported', 'CallError NotSupported']);
+        }, ['Accepted']);
+    await expectStatus(checks, 'ClearChargingProfile of the TxDefaultProfile purpose Accepted', st,
+        'ClearChargingProfile', { chargingProfilePurpose: 'TxDefaultProfile' }, ['Accepted']);
 
     // Bad input, as raw frames; our codes per OCPP-J 1.6 section 4.2.3 as the stack reads them.
     await expectCallError(checks, 'RemoteStartTransaction without idTag', wire, st,

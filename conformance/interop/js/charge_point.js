@@ -9,6 +9,7 @@
 
 const fs = require('fs');
 const readline = require('readline');
+const { isDeepStrictEqual } = require('util');
 const { RPCClient } = require('ocpp-rpc');
 const { Checks, Wire, stopOurs, envPath } = require('./common');
 
@@ -22,19 +23,22 @@ async function startCsms(binary, work) {
     const { spawn } = require('child_process');
     const log = fs.openSync(`${work}/js-cp-csms.log`, 'w');
     const child = spawn(binary, ['csms', '--listen', '127.0.0.1:0', '--db', `${work}/js-cp-csms.redb`,
-        '--id-tags', `${work}/js-cp-id-tags.json`, '--log', 'full'], { stdio: ['ignore', 'pipe', log] });
+        '--id-tags', `${work}/js-cp-id-tags.json`, '--log', 'full', '--http', '127.0.0.1:0'],
+    { stdio: ['ignore', 'pipe', log] });
     child.exited = new Promise((resolve) => child.on('exit', (code) => resolve(code)));
     const lines = readline.createInterface({ input: child.stdout });
     const stdout = [];
-    const first = await new Promise((resolve) => {
+    const [first, , third] = await new Promise((resolve) => {
         lines.on('line', (line) => {
             stdout.push(line);
-            if (stdout.length === 1) resolve(line);
+            if (stdout.length === 3) resolve(stdout.slice());
         });
-        child.exited.then(() => resolve(''));
+        child.exited.then(() => resolve(stdout.concat(['', '', ''])));
     });
-    if (!first.startsWith('listening on ')) throw new Error(`ocpp csms said ${JSON.stringify(first)}`);
-    return { url: first.slice('listening on '.length), child, stdout };
+    if (!first.startsWith('listening on ') || !third.startsWith('http api on ')) {
+        throw new Error(`ocpp csms said ${JSON.stringify(stdout)}`);
+    }
+    return { url: first.slice('listening on '.length), api: third.slice('http api on '.length), child, stdout };
 }
 
 async function ask(cp, method, params) {
@@ -47,6 +51,139 @@ async function ask(cp, method, params) {
 
 const now = () => new Date().toISOString();
 
+// The peer's charge point answering our central system's calls, and doing what it promised.
+function handleCalls(cp, state) {
+    cp.handle('RemoteStartTransaction', ({ params }) => {
+        if (state.transactionId !== null) return { status: 'Rejected' };
+        setImmediate(async () => {
+            const answer = await cp.call('StartTransaction', {
+                connectorId: params.connectorId ?? 1, idTag: params.idTag, meterStart: 30000, timestamp: now(),
+            });
+            state.transactionId = answer.transactionId;
+            state.started();
+        });
+        return { status: 'Accepted' };
+    });
+    cp.handle('RemoteStopTransaction', ({ params }) => {
+        if (params.transactionId !== state.transactionId) return { status: 'Rejected' };
+        const id = state.transactionId;
+        state.transactionId = null;
+        setImmediate(async () => {
+            await cp.call('StopTransaction', { transactionId: id, meterStop: 30900, timestamp: now(), reason: 'Remote' });
+            state.stopped();
+        });
+        return { status: 'Accepted' };
+    });
+    cp.handle('GetConfiguration', ({ params }) => {
+        const wanted = params.key && params.key.length ? params.key : Object.keys(state.config);
+        const known = wanted.filter((k) => k in state.config);
+        const unknown = wanted.filter((k) => !(k in state.config));
+        return {
+            configurationKey: known.map((key) => ({ key, readonly: false, value: state.config[key] })),
+            ...(unknown.length ? { unknownKey: unknown } : {}),
+        };
+    });
+    cp.handle('ChangeConfiguration', ({ params }) => {
+        if (!(params.key in state.config)) return { status: 'NotSupported' };
+        state.config[params.key] = params.value;
+        return { status: 'Accepted' };
+    });
+    cp.handle('TriggerMessage', ({ params }) => {
+        if (params.requestedMessage !== 'StatusNotification') return { status: 'NotImplemented' };
+        setImmediate(() => cp.call('StatusNotification', { connectorId: params.connectorId ?? 0, errorCode: 'NoError', status: 'Available' }));
+        return { status: 'Accepted' };
+    });
+    cp.handle('Reset', () => ({ status: 'Rejected' }));
+    cp.handle('UnlockConnector', ({ params }) => ({ status: params.connectorId <= 2 ? 'UnlockFailed' : 'NotSupported' }));
+    cp.handle('DataTransfer', ({ params }) => (params.vendorId === 'org.ocpp-rs.interop'
+        ? { status: 'Accepted', data: JSON.stringify({ echo: params.data ?? null }) } : { status: 'UnknownVendorId' }));
+    cp.handle('SendLocalList', ({ params }) => {
+        state.listVersion = params.listVersion;
+        return { status: 'Accepted' };
+    });
+    cp.handle('GetLocalListVersion', () => ({ listVersion: state.listVersion }));
+    cp.handle('SetChargingProfile', () => ({ status: 'Rejected' }));
+    // A handler that breaks its own schema: ocpp-rpc's strictMode must catch it on its side.
+    cp.handle('ClearCache', () => ({ status: 'Maybe' }));
+}
+
+// Our central system calls the peer's charge point through `ocpp csms --http`.
+async function remoteCalls(checks, wire, api, state) {
+    const send = async (action, payload) => {
+        const response = await fetch(`${api}/stations/${STATION}/calls/${action}`, {
+            method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(payload),
+        });
+        return [response.status, await response.json()];
+    };
+    const expect = async (name, action, payload, body) => {
+        const [status, answer] = await send(action, payload);
+        checks.check(`our csms -> peer: ${name}`, status === 200 && isDeepStrictEqual(answer, body), [status, answer]);
+    };
+    const within = (promise, ms) => Promise.race([promise.then(() => true), new Promise((r) => setTimeout(() => r(false), ms))]);
+
+    const started = new Promise((resolve) => { state.started = resolve; });
+    await expect('RemoteStartTransaction without a connector Accepted', 'RemoteStartTransaction', { idTag: 'TAG-OK' }, { status: 'Accepted' });
+    checks.check("the peer's StartTransaction after the remote start gets an id from our csms",
+        await within(started, 10000) && Number.isInteger(state.transactionId), state.transactionId);
+    await expect('a second RemoteStartTransaction Rejected', 'RemoteStartTransaction', { idTag: 'TAG-OK', connectorId: 2 }, { status: 'Rejected' });
+    const stopped = new Promise((resolve) => { state.stopped = resolve; });
+    await expect('RemoteStopTransaction Accepted', 'RemoteStopTransaction', { transactionId: state.transactionId }, { status: 'Accepted' });
+    checks.check("the peer's StopTransaction reason Remote is answered", await within(stopped, 10000), null);
+    await expect('GetConfiguration (all)', 'GetConfiguration', {},
+        { configurationKey: [{ key: 'HeartbeatInterval', readonly: false, value: '300' }, { key: 'LocalAuthListEnabled', readonly: false, value: 'true' }] });
+    await expect('ChangeConfiguration of an unknown key NotSupported', 'ChangeConfiguration', { key: 'Nope', value: '1' }, { status: 'NotSupported' });
+    const mark = wire.mark();
+    await expect('TriggerMessage StatusNotification connector 2 Accepted', 'TriggerMessage',
+        { requestedMessage: 'StatusNotification', connectorId: 2 }, { status: 'Accepted' });
+    const triggered = await wire.waitFor((e) => e.dir === 'out' && Array.isArray(e.frame) && e.frame[2] === 'StatusNotification', mark, 5000);
+    checks.check('the triggered StatusNotification reaches our csms', triggered !== null, triggered);
+    await expect('TriggerMessage MeterValues NotImplemented', 'TriggerMessage', { requestedMessage: 'MeterValues' }, { status: 'NotImplemented' });
+    await expect('Reset Hard Rejected', 'Reset', { type: 'Hard' }, { status: 'Rejected' });
+    await expect('UnlockConnector UnlockFailed', 'UnlockConnector', { connectorId: 2 }, { status: 'UnlockFailed' });
+    await expect('DataTransfer with the peer\'s data', 'DataTransfer', { vendorId: 'org.ocpp-rs.interop', messageId: 'echo', data: 'hi' },
+        { status: 'Accepted', data: '{"echo":"hi"}' });
+    await expect('SendLocalList Differential Accepted', 'SendLocalList',
+        { listVersion: 12, updateType: 'Differential', localAuthorizationList: [{ idTag: 'TAG-NEW', idTagInfo: { status: 'Accepted', expiryDate: '2031-01-01T00:00:00Z' } }] },
+        { status: 'Accepted' });
+    await expect('GetLocalListVersion 12', 'GetLocalListVersion', {}, { listVersion: 12 });
+    await expect('SetChargingProfile Rejected', 'SetChargingProfile', {
+        connectorId: 2, csChargingProfiles: {
+            chargingProfileId: 4, transactionId: 77, stackLevel: 2, chargingProfilePurpose: 'TxProfile', chargingProfileKind: 'Absolute',
+            chargingSchedule: { chargingRateUnit: 'W', startSchedule: '2030-06-01T12:00:00Z', minChargingRate: 1.5,
+                chargingSchedulePeriod: [{ startPeriod: 0, limit: 7400.5, numberPhases: 3 }, { startPeriod: 1800, limit: 3700 }] },
+        },
+    }, { status: 'Rejected' });
+
+    // The peer's handler breaks the ClearCache.conf schema; strictMode turns it into a CallError.
+    let [status, answer] = await send('ClearCache', {});
+    checks.check("our csms -> peer: ClearCache whose answer breaks the peer's schema: 502 with the peer's CallError",
+        status === 502 && typeof answer.code === 'string', [status, answer]);
+    if (status === 502 && answer.code !== 'InternalError') {
+        checks.deviation('ocpp-rpc 2.2.1 (strictMode): a handler answer that breaks its own schema',
+            `answers CallError ${answer.code}`, 'InternalError (4.2.3: an internal error occurred and the receiver was not able to process the request)');
+    }
+    // A call the peer has no handler for.
+    [status, answer] = await send('ChangeAvailability', { connectorId: 0, type: 'Inoperative' });
+    checks.check("our csms -> peer: ChangeAvailability without a handler: 502 with the peer's CallError code",
+        status === 502 && ['NotSupported', 'NotImplemented'].includes(answer.code), [status, answer]);
+    if (answer.code === 'NotImplemented') {
+        checks.deviation('ocpp-rpc 2.2.1 (strictMode): a charge point without a ChangeAvailability handler',
+            'answers CallError NotImplemented', 'NotSupported (4.2.3: recognized but not supported)');
+    }
+    // Bad input to our API never reaches the peer.
+    const before = wire.mark();
+    [status, answer] = await send('SetChargingProfile', { connectorId: 1 });
+    checks.check('our csms API refuses a call without a required member with 400 and ProtocolError',
+        status === 400 && answer.errorCode === 'ProtocolError', [status, answer]);
+    [status, answer] = await send('Heartbeat', {});
+    checks.check('our csms API refuses a charge point action with 400', status === 400, [status, answer]);
+    [status, answer] = await fetch(`${api}/stations/NOBODY/calls/Reset`, { method: 'POST', body: '{"type":"Soft"}' })
+        .then(async (r) => [r.status, await r.json()]);
+    checks.check('our csms API answers 404 for an unknown station', status === 404, [status, answer]);
+    await new Promise((r) => setTimeout(r, 500));
+    checks.check('none of them reached the peer', wire.mark() === before, wire.frames.slice(before));
+}
+
 async function main() {
     const binary = envPath('OCPP_BIN');
     const work = envPath('INTEROP_WORK');
@@ -58,7 +195,15 @@ async function main() {
         reconnect: false, callTimeoutMs: 10000,
     });
     const strictFailures = [];
-    cp.on('strictValidationFailure', (failure) => strictFailures.push(failure));
+    cp.on('strictValidationFailure', (failure) => {
+        // The ClearCache answer breaks the schema on purpose (remoteCalls).
+        if (!(failure.method === 'ClearCache' && failure.outbound)) strictFailures.push(failure);
+    });
+    const state = {
+        transactionId: null, listVersion: 0, started: () => {}, stopped: () => {},
+        config: { HeartbeatInterval: '300', LocalAuthListEnabled: 'true' },
+    };
+    handleCalls(cp, state);
     wire.attach(cp);
     let transactionId = null;
     try {
@@ -140,6 +285,7 @@ async function main() {
         checks.check('text that is not JSON is ignored (OCPP-J 1.6 section 4.1.3)', stray === null, stray);
         const alive = await ask(cp, 'Heartbeat', {});
         checks.check('the connection still answers after the bad input', alive && typeof alive.currentTime === 'string', alive);
+        await remoteCalls(checks, wire, csms.api, state);
         checks.check('no answer of our central system failed ocpp-rpc strictMode validation', strictFailures.length === 0,
             strictFailures.map((f) => `${f.method}: ${f.error && f.error.message}`));
         await cp.close({ code: 1000 });
@@ -148,8 +294,8 @@ async function main() {
         checks.check('ocpp csms exits 0 on SIGTERM', code === 0, `exit status ${code}`);
     }
     const summary = csms.stdout.join('\n');
-    checks.check('ocpp csms recorded the station and two closed transactions',
-        summary.includes('stations: 1') && summary.includes('transactions: 2 (0 open)'), summary);
+    checks.check('ocpp csms recorded the station and three closed transactions (one started remotely)',
+        summary.includes('stations: 1') && summary.includes('transactions: 3 (0 open)'), summary);
     const log = fs.readFileSync(`${work}/js-cp-csms.log`, 'utf8');
     checks.check(`ocpp csms logged transaction ${transactionId} stopped`, log.includes(`transaction ${transactionId} stopped`), log.slice(-400));
     return checks.finish();

@@ -298,16 +298,31 @@ async def phase_remote(checks, system, binary, work, url):
     checks.check("GetLocalListVersion 7 after the list",
                  status_of(local) == "Accepted" and getattr(version, "list_version", None) == 7, version)
     await expect_status(checks, "ClearCache Accepted", st, call.ClearCache(), {"Accepted"})
-    # Smart Charging is optional (1.6 section 3.13): until our station has it, the CallError
-    # NotSupported (OCPP-J 4.2.3, "recognized but not supported") is as right as a status.
+    # Smart Charging (1.6 sections 3.13, 5.16, 5.7, 5.5).
     await expect_status(
-        checks, "SetChargingProfile TxDefaultProfile: a status of 7.11 or CallError NotSupported", st,
+        checks, "SetChargingProfile TxDefaultProfile of 16 A Accepted", st,
         call.SetChargingProfile(connector_id=1, cs_charging_profiles={
             "chargingProfileId": 1, "stackLevel": 0, "chargingProfilePurpose": "TxDefaultProfile",
             "chargingProfileKind": "Absolute", "chargingSchedule": {
-                "chargingRateUnit": "A", "startSchedule": "2030-01-01T00:00:00Z",
+                "chargingRateUnit": "A", "startSchedule": "2020-01-01T00:00:00Z",
                 "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 16.0}]}}),
-        {"Accepted", "Rejected", "NotSupported", "CallError NotSupported"})
+        {"Accepted"})
+    composite = await ask(checks, st, call.GetCompositeSchedule(connector_id=1, duration=3600,
+                                                                charging_rate_unit="A"))
+    periods = (getattr(composite, "charging_schedule", None) or {}).get("charging_schedule_period", [])
+    checks.check("GetCompositeSchedule of connector 1 Accepted with the 16 A limit",
+                 status_of(composite) == "Accepted" and periods and float(periods[0]["limit"]) == 16.0,
+                 composite)
+    await expect_status(checks, "SetChargingProfile TxProfile without a transaction Rejected (5.16.3)", st,
+                        call.SetChargingProfile(connector_id=1, cs_charging_profiles={
+                            "chargingProfileId": 9, "stackLevel": 0, "chargingProfilePurpose": "TxProfile",
+                            "chargingProfileKind": "Relative", "chargingSchedule": {
+                                "chargingRateUnit": "A", "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 6}]}}),
+                        {"Rejected"})
+    await expect_status(checks, "ClearChargingProfile of profile 1 Accepted", st,
+                        call.ClearChargingProfile(id=1), {"Accepted"})
+    await expect_status(checks, "ClearChargingProfile of an unknown profile Unknown", st,
+                        call.ClearChargingProfile(id=4711), {"Unknown"})
     mark = wire.mark()
     await expect_status(checks, "ChangeAvailability connector 1 Inoperative Accepted", st,
                         call.ChangeAvailability(connector_id=1, type="Inoperative"), {"Accepted"})
@@ -367,6 +382,13 @@ async def phase_remote(checks, system, binary, work, url):
     except asyncio.TimeoutError:
         rebooted = False
     checks.check("BootNotification again after the reset", rebooted, f"{system.boots} boots")
+    reboot = next((i for i in range(len(wire.frames) - 1, mark - 1, -1)
+                   if (wire.frames[i]["frame"] or [None])[0] == 2
+                   and wire.frames[i]["frame"][2] == "BootNotification"), None)
+    after = None if reboot is None else await wire.wait_call(
+        "StatusNotification", reboot, 5, where=lambda p: p["connectorId"] == 1)
+    checks.check("after the reboot connector 1 is Available, its transaction ended by the reset",
+                 after is not None and after["status"] == "Available", after)
     await asyncio.sleep(0.5)
     code = await stop_ours(process)
     checks.check("ocpp cp --sessions 0 exits 0 on SIGTERM", code == 0, f"exit status {code}")

@@ -11,11 +11,15 @@ import dataclasses
 import json
 import os
 import sys
+import urllib.error
+import urllib.request
 from datetime import datetime, timezone
 
 import websockets
 from ocpp.exceptions import OCPPError
-from ocpp.v16 import ChargePoint, call
+from ocpp.routing import after, on
+from ocpp.v16 import ChargePoint, call, call_result
+from ocpp.v16.enums import Action
 
 sys.path.insert(0, os.path.dirname(__file__))
 from common import Checks, RecordingConnection, Wire, env_path, stop_ours  # noqa: E402
@@ -26,6 +30,182 @@ ID_TAGS = [
     {"idTag": "TAG-OK", "status": "Accepted"},
     {"idTag": "TAG-BLOCKED", "status": "Blocked"},
 ]
+
+
+class PeerStation(ChargePoint):
+    """The package's charge point, answering the calls our central system sends it through
+    `ocpp csms --http`, and doing what it promised (a remote start starts a transaction)."""
+
+    def __init__(self, cp_id, connection):
+        super().__init__(cp_id, connection, response_timeout=10)
+        self.config = {"HeartbeatInterval": "300", "MeterValueSampleInterval": "0"}
+        self.list_version = 0
+        self.transaction_id = None
+        self.started = asyncio.Event()
+        self.stopped = asyncio.Event()
+
+    @on(Action.remote_start_transaction)
+    def on_remote_start(self, id_tag, **_):
+        return call_result.RemoteStartTransaction(
+            status="Rejected" if self.transaction_id is not None else "Accepted")
+
+    @after(Action.remote_start_transaction)
+    async def start_after_remote_start(self, id_tag, connector_id=1, **_):
+        answer = await self.call(call.StartTransaction(
+            connector_id=connector_id, id_tag=id_tag, meter_start=5000, timestamp=NOW()))
+        self.transaction_id = answer.transaction_id
+        self.started.set()
+
+    @on(Action.remote_stop_transaction)
+    def on_remote_stop(self, transaction_id):
+        ok = transaction_id == self.transaction_id
+        return call_result.RemoteStopTransaction(status="Accepted" if ok else "Rejected")
+
+    @after(Action.remote_stop_transaction)
+    async def stop_after_remote_stop(self, transaction_id):
+        if transaction_id == self.transaction_id:
+            self.transaction_id = None
+            await self.call(call.StopTransaction(
+                meter_stop=5750, timestamp=NOW(), transaction_id=transaction_id, reason="Remote"))
+            self.stopped.set()
+
+    @on(Action.get_configuration)
+    def on_get_configuration(self, key=None):
+        wanted = key if key else list(self.config)
+        return call_result.GetConfiguration(
+            configuration_key=[{"key": k, "readonly": False, "value": self.config[k]}
+                               for k in wanted if k in self.config],
+            unknown_key=[k for k in wanted if k not in self.config] or None)
+
+    @on(Action.change_configuration)
+    def on_change_configuration(self, key, value):
+        if key not in self.config:
+            return call_result.ChangeConfiguration(status="NotSupported")
+        self.config[key] = value
+        return call_result.ChangeConfiguration(status="Accepted")
+
+    @on(Action.trigger_message)
+    def on_trigger(self, requested_message, connector_id=None):
+        ok = requested_message in ("Heartbeat", "StatusNotification")
+        return call_result.TriggerMessage(status="Accepted" if ok else "NotImplemented")
+
+    @after(Action.trigger_message)
+    async def send_triggered(self, requested_message, connector_id=None):
+        if requested_message == "Heartbeat":
+            await self.call(call.Heartbeat())
+
+    @on(Action.reset)
+    def on_reset(self, type):  # noqa: A002 (the payload's name)
+        return call_result.Reset(status="Accepted")
+
+    @on(Action.unlock_connector)
+    def on_unlock(self, connector_id):
+        return call_result.UnlockConnector(status="Unlocked" if connector_id == 1 else "NotSupported")
+
+    @on(Action.data_transfer)
+    def on_data_transfer(self, vendor_id, message_id=None, data=None):
+        if vendor_id != "org.ocpp-rs.interop":
+            return call_result.DataTransfer(status="UnknownVendorId")
+        return call_result.DataTransfer(status="Accepted", data=(data or "")[::-1])
+
+    @on(Action.send_local_list)
+    def on_send_local_list(self, list_version, update_type, local_authorization_list=None):
+        self.list_version = list_version
+        return call_result.SendLocalList(status="Accepted")
+
+    @on(Action.get_local_list_version)
+    def on_get_local_list_version(self):
+        return call_result.GetLocalListVersion(list_version=self.list_version)
+
+    @on(Action.set_charging_profile)
+    def on_set_charging_profile(self, connector_id, cs_charging_profiles):
+        return call_result.SetChargingProfile(status="Accepted")
+
+
+def post(url, payload):
+    """POST `payload` as JSON; the status and the JSON body."""
+    request = urllib.request.Request(url, data=json.dumps(payload).encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, json.loads(response.read() or b"{}")
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"{}")
+
+
+async def remote_calls(checks, wire, station, api):
+    """Our central system calls the peer's charge point through `ocpp csms --http`."""
+    base = f"{api}/stations/{STATION}/calls"
+
+    async def send(action, payload):
+        return await asyncio.to_thread(post, f"{base}/{action}", payload)
+
+    async def expect(name, action, payload, body):
+        status, answer = await send(action, payload)
+        checks.check(f"our csms -> peer: {name}", status == 200 and answer == body, (status, answer))
+
+    await expect("RemoteStartTransaction Accepted", "RemoteStartTransaction",
+                 {"idTag": "TAG-OK", "connectorId": 1}, {"status": "Accepted"})
+    try:
+        await asyncio.wait_for(station.started.wait(), 10)
+    except asyncio.TimeoutError:
+        pass
+    checks.check("the peer's StartTransaction after the remote start gets an id from our csms",
+                 isinstance(station.transaction_id, int), station.transaction_id)
+    await expect("RemoteStopTransaction of another id Rejected", "RemoteStopTransaction",
+                 {"transactionId": 999999}, {"status": "Rejected"})
+    await expect("RemoteStopTransaction Accepted", "RemoteStopTransaction",
+                 {"transactionId": station.transaction_id}, {"status": "Accepted"})
+    try:
+        await asyncio.wait_for(station.stopped.wait(), 10)
+        stopped = True
+    except asyncio.TimeoutError:
+        stopped = False
+    checks.check("the peer's StopTransaction reason Remote is answered", stopped, None)
+    await expect("ChangeConfiguration Accepted", "ChangeConfiguration",
+                 {"key": "HeartbeatInterval", "value": "60"}, {"status": "Accepted"})
+    await expect("GetConfiguration returns the peer's keys", "GetConfiguration",
+                 {"key": ["HeartbeatInterval", "Nope"]},
+                 {"configurationKey": [{"key": "HeartbeatInterval", "readonly": False, "value": "60"}],
+                  "unknownKey": ["Nope"]})
+    mark = wire.mark()
+    await expect("TriggerMessage Heartbeat Accepted", "TriggerMessage",
+                 {"requestedMessage": "Heartbeat"}, {"status": "Accepted"})
+    beat = await wire.wait_call("Heartbeat", mark, 5, direction="out")
+    checks.check("the triggered Heartbeat reaches our csms", beat == {}, beat)
+    await expect("UnlockConnector Unlocked", "UnlockConnector", {"connectorId": 1}, {"status": "Unlocked"})
+    await expect("DataTransfer with the peer's data", "DataTransfer",
+                 {"vendorId": "org.ocpp-rs.interop", "data": "abc"}, {"status": "Accepted", "data": "cba"})
+    await expect("SendLocalList Accepted", "SendLocalList",
+                 {"listVersion": 9, "updateType": "Full",
+                  "localAuthorizationList": [{"idTag": "TAG-OK", "idTagInfo": {"status": "Accepted"}}]},
+                 {"status": "Accepted"})
+    await expect("GetLocalListVersion 9", "GetLocalListVersion", {}, {"listVersion": 9})
+    await expect("SetChargingProfile Accepted", "SetChargingProfile", {
+        "connectorId": 1, "csChargingProfiles": {
+            "chargingProfileId": 3, "stackLevel": 0, "chargingProfilePurpose": "TxDefaultProfile",
+            "chargingProfileKind": "Relative", "chargingSchedule": {
+                "chargingRateUnit": "A", "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 10}]}}},
+        {"status": "Accepted"})
+    await expect("Reset Soft Accepted", "Reset", {"type": "Soft"}, {"status": "Accepted"})
+
+    # A call the peer has no handler for: our side reports the peer's CallError as it came.
+    status, answer = await send("ClearCache", {})
+    checks.check("our csms -> peer: ClearCache without a handler: 502 with the peer's CallError code",
+                 status == 502 and answer.get("code") in ("NotSupported", "NotImplemented"), (status, answer))
+    if answer.get("code") == "NotImplemented":
+        checks.deviation("ocpp (PyPI) 2.1.0: a charge point without a ClearCache handler",
+                         "answers CallError NotImplemented",
+                         "NotSupported (4.2.3: recognized but not supported)")
+    # Bad input to our API never reaches the peer.
+    mark = wire.mark()
+    status, answer = await send("ChangeConfiguration", {"key": 5, "value": "1"})
+    checks.check("our csms API refuses a schema-violating call with 400 and its 1.6 code",
+                 status == 400 and answer.get("errorCode") == "TypeConstraintViolation", (status, answer))
+    status, answer = await send("Teleport", {})
+    checks.check("our csms API refuses an unknown action with 404", status == 404, (status, answer))
+    await asyncio.sleep(0.5)
+    checks.check("neither reached the peer", wire.mark() == mark, wire.frames[mark:])
 
 
 async def ask(station, request, **kwargs):
@@ -53,20 +233,20 @@ async def start_csms(binary, work):
     log = open(f"{work}/py-cp-csms.log", "w", encoding="utf-8")
     process = await asyncio.create_subprocess_exec(
         binary, "csms", "--listen", "127.0.0.1:0", "--db", f"{work}/py-cp-csms.redb",
-        "--id-tags", f"{work}/py-cp-id-tags.json", "--log", "full",
+        "--id-tags", f"{work}/py-cp-id-tags.json", "--log", "full", "--http", "127.0.0.1:0",
         stdout=asyncio.subprocess.PIPE, stderr=log,
     )
-    first = (await asyncio.wait_for(process.stdout.readline(), 20)).decode().strip()
-    if not first.startswith("listening on "):
-        raise RuntimeError(f"ocpp csms said {first!r}")
-    return first.removeprefix("listening on "), process
+    lines = [(await asyncio.wait_for(process.stdout.readline(), 20)).decode().strip() for _ in range(3)]
+    if not lines[0].startswith("listening on ") or not lines[2].startswith("http api on "):
+        raise RuntimeError(f"ocpp csms said {lines!r}")
+    return lines[0].removeprefix("listening on "), lines[2].removeprefix("http api on "), process
 
 
-async def scenario(checks, wire, url):
+async def scenario(checks, wire, url, api):
     async with websockets.connect(f"{url}/{STATION}", subprotocols=["ocpp1.6"]) as connection:
         checks.check("the ocpp1.6 subprotocol is chosen", connection.subprotocol == "ocpp1.6",
                      connection.subprotocol)
-        cp = ChargePoint(STATION, RecordingConnection(connection, wire), response_timeout=10)
+        cp = PeerStation(STATION, RecordingConnection(connection, wire))
         serving = asyncio.create_task(cp.start())
 
         early = await ask(cp, call.Heartbeat())
@@ -147,6 +327,7 @@ async def scenario(checks, wire, url):
         beat = await ask(cp, call.Heartbeat())
         checks.check("the connection still answers after the bad input",
                      isinstance(getattr(beat, "current_time", None), str), beat)
+        await remote_calls(checks, wire, cp, api)
         serving.cancel()
     return transaction_id
 
@@ -156,15 +337,15 @@ async def main():
     work = env_path("INTEROP_WORK")
     checks = Checks("python charge point -> our csms")
     wire = Wire(f"{work}/py-charge-point.frames.jsonl")
-    url, csms = await start_csms(binary, work)
+    url, api, csms = await start_csms(binary, work)
     try:
-        transaction_id = await scenario(checks, wire, url)
+        transaction_id = await scenario(checks, wire, url, api)
     finally:
         code = await stop_ours(csms)
     summary = (await csms.stdout.read()).decode()
     checks.check("ocpp csms exits 0 on SIGTERM", code == 0, f"exit status {code}")
-    checks.check("ocpp csms recorded the station and one closed transaction",
-                 "stations: 1" in summary and "transactions: 1 (0 open)" in summary
+    checks.check("ocpp csms recorded the station and two closed transactions (one started remotely)",
+                 "stations: 1" in summary and "transactions: 2 (0 open)" in summary
                  and "repeated StopTransaction: 1" in summary, summary)
     with open(f"{work}/py-cp-csms.log", encoding="utf-8") as f:
         log = f.read()

@@ -87,13 +87,14 @@ class Wire:
                 except asyncio.TimeoutError:
                     return None
 
-    async def wait_call(self, action, since=0, timeout=15.0, where=None):
-        """A CALL of `action` received from our side."""
+    async def wait_call(self, action, since=0, timeout=15.0, where=None, direction="in"):
+        """A CALL of `action` received from our side (or, with direction "out", sent by the
+        peer)."""
 
         def match(entry):
             frame = entry["frame"]
             return (
-                entry["dir"] == "in"
+                entry["dir"] == direction
                 and isinstance(frame, list)
                 and len(frame) == 4
                 and frame[0] == 2

@@ -100,10 +100,12 @@
 //! );
 //! ```
 
+mod command;
 mod outcome;
 mod policy;
 mod role;
 
+pub use command::{CentralSystemSetup, Command};
 pub use outcome::{CallCompleted, OutcomeError, TypedResponse};
 pub use policy::{BootAnswer, CentralSystemPolicy};
 pub use role::{

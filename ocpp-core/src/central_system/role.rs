@@ -91,10 +91,10 @@ impl From<RegistrationStatus> for Registration {
 pub struct Decision {
     /// Which connection of the machine the request came on: an answer for an earlier
     /// connection reaches nobody.
-    connection: u64,
+    pub(super) connection: u64,
     /// The message id of the CALL.
-    id: String,
-    action: Action,
+    pub(super) id: String,
+    pub(super) action: Action,
 }
 
 impl Decision {
@@ -353,20 +353,41 @@ impl CentralSystem {
         now: Now,
         request: &R,
     ) -> Result<CallHandle, CentralSystemError> {
-        if R::VERSION != Version::V16 {
-            return Err(CallRefused::WrongVersion {
-                connection: Version::V16,
-                message: R::VERSION,
-            }
-            .into());
-        }
-        let Some(action) = Action::from_name(R::ACTION) else {
-            return Err(CallRefused::UnknownAction {
-                version: Version::V16,
-                action: R::ACTION.to_owned(),
-            }
-            .into());
+        let (action, payload) = request_payload(request)?;
+        let any: &dyn Any = request;
+        let trigger = if let Some(r) = any.downcast_ref::<TriggerMessageRequest>() {
+            Some(triggered_action(r.requested_message))
+        } else {
+            any.downcast_ref::<ExtendedTriggerMessageRequest>()
+                .map(|r| extended_triggered_action(r.requested_message))
         };
+        self.call_action(now, action, trigger, payload)
+    }
+
+    /// [`CentralSystem::call`] for a request held as the [`Request`] enum (what a recorded
+    /// trace replays): the same checks, the same outcome.
+    pub fn call_request(
+        &mut self,
+        now: Now,
+        request: &Request,
+    ) -> Result<CallHandle, CentralSystemError> {
+        let trigger = match request {
+            Request::TriggerMessage(r) => Some(triggered_action(r.requested_message)),
+            Request::ExtendedTriggerMessage(r) => {
+                Some(extended_triggered_action(r.requested_message))
+            }
+            _ => None,
+        };
+        self.call_action(now, request.action(), trigger, request.to_payload())
+    }
+
+    fn call_action(
+        &mut self,
+        now: Now,
+        action: Action,
+        trigger: Option<Action>,
+        payload: serde_json::Value,
+    ) -> Result<CallHandle, CentralSystemError> {
         if action.sender() == Sender::ChargePoint {
             return Err(CentralSystemError::ChargePointAction(action));
         }
@@ -385,14 +406,7 @@ impl CentralSystem {
                 registration: self.registration,
             });
         }
-        let any: &dyn Any = request;
-        let trigger = if let Some(r) = any.downcast_ref::<TriggerMessageRequest>() {
-            Some(triggered_action(r.requested_message))
-        } else {
-            any.downcast_ref::<ExtendedTriggerMessageRequest>()
-                .map(|r| extended_triggered_action(r.requested_message))
-        };
-        let handle = self.endpoint.call_request(now, request)?;
+        let handle = self.endpoint.call(now, action.as_str(), payload)?;
         self.calls.insert(handle, Sent { action, trigger });
         self.drain_endpoint(now);
         Ok(handle)
@@ -694,6 +708,31 @@ impl CentralSystem {
             }));
         }
     }
+}
+
+/// The action and payload of a typed 1.6 request.
+pub(super) fn request_payload<R: OcppRequest>(
+    request: &R,
+) -> Result<(Action, serde_json::Value), CentralSystemError> {
+    if R::VERSION != Version::V16 {
+        return Err(CallRefused::WrongVersion {
+            connection: Version::V16,
+            message: R::VERSION,
+        }
+        .into());
+    }
+    let Some(action) = Action::from_name(R::ACTION) else {
+        return Err(CallRefused::UnknownAction {
+            version: Version::V16,
+            action: R::ACTION.to_owned(),
+        }
+        .into());
+    };
+    let payload = serde_json::to_value(request).map_err(|e| CallRefused::InvalidPayload {
+        action: R::ACTION.to_owned(),
+        description: e.to_string(),
+    })?;
+    Ok((action, payload))
 }
 
 fn triggered_action(trigger: MessageTrigger) -> Action {

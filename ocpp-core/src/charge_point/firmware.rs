@@ -63,7 +63,8 @@ impl Default for FirmwareSettings {
 }
 
 /// How a transfer the application performed ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum TransferOutcome {
     /// The download, installation or upload succeeded.
     Succeeded,

@@ -176,7 +176,8 @@ const CLOCK_STEP: Duration = Duration::from_secs(2);
 const SECONDS_PER_DAY: i64 = 86_400;
 
 /// The value of a [`Reading`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum ReadingValue {
     /// A number (`SampledValue.format` Raw, the default).
     Raw(Decimal),
@@ -185,15 +186,18 @@ pub enum ReadingValue {
 }
 
 /// One value the hardware measures on a connector: what [`SampledValue`]s are made of.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Reading {
     /// What is measured.
     pub measurand: Measurand,
     /// The phase, when the value is of one phase (absent: an overall value, 7.43).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phase: Option<Phase>,
     /// Where it is measured (absent: Outlet, 7.43).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Option<Location>,
     /// The unit (absent: Wh, 7.43).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unit: Option<UnitOfMeasure>,
     /// The value.
     pub value: ReadingValue,

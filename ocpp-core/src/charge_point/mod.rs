@@ -22,11 +22,15 @@
 //! [`smart_charging`] holds the charging profiles of section 3.13 and the limits they impose;
 //! the machine answers the Smart Charging requests when the feature profile is supported.
 //!
+//! [`Command`] is every application command as data ([`ChargePoint::apply`] runs one) and
+//! [`ChargePointSetup`] what a station is built from, as a trace ([`crate::trace`]) records them.
+//!
 //! [`config`] is the registry of configuration keys (chapter 9 of 1.6, the security white paper
 //! and Plug & Charge) that the Central System reads with GetConfiguration and writes with
 //! ChangeConfiguration, and that the machine's behaviour reads.
 
 pub mod authorization;
+mod command;
 pub mod config;
 mod connector;
 pub mod firmware;
@@ -36,6 +40,7 @@ pub mod reservation;
 mod role;
 pub mod smart_charging;
 
+pub use command::{Applied, ChargePointSetup, Command};
 pub use connector::{Cable, Fault};
 pub use ledger::{QUEUE_COLLECTION, TRANSACTIONS_COLLECTION, TransactionKey};
 pub use role::{

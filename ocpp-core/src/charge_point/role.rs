@@ -454,11 +454,12 @@ pub enum Event {
 
 /// A request of the Central System that waits for the application's decision; see
 /// [`ChargePoint::reply`].
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Decision(String);
 
 /// The application's answer to a request it was asked to decide.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Reply {
     /// The answer to [`Event::DataTransferRequested`].
     DataTransfer(DataTransferResponse),

@@ -212,6 +212,10 @@ pub async fn handlers_receive_every_event<R: Runtime>(
         let answerer = connection.events.for_each_handler(answerer).await;
         let _ = served_tx.send(answerer.seen);
     }));
+    // The server has the connection; the client's driver may not have seen it open yet, and
+    // a call before that is refused (NotConnected).
+    let opened = next_link_event(&mut events).await;
+    assert!(matches!(opened, Event::Connected { .. }), "{opened:?}");
 
     for _ in 0..2 {
         handle
