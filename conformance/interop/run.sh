@@ -43,6 +43,10 @@ export OCPP_BIN="${CARGO_TARGET_DIR:-$root/target}/debug/ocpp"
 export INTEROP_WORK="$here/work"
 rm -rf "$INTEROP_WORK"
 mkdir -p "$INTEROP_WORK"
+# Our side records its traces of every run (ocpp cp --trace, ocpp csms --trace); they must
+# replay. INTEROP_RECORD=1 also copies them to conformance/traces/ for `cargo test`.
+export INTEROP_TRACES="$INTEROP_WORK/traces"
+mkdir -p "$INTEROP_TRACES"
 
 # name: command
 scenarios=(
@@ -61,7 +65,7 @@ for entry in "${scenarios[@]}"; do
   fi
   say "$name"
   # Each scenario bounds its own waits; this bounds a hung peer.
-  if ! timeout 300 $command >"$INTEROP_WORK/$name.out" 2>"$INTEROP_WORK/$name.err"; then
+  if ! INTEROP_SCENARIO="$name" timeout 300 $command >"$INTEROP_WORK/$name.out" 2>"$INTEROP_WORK/$name.err"; then
     failed+=("$name")
   fi
   grep -v '  ok  \| ok   ' "$INTEROP_WORK/$name.out" || true
@@ -74,5 +78,20 @@ if [ ${#failed[@]} -gt 0 ]; then
     printf '  (frames and logs: %s/%s*, %s.err)\n' "$INTEROP_WORK" "${name%%-*}" "$name" >&2
   done
   exit 1
+fi
+say "our traces of the runs replay (ocpp replay)"
+mapfile -t traces < <(find "$INTEROP_TRACES" -name '*.jsonl' -type f | sort)
+[ ${#traces[@]} -gt 0 ] || fail "our side recorded no traces in $INTEROP_TRACES"
+"$OCPP_BIN" replay "${traces[@]}" >"$INTEROP_WORK/replay.out" 2>&1 || {
+  cat "$INTEROP_WORK/replay.out" >&2
+  fail "a trace of our side did not replay (traces in $INTEROP_TRACES)"
+}
+if [ "${INTEROP_RECORD:-0}" = 1 ]; then
+  say "copying the traces to conformance/traces/interop-*.jsonl"
+  rm -f "$root"/conformance/traces/interop-*.jsonl
+  (cd "$INTEROP_TRACES" && find . -name '*.jsonl' -type f | sort) | while read -r trace; do
+    flat="$(printf '%s' "${trace#./}" | tr '/' '-')"
+    cp "$INTEROP_TRACES/$trace" "$root/conformance/traces/interop-${flat%.jsonl}.jsonl"
+  done
 fi
 say "interop: every scenario passed (frames in $INTEROP_WORK)"

@@ -11,7 +11,7 @@ const fs = require('fs');
 const readline = require('readline');
 const { isDeepStrictEqual } = require('util');
 const { RPCClient } = require('ocpp-rpc');
-const { Checks, Wire, stopOurs, envPath } = require('./common');
+const { Checks, Wire, stopOurs, envPath, traced } = require('./common');
 
 const STATION = 'JS-CP-PEER';
 
@@ -22,8 +22,8 @@ async function startCsms(binary, work) {
     ]));
     const { spawn } = require('child_process');
     const log = fs.openSync(`${work}/js-cp-csms.log`, 'w');
-    const child = spawn(binary, ['csms', '--listen', '127.0.0.1:0', '--db', `${work}/js-cp-csms.redb`,
-        '--id-tags', `${work}/js-cp-id-tags.json`, '--log', 'full', '--http', '127.0.0.1:0'],
+    const child = spawn(binary, traced(['csms', '--listen', '127.0.0.1:0', '--db', `${work}/js-cp-csms.redb`,
+        '--id-tags', `${work}/js-cp-id-tags.json`, '--log', 'full', '--http', '127.0.0.1:0']),
     { stdio: ['ignore', 'pipe', log] });
     child.exited = new Promise((resolve) => child.on('exit', (code) => resolve(code)));
     const lines = readline.createInterface({ input: child.stdout });

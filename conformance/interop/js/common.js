@@ -117,7 +117,20 @@ class Wire {
 }
 
 // Starts our `ocpp` binary; stdout and stderr go to `logPath`.
+let tracesStarted = 0;
+
+// `args` with `--trace` added for `cp` (a file) and `csms` (a directory) when run.sh asks for
+// traces (INTEROP_TRACES): every start of ours gets its own name.
+function traced(args) {
+    const folder = process.env.INTEROP_TRACES;
+    if (!folder || !['cp', 'csms'].includes(args[0])) return args;
+    tracesStarted += 1;
+    const base = require('path').join(folder, `${process.env.INTEROP_SCENARIO || 'js'}-${tracesStarted}`);
+    return [...args, '--trace', args[0] === 'cp' ? `${base}.jsonl` : base];
+}
+
 function spawnOurs(binary, args, logPath) {
+    args = traced(args);
     const log = fs.openSync(logPath, 'w');
     const child = spawn(binary, args, { stdio: ['ignore', log, log] });
     child.exited = new Promise((resolve) => child.on('exit', (code) => resolve(code)));
@@ -148,7 +161,7 @@ function envPath(name) {
     return value;
 }
 
-module.exports = { Checks, Wire, spawnOurs, stopOurs, sleep, envPath };
+module.exports = { Checks, Wire, spawnOurs, stopOurs, sleep, envPath, traced };
 
 const PROBES = require('path').join(__dirname, '..', 'probes.json');
 

@@ -22,7 +22,7 @@ from ocpp.v16 import ChargePoint, call, call_result
 from ocpp.v16.enums import Action
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import Checks, RecordingConnection, Wire, env_path, stop_ours  # noqa: E402
+from common import Checks, RecordingConnection, Wire, env_path, stop_ours, traced  # noqa: E402
 
 STATION = "PY-CP-PEER"
 NOW = lambda: datetime.now(timezone.utc).isoformat()  # noqa: E731
@@ -232,8 +232,10 @@ async def start_csms(binary, work):
         json.dump(ID_TAGS, f)
     log = open(f"{work}/py-cp-csms.log", "w", encoding="utf-8")
     process = await asyncio.create_subprocess_exec(
-        binary, "csms", "--listen", "127.0.0.1:0", "--db", f"{work}/py-cp-csms.redb",
-        "--id-tags", f"{work}/py-cp-id-tags.json", "--log", "full", "--http", "127.0.0.1:0",
+        binary,
+        *traced(("csms", "--listen", "127.0.0.1:0", "--db", f"{work}/py-cp-csms.redb",
+                 "--id-tags", f"{work}/py-cp-id-tags.json", "--log", "full",
+                 "--http", "127.0.0.1:0")),
         stdout=asyncio.subprocess.PIPE, stderr=log,
     )
     lines = [(await asyncio.wait_for(process.stdout.readline(), 20)).decode().strip() for _ in range(3)]

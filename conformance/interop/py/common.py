@@ -2,6 +2,7 @@
 saw on the wire, and the running of our `ocpp` binary as a child process."""
 
 import asyncio
+import itertools
 import json
 import os
 import signal
@@ -151,8 +152,22 @@ class RecordingConnection:
         await self.connection.send(text)
 
 
+_traces = itertools.count(1)
+
+
+def traced(args):
+    """`args` with `--trace` added for `cp` (a file) and `csms` (a directory) when run.sh
+    asks for traces (INTEROP_TRACES): every start of ours gets its own name."""
+    folder = os.environ.get("INTEROP_TRACES")
+    if not folder or not args or args[0] not in ("cp", "csms"):
+        return args
+    base = os.path.join(folder, f"{os.environ.get('INTEROP_SCENARIO', 'py')}-{next(_traces)}")
+    return (*args, "--trace", base + ".jsonl" if args[0] == "cp" else base)
+
+
 async def spawn_ours(binary, *args, log_path):
     """Starts our `ocpp` binary with `args`; its stdout and stderr go to `log_path`."""
+    args = traced(args)
     log = open(log_path, "w", encoding="utf-8")
     return await asyncio.create_subprocess_exec(
         binary, *args, stdout=log, stderr=asyncio.subprocess.STDOUT
