@@ -102,9 +102,8 @@ struct Update {
     location: String,
     #[serde(with = "crate::primitives::datetime")]
     retrieve_at: OffsetDateTime,
-    retries_left: u32,
-    retry_interval_secs: u64,
-    attempt: u32,
+    #[serde(flatten)]
+    attempts: Attempts,
     step: UpdateStep,
 }
 
@@ -127,9 +126,8 @@ struct Upload {
     start_time: Option<OffsetDateTime>,
     #[serde(default, with = "crate::primitives::datetime::option")]
     stop_time: Option<OffsetDateTime>,
-    retries_left: u32,
-    retry_interval_secs: u64,
-    attempt: u32,
+    #[serde(flatten)]
+    attempts: Attempts,
     step: UploadStep,
 }
 
@@ -201,13 +199,33 @@ fn delete(key: &'static str, ops: &mut Vec<StoreOp>) {
     });
 }
 
-/// A count from the request, or the station's default when absent; a negative count is none.
-fn retries(requested: Option<i32>, default: u32) -> u32 {
-    requested.map_or(default, |n| n.max(0) as u32)
+/// How often a transfer has been tried, and how often and how far apart it may be again.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Attempts {
+    retries_left: u32,
+    retry_interval_secs: u64,
+    attempt: u32,
 }
 
-fn interval(requested: Option<i32>, default: Duration) -> u64 {
-    requested.map_or(default.as_secs(), |n| n.max(0) as u64)
+impl Attempts {
+    /// The request's `retries` and `retryInterval`, or the station's defaults when absent; a
+    /// negative value counts as none.
+    fn new(retries: Option<i32>, interval: Option<i32>, settings: &FirmwareSettings) -> Attempts {
+        Attempts {
+            retries_left: retries.map_or(settings.default_retries, |n| n.max(0) as u32),
+            retry_interval_secs: interval.map_or(settings.default_retry_interval.as_secs(), |n| {
+                n.max(0) as u64
+            }),
+            attempt: 0,
+        }
+    }
+
+    /// After a failed attempt: the wait before the next one, or `None` when none remains.
+    fn retry(&mut self) -> Option<Duration> {
+        self.retries_left = self.retries_left.checked_sub(1)?;
+        Some(Duration::from_secs(self.retry_interval_secs))
+    }
 }
 
 impl Firmware {
@@ -265,9 +283,7 @@ impl Firmware {
             v: RECORD_VERSION,
             location: request.location.clone(),
             retrieve_at: request.retrieve_date,
-            retries_left: retries(request.retries, settings.default_retries),
-            retry_interval_secs: interval(request.retry_interval, settings.default_retry_interval),
-            attempt: 0,
+            attempts: Attempts::new(request.retries, request.retry_interval, settings),
             step: UpdateStep::Waiting,
         };
         put(UPDATE_KEY, &update, ops);
@@ -290,9 +306,7 @@ impl Firmware {
             file_name,
             start_time: request.start_time,
             stop_time: request.stop_time,
-            retries_left: retries(request.retries, settings.default_retries),
-            retry_interval_secs: interval(request.retry_interval, settings.default_retry_interval),
-            attempt: 0,
+            attempts: Attempts::new(request.retries, request.retry_interval, settings),
             step: UploadStep::RetryWait,
         };
         put(DIAGNOSTICS_KEY, &upload, ops);
@@ -362,16 +376,16 @@ impl Firmware {
             && self.upload_due.is_none_or(|d| now.monotonic >= d)
         {
             upload.step = UploadStep::Uploading;
-            upload.attempt += 1;
+            upload.attempts.attempt += 1;
             put(DIAGNOSTICS_KEY, upload, ops);
             events.push(Event::DiagnosticsUploadRequested {
                 location: upload.location.clone(),
                 file_name: upload.file_name.clone(),
                 start_time: upload.start_time,
                 stop_time: upload.stop_time,
-                attempt: upload.attempt,
+                attempt: upload.attempts.attempt,
             });
-            if upload.attempt == 1 {
+            if upload.attempts.attempt == 1 {
                 self.notify(Notice::Diagnostics(DiagnosticsStatus::Uploading), ops);
             }
             self.upload_due = None;
@@ -383,13 +397,13 @@ impl Firmware {
             return;
         };
         update.step = UpdateStep::Downloading;
-        update.attempt += 1;
+        update.attempts.attempt += 1;
         put(UPDATE_KEY, update, ops);
         events.push(Event::FirmwareDownloadRequested {
             location: update.location.clone(),
-            attempt: update.attempt,
+            attempt: update.attempts.attempt,
         });
-        let first = update.attempt == 1;
+        let first = update.attempts.attempt == 1;
         self.update_due = None;
         if first {
             self.notify(Notice::Firmware(FirmwareStatus::Downloading), ops);
@@ -400,10 +414,9 @@ impl Firmware {
         let Some(update) = &mut self.update else {
             return;
         };
-        if update.retries_left > 0 {
-            update.retries_left -= 1;
+        if let Some(wait) = update.attempts.retry() {
             update.step = UpdateStep::RetryWait;
-            self.update_due = Some(now.monotonic + Duration::from_secs(update.retry_interval_secs));
+            self.update_due = Some(now.monotonic + wait);
             put(UPDATE_KEY, update, ops);
         } else {
             self.update = None;
@@ -417,10 +430,9 @@ impl Firmware {
         let Some(upload) = &mut self.upload else {
             return;
         };
-        if upload.retries_left > 0 {
-            upload.retries_left -= 1;
+        if let Some(wait) = upload.attempts.retry() {
             upload.step = UploadStep::RetryWait;
-            self.upload_due = Some(now.monotonic + Duration::from_secs(upload.retry_interval_secs));
+            self.upload_due = Some(now.monotonic + wait);
             put(DIAGNOSTICS_KEY, upload, ops);
         } else {
             self.upload = None;
