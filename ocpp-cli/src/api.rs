@@ -194,7 +194,7 @@ fn station_json(station: &Station, connected: bool) -> Value {
         "id": station.id,
         "connected": connected,
         "boot": station.boot,
-        "lastSeen": station.last_seen,
+        "lastSeen": station.last_seen.map(ocpp_core::primitives::datetime::format),
         "connectors": connectors,
     })
 }

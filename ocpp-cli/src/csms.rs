@@ -19,6 +19,13 @@
 //! nothing but the station's `last_seen`, which is kept in memory and written with the
 //! station's next record: a commit per Heartbeat would make the disk the limit of the whole
 //! central system.
+//!
+//! Everything a connection needs happens in its own task, inside its machine ([`Logged`]):
+//! the requests are recorded while the machine's outputs are drained, and an answer that
+//! waits for a commit is handed back to the machine by the writer thread through the
+//! connection's handle. So an idle connection costs the central system no task, channel or
+//! buffer of its own beyond its machine and its station record (issue #7 asks for at most
+//! 4 KiB per idle station, all included).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -30,7 +37,7 @@ use ocpp_core::ErrorCode;
 use ocpp_core::Version;
 use ocpp_core::central_system::{
     Answer, CallCompleted, CentralSystem, CentralSystemConfig, CentralSystemPolicy,
-    CentralSystemSetup, Event as CsEvent, Registration,
+    CentralSystemSetup, Decision, Event as CsEvent, Registration,
 };
 use ocpp_core::machine::{Machine, Output};
 use ocpp_core::persist::StoreOp;
@@ -43,9 +50,10 @@ use ocpp_core::v16::{
     MeterValuesResponse, Request, Response, StartTransactionRequest, StartTransactionResponse,
     StatusNotificationRequest, StopTransactionRequest, StopTransactionResponse,
 };
+use ocpp_io::driver::Command;
 use ocpp_io_tokio::{
-    BasicAuthPassword, Connection, Credentials, DuplicateId, Event, ServerConfig, ServerSecurity,
-    Verdict,
+    BasicAuthPassword, Connection, Credentials, DuplicateId, Event, Handle, ServerConfig,
+    ServerSecurity, Verdict,
 };
 use ocpp_store::{RecordStore, RedbStore};
 use serde::{Deserialize, Serialize};
@@ -76,10 +84,11 @@ pub(crate) struct Station {
     v: u32,
     pub(crate) id: String,
     /// The last BootNotification; a station that has one was accepted (the policy accepts
-    /// every station).
-    pub(crate) boot: Option<BootNotificationRequest>,
-    /// When the last message of the station arrived (RFC 3339).
-    pub(crate) last_seen: Option<String>,
+    /// every station). Boxed: an idle station's record stays small.
+    pub(crate) boot: Option<Box<BootNotificationRequest>>,
+    /// When the last message of the station arrived (stored as RFC 3339).
+    #[serde(default, with = "datetime::option")]
+    pub(crate) last_seen: Option<OffsetDateTime>,
     /// The last StatusNotification of each connector.
     pub(crate) connectors: BTreeMap<i32, StatusNotificationRequest>,
     /// The meter values of the last MeterValues of each connector (absent in records written
@@ -200,14 +209,18 @@ pub(crate) struct Counters {
     pub(crate) errors: AtomicU64,
 }
 
-/// Records for the writer thread, and where to say when they are durable.
-type Batch = (Vec<StoreOp>, oneshot::Sender<Result<(), String>>);
+/// What runs on the writer thread once a batch is committed (or failed to be).
+type Durable = Box<dyn FnOnce(Result<(), String>) + Send>;
+
+/// Records for the writer thread, and what to do when they are durable.
+type Batch = (Vec<StoreOp>, Durable);
 
 struct Ledger {
     /// To the writer thread (see the module docs); sent under the ledger's lock, so that the
     /// store sees the records in the order the ledger changed.
     writer: std::sync::mpsc::Sender<Batch>,
-    stations: BTreeMap<String, Station>,
+    /// Boxed, so that the map's nodes hold pointers, not half-empty slots of whole records.
+    stations: BTreeMap<String, Box<Station>>,
     transactions: BTreeMap<i32, Transaction>,
     starts: BTreeMap<StartKey, i32>,
     next_id: i32,
@@ -265,8 +278,8 @@ fn transaction_key(id: i32) -> String {
 }
 
 /// Starts the writer thread of `store`: it commits every batch queued up since its last
-/// commit in one transaction and tells each batch's sender the outcome. It ends when the
-/// ledger (the only sender) is dropped.
+/// commit in one transaction and runs each batch's completion with the outcome. It ends when
+/// the ledger (the only sender) is dropped.
 fn spawn_writer(mut store: RedbStore) -> Result<std::sync::mpsc::Sender<Batch>, String> {
     let (tx, rx) = std::sync::mpsc::channel::<Batch>();
     std::thread::Builder::new()
@@ -280,8 +293,8 @@ fn spawn_writer(mut store: RedbStore) -> Result<std::sync::mpsc::Sender<Batch>, 
                     .flat_map(|(ops, _)| std::mem::take(ops))
                     .collect();
                 let outcome = store.apply(&ops).map_err(|e| e.to_string());
-                for (_, done) in batches {
-                    let _ = done.send(outcome.clone());
+                for (_, durable) in batches {
+                    durable(outcome.clone());
                 }
             }
         })
@@ -314,7 +327,7 @@ impl Csms {
         for (key, bytes) in snapshot.records(STATIONS) {
             let station: Station =
                 serde_json::from_slice(bytes).map_err(|e| bad(STATIONS, key, e))?;
-            stations.insert(station.id.clone(), station);
+            stations.insert(station.id.clone(), Box::new(station));
         }
         let mut transactions = BTreeMap::new();
         let mut starts = BTreeMap::new();
@@ -384,7 +397,11 @@ impl Csms {
 
     /// Every station, by id.
     pub(crate) fn stations(&self) -> Vec<Station> {
-        self.ledger().stations.values().cloned().collect()
+        self.ledger()
+            .stations
+            .values()
+            .map(|station| (**station).clone())
+            .collect()
     }
 
     /// How many stations are known.
@@ -507,60 +524,50 @@ impl Csms {
         .expect("the setup of a configuration builds");
         Logged {
             inner,
-            id: charge_point_id.to_owned(),
+            id: Arc::from(charge_point_id),
             csms: self.clone(),
             waiters: BTreeMap::new(),
+            replies: ReplySlot::default(),
+            serial: None,
+            now: None,
         }
     }
 
-    /// Records what `request` tells about the station and, if the application must answer,
-    /// decides the answer. The decision is durable when this returns `Ok`.
-    async fn on_request(
-        &self,
-        station: &str,
-        request: &Request,
-        decide: bool,
-    ) -> Result<Option<Response>, String> {
-        let (response, durable) = self.record_request(station, request, decide);
-        if let Some(durable) = durable {
-            durable
-                .await
-                .map_err(|_| "the store's writer has stopped".to_owned())??;
-        }
-        Ok(response)
-    }
-
-    /// [`Csms::on_request`] up to the commit: the answer, and the commit to wait for if
-    /// there is one.
+    /// Records what `request` tells about the station and, if `decide`, decides the answer.
+    ///
+    /// The records it changes go to the writer thread together with the completion `durable`
+    /// builds (from the answer), which runs there once they are committed; the returned flag
+    /// says whether that happened. A request that changes nothing durable (a Heartbeat) does
+    /// not call `durable`: its answer may go out at once.
     fn record_request(
         &self,
         station: &str,
         request: &Request,
         decide: bool,
-    ) -> (
-        Option<Response>,
-        Option<oneshot::Receiver<Result<(), String>>>,
-    ) {
-        let now = now_text();
+        durable: impl FnOnce(Option<&Response>) -> Durable,
+    ) -> (Option<Response>, bool) {
+        let now = OffsetDateTime::now_utc();
         let mut ledger = self.ledger();
         let ledger = &mut *ledger;
         let mut ops = Vec::new();
         let entry = ledger
             .stations
             .entry(station.to_owned())
-            .or_insert_with(|| Station {
-                v: RECORD_VERSION,
-                id: station.to_owned(),
-                boot: None,
-                last_seen: None,
-                connectors: BTreeMap::new(),
-                meter_values: BTreeMap::new(),
+            .or_insert_with(|| {
+                Box::new(Station {
+                    v: RECORD_VERSION,
+                    id: station.to_owned(),
+                    boot: None,
+                    last_seen: None,
+                    connectors: BTreeMap::new(),
+                    meter_values: BTreeMap::new(),
+                })
             });
         entry.last_seen = Some(now);
         let mut response = None;
         match request {
             Request::BootNotification(boot) => {
-                entry.boot = Some(boot.clone());
+                entry.boot = Some(Box::new(boot.clone()));
                 self.summary(format_args!(
                     "{station} booted: {} {}",
                     boot.charge_point_vendor, boot.charge_point_model
@@ -657,13 +664,13 @@ impl Csms {
             ops.extend(station_record);
         }
         if ops.is_empty() {
-            return (response, None);
+            return (response, false);
         }
-        let (done, durable) = oneshot::channel();
-        if let Err(std::sync::mpsc::SendError((_, done))) = ledger.writer.send((ops, done)) {
-            let _ = done.send(Err("the store's writer has stopped".to_owned()));
+        let batch = (ops, durable(response.as_ref()));
+        if let Err(std::sync::mpsc::SendError((_, durable))) = ledger.writer.send(batch) {
+            durable(Err("the store's writer has stopped".to_owned()));
         }
-        (response, Some(durable))
+        (response, true)
     }
 
     fn apply_stop(
@@ -723,13 +730,55 @@ fn add_meter_values(transaction: &mut Transaction, values: &[MeterValue]) {
     }
 }
 
-/// A `CentralSystem` that logs and counts the frames it receives and sends.
+/// What a connection's machine keeps for answers that wait for a commit: they are made on the
+/// store's writer thread and reach the machine through its handle.
+///
+/// The handle comes after the machine exists (the server builds the machine first and hands
+/// the connection out afterwards), so an answer that is ready before it waits here.
+#[derive(Default)]
+struct Replies {
+    handle: Option<Handle<Logged>>,
+    waiting: Vec<Command<Logged>>,
+    /// The connection has ended: answers go nowhere.
+    ended: bool,
+}
+
+/// The way back to one connection's machine, shared with the writer thread's completions.
+type ReplySlot = Arc<Mutex<Replies>>;
+
+fn lock(slot: &ReplySlot) -> std::sync::MutexGuard<'_, Replies> {
+    slot.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Runs `command` on the machine of `slot` as soon as it can be reached.
+fn deliver(slot: &ReplySlot, command: Command<Logged>) {
+    let mut replies = lock(slot);
+    if replies.ended {
+        return;
+    }
+    match &replies.handle {
+        Some(handle) => {
+            // Gone means the connection ended meanwhile: nobody is waiting for the answer.
+            let _ = handle.run_detached(command);
+        }
+        None => replies.waiting.push(command),
+    }
+}
+
+/// A `CentralSystem` that logs and counts the frames it receives and sends, and records and
+/// answers the requests the csms decides, all within its connection's own task: an idle
+/// connection has no task or channel of the application's.
 pub(crate) struct Logged {
     pub(crate) inner: Recorder<CentralSystem>,
-    id: String,
+    id: Arc<str>,
     csms: Arc<Csms>,
     /// Who waits for the end of which call of the HTTP API; dropped with the connection.
     pub(crate) waiters: BTreeMap<CallHandle, oneshot::Sender<CallCompleted>>,
+    replies: ReplySlot,
+    /// The connection's registration with the HTTP API (see [`Logged::attach`]).
+    serial: Option<u64>,
+    /// The time of the last input: a decision made while draining its outputs is made then.
+    now: Option<Now>,
 }
 
 impl Logged {
@@ -739,53 +788,155 @@ impl Logged {
             eprintln!("{} {} {arrow} {text}", now_text(), self.id);
         }
     }
+
+    /// Takes the connection's handle: registers the connection with the HTTP API and lets
+    /// the answers made on the writer thread in.
+    fn attach(&mut self, handle: Handle<Logged>, now: Now) {
+        self.serial = Some(self.csms.live.insert(&self.id, handle.clone()));
+        let waiting = {
+            let mut replies = lock(&self.replies);
+            replies.handle = Some(handle);
+            std::mem::take(&mut replies.waiting)
+        };
+        for command in waiting {
+            command(self, now);
+        }
+    }
+
+    /// Records a request of the station and answers it if the csms decides the answer: at
+    /// once if nothing had to be committed, else from the writer thread once it is durable.
+    fn on_request(&mut self, request: &Request, answer: Answer) {
+        let mut decision = match answer {
+            Answer::Decide(decision) => Some(decision),
+            Answer::Sent(_) => None,
+        };
+        let decide = decision.is_some();
+        let (response, committing) =
+            self.csms
+                .record_request(&self.id, request, decide, |response| {
+                    let reply = decision.take().zip(response.cloned());
+                    let (csms, id, slot) =
+                        (self.csms.clone(), self.id.clone(), self.replies.clone());
+                    Box::new(move |outcome| committed(&csms, &id, &slot, reply, outcome))
+                });
+        if committing {
+            return;
+        }
+        if let (Some(decision), Some(response), Some(now)) = (decision, response, self.now) {
+            // The decision was made for this very request: it is still awaited.
+            let _ = self.inner.reply(now, decision, response);
+        }
+    }
+}
+
+/// The end of a commit on the writer thread: the waiting answer goes out, or the request is
+/// refused with an InternalError if the store failed.
+fn committed(
+    csms: &Csms,
+    id: &str,
+    slot: &ReplySlot,
+    reply: Option<(Decision, Response)>,
+    outcome: Result<(), String>,
+) {
+    match outcome {
+        Ok(()) => {
+            if let Some((decision, response)) = reply {
+                deliver(
+                    slot,
+                    Box::new(move |m: &mut Logged, now| {
+                        let _ = m.inner.reply(now, decision, response);
+                    }),
+                );
+            }
+        }
+        Err(error) => {
+            csms.counters.errors.fetch_add(1, Ordering::Relaxed);
+            eprintln!("{} {id} error: {error}", now_text());
+            if let Some((decision, _)) = reply {
+                deliver(
+                    slot,
+                    Box::new(move |m: &mut Logged, now| {
+                        let _ = m.inner.reply_error(
+                            now,
+                            decision,
+                            ErrorCode::InternalError,
+                            "storage failure",
+                        );
+                    }),
+                );
+            }
+        }
+    }
 }
 
 impl Machine for Logged {
     type Event = CsEvent;
 
     fn handle_connected(&mut self, now: Now) {
+        self.now = Some(now);
         self.inner.handle_connected(now);
     }
 
     fn handle_disconnected(&mut self, now: Now) {
+        self.now = Some(now);
         self.inner.handle_disconnected(now);
+        {
+            let mut replies = lock(&self.replies);
+            replies.ended = true;
+            // Dropping the handle ends the cycle of a machine holding its own handle.
+            replies.handle = None;
+            replies.waiting.clear();
+        }
+        if let Some(serial) = self.serial.take() {
+            self.csms.live.remove(&self.id, serial);
+        }
     }
 
     fn handle_message(&mut self, now: Now, text: &str) {
+        self.now = Some(now);
         self.frame("<-", text);
         self.inner.handle_message(now, text);
     }
 
     fn handle_timeout(&mut self, now: Now) {
+        self.now = Some(now);
         self.inner.handle_timeout(now);
     }
 
     fn poll_output(&mut self) -> Option<Output<CsEvent>> {
         loop {
-            let output = self.inner.poll_output();
-            match &output {
-                Some(Output::Transmit(text)) => self.frame("->", text),
-                Some(Output::Event(CsEvent::CallCompleted(completed))) => {
+            let output = self.inner.poll_output()?;
+            match output {
+                Output::Transmit(ref text) => self.frame("->", text),
+                Output::Event(CsEvent::CallCompleted(ref completed)) => {
                     if let Some(waiter) = self.waiters.remove(&completed.handle) {
                         let _ = waiter.send(completed.clone());
                     }
                 }
-                // A Heartbeat the machine has answered only refreshes `last_seen`, which needs
-                // no commit: recorded here, in the connection's own task, instead of waking
-                // the csms's task for it (a channel send and often a switch of worker thread,
-                // a fifth of the server's CPU per Heartbeat).
-                Some(Output::Event(CsEvent::Request {
-                    request: request @ Request::Heartbeat(_),
-                    answer: Answer::Sent(_),
-                })) => {
-                    let (_, durable) = self.csms.record_request(&self.id, request, false);
-                    debug_assert!(durable.is_none(), "a Heartbeat is not committed");
+                // Handled here, in the connection's task (see the module docs).
+                Output::Event(CsEvent::Request { request, answer }) => {
+                    self.on_request(&request, answer);
                     continue;
+                }
+                Output::Event(CsEvent::NotAccepted { ref request, .. }) => {
+                    self.csms.summary(format_args!(
+                        "{} sent {} before being accepted: SecurityError",
+                        self.id,
+                        request.action()
+                    ));
+                }
+                Output::Event(CsEvent::PeerError {
+                    ref error,
+                    ref answered,
+                }) => {
+                    self.csms.summary(format_args!(
+                        "{} protocol error: {error:?} ({answered:?})",
+                        self.id
+                    ));
                 }
                 _ => {}
             }
-            return output;
+            return Some(output);
         }
     }
 
@@ -827,81 +978,33 @@ pub(crate) async fn bind(
     .await
 }
 
-/// Serves one connection until it ends.
-pub(crate) async fn serve(csms: Arc<Csms>, connection: Connection<Logged>) {
+/// Takes over a connection the server accepted: its machine does all the work in the
+/// connection's own task (see [`Logged`]); with logging on, a task of its own logs why it
+/// ended.
+pub(crate) fn accept(csms: &Arc<Csms>, connection: Connection<Logged>) {
     let Connection {
         info,
         handle,
         mut events,
     } = connection;
     let id = info.charge_point_id;
-    let serial = csms.live.insert(&id, handle.clone());
     csms.summary(format_args!(
         "{id} connected from {} ({})",
         info.peer, info.security_profile
     ));
-    while let Some(event) = events.next().await {
-        match event {
-            Event::Machine(CsEvent::Request { request, answer }) => {
-                // Boxed: its state (the request, the answer, the commit) is over a kilobyte,
-                // and an idle connection's task would otherwise keep room for it.
-                Box::pin(answer_request(&csms, &id, &handle, request, answer)).await;
-            }
-            Event::Machine(CsEvent::NotAccepted { request, .. }) => {
-                csms.summary(format_args!(
-                    "{id} sent {} before being accepted: SecurityError",
-                    request.action()
-                ));
-            }
-            Event::Machine(CsEvent::PeerError { error, answered }) => {
-                csms.summary(format_args!(
-                    "{id} protocol error: {error:?} ({answered:?})"
-                ));
-            }
-            Event::Disconnected(reason) => {
+    let own = handle.clone();
+    // Gone: the connection has ended already, and so has its registration.
+    let _ = handle.run_detached(move |m, now| m.attach(own, now));
+    if csms.log == LogLevel::Off {
+        // Nobody listens: the driver stops producing events.
+        return;
+    }
+    let csms = csms.clone();
+    tokio::spawn(async move {
+        while let Some(event) = events.next().await {
+            if let Event::Disconnected(reason) = event {
                 csms.summary(format_args!("{id} disconnected: {reason:?}"));
             }
-            _ => {}
         }
-    }
-    csms.live.remove(&id, serial);
-}
-
-/// Records `request` and, when the csms decides the answer, sends it once it is durable.
-async fn answer_request(
-    csms: &Csms,
-    id: &str,
-    handle: &ocpp_io_tokio::Handle<Logged>,
-    request: Request,
-    answer: Answer,
-) {
-    let decision = match answer {
-        Answer::Decide(decision) => Some(decision),
-        Answer::Sent(_) => None,
-    };
-    match csms.on_request(id, &request, decision.is_some()).await {
-        Ok(response) => {
-            if let (Some(decision), Some(response)) = (decision, response) {
-                let _ = handle
-                    .run(move |m, now| m.inner.reply(now, decision, response))
-                    .await;
-            }
-        }
-        Err(error) => {
-            csms.counters.errors.fetch_add(1, Ordering::Relaxed);
-            eprintln!("{} {id} error: {error}", now_text());
-            if let Some(decision) = decision {
-                let _ = handle
-                    .run(move |m, now| {
-                        m.inner.reply_error(
-                            now,
-                            decision,
-                            ErrorCode::InternalError,
-                            "storage failure",
-                        )
-                    })
-                    .await;
-            }
-        }
-    }
+    });
 }

@@ -129,7 +129,7 @@ async fn demo(args: &Args, dir: &std::path::Path, out: &mut Out) -> Result<bool,
         tokio::select! {
             connection = server.next_connection() => {
                 if let Some(connection) = connection {
-                    tokio::spawn(csms::serve(csms.clone(), connection));
+                    csms::accept(&csms, connection);
                 }
             }
             _ = &mut all_done => break,

@@ -123,7 +123,7 @@ async fn serve(args: &Args, out: &mut Out) -> Result<(), String> {
         tokio::select! {
             connection = server.next_connection() => match connection {
                 Some(connection) => {
-                    tokio::spawn(csms::serve(csms.clone(), connection));
+                    csms::accept(&csms, connection);
                 }
                 None => break,
             },
