@@ -49,11 +49,18 @@ pub(crate) struct Args {
     /// lines) into this directory, one file per connection (ID-N.jsonl), for `ocpp replay`.
     #[arg(long, value_name = "DIR")]
     trace: Option<PathBuf>,
+    /// Worker threads serving the connections (default: one per core).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    threads: Option<u16>,
 }
 
 /// Runs `ocpp csms`.
 pub(crate) fn run(args: &Args, out: &mut Out) -> ExitCode {
-    match crate::runtime().and_then(|runtime| runtime.block_on(serve(args, out))) {
+    let workers = args.threads.map_or_else(
+        || std::thread::available_parallelism().map_or(2, |n| n.get()),
+        usize::from,
+    );
+    match crate::runtime_with(workers).and_then(|runtime| runtime.block_on(serve(args, out))) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             out.flush();

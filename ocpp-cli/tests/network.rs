@@ -199,8 +199,9 @@ fn a_charge_point_completes_sessions_against_a_csms_that_keeps_them_after_a_rest
     assert!(summary.contains("stations: 1"), "{summary}");
     assert!(summary.contains("transactions: 3 (0 open)"), "{summary}");
 
-    // Restarted on the same file: the transactions are there and ids continue.
-    let csms = Csms::start(&db, &[]);
+    // Restarted on the same file (on one worker thread this time): the transactions are
+    // there and ids continue.
+    let csms = Csms::start(&db, &["--threads", "1"]);
     assert_eq!(
         csms.restored,
         "restored 1 stations, 3 transactions (0 open); next transaction id 4"
@@ -449,6 +450,16 @@ fn bad_flags_exit_2() {
             "--accept-all",
             "--id-tags",
             "t.json",
+        ],
+        &[
+            "csms",
+            "--listen",
+            "127.0.0.1:0",
+            "--db",
+            "x.redb",
+            "--accept-all",
+            "--threads",
+            "0",
         ],
     ] {
         let output = run(args, Duration::from_secs(10));
