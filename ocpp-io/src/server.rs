@@ -26,6 +26,7 @@
 //! and waits until all of them have ended.
 
 use std::collections::BTreeMap;
+use std::future::poll_fn;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::{Pin, pin};
@@ -52,7 +53,7 @@ use percent_encoding::percent_decode_str;
 
 use crate::driver::{
     CLOSE_GOING_AWAY, CLOSE_NORMAL, CLOSE_POLICY_VIOLATION, CLOSE_PROTOCOL_ERROR, Driver,
-    DriverConfig, Events, Handle,
+    DriverConfig, Events, Handle, Session, WebSocket,
 };
 use crate::persist::{NoPersist, Persister};
 use crate::runtime::Runtime;
@@ -218,7 +219,7 @@ struct Registry<M> {
     connected: BTreeMap<String, (u64, Handle<M>)>,
 }
 
-type MachineFactory<M> = dyn Fn(&ConnectionInfo) -> M + Send + Sync;
+type MachineFactory<M> = dyn Fn(&ConnectionInfo, &Handle<M>) -> M + Send + Sync;
 type PersisterFactory = dyn Fn(&ConnectionInfo) -> Box<dyn Persister> + Send + Sync;
 
 struct Shared<M: Machine, R> {
@@ -303,6 +304,41 @@ where
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
         T: TlsAcceptor<S>,
         F: Fn(&ConnectionInfo) -> M + Send + Sync + 'static,
+        P: Fn(&ConnectionInfo) -> Box<dyn Persister> + Send + Sync + 'static,
+    {
+        Server::start_with_handles(
+            runtime,
+            config,
+            local_addr,
+            listener,
+            tls,
+            move |info: &ConnectionInfo, _: &Handle<M>| factory(info),
+            persisters,
+        )
+    }
+
+    /// [`Server::start_with_persisters`], with a factory that also receives the
+    /// connection's [`Handle`], so that the machine can reach its own driver: e.g. answer a
+    /// request from another thread once a store commit has decided it
+    /// (`handle.run_detached(|m, now| ..)`), with no task per connection in the application.
+    ///
+    /// A machine holding its handle keeps its driver reachable, but the driver still ends
+    /// with its connection (or a [`Handle::close`], or [`Server::shutdown`]); see
+    /// [`Driver::build`].
+    pub fn start_with_handles<L, S, T, F, P>(
+        runtime: R,
+        config: ServerConfig,
+        local_addr: SocketAddr,
+        listener: L,
+        tls: T,
+        factory: F,
+        persisters: P,
+    ) -> Server<M, R>
+    where
+        L: Stream<Item = io::Result<(S, SocketAddr)>> + Send + Unpin + 'static,
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+        T: TlsAcceptor<S>,
+        F: Fn(&ConnectionInfo, &Handle<M>) -> M + Send + Sync + 'static,
         P: Fn(&ConnectionInfo) -> Box<dyn Persister> + Send + Sync + 'static,
     {
         let (connections_tx, connections) = mpsc::unbounded();
@@ -406,13 +442,16 @@ async fn accept_loop<M, R, L, S, T>(
     loop {
         match select(listener.next(), &mut stop).await {
             Either::Left((Some(Ok((stream, peer))), _)) => {
-                let task = serve_connection(
+                // Opening (handshake, registration) on the heap, freed once the connection is
+                // up, so that none of its state stays in the task for the connection's life.
+                let opening = open_connection(
                     Arc::clone(&shared),
                     stream,
                     peer,
                     Arc::clone(&tls),
                     tracker.clone(),
                 );
+                let task = serve_connection(Box::pin(opening));
                 shared.runtime.spawn(Box::pin(task));
             }
             Either::Left((Some(Err(_)), _)) => {
@@ -503,15 +542,67 @@ where
     })
 }
 
-/// Handshake, registration, driving and unregistration of one connection. `_tracker` is
-/// dropped when the task ends, which is how [`Server::shutdown`] knows.
-async fn serve_connection<M, R, S, T>(
+/// One connection's task: opens it, drives it, unregisters it.
+async fn serve_connection<M, R, W>(opening: BoxFuture<'static, Option<Running<M, R, W>>>)
+where
+    M: Machine + Send + 'static,
+    M::Event: Send + 'static,
+    R: Runtime,
+    W: WebSocket,
+{
+    let Some(mut running) = opening.await else {
+        return;
+    };
+    // While the connection is up, this task holds the driver, the stream and the session
+    // (a few words) and little else: see `Session`.
+    poll_fn(|cx| {
+        let Running {
+            driver,
+            ws,
+            session,
+            ..
+        } = &mut running;
+        session.poll(driver, ws, cx)
+    })
+    .await;
+    let Running {
+        shared,
+        charge_point_id,
+        serial,
+        ..
+    } = running;
+    let mut registry = shared.registry();
+    if registry
+        .connected
+        .get(&charge_point_id)
+        .is_some_and(|(s, _)| *s == serial)
+    {
+        registry.connected.remove(&charge_point_id);
+    }
+}
+
+/// What a connection's task holds while the connection is up.
+struct Running<M: Machine, R, W> {
+    driver: Driver<M, R>,
+    ws: W,
+    session: Session,
+    shared: Arc<Shared<M, R>>,
+    /// The id and serial it is registered under, to unregister it.
+    charge_point_id: String,
+    serial: u64,
+    /// Dropped when the task ends, which is how [`Server::shutdown`] knows.
+    _tracker: mpsc::Sender<()>,
+}
+
+/// Handshake and registration of one connection; `None` if it did not come up.
+async fn open_connection<M, R, S, T>(
     shared: Arc<Shared<M, R>>,
     stream: S,
     peer: SocketAddr,
     tls: Arc<T>,
-    _tracker: mpsc::Sender<()>,
-) where
+    tracker: mpsc::Sender<()>,
+) -> Option<Running<M, R, impl WebSocket + Send + 'static>>
+where
     M: Machine + Send + 'static,
     M::Event: Send + 'static,
     R: Runtime,
@@ -529,15 +620,12 @@ async fn serve_connection<M, R, S, T>(
             Either::Right(_) => None,
         }
     };
-    let Some(Accepted {
+    let Accepted {
         mut ws,
         charge_point_id,
         version,
         tls,
-    }) = accepted
-    else {
-        return;
-    };
+    } = accepted?;
     let close_now = |code: u16, reason: &'static str| CloseFrame {
         code: CloseCode::from(code),
         reason: reason.into(),
@@ -549,7 +637,7 @@ async fn serve_connection<M, R, S, T>(
         );
         let closing = pin!(ws.close(Some(frame)));
         select(closing, shared.runtime.sleep(config.driver.close_timeout)).await;
-        return;
+        return None;
     };
 
     let info = ConnectionInfo {
@@ -559,11 +647,10 @@ async fn serve_connection<M, R, S, T>(
         security_profile: config.security.profile(),
         tls,
     };
-    let machine = (shared.factory)(&info);
     let persister = (shared.persisters)(&info);
-    let (mut driver, handle, events) = Driver::new(
+    let (driver, handle, events) = Driver::build(
         shared.runtime.clone(),
-        machine,
+        |handle| (shared.factory)(&info, handle),
         persister,
         config.driver.clone(),
     );
@@ -602,21 +689,139 @@ async fn serve_connection<M, R, S, T>(
         Err(frame) => {
             let closing = pin!(ws.close(Some(frame)));
             select(closing, shared.runtime.sleep(config.driver.close_timeout)).await;
-            return;
+            return None;
         }
     };
+    // Only the id stays with the task (to unregister it); the rest of the info goes.
+    let charge_point_id = info.charge_point_id.clone();
     let _ = shared.connections.unbounded_send(Connection {
-        info: info.clone(),
+        info,
         handle,
         events,
     });
-    driver.run_connection(ws, version).await;
-    let mut registry = shared.registry();
-    if registry
-        .connected
-        .get(&info.charge_point_id)
-        .is_some_and(|(s, _)| *s == serial)
-    {
-        registry.connected.remove(&info.charge_point_id);
+    Some(Running {
+        driver,
+        ws,
+        session: Session::new(version),
+        shared,
+        charge_point_id,
+        serial,
+        _tracker: tracker,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io;
+    use std::net::SocketAddr;
+    use std::pin::Pin;
+    use std::sync::Arc;
+    use std::task::{Context, Poll};
+
+    use futures_channel::mpsc;
+    use futures_util::future::{BoxFuture, pending};
+    use futures_util::io::{AsyncRead, AsyncWrite};
+    use ocpp_core::Version;
+    use ocpp_core::rpc::{CounterIds, Endpoint, EndpointConfig};
+    use ocpp_core::time::{Monotonic, Now};
+
+    use super::*;
+
+    /// A runtime whose timers never fire and whose tasks never run: enough to build futures.
+    #[derive(Clone)]
+    struct Inert;
+
+    impl Runtime for Inert {
+        fn now(&self) -> Now {
+            Now::new(
+                Monotonic::from_elapsed(Duration::ZERO),
+                time::OffsetDateTime::UNIX_EPOCH,
+            )
+        }
+        fn sleep_until(&self, _: Monotonic) -> BoxFuture<'static, ()> {
+            Box::pin(pending())
+        }
+        fn spawn(&self, _: BoxFuture<'static, ()>) {}
+    }
+
+    /// A socket that never has anything to read and never accepts a write.
+    struct Silent;
+
+    impl AsyncRead for Silent {
+        fn poll_read(
+            self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            _: &mut [u8],
+        ) -> Poll<io::Result<usize>> {
+            Poll::Pending
+        }
+    }
+
+    impl AsyncWrite for Silent {
+        fn poll_write(
+            self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            _: &[u8],
+        ) -> Poll<io::Result<usize>> {
+            Poll::Pending
+        }
+        fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Pending
+        }
+        fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Pending
+        }
+    }
+
+    struct NoTls;
+
+    impl TlsAcceptor<Silent> for NoTls {
+        type Stream = Silent;
+        fn accept(
+            &self,
+            _: Silent,
+            _: Arc<rustls::ServerConfig>,
+        ) -> BoxFuture<'static, io::Result<(Silent, TlsInfo)>> {
+            Box::pin(pending())
+        }
+    }
+
+    /// Issue #7: an idle connection's task must stay small. Its future holds the driver (with
+    /// the machine inline), the WebSocket stream and the connection's bookkeeping; anything
+    /// more is state that every idle connection pays for.
+    #[test]
+    fn the_connection_future_holds_little_besides_the_driver_and_the_stream() {
+        let endpoint = |_: &ConnectionInfo| {
+            Endpoint::new(
+                EndpointConfig::new(Version::V16),
+                Box::new(CounterIds::default()),
+            )
+        };
+        let server = Server::start(
+            Inert,
+            ServerConfig::new([Version::V16]),
+            SocketAddr::from(([127, 0, 0, 1], 0)),
+            futures_util::stream::pending::<io::Result<(Silent, SocketAddr)>>(),
+            NoTls,
+            endpoint,
+        );
+        let (tracker, _tasks) = mpsc::channel(0);
+        let opening = open_connection(
+            Arc::clone(&server.shared),
+            Silent,
+            SocketAddr::from(([127, 0, 0, 1], 1)),
+            Arc::new(NoTls),
+            tracker,
+        );
+        let future = serve_connection(Box::pin(opening));
+        let driver = std::mem::size_of::<Driver<Endpoint, Inert>>();
+        let ws = std::mem::size_of::<WebSocketStream<Either<Silent, Silent>>>();
+        let size = std::mem::size_of_val(&future);
+        // Was 2,360 B above the two before the connection loop was written by hand.
+        assert!(
+            size <= driver + ws + 144,
+            "{size} B: {} B besides the driver ({driver} B) and the stream ({ws} B)",
+            size - driver - ws
+        );
     }
 }
