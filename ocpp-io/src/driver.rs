@@ -1119,3 +1119,173 @@ pub(crate) fn truncate_reason(reason: &str) -> &str {
     }
     &reason[..end]
 }
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+    use crate::persist::NoPersist;
+
+    /// A runtime whose clock stands still, whose timers never fire and whose tasks never run:
+    /// enough to build and step futures by hand.
+    #[derive(Clone)]
+    pub(crate) struct Inert;
+
+    impl Runtime for Inert {
+        fn now(&self) -> Now {
+            Now::new(Monotonic::ZERO, time::OffsetDateTime::UNIX_EPOCH)
+        }
+        fn sleep_until(&self, _: Monotonic) -> BoxFuture<'static, ()> {
+            Box::pin(futures_util::future::pending())
+        }
+        fn spawn(&self, _: BoxFuture<'static, ()>) {}
+    }
+
+    /// A machine that emits what a command put in `outputs`.
+    #[derive(Default)]
+    struct Scripted {
+        outputs: VecDeque<Output<()>>,
+    }
+
+    impl Machine for Scripted {
+        type Event = ();
+        fn handle_connected(&mut self, _: Now) {}
+        fn handle_disconnected(&mut self, _: Now) {}
+        fn handle_message(&mut self, _: Now, _: &str) {}
+        fn handle_timeout(&mut self, _: Now) {}
+        fn poll_output(&mut self) -> Option<Output<()>> {
+            self.outputs.pop_front()
+        }
+        fn poll_timeout(&self) -> Option<Monotonic> {
+            None
+        }
+    }
+
+    /// A WebSocket that logs what is sent and flushed, and yields what `incoming` sends.
+    struct Logging {
+        log: Arc<Mutex<Vec<String>>>,
+        incoming: mpsc::UnboundedReceiver<Message>,
+    }
+
+    impl Stream for Logging {
+        type Item = Result<Message, tungstenite::Error>;
+        fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+            self.incoming.poll_next_unpin(cx).map(|m| m.map(Ok))
+        }
+    }
+
+    impl Sink<Message> for Logging {
+        type Error = tungstenite::Error;
+        fn poll_ready(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+            Poll::Ready(Ok(()))
+        }
+        fn start_send(self: Pin<&mut Self>, message: Message) -> Result<(), Self::Error> {
+            let entry = match message {
+                Message::Text(text) => format!("send {}", text.as_str()),
+                Message::Close(frame) => format!("close {:?}", frame.map(|f| u16::from(f.code))),
+                other => format!("other {other:?}"),
+            };
+            self.log.lock().unwrap().push(entry);
+            Ok(())
+        }
+        fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+            self.log.lock().unwrap().push("flush".to_owned());
+            Poll::Ready(Ok(()))
+        }
+        fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    fn logging() -> (
+        Logging,
+        Arc<Mutex<Vec<String>>>,
+        mpsc::UnboundedSender<Message>,
+    ) {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let (incoming_tx, incoming) = mpsc::unbounded();
+        let ws = Logging {
+            log: Arc::clone(&log),
+            incoming,
+        };
+        (ws, log, incoming_tx)
+    }
+
+    fn poll_once<F: Future>(future: Pin<&mut F>) -> Poll<F::Output> {
+        future.poll(&mut Context::from_waker(std::task::Waker::noop()))
+    }
+
+    /// Issue #7: the frames of one input leave in one write. Six frames (more than are held
+    /// without allocating) are fed in order, then the sink is flushed once; the close frame
+    /// of the end (every handle dropped, 1000) is flushed on its own.
+    #[test]
+    fn the_frames_of_one_input_are_fed_in_order_and_flushed_once() {
+        let (mut driver, handle, _events) = Driver::new(
+            Inert,
+            Scripted::default(),
+            Box::new(NoPersist),
+            DriverConfig::default(),
+        );
+        let (ws, log, incoming) = logging();
+        let mut connection = pin!(driver.run_connection(ws, Version::V16));
+        assert!(poll_once(connection.as_mut()).is_pending());
+        handle
+            .run_detached(|machine, _| {
+                let frames = (1..=6).map(|n| Output::Transmit(format!("f{n}")));
+                machine.outputs.extend(frames);
+            })
+            .unwrap();
+        assert!(poll_once(connection.as_mut()).is_pending());
+        let sent: Vec<String> = (1..=6).map(|n| format!("send f{n}")).collect();
+        assert_eq!(
+            log.lock().unwrap()[..],
+            [&sent[..], &["flush".to_owned()]].concat()
+        );
+        drop(handle);
+        drop(incoming);
+        let Poll::Ready(disconnect) = poll_once(connection.as_mut()) else {
+            panic!("the connection did not end");
+        };
+        assert_eq!(disconnect, Disconnect::HandlesDropped);
+        assert_eq!(log.lock().unwrap()[7..], ["close Some(1000)", "flush"]);
+    }
+
+    /// Events without a listener cost nothing: once the application dropped its [`Events`],
+    /// the driver drops its sender (freeing the channel) at its next event.
+    #[test]
+    fn a_driver_whose_events_were_dropped_frees_its_channel() {
+        let (mut driver, _handle, mut events) = Driver::new(
+            Inert,
+            Scripted::default(),
+            Box::new(NoPersist),
+            DriverConfig::default(),
+        );
+        driver.emit(Event::BinaryIgnored { len: 1 });
+        assert!(driver.has_listener());
+        assert_eq!(
+            poll_once(pin!(events.next_event())),
+            Poll::Ready(Some(Event::BinaryIgnored { len: 1 }))
+        );
+        drop(events);
+        driver.emit(Event::BinaryIgnored { len: 2 });
+        assert!(!driver.has_listener());
+        assert!(driver.events.is_none());
+    }
+
+    /// Issue #7: a client's connection future is its stream and a few words beside the
+    /// (borrowed) driver.
+    #[test]
+    fn the_connection_future_is_little_more_than_its_stream() {
+        let (mut driver, _handle, _events) = Driver::new(
+            Inert,
+            Scripted::default(),
+            Box::new(NoPersist),
+            DriverConfig::default(),
+        );
+        let (ws, _log, _incoming) = logging();
+        let ws_size = std::mem::size_of_val(&ws);
+        let size = std::mem::size_of_val(&driver.run_connection(ws, Version::V16));
+        assert!(size <= ws_size + 48, "{size} B for a {ws_size} B stream");
+    }
+}

@@ -723,26 +723,9 @@ mod tests {
     use futures_util::io::{AsyncRead, AsyncWrite};
     use ocpp_core::Version;
     use ocpp_core::rpc::{CounterIds, Endpoint, EndpointConfig};
-    use ocpp_core::time::{Monotonic, Now};
 
     use super::*;
-
-    /// A runtime whose timers never fire and whose tasks never run: enough to build futures.
-    #[derive(Clone)]
-    struct Inert;
-
-    impl Runtime for Inert {
-        fn now(&self) -> Now {
-            Now::new(
-                Monotonic::from_elapsed(Duration::ZERO),
-                time::OffsetDateTime::UNIX_EPOCH,
-            )
-        }
-        fn sleep_until(&self, _: Monotonic) -> BoxFuture<'static, ()> {
-            Box::pin(pending())
-        }
-        fn spawn(&self, _: BoxFuture<'static, ()>) {}
-    }
+    use crate::driver::tests::Inert;
 
     /// A socket that never has anything to read and never accepts a write.
     struct Silent;

@@ -292,3 +292,12 @@ impl Machine for Scripted {
         None
     }
 }
+
+/// Calls Heartbeat through `handle`, which must be connected.
+pub async fn call_heartbeat(handle: &Handle<Endpoint>) {
+    handle
+        .run(|ep, now| ep.call(now, "Heartbeat", json!({})))
+        .await
+        .unwrap()
+        .unwrap();
+}
