@@ -47,6 +47,7 @@
 use std::collections::VecDeque;
 use std::future::{Future, poll_fn};
 use std::pin::{Pin, pin};
+use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
@@ -331,7 +332,8 @@ impl<E> Events<E> {
 }
 
 enum Stop {
-    Close(Close),
+    /// Boxed: rare, and in every driver otherwise.
+    Close(Box<Close>),
     HandlesDropped,
 }
 
@@ -759,7 +761,8 @@ pub struct Driver<M: Machine, R> {
     controls: mpsc::UnboundedReceiver<Control<M>>,
     /// `None` once the application dropped its [`Events`].
     events: Option<mpsc::UnboundedSender<Event<M::Event>>>,
-    config: DriverConfig,
+    /// Shared by the drivers of a server.
+    config: Arc<DriverConfig>,
     stop: Option<Stop>,
     reconfiguration: Option<Box<Reconfiguration>>,
     timer: Option<Timer>,
@@ -790,11 +793,13 @@ where
     /// every handle dropped, so it ends only when it is closed ([`Handle::close`]) or, on
     /// the server, with its connection (the server runs each driver for one connection
     /// only). Dropping the driver drops the machine and with it the handle.
+    ///
+    /// `config` may be shared (an `Arc`), as a server does for all its connections.
     pub fn build(
         runtime: R,
         machine: impl FnOnce(&Handle<M>) -> M,
         persister: Box<dyn Persister>,
-        config: DriverConfig,
+        config: impl Into<Arc<DriverConfig>>,
     ) -> (Driver<M, R>, Handle<M>, Events<M::Event>) {
         let (control_tx, controls) = mpsc::unbounded();
         let (events, event_rx) = mpsc::unbounded();
@@ -805,7 +810,7 @@ where
             persister,
             controls,
             events: Some(events),
-            config,
+            config: config.into(),
             stop: None,
             reconfiguration: None,
             timer: None,
@@ -934,7 +939,7 @@ where
                 true
             }
             Some(Control::Close(close)) => {
-                self.stop = Some(Stop::Close(close));
+                self.stop = Some(Stop::Close(Box::new(close)));
                 false
             }
             Some(Control::Reconnect(reconfiguration)) => {
@@ -950,7 +955,7 @@ where
 
     fn stop_reason(&self) -> Option<Disconnect> {
         match self.stop.as_ref() {
-            Some(Stop::Close(close)) => Some(Disconnect::Application(close.clone())),
+            Some(Stop::Close(close)) => Some(Disconnect::Application(Close::clone(close))),
             Some(Stop::HandlesDropped) => Some(Disconnect::HandlesDropped),
             None if self.reconfiguration.is_some() => Some(Disconnect::Application(Close {
                 code: RECONFIGURED.0,
@@ -1122,7 +1127,7 @@ pub(crate) fn truncate_reason(reason: &str) -> &str {
 
 #[cfg(test)]
 pub(crate) mod tests {
-    use std::sync::{Arc, Mutex};
+    use std::sync::Mutex;
 
     use super::*;
     use crate::persist::NoPersist;

@@ -225,6 +225,8 @@ type PersisterFactory = dyn Fn(&ConnectionInfo) -> Box<dyn Persister> + Send + S
 struct Shared<M: Machine, R> {
     runtime: R,
     config: ServerConfig,
+    /// `config.driver`, shared by every connection's driver.
+    driver_config: Arc<DriverConfig>,
     factory: Box<MachineFactory<M>>,
     persisters: Box<PersisterFactory>,
     registry: Mutex<Registry<M>>,
@@ -344,6 +346,7 @@ where
         let (connections_tx, connections) = mpsc::unbounded();
         let shared = Arc::new(Shared {
             runtime: runtime.clone(),
+            driver_config: Arc::new(config.driver.clone()),
             config,
             factory: Box::new(factory),
             persisters: Box::new(persisters),
@@ -652,7 +655,7 @@ where
         shared.runtime.clone(),
         |handle| (shared.factory)(&info, handle),
         persister,
-        config.driver.clone(),
+        Arc::clone(&shared.driver_config),
     );
     let serial = {
         let mut registry = shared.registry();
