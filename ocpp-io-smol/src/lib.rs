@@ -10,6 +10,8 @@
 //!
 //! - [`bind`] starts a [`Server`]: every accepted connection gets its own machine from your
 //!   factory and comes to you as a [`Connection`].
+//! - [`bind_with_handles`] does the same with a factory that also receives each connection's
+//!   [`Handle`], for machines that answer on their own later (no task per connection).
 //! - [`connect`] starts a [`Client`] that connects to `<url>/<charge point id>`, runs your
 //!   machine, and reconnects with back-off when the connection is lost.
 //! - Events come as a stream ([`Events`]) or, with [`Events::for_each_handler`], to an

@@ -22,6 +22,9 @@
 //!
 //! Each accepted connection gets its own machine from the factory and its own [`Driver`]; the
 //! application receives it as a [`Connection`] (its info, a [`Handle`] and its [`Events`]).
+//! With [`Server::start_with_handles`] the factory gets the connection's [`Handle`] too, so
+//! the machine can run commands on itself later (from a store's writer thread, say) and the
+//! application needs no task per connection; it may drop the [`Events`] it does not read.
 //! [`Server::shutdown`] stops accepting, closes every connection with a close frame (1001)
 //! and waits until all of them have ended.
 
