@@ -1128,6 +1128,7 @@ pub(crate) fn truncate_reason(reason: &str) -> &str {
 #[cfg(test)]
 pub(crate) mod tests {
     use std::sync::Mutex;
+    use std::sync::atomic::{AtomicBool, Ordering};
 
     use super::*;
     use crate::persist::NoPersist;
@@ -1147,17 +1148,20 @@ pub(crate) mod tests {
         fn spawn(&self, _: BoxFuture<'static, ()>) {}
     }
 
-    /// A machine that emits what a command put in `outputs`.
+    /// A machine that emits what a command put in `outputs` and logs the messages it gets.
     #[derive(Default)]
     struct Scripted {
         outputs: VecDeque<Output<()>>,
+        log: Arc<Mutex<Vec<String>>>,
     }
 
     impl Machine for Scripted {
         type Event = ();
         fn handle_connected(&mut self, _: Now) {}
         fn handle_disconnected(&mut self, _: Now) {}
-        fn handle_message(&mut self, _: Now, _: &str) {}
+        fn handle_message(&mut self, _: Now, text: &str) {
+            self.log.lock().unwrap().push(format!("received {text}"));
+        }
         fn handle_timeout(&mut self, _: Now) {}
         fn poll_output(&mut self) -> Option<Output<()>> {
             self.outputs.pop_front()
@@ -1167,10 +1171,12 @@ pub(crate) mod tests {
         }
     }
 
-    /// A WebSocket that logs what is sent and flushed, and yields what `incoming` sends.
+    /// A WebSocket that logs what is sent and flushed, yields what `incoming` sends, and takes
+    /// frames only while `writable`.
     struct Logging {
         log: Arc<Mutex<Vec<String>>>,
         incoming: mpsc::UnboundedReceiver<Message>,
+        writable: Arc<AtomicBool>,
     }
 
     impl Stream for Logging {
@@ -1183,7 +1189,11 @@ pub(crate) mod tests {
     impl Sink<Message> for Logging {
         type Error = tungstenite::Error;
         fn poll_ready(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-            Poll::Ready(Ok(()))
+            if self.writable.load(Ordering::SeqCst) {
+                Poll::Ready(Ok(()))
+            } else {
+                Poll::Pending
+            }
         }
         fn start_send(self: Pin<&mut Self>, message: Message) -> Result<(), Self::Error> {
             let entry = match message {
@@ -1213,6 +1223,7 @@ pub(crate) mod tests {
         let ws = Logging {
             log: Arc::clone(&log),
             incoming,
+            writable: Arc::new(AtomicBool::new(true)),
         };
         (ws, log, incoming_tx)
     }
@@ -1292,5 +1303,35 @@ pub(crate) mod tests {
         let ws_size = std::mem::size_of_val(&ws);
         let size = std::mem::size_of_val(&driver.run_connection(ws, Version::V16));
         assert!(size <= ws_size + 48, "{size} B for a {ws_size} B stream");
+    }
+
+    /// A peer that does not read: the frames wait in the outbox, in order, and the next
+    /// input is taken only once they are written, so a slow peer slows the driver down
+    /// instead of filling its memory.
+    #[test]
+    fn frames_wait_for_a_slow_peer_and_the_next_input_waits_for_them() {
+        let machine = Scripted::default();
+        let machine_log = Arc::clone(&machine.log);
+        let (mut driver, handle, _events) =
+            Driver::new(Inert, machine, Box::new(NoPersist), DriverConfig::default());
+        let (ws, log, incoming) = logging();
+        let writable = Arc::clone(&ws.writable);
+        let mut connection = pin!(driver.run_connection(ws, Version::V16));
+        assert!(poll_once(connection.as_mut()).is_pending());
+        writable.store(false, Ordering::SeqCst);
+        handle
+            .run_detached(|machine, _| {
+                let frames = ["a", "b"].map(|text| Output::Transmit(text.to_owned()));
+                machine.outputs.extend(frames);
+            })
+            .unwrap();
+        incoming.unbounded_send(Message::text("next")).unwrap();
+        assert!(poll_once(connection.as_mut()).is_pending());
+        assert!(log.lock().unwrap().is_empty());
+        assert!(machine_log.lock().unwrap().is_empty());
+        writable.store(true, Ordering::SeqCst);
+        assert!(poll_once(connection.as_mut()).is_pending());
+        assert_eq!(log.lock().unwrap()[..], ["send a", "send b", "flush"]);
+        assert_eq!(machine_log.lock().unwrap()[..], ["received next"]);
     }
 }
