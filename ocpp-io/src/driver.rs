@@ -306,6 +306,9 @@ impl Disconnect {
 }
 
 /// The events of one driver: a [`Stream`] that ends when the driver has ended.
+///
+/// An application that does not need them drops it: the driver then stops building and
+/// sending events and frees the channel (see the [module docs](self)).
 pub struct Events<E> {
     rx: mpsc::UnboundedReceiver<Event<E>>,
 }
