@@ -10,6 +10,8 @@
 //!
 //! - [`bind`] starts a [`Server`]: every accepted connection gets its own machine from your
 //!   factory and comes to you as a [`Connection`].
+//! - [`bind_with_handles`] does the same with a factory that also receives each connection's
+//!   [`Handle`], for machines that answer on their own later (no task per connection).
 //! - [`connect`] starts a [`Client`] that connects to `<url>/<charge point id>`, runs your
 //!   machine, and reconnects with back-off when the connection is lost.
 //! - Events come as a stream ([`Events`]) or, with [`Events::for_each_handler`], to an
@@ -259,6 +261,33 @@ where
     F: Fn(&ConnectionInfo) -> M + Send + Sync + 'static,
     P: Fn(&ConnectionInfo) -> Box<dyn Persister> + Send + Sync + 'static,
 {
+    bind_with_handles(
+        runtime,
+        addr,
+        config,
+        move |info: &ConnectionInfo, _: &Handle<M>| factory(info),
+        persisters,
+    )
+    .await
+}
+
+/// [`bind_on`], with a factory that also receives the connection's [`Handle`], so that the
+/// machine can run commands on itself later (e.g. answer a request once a store commit on
+/// another thread has decided it) without a task per connection; see
+/// [`ocpp_io::Server::start_with_handles`].
+pub async fn bind_with_handles<M, F, P>(
+    runtime: Smol,
+    addr: impl AsyncToSocketAddrs,
+    config: ServerConfig,
+    factory: F,
+    persisters: P,
+) -> io::Result<Server<M>>
+where
+    M: Machine + Send + 'static,
+    M::Event: Send + 'static,
+    F: Fn(&ConnectionInfo, &Handle<M>) -> M + Send + Sync + 'static,
+    P: Fn(&ConnectionInfo) -> Box<dyn Persister> + Send + Sync + 'static,
+{
     let listener = TcpListener::bind(addr).await?;
     let local_addr: SocketAddr = listener.local_addr()?;
     let accepted = futures_util::stream::unfold(listener, |listener| async move {
@@ -268,7 +297,7 @@ where
         });
         Some((next, listener))
     });
-    Ok(ocpp_io::Server::start_with_persisters(
+    Ok(ocpp_io::Server::start_with_handles(
         runtime,
         config,
         local_addr,

@@ -11,12 +11,31 @@
 //! After every input the driver drains [`Machine::poll_output`] completely, then:
 //!
 //! 1. hands every [`Output::Persist`] op of that input to the [`Persister`] as **one batch**;
-//! 2. only if that succeeded, sends the [`Output::Transmit`] frames, in order;
+//! 2. only if that succeeded, sends the [`Output::Transmit`] frames, in order: each is fed to
+//!    the WebSocket sink and the sink is flushed once after the last, so that the frames of
+//!    one input leave in one write; the next input is taken once they are written;
 //! 3. forwards [`Output::Event`]s to the [`Events`] stream, in order;
-//! 4. closes the connection if the machine asked for it ([`Output::Close`]).
+//! 4. closes the connection if the machine asked for it ([`Output::Close`]), after the
+//!    frames before it.
 //!
 //! A failed batch sends nothing of that input and closes the connection with code 1011.
-//! Then it reads [`Machine::poll_timeout`] and re-arms its timer.
+//! Then it reads [`Machine::poll_timeout`] and re-arms its timer. Draining allocates nothing
+//! for an input without ops and with a few outputs.
+//!
+//! # Footprint
+//!
+//! An idle connection costs its machine, its stream and a few words: the connection loop is
+//! one hand-written poll function over the driver, the stream and a small state, not nested
+//! `async fn`s that each keep their own locals, and its cold parts (pings, frames waiting
+//! for a slow peer, the close handshake) are allocated only while in use.
+//!
+//! # Events without a listener
+//!
+//! Events are for the application's benefit. Once it has dropped the [`Events`] of a driver,
+//! the driver notices (at its next wake-up), drops its side of the channel, which frees it,
+//! and from then on builds and sends no events. An application that does not listen (e.g. a
+//! central system whose machines answer everything themselves, see [`Driver::build`]) thus
+//! pays neither memory nor time for them.
 //!
 //! # Commands
 //!
@@ -25,9 +44,11 @@
 //! current time), drains the outputs as after any input, and returns `T`. Any method of the
 //! concrete machine is thereby available, e.g. `Endpoint::call`, without the driver knowing it.
 
+use std::collections::VecDeque;
 use std::future::{Future, poll_fn};
 use std::pin::{Pin, pin};
-use std::task::{Context, Poll};
+use std::sync::Arc;
+use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use async_tungstenite::tungstenite::protocol::WebSocketConfig;
@@ -35,8 +56,8 @@ use async_tungstenite::tungstenite::protocol::frame::CloseFrame;
 use async_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use async_tungstenite::tungstenite::{self, Message, error::CapacityError};
 use futures_channel::{mpsc, oneshot};
-use futures_util::future::{BoxFuture, Either, select};
-use futures_util::{FutureExt, Sink, SinkExt, Stream, StreamExt};
+use futures_util::future::{BoxFuture, Either};
+use futures_util::{FutureExt, Sink, Stream, StreamExt};
 use ocpp_core::Version;
 use ocpp_core::machine::{Close, Machine, Output};
 use ocpp_core::persist::StoreOp;
@@ -285,6 +306,9 @@ impl Disconnect {
 }
 
 /// The events of one driver: a [`Stream`] that ends when the driver has ended.
+///
+/// An application that does not need them drops it: the driver then stops building and
+/// sending events and frees the channel (see the [module docs](self)).
 pub struct Events<E> {
     rx: mpsc::UnboundedReceiver<Event<E>>,
 }
@@ -311,7 +335,8 @@ impl<E> Events<E> {
 }
 
 enum Stop {
-    Close(Close),
+    /// Boxed: rare, and in every driver otherwise.
+    Close(Box<Close>),
     HandlesDropped,
 }
 
@@ -321,12 +346,10 @@ struct Timer {
     sleep: BoxFuture<'static, ()>,
 }
 
-/// What woke the connection loop.
+/// What woke the loop of [`Driver::run_offline`].
 enum Wake<M> {
     Control(Option<Control<M>>),
-    Frame(Option<Result<Message, tungstenite::Error>>),
     MachineTimer(Monotonic),
-    PingTimer,
 }
 
 /// Keep-alive pings: when the next goes out, and when a pong is overdue.
@@ -337,14 +360,412 @@ struct Ping {
     timer: Option<Timer>,
 }
 
+/// How many outputs of one input [`Drained`] holds without allocating.
+const INLINE_OUTPUTS: usize = 4;
+
+/// The outputs of one input other than its ops, in order: the first few inline, the rest
+/// in a vector allocated only when there are more.
+struct Drained<E> {
+    inline: [Option<Output<E>>; INLINE_OUTPUTS],
+    len: usize,
+    spilled: Vec<Output<E>>,
+}
+
+impl<E> Default for Drained<E> {
+    fn default() -> Drained<E> {
+        Drained {
+            inline: [const { None }; INLINE_OUTPUTS],
+            len: 0,
+            spilled: Vec::new(),
+        }
+    }
+}
+
+impl<E> Drained<E> {
+    fn push(&mut self, output: Output<E>) {
+        match self.inline.get_mut(self.len) {
+            Some(slot) => {
+                *slot = Some(output);
+                self.len += 1;
+            }
+            None => self.spilled.push(output),
+        }
+    }
+}
+
+impl<E> IntoIterator for Drained<E> {
+    type Item = Output<E>;
+    type IntoIter = std::iter::Chain<
+        std::iter::Flatten<std::array::IntoIter<Option<Output<E>>, INLINE_OUTPUTS>>,
+        std::vec::IntoIter<Output<E>>,
+    >;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.inline.into_iter().flatten().chain(self.spilled)
+    }
+}
+
+/// The frames on their way into the WebSocket sink.
+///
+/// Every frame of an input is fed to the sink (`start_send`) as soon as it accepts one, and
+/// the sink is flushed once after the last, so that the frames of one input leave in one
+/// write. Frames the sink cannot take yet wait in `queued`, which exists only then and is
+/// freed once it has drained.
+#[derive(Default)]
+struct Outbox {
+    // Boxed: one word in every connection's future instead of four, for a rare state.
+    #[allow(clippy::box_collection)]
+    queued: Option<Box<VecDeque<Message>>>,
+    unflushed: bool,
+}
+
+impl Outbox {
+    /// Feeds `message` to the sink, or queues it behind those waiting.
+    fn send<W>(
+        &mut self,
+        ws: &mut W,
+        message: Message,
+        cx: &mut Context<'_>,
+    ) -> Result<(), tungstenite::Error>
+    where
+        W: Sink<Message, Error = tungstenite::Error> + Unpin,
+    {
+        match &mut self.queued {
+            Some(queued) => queued.push_back(message),
+            None if Pin::new(&mut *ws).poll_ready(cx)?.is_ready() => {
+                Pin::new(ws).start_send(message)?;
+                self.unflushed = true;
+            }
+            None => self.queued = Some(Box::new(VecDeque::from([message]))),
+        }
+        Ok(())
+    }
+
+    /// Feeds every queued frame and flushes; ready once everything sent so far is written.
+    fn poll_write<W>(
+        &mut self,
+        ws: &mut W,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<(), tungstenite::Error>>
+    where
+        W: Sink<Message, Error = tungstenite::Error> + Unpin,
+    {
+        if let Some(queued) = &mut self.queued {
+            while !queued.is_empty() {
+                ready!(Pin::new(&mut *ws).poll_ready(cx))?;
+                if let Some(message) = queued.pop_front() {
+                    Pin::new(&mut *ws).start_send(message)?;
+                    self.unflushed = true;
+                }
+            }
+            // Back-pressure is rare: give its memory back rather than keep it per connection.
+            self.queued = None;
+        }
+        if self.unflushed {
+            ready!(Pin::new(ws).poll_flush(cx))?;
+            self.unflushed = false;
+        }
+        Poll::Ready(Ok(()))
+    }
+}
+
+/// What the connection loop needs of a WebSocket stream.
+pub(crate) trait WebSocket:
+    Stream<Item = Result<Message, tungstenite::Error>>
+    + Sink<Message, Error = tungstenite::Error>
+    + Unpin
+{
+}
+
+impl<W> WebSocket for W where
+    W: Stream<Item = Result<Message, tungstenite::Error>>
+        + Sink<Message, Error = tungstenite::Error>
+        + Unpin
+{
+}
+
+/// Where a connection is in its life.
+enum Phase {
+    /// Not polled yet: the machine has not been told it is connected.
+    Start(Version),
+    /// Taking inputs.
+    Serving,
+    /// Ending: boxed, as it is cold and larger than the rest. Entered with [`Session::end`].
+    Closing(Box<Closing>),
+    /// Returned its result.
+    Done,
+}
+
+/// Ending for this reason: the frames still queued, then our close frame (if we close), then
+/// reading until the peer's, all bounded by `deadline`; skipped when the connection broke.
+struct Closing {
+    disconnect: Disconnect,
+    frame: Option<Close>,
+    deadline: BoxFuture<'static, ()>,
+}
+
+/// The state of one connection besides the driver and the stream: what
+/// [`Driver::run_connection`] (and the server's connection task) polls.
+///
+/// It is a few words: the cold parts (keep-alive pings, frames waiting for a slow peer, the
+/// close handshake) are boxed or allocated only while in use, so an idle connection's future
+/// is hardly larger than its driver and its stream. Everything an input causes (draining,
+/// persisting, feeding the frames) happens synchronously within one poll.
+pub(crate) struct Session {
+    phase: Phase,
+    outbox: Outbox,
+    ping: Option<Box<Ping>>,
+}
+
+impl Session {
+    /// The session of a connection speaking `version`, not started yet.
+    pub(crate) fn new(version: Version) -> Session {
+        Session {
+            phase: Phase::Start(version),
+            outbox: Outbox::default(),
+            ping: None,
+        }
+    }
+
+    /// Drives the connection: ready with the reason it ended, once the machine has been
+    /// told and [`Event::Disconnected`] emitted.
+    ///
+    /// # Panics
+    ///
+    /// If polled again after that, as any future.
+    pub(crate) fn poll<M, R, W>(
+        &mut self,
+        driver: &mut Driver<M, R>,
+        ws: &mut W,
+        cx: &mut Context<'_>,
+    ) -> Poll<Disconnect>
+    where
+        M: Machine + Send + 'static,
+        M::Event: Send + 'static,
+        R: Runtime,
+        W: WebSocket,
+    {
+        loop {
+            match &mut self.phase {
+                Phase::Start(version) => {
+                    let version = *version;
+                    self.phase = Phase::Serving;
+                    let now = driver.runtime.now();
+                    driver.machine.handle_connected(now);
+                    driver.emit_with(|| Event::Connected { version });
+                    self.ping = driver.config.ping_interval.map(|interval| {
+                        Box::new(Ping {
+                            interval,
+                            next_ping: now.monotonic + interval,
+                            pong_deadline: None,
+                            timer: None,
+                        })
+                    });
+                    let started = match driver.stop_reason() {
+                        Some(disconnect) => Err(disconnect),
+                        None => driver.apply_online(ws, &mut self.outbox, cx),
+                    };
+                    if let Err(disconnect) = started {
+                        self.end(driver, disconnect);
+                    }
+                }
+                Phase::Serving => {
+                    let disconnect = ready!(self.serve(driver, ws, cx));
+                    self.end(driver, disconnect);
+                }
+                Phase::Closing(_) => {
+                    ready!(self.close(ws, cx));
+                    let Phase::Closing(closing) = std::mem::replace(&mut self.phase, Phase::Done)
+                    else {
+                        continue;
+                    };
+                    let disconnect = closing.disconnect;
+                    self.ping = None;
+                    self.outbox = Outbox::default();
+                    let now = driver.runtime.now();
+                    driver.machine.handle_disconnected(now);
+                    driver.apply_offline();
+                    driver.timer = None;
+                    driver.emit_with(|| Event::Disconnected(disconnect.clone()));
+                    return Poll::Ready(disconnect);
+                }
+                Phase::Done => panic!("a connection polled after it has ended"),
+            }
+        }
+    }
+
+    /// Ends serving: on to the close handshake.
+    fn end<M: Machine, R: Runtime>(&mut self, driver: &Driver<M, R>, disconnect: Disconnect) {
+        self.phase = Phase::Closing(Box::new(Closing {
+            frame: disconnect.close_frame(),
+            disconnect,
+            deadline: driver.runtime.sleep(driver.config.close_timeout),
+        }));
+    }
+
+    /// Waits for whichever comes first — an application command, a WebSocket message, the
+    /// machine's deadline, the keep-alive timer — and handles it, until the connection ends.
+    fn serve<M, R, W>(
+        &mut self,
+        driver: &mut Driver<M, R>,
+        ws: &mut W,
+        cx: &mut Context<'_>,
+    ) -> Poll<Disconnect>
+    where
+        M: Machine + Send + 'static,
+        M::Event: Send + 'static,
+        R: Runtime,
+        W: WebSocket,
+    {
+        loop {
+            // The frames of the last input are written before the next input is taken: a
+            // peer that does not read slows us down instead of filling our memory.
+            if let Err(error) = ready!(self.outbox.poll_write(ws, cx)) {
+                return Poll::Ready(Disconnect::Transport(error.to_string()));
+            }
+            if let Some(disconnect) = driver.stop_reason() {
+                return Poll::Ready(disconnect);
+            }
+            driver.has_listener();
+            driver.arm_timer();
+            if let Some(ping) = self.ping.as_mut() {
+                let deadline = ping.pong_deadline.unwrap_or(ping.next_ping);
+                if ping.timer.as_ref().map(|t| t.deadline) != Some(deadline) {
+                    ping.timer = Some(Timer {
+                        deadline,
+                        sleep: driver.runtime.sleep_until(deadline),
+                    });
+                }
+            }
+            let step = if let Poll::Ready(control) = driver.controls.poll_next_unpin(cx) {
+                if driver.control(control) {
+                    driver.apply_online(ws, &mut self.outbox, cx)
+                } else {
+                    Ok(())
+                }
+            } else if let Poll::Ready(frame) = ws.poll_next_unpin(cx) {
+                match frame {
+                    Some(Ok(message)) => {
+                        driver.message(ws, &mut self.outbox, message, self.ping.as_deref_mut(), cx)
+                    }
+                    Some(Err(tungstenite::Error::Capacity(CapacityError::MessageTooLong {
+                        size,
+                        max_size,
+                    }))) => Err(Disconnect::TooLarge {
+                        size,
+                        limit: max_size,
+                    }),
+                    Some(Err(other)) => Err(Disconnect::Transport(other.to_string())),
+                    None => Err(Disconnect::Transport(
+                        "the connection closed without a close frame".to_owned(),
+                    )),
+                }
+            } else if let Some(deadline) = poll_timer(&mut driver.timer, cx) {
+                let now = driver.timer_now(deadline);
+                driver.machine.handle_timeout(now);
+                driver.apply_online(ws, &mut self.outbox, cx)
+            } else if let Some(ping) = self.ping.as_deref_mut()
+                && poll_timer(&mut ping.timer, cx).is_some()
+            {
+                self.outbox
+                    .ping(ws, ping, &driver.config, driver.runtime.now(), cx)
+            } else {
+                return Poll::Pending;
+            };
+            if let Err(disconnect) = step {
+                return Poll::Ready(disconnect);
+            }
+        }
+    }
+
+    /// The close handshake of [`Phase::Closing`]: ready once it is over, failed or timed out.
+    fn close<W>(&mut self, ws: &mut W, cx: &mut Context<'_>) -> Poll<()>
+    where
+        W: WebSocket,
+    {
+        let Phase::Closing(closing) = &mut self.phase else {
+            return Poll::Ready(());
+        };
+        let Closing {
+            disconnect,
+            frame,
+            deadline,
+        } = &mut **closing;
+        if matches!(disconnect, Disconnect::Transport(_)) {
+            return Poll::Ready(());
+        }
+        // Whatever ends the handshake early (the deadline, a failed write) ends it for good.
+        while deadline.poll_unpin(cx).is_pending() {
+            if ready!(self.outbox.poll_write(ws, cx)).is_err() {
+                break;
+            }
+            if let Some(close) = frame.take() {
+                let frame = CloseFrame {
+                    code: CloseCode::from(close.code),
+                    reason: truncate_reason(&close.reason).into(),
+                };
+                if self
+                    .outbox
+                    .send(ws, Message::Close(Some(frame)), cx)
+                    .is_err()
+                {
+                    break;
+                }
+                // Written and flushed on the next round.
+                continue;
+            }
+            // Reading on flushes tungstenite's reply to a peer's close and returns the peer's
+            // reply to ours; the stream ends when the closing handshake is complete.
+            match ready!(ws.poll_next_unpin(cx)) {
+                Some(Ok(_)) => {}
+                Some(Err(_)) | None => break,
+            }
+        }
+        let _ = Pin::new(ws).poll_close(cx);
+        Poll::Ready(())
+    }
+}
+
+impl Outbox {
+    /// The ping timer fired: a pong is overdue, or the next ping is due.
+    fn ping<W>(
+        &mut self,
+        ws: &mut W,
+        ping: &mut Ping,
+        config: &DriverConfig,
+        now: Now,
+        cx: &mut Context<'_>,
+    ) -> Result<(), Disconnect>
+    where
+        W: Sink<Message, Error = tungstenite::Error> + Unpin,
+    {
+        let now = now.monotonic;
+        if let Some(deadline) = ping.pong_deadline {
+            if now >= deadline {
+                return Err(Disconnect::PongTimeout);
+            }
+            return Ok(());
+        }
+        if now >= ping.next_ping {
+            self.send(ws, Message::Ping(Default::default()), cx)
+                .map_err(|e| Disconnect::Transport(e.to_string()))?;
+            ping.pong_deadline = Some(now + config.pong_timeout);
+            ping.next_ping = now + ping.interval;
+        }
+        Ok(())
+    }
+}
+
 /// Runs one machine; see the [module docs](self).
 pub struct Driver<M: Machine, R> {
     runtime: R,
     machine: M,
     persister: Box<dyn Persister>,
     controls: mpsc::UnboundedReceiver<Control<M>>,
-    events: mpsc::UnboundedSender<Event<M::Event>>,
-    config: DriverConfig,
+    /// `None` once the application dropped its [`Events`].
+    events: Option<mpsc::UnboundedSender<Event<M::Event>>>,
+    /// Shared by the drivers of a server.
+    config: Arc<DriverConfig>,
     stop: Option<Stop>,
     reconfiguration: Option<Box<Reconfiguration>>,
     timer: Option<Timer>,
@@ -363,20 +784,41 @@ where
         persister: Box<dyn Persister>,
         config: DriverConfig,
     ) -> (Driver<M, R>, Handle<M>, Events<M::Event>) {
+        Driver::build(runtime, |_| machine, persister, config)
+    }
+
+    /// [`Driver::new`], with the machine built by `machine` from the driver's [`Handle`]: a
+    /// machine that keeps it can run commands on itself later, from anywhere, e.g. answer a
+    /// request once a store commit on another thread has decided it
+    /// (`handle.run_detached(|m, now| ..)`), with no application task in between.
+    ///
+    /// A machine that holds its own handle keeps the driver reachable: the driver never sees
+    /// every handle dropped, so it ends only when it is closed ([`Handle::close`]) or, on
+    /// the server, with its connection (the server runs each driver for one connection
+    /// only). Dropping the driver drops the machine and with it the handle.
+    ///
+    /// `config` may be shared (an `Arc`), as a server does for all its connections.
+    pub fn build(
+        runtime: R,
+        machine: impl FnOnce(&Handle<M>) -> M,
+        persister: Box<dyn Persister>,
+        config: impl Into<Arc<DriverConfig>>,
+    ) -> (Driver<M, R>, Handle<M>, Events<M::Event>) {
         let (control_tx, controls) = mpsc::unbounded();
         let (events, event_rx) = mpsc::unbounded();
+        let handle = Handle { tx: control_tx };
         let driver = Driver {
             runtime,
-            machine,
+            machine: machine(&handle),
             persister,
             controls,
-            events,
-            config,
+            events: Some(events),
+            config: config.into(),
             stop: None,
             reconfiguration: None,
             timer: None,
         };
-        (driver, Handle { tx: control_tx }, Events { rx: event_rx })
+        (driver, handle, Events { rx: event_rx })
     }
 
     /// The machine.
@@ -400,10 +842,30 @@ where
         self.stop.is_some()
     }
 
-    /// Tells the application.
-    pub fn emit(&self, event: Event<M::Event>) {
-        // Nobody listening is not an error: the events are for the application's benefit.
-        let _ = self.events.unbounded_send(event);
+    /// Tells the application, if it still listens (see [`Driver::has_listener`]).
+    pub fn emit(&mut self, event: Event<M::Event>) {
+        self.emit_with(|| event);
+    }
+
+    /// Whether the application still holds the [`Events`] of this driver. Once it has
+    /// dropped them, the driver drops its side of the channel (freeing it) and from then on
+    /// builds and sends no events: an application that does not listen pays nothing for
+    /// them.
+    pub fn has_listener(&mut self) -> bool {
+        if self.events.as_ref().is_some_and(|tx| tx.is_closed()) {
+            self.events = None;
+        }
+        self.events.is_some()
+    }
+
+    /// Emits the event `event` builds, building it only if someone listens.
+    fn emit_with(&mut self, event: impl FnOnce() -> Event<M::Event>) {
+        if self.has_listener()
+            && let Some(tx) = &self.events
+        {
+            // The receiver may have gone since; that is not an error either.
+            let _ = tx.unbounded_send(event());
+        }
     }
 
     /// Runs the machine over one open WebSocket connection speaking `version` until the
@@ -413,29 +875,22 @@ where
     /// [`Event::Connected`] and [`Event::Disconnected`] are emitted. A connection that the
     /// driver closes gets a close frame, and the driver waits up to
     /// [`DriverConfig::close_timeout`] for the peer's.
-    pub async fn run_connection<W>(&mut self, mut ws: W, version: Version) -> Disconnect
+    ///
+    /// The future is one hand-written poll loop over the driver, `ws` and a few words of
+    /// state, so that an idle connection costs little more than its machine
+    /// and its stream.
+    pub fn run_connection<W>(
+        &mut self,
+        mut ws: W,
+        version: Version,
+    ) -> impl Future<Output = Disconnect>
     where
         W: Stream<Item = Result<Message, tungstenite::Error>>
             + Sink<Message, Error = tungstenite::Error>
             + Unpin,
     {
-        let now = self.runtime.now();
-        self.machine.handle_connected(now);
-        self.emit(Event::Connected { version });
-        let disconnect = match self.stop_reason() {
-            Some(disconnect) => disconnect,
-            None => match self.apply_online(&mut ws).await {
-                Err(disconnect) => disconnect,
-                Ok(()) => self.serve(&mut ws, now.monotonic).await,
-            },
-        };
-        self.finish(&mut ws, &disconnect).await;
-        let now = self.runtime.now();
-        self.machine.handle_disconnected(now);
-        self.apply_offline();
-        self.timer = None;
-        self.emit(Event::Disconnected(disconnect.clone()));
-        disconnect
+        let mut session = Session::new(version);
+        poll_fn(move |cx| session.poll(self, &mut ws, cx))
     }
 
     /// Serves commands and the machine's deadlines without a connection until `until`
@@ -474,150 +929,8 @@ where
                     self.machine.handle_timeout(now);
                     self.apply_offline();
                 }
-                Either::Right(Wake::Frame(_) | Wake::PingTimer) => {}
             }
         }
-    }
-
-    /// The connection loop, from the first wait to the reason it ends.
-    async fn serve<W>(&mut self, ws: &mut W, start: Monotonic) -> Disconnect
-    where
-        W: Stream<Item = Result<Message, tungstenite::Error>>
-            + Sink<Message, Error = tungstenite::Error>
-            + Unpin,
-    {
-        let mut ping = self.config.ping_interval.map(|interval| Ping {
-            interval,
-            next_ping: start + interval,
-            pong_deadline: None,
-            timer: None,
-        });
-        loop {
-            if let Some(disconnect) = self.stop_reason() {
-                return disconnect;
-            }
-            self.arm_timer();
-            if let Some(ping) = ping.as_mut() {
-                let deadline = ping.pong_deadline.unwrap_or(ping.next_ping);
-                if ping.timer.as_ref().map(|t| t.deadline) != Some(deadline) {
-                    ping.timer = Some(Timer {
-                        deadline,
-                        sleep: self.runtime.sleep_until(deadline),
-                    });
-                }
-            }
-            let wake = poll_fn(|cx| {
-                if let Poll::Ready(control) = self.controls.poll_next_unpin(cx) {
-                    return Poll::Ready(Wake::Control(control));
-                }
-                if let Poll::Ready(frame) = ws.poll_next_unpin(cx) {
-                    return Poll::Ready(Wake::Frame(frame));
-                }
-                if let Some(deadline) = poll_timer(&mut self.timer, cx) {
-                    return Poll::Ready(Wake::MachineTimer(deadline));
-                }
-                if let Some(ping) = ping.as_mut()
-                    && poll_timer(&mut ping.timer, cx).is_some()
-                {
-                    return Poll::Ready(Wake::PingTimer);
-                }
-                Poll::Pending
-            })
-            .await;
-            let step = match wake {
-                Wake::Control(control) => {
-                    if self.control(control) {
-                        self.apply_online(ws).await
-                    } else {
-                        Ok(())
-                    }
-                }
-                Wake::Frame(Some(Ok(message))) => self.message(ws, message, ping.as_mut()).await,
-                Wake::Frame(Some(Err(error))) => Err(match error {
-                    tungstenite::Error::Capacity(CapacityError::MessageTooLong {
-                        size,
-                        max_size,
-                    }) => Disconnect::TooLarge {
-                        size,
-                        limit: max_size,
-                    },
-                    other => Disconnect::Transport(other.to_string()),
-                }),
-                Wake::Frame(None) => Err(Disconnect::Transport(
-                    "the connection closed without a close frame".to_owned(),
-                )),
-                Wake::MachineTimer(deadline) => {
-                    let now = self.timer_now(deadline);
-                    self.machine.handle_timeout(now);
-                    self.apply_online(ws).await
-                }
-                Wake::PingTimer => match ping.as_mut() {
-                    Some(ping) => self.ping(ws, ping).await,
-                    None => Ok(()),
-                },
-            };
-            if let Err(disconnect) = step {
-                return disconnect;
-            }
-        }
-    }
-
-    /// One message from the peer.
-    async fn message<W>(
-        &mut self,
-        ws: &mut W,
-        message: Message,
-        ping: Option<&mut Ping>,
-    ) -> Result<(), Disconnect>
-    where
-        W: Sink<Message, Error = tungstenite::Error> + Unpin,
-    {
-        match message {
-            Message::Text(text) => {
-                let now = self.runtime.now();
-                self.machine.handle_message(now, text.as_str());
-                self.apply_online(ws).await
-            }
-            Message::Binary(bytes) => {
-                self.emit(Event::BinaryIgnored { len: bytes.len() });
-                Ok(())
-            }
-            Message::Pong(_) => {
-                if let Some(ping) = ping {
-                    ping.pong_deadline = None;
-                }
-                Ok(())
-            }
-            // tungstenite queues the pong itself; it goes out with the next read or write.
-            Message::Ping(_) | Message::Frame(_) => Ok(()),
-            Message::Close(frame) => Err(Disconnect::Peer(frame.map(|frame| Close {
-                code: u16::from(frame.code),
-                reason: frame.reason.as_str().to_owned(),
-            }))),
-        }
-    }
-
-    /// The ping timer fired: a pong is overdue, or the next ping is due.
-    async fn ping<W>(&mut self, ws: &mut W, ping: &mut Ping) -> Result<(), Disconnect>
-    where
-        W: Sink<Message, Error = tungstenite::Error> + Unpin,
-    {
-        let now = self.runtime.now().monotonic;
-        ping.timer = None;
-        if let Some(deadline) = ping.pong_deadline {
-            if now >= deadline {
-                return Err(Disconnect::PongTimeout);
-            }
-            return Ok(());
-        }
-        if now >= ping.next_ping {
-            ws.send(Message::Ping(Default::default()))
-                .await
-                .map_err(|e| Disconnect::Transport(e.to_string()))?;
-            ping.pong_deadline = Some(now + self.config.pong_timeout);
-            ping.next_ping = now + ping.interval;
-        }
-        Ok(())
     }
 
     /// Handles a control message; returns whether a command ran (and outputs must be applied).
@@ -629,7 +942,7 @@ where
                 true
             }
             Some(Control::Close(close)) => {
-                self.stop = Some(Stop::Close(close));
+                self.stop = Some(Stop::Close(Box::new(close)));
                 false
             }
             Some(Control::Reconnect(reconfiguration)) => {
@@ -645,7 +958,7 @@ where
 
     fn stop_reason(&self) -> Option<Disconnect> {
         match self.stop.as_ref() {
-            Some(Stop::Close(close)) => Some(Disconnect::Application(close.clone())),
+            Some(Stop::Close(close)) => Some(Disconnect::Application(Close::clone(close))),
             Some(Stop::HandlesDropped) => Some(Disconnect::HandlesDropped),
             None if self.reconfiguration.is_some() => Some(Disconnect::Application(Close {
                 code: RECONFIGURED.0,
@@ -677,10 +990,15 @@ where
         }
     }
 
-    /// Drains the machine's outputs, persisting every op of them in one batch.
-    fn drain(&mut self) -> (Result<(), String>, Vec<Output<M::Event>>) {
+    /// Drains the outputs of the last input and persists its ops as one batch; returns the
+    /// outcome of the batch and the other outputs, in order.
+    ///
+    /// Nothing here is allocated for an input without ops and with few other outputs (the
+    /// usual case: one frame, maybe an event): the outputs wait in [`Drained`], on the stack
+    /// of the caller, which is a synchronous poll step and never part of a future's state.
+    fn drain(&mut self) -> (Result<(), String>, Drained<M::Event>) {
         let mut ops: Vec<StoreOp> = Vec::new();
-        let mut rest = Vec::new();
+        let mut rest = Drained::default();
         while let Some(output) = self.machine.poll_output() {
             match output {
                 Output::Persist(op) => ops.push(op),
@@ -695,8 +1013,14 @@ where
         (persisted, rest)
     }
 
-    /// Applies the outputs of the last input to the open connection.
-    async fn apply_online<W>(&mut self, ws: &mut W) -> Result<(), Disconnect>
+    /// Applies the outputs of the last input to the open connection: the frames are queued
+    /// into `outbox` (written and flushed by [`Session`] before the next input is taken).
+    fn apply_online<W>(
+        &mut self,
+        ws: &mut W,
+        outbox: &mut Outbox,
+        cx: &mut Context<'_>,
+    ) -> Result<(), Disconnect>
     where
         W: Sink<Message, Error = tungstenite::Error> + Unpin,
     {
@@ -706,12 +1030,12 @@ where
             match output {
                 Output::Transmit(text) => {
                     if result.is_ok()
-                        && let Err(e) = ws.send(Message::text(text)).await
+                        && let Err(e) = outbox.send(ws, Message::text(text), cx)
                     {
                         result = Err(Disconnect::Transport(e.to_string()));
                     }
                 }
-                Output::Event(event) => self.emit(Event::Machine(event)),
+                Output::Event(event) => self.emit_with(|| Event::Machine(event)),
                 Output::Close(close) => {
                     if result.is_ok() {
                         result = Err(Disconnect::Machine(close));
@@ -731,41 +1055,48 @@ where
         }
         for output in outputs {
             match output {
-                Output::Transmit(text) => self.emit(Event::TransmitDropped(text)),
-                Output::Event(event) => self.emit(Event::Machine(event)),
+                Output::Transmit(text) => self.emit_with(|| Event::TransmitDropped(text)),
+                Output::Event(event) => self.emit_with(|| Event::Machine(event)),
                 Output::Close(_) | Output::Persist(_) => {}
             }
         }
     }
 
-    /// Ends the connection as `disconnect` requires: sends our close frame if we close it,
-    /// then waits (bounded) for the peer's side of the closing handshake.
-    async fn finish<W>(&mut self, ws: &mut W, disconnect: &Disconnect)
+    /// Handles one message from the peer.
+    fn message<W>(
+        &mut self,
+        ws: &mut W,
+        outbox: &mut Outbox,
+        message: Message,
+        ping: Option<&mut Ping>,
+        cx: &mut Context<'_>,
+    ) -> Result<(), Disconnect>
     where
-        W: Stream<Item = Result<Message, tungstenite::Error>>
-            + Sink<Message, Error = tungstenite::Error>
-            + Unpin,
+        W: Sink<Message, Error = tungstenite::Error> + Unpin,
     {
-        if matches!(disconnect, Disconnect::Transport(_)) {
-            return;
-        }
-        let deadline = self.runtime.sleep(self.config.close_timeout);
-        let closing = async {
-            if let Some(close) = disconnect.close_frame() {
-                let frame = CloseFrame {
-                    code: CloseCode::from(close.code),
-                    reason: truncate_reason(&close.reason).into(),
-                };
-                if ws.send(Message::Close(Some(frame))).await.is_err() {
-                    return;
-                }
+        match message {
+            Message::Text(text) => {
+                let now = self.runtime.now();
+                self.machine.handle_message(now, text.as_str());
+                self.apply_online(ws, outbox, cx)
             }
-            // Reading on flushes tungstenite's reply to a peer's close and returns the peer's
-            // reply to ours; the stream ends when the closing handshake is complete.
-            while let Some(Ok(_)) = ws.next().await {}
-        };
-        select(pin!(closing), deadline).await;
-        let _ = ws.close().now_or_never();
+            Message::Binary(bytes) => {
+                self.emit_with(|| Event::BinaryIgnored { len: bytes.len() });
+                Ok(())
+            }
+            Message::Pong(_) => {
+                if let Some(ping) = ping {
+                    ping.pong_deadline = None;
+                }
+                Ok(())
+            }
+            // tungstenite queues the pong itself; it goes out with the next read or write.
+            Message::Ping(_) | Message::Frame(_) => Ok(()),
+            Message::Close(frame) => Err(Disconnect::Peer(frame.map(|frame| Close {
+                code: u16::from(frame.code),
+                reason: frame.reason.as_str().to_owned(),
+            }))),
+        }
     }
 }
 
@@ -795,4 +1126,215 @@ pub(crate) fn truncate_reason(reason: &str) -> &str {
         end -= 1;
     }
     &reason[..end]
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use super::*;
+    use crate::persist::NoPersist;
+
+    /// A runtime whose clock stands still, whose timers never fire and whose tasks never run:
+    /// enough to build and step futures by hand.
+    #[derive(Clone)]
+    pub(crate) struct Inert;
+
+    impl Runtime for Inert {
+        fn now(&self) -> Now {
+            Now::new(Monotonic::ZERO, time::OffsetDateTime::UNIX_EPOCH)
+        }
+        fn sleep_until(&self, _: Monotonic) -> BoxFuture<'static, ()> {
+            Box::pin(futures_util::future::pending())
+        }
+        fn spawn(&self, _: BoxFuture<'static, ()>) {}
+    }
+
+    /// A machine that emits what a command put in `outputs` and logs the messages it gets.
+    #[derive(Default)]
+    struct Scripted {
+        outputs: VecDeque<Output<()>>,
+        log: Arc<Mutex<Vec<String>>>,
+    }
+
+    impl Machine for Scripted {
+        type Event = ();
+        fn handle_connected(&mut self, _: Now) {}
+        fn handle_disconnected(&mut self, _: Now) {}
+        fn handle_message(&mut self, _: Now, text: &str) {
+            self.log.lock().unwrap().push(format!("received {text}"));
+        }
+        fn handle_timeout(&mut self, _: Now) {}
+        fn poll_output(&mut self) -> Option<Output<()>> {
+            self.outputs.pop_front()
+        }
+        fn poll_timeout(&self) -> Option<Monotonic> {
+            None
+        }
+    }
+
+    /// A WebSocket that logs what is sent and flushed, yields what `incoming` sends, and takes
+    /// frames only while `writable`.
+    struct Logging {
+        log: Arc<Mutex<Vec<String>>>,
+        incoming: mpsc::UnboundedReceiver<Message>,
+        writable: Arc<AtomicBool>,
+    }
+
+    impl Stream for Logging {
+        type Item = Result<Message, tungstenite::Error>;
+        fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+            self.incoming.poll_next_unpin(cx).map(|m| m.map(Ok))
+        }
+    }
+
+    impl Sink<Message> for Logging {
+        type Error = tungstenite::Error;
+        fn poll_ready(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+            if self.writable.load(Ordering::SeqCst) {
+                Poll::Ready(Ok(()))
+            } else {
+                Poll::Pending
+            }
+        }
+        fn start_send(self: Pin<&mut Self>, message: Message) -> Result<(), Self::Error> {
+            let entry = match message {
+                Message::Text(text) => format!("send {}", text.as_str()),
+                Message::Close(frame) => format!("close {:?}", frame.map(|f| u16::from(f.code))),
+                other => format!("other {other:?}"),
+            };
+            self.log.lock().unwrap().push(entry);
+            Ok(())
+        }
+        fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+            self.log.lock().unwrap().push("flush".to_owned());
+            Poll::Ready(Ok(()))
+        }
+        fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    fn logging() -> (
+        Logging,
+        Arc<Mutex<Vec<String>>>,
+        mpsc::UnboundedSender<Message>,
+    ) {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let (incoming_tx, incoming) = mpsc::unbounded();
+        let ws = Logging {
+            log: Arc::clone(&log),
+            incoming,
+            writable: Arc::new(AtomicBool::new(true)),
+        };
+        (ws, log, incoming_tx)
+    }
+
+    fn poll_once<F: Future>(future: Pin<&mut F>) -> Poll<F::Output> {
+        future.poll(&mut Context::from_waker(std::task::Waker::noop()))
+    }
+
+    /// Issue #7: the frames of one input leave in one write. Six frames (more than are held
+    /// without allocating) are fed in order, then the sink is flushed once; the close frame
+    /// of the end (every handle dropped, 1000) is flushed on its own.
+    #[test]
+    fn the_frames_of_one_input_are_fed_in_order_and_flushed_once() {
+        let (mut driver, handle, _events) = Driver::new(
+            Inert,
+            Scripted::default(),
+            Box::new(NoPersist),
+            DriverConfig::default(),
+        );
+        let (ws, log, incoming) = logging();
+        let mut connection = pin!(driver.run_connection(ws, Version::V16));
+        assert!(poll_once(connection.as_mut()).is_pending());
+        handle
+            .run_detached(|machine, _| {
+                let frames = (1..=6).map(|n| Output::Transmit(format!("f{n}")));
+                machine.outputs.extend(frames);
+            })
+            .unwrap();
+        assert!(poll_once(connection.as_mut()).is_pending());
+        let sent: Vec<String> = (1..=6).map(|n| format!("send f{n}")).collect();
+        assert_eq!(
+            log.lock().unwrap()[..],
+            [&sent[..], &["flush".to_owned()]].concat()
+        );
+        drop(handle);
+        drop(incoming);
+        let Poll::Ready(disconnect) = poll_once(connection.as_mut()) else {
+            panic!("the connection did not end");
+        };
+        assert_eq!(disconnect, Disconnect::HandlesDropped);
+        assert_eq!(log.lock().unwrap()[7..], ["close Some(1000)", "flush"]);
+    }
+
+    /// Events without a listener cost nothing: once the application dropped its [`Events`],
+    /// the driver drops its sender (freeing the channel) at its next event.
+    #[test]
+    fn a_driver_whose_events_were_dropped_frees_its_channel() {
+        let (mut driver, _handle, mut events) = Driver::new(
+            Inert,
+            Scripted::default(),
+            Box::new(NoPersist),
+            DriverConfig::default(),
+        );
+        driver.emit(Event::BinaryIgnored { len: 1 });
+        assert!(driver.has_listener());
+        assert_eq!(
+            poll_once(pin!(events.next_event())),
+            Poll::Ready(Some(Event::BinaryIgnored { len: 1 }))
+        );
+        drop(events);
+        driver.emit(Event::BinaryIgnored { len: 2 });
+        assert!(!driver.has_listener());
+        assert!(driver.events.is_none());
+    }
+
+    /// Issue #7: a client's connection future is its stream and a few words beside the
+    /// (borrowed) driver.
+    #[test]
+    fn the_connection_future_is_little_more_than_its_stream() {
+        let (mut driver, _handle, _events) = Driver::new(
+            Inert,
+            Scripted::default(),
+            Box::new(NoPersist),
+            DriverConfig::default(),
+        );
+        let (ws, _log, _incoming) = logging();
+        let ws_size = std::mem::size_of_val(&ws);
+        let size = std::mem::size_of_val(&driver.run_connection(ws, Version::V16));
+        assert!(size <= ws_size + 48, "{size} B for a {ws_size} B stream");
+    }
+
+    /// A peer that does not read: the frames wait in the outbox, in order, and the next
+    /// input is taken only once they are written, so a slow peer slows the driver down
+    /// instead of filling its memory.
+    #[test]
+    fn frames_wait_for_a_slow_peer_and_the_next_input_waits_for_them() {
+        let machine = Scripted::default();
+        let machine_log = Arc::clone(&machine.log);
+        let (mut driver, handle, _events) =
+            Driver::new(Inert, machine, Box::new(NoPersist), DriverConfig::default());
+        let (ws, log, incoming) = logging();
+        let writable = Arc::clone(&ws.writable);
+        let mut connection = pin!(driver.run_connection(ws, Version::V16));
+        assert!(poll_once(connection.as_mut()).is_pending());
+        writable.store(false, Ordering::SeqCst);
+        handle
+            .run_detached(|machine, _| {
+                let frames = ["a", "b"].map(|text| Output::Transmit(text.to_owned()));
+                machine.outputs.extend(frames);
+            })
+            .unwrap();
+        incoming.unbounded_send(Message::text("next")).unwrap();
+        assert!(poll_once(connection.as_mut()).is_pending());
+        assert!(log.lock().unwrap().is_empty());
+        assert!(machine_log.lock().unwrap().is_empty());
+        writable.store(true, Ordering::SeqCst);
+        assert!(poll_once(connection.as_mut()).is_pending());
+        assert_eq!(log.lock().unwrap()[..], ["send a", "send b", "flush"]);
+        assert_eq!(machine_log.lock().unwrap()[..], ["received next"]);
+    }
 }

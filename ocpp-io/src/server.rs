@@ -22,13 +22,18 @@
 //!
 //! Each accepted connection gets its own machine from the factory and its own [`Driver`]; the
 //! application receives it as a [`Connection`] (its info, a [`Handle`] and its [`Events`]).
+//! With [`Server::start_with_handles`] the factory gets the connection's [`Handle`] too, so
+//! the machine can run commands on itself later (from a store's writer thread, say) and the
+//! application needs no task per connection; it may drop the [`Events`] it does not read.
 //! [`Server::shutdown`] stops accepting, closes every connection with a close frame (1001)
 //! and waits until all of them have ended.
 
 use std::collections::BTreeMap;
+use std::future::poll_fn;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::{Pin, pin};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -45,6 +50,7 @@ use async_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use futures_channel::{mpsc, oneshot};
 use futures_util::future::{BoxFuture, Either, select};
 use futures_util::io::{AsyncRead, AsyncWrite};
+use futures_util::task::AtomicWaker;
 use futures_util::{Stream, StreamExt};
 use ocpp_core::Version;
 use ocpp_core::machine::Machine;
@@ -52,7 +58,7 @@ use percent_encoding::percent_decode_str;
 
 use crate::driver::{
     CLOSE_GOING_AWAY, CLOSE_NORMAL, CLOSE_POLICY_VIOLATION, CLOSE_PROTOCOL_ERROR, Driver,
-    DriverConfig, Events, Handle,
+    DriverConfig, Events, Handle, Session, WebSocket,
 };
 use crate::persist::{NoPersist, Persister};
 use crate::runtime::Runtime;
@@ -218,22 +224,56 @@ struct Registry<M> {
     connected: BTreeMap<String, (u64, Handle<M>)>,
 }
 
-type MachineFactory<M> = dyn Fn(&ConnectionInfo) -> M + Send + Sync;
+type MachineFactory<M> = dyn Fn(&ConnectionInfo, &Handle<M>) -> M + Send + Sync;
 type PersisterFactory = dyn Fn(&ConnectionInfo) -> Box<dyn Persister> + Send + Sync;
 
 struct Shared<M: Machine, R> {
     runtime: R,
     config: ServerConfig,
+    /// `config.driver`, shared by every connection's driver.
+    driver_config: Arc<DriverConfig>,
     factory: Box<MachineFactory<M>>,
     persisters: Box<PersisterFactory>,
     registry: Mutex<Registry<M>>,
     connections: mpsc::UnboundedSender<Connection<M>>,
+    /// The tasks running (the accept loop, every connection's), see [`Task`].
+    tasks: AtomicUsize,
+    /// Woken when the last task ends.
+    tasks_ended: AtomicWaker,
 }
 
 impl<M: Machine, R> Shared<M, R> {
     fn registry(&self) -> std::sync::MutexGuard<'_, Registry<M>> {
         // The lock is never held across a panic-prone call; recover the data regardless.
         self.registry.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// A server task's way to the shared state. While it exists, its task counts as running, so
+/// that [`Server::shutdown`] can wait until every task has ended: a counter, where a channel
+/// sender per task would cost each connection an allocation and three words.
+struct Task<M: Machine, R>(Arc<Shared<M, R>>);
+
+impl<M: Machine, R> Task<M, R> {
+    fn new(shared: &Arc<Shared<M, R>>) -> Task<M, R> {
+        shared.tasks.fetch_add(1, Ordering::AcqRel);
+        Task(Arc::clone(shared))
+    }
+}
+
+impl<M: Machine, R> std::ops::Deref for Task<M, R> {
+    type Target = Shared<M, R>;
+
+    fn deref(&self) -> &Shared<M, R> {
+        &self.0
+    }
+}
+
+impl<M: Machine, R> Drop for Task<M, R> {
+    fn drop(&mut self) {
+        if self.0.tasks.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.0.tasks_ended.wake();
+        }
     }
 }
 
@@ -246,8 +286,6 @@ pub struct Server<M: Machine, R> {
     shared: Arc<Shared<M, R>>,
     connections: mpsc::UnboundedReceiver<Connection<M>>,
     stop_accepting: Option<oneshot::Sender<()>>,
-    tracker: Option<mpsc::Sender<()>>,
-    tasks: mpsc::Receiver<()>,
 }
 
 impl<M: Machine, R> std::fmt::Debug for Server<M, R> {
@@ -305,9 +343,45 @@ where
         F: Fn(&ConnectionInfo) -> M + Send + Sync + 'static,
         P: Fn(&ConnectionInfo) -> Box<dyn Persister> + Send + Sync + 'static,
     {
+        Server::start_with_handles(
+            runtime,
+            config,
+            local_addr,
+            listener,
+            tls,
+            move |info: &ConnectionInfo, _: &Handle<M>| factory(info),
+            persisters,
+        )
+    }
+
+    /// [`Server::start_with_persisters`], with a factory that also receives the
+    /// connection's [`Handle`], so that the machine can reach its own driver: e.g. answer a
+    /// request from another thread once a store commit has decided it
+    /// (`handle.run_detached(|m, now| ..)`), with no task per connection in the application.
+    ///
+    /// A machine holding its handle keeps its driver reachable, but the driver still ends
+    /// with its connection (or a [`Handle::close`], or [`Server::shutdown`]); see
+    /// [`Driver::build`].
+    pub fn start_with_handles<L, S, T, F, P>(
+        runtime: R,
+        config: ServerConfig,
+        local_addr: SocketAddr,
+        listener: L,
+        tls: T,
+        factory: F,
+        persisters: P,
+    ) -> Server<M, R>
+    where
+        L: Stream<Item = io::Result<(S, SocketAddr)>> + Send + Unpin + 'static,
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+        T: TlsAcceptor<S>,
+        F: Fn(&ConnectionInfo, &Handle<M>) -> M + Send + Sync + 'static,
+        P: Fn(&ConnectionInfo) -> Box<dyn Persister> + Send + Sync + 'static,
+    {
         let (connections_tx, connections) = mpsc::unbounded();
         let shared = Arc::new(Shared {
             runtime: runtime.clone(),
+            driver_config: Arc::new(config.driver.clone()),
             config,
             factory: Box::new(factory),
             persisters: Box::new(persisters),
@@ -317,23 +391,21 @@ where
                 connected: BTreeMap::new(),
             }),
             connections: connections_tx,
+            tasks: AtomicUsize::new(0),
+            tasks_ended: AtomicWaker::new(),
         });
-        let (tracker, tasks) = mpsc::channel(0);
         let (stop_tx, stop_rx) = oneshot::channel();
         runtime.spawn(Box::pin(accept_loop(
-            Arc::clone(&shared),
+            Task::new(&shared),
             listener,
             Arc::new(tls),
             stop_rx,
-            tracker.clone(),
         )));
         Server {
             local_addr,
             shared,
             connections,
             stop_accepting: Some(stop_tx),
-            tracker: Some(tracker),
-            tasks,
         }
     }
 
@@ -373,8 +445,15 @@ where
                 let _ = handle.close(CLOSE_GOING_AWAY, "server shutting down");
             }
         }
-        self.tracker.take();
-        while self.tasks.next().await.is_some() {}
+        poll_fn(|cx| {
+            self.shared.tasks_ended.register(cx.waker());
+            if self.shared.tasks.load(Ordering::Acquire) == 0 {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            }
+        })
+        .await;
     }
 }
 
@@ -390,11 +469,10 @@ where
 }
 
 async fn accept_loop<M, R, L, S, T>(
-    shared: Arc<Shared<M, R>>,
+    shared: Task<M, R>,
     mut listener: L,
     tls: Arc<T>,
     mut stop: oneshot::Receiver<()>,
-    tracker: mpsc::Sender<()>,
 ) where
     M: Machine + Send + 'static,
     M::Event: Send + 'static,
@@ -406,13 +484,10 @@ async fn accept_loop<M, R, L, S, T>(
     loop {
         match select(listener.next(), &mut stop).await {
             Either::Left((Some(Ok((stream, peer))), _)) => {
-                let task = serve_connection(
-                    Arc::clone(&shared),
-                    stream,
-                    peer,
-                    Arc::clone(&tls),
-                    tracker.clone(),
-                );
+                // Opening (handshake, registration) on the heap, freed once the connection is
+                // up, so that none of its state stays in the task for the connection's life.
+                let opening = open_connection(Task::new(&shared.0), stream, peer, Arc::clone(&tls));
+                let task = serve_connection(Box::pin(opening));
                 shared.runtime.spawn(Box::pin(task));
             }
             Either::Left((Some(Err(_)), _)) => {
@@ -503,15 +578,64 @@ where
     })
 }
 
-/// Handshake, registration, driving and unregistration of one connection. `_tracker` is
-/// dropped when the task ends, which is how [`Server::shutdown`] knows.
-async fn serve_connection<M, R, S, T>(
-    shared: Arc<Shared<M, R>>,
+/// One connection's task: opens it, drives it, unregisters it.
+async fn serve_connection<M, R, W>(opening: BoxFuture<'static, Option<Running<M, R, W>>>)
+where
+    M: Machine + Send + 'static,
+    M::Event: Send + 'static,
+    R: Runtime,
+    W: WebSocket,
+{
+    let Some(mut running) = opening.await else {
+        return;
+    };
+    // While the connection is up, this task holds the driver, the stream and the session
+    // (a few words) and little else: see `Session`.
+    poll_fn(|cx| {
+        let Running {
+            driver,
+            ws,
+            session,
+            ..
+        } = &mut running;
+        session.poll(driver, ws, cx)
+    })
+    .await;
+    let Running {
+        shared,
+        charge_point_id,
+        serial,
+        ..
+    } = running;
+    let mut registry = shared.registry();
+    if registry
+        .connected
+        .get(&charge_point_id)
+        .is_some_and(|(s, _)| *s == serial)
+    {
+        registry.connected.remove(&charge_point_id);
+    }
+}
+
+/// What a connection's task holds while the connection is up.
+struct Running<M: Machine, R, W> {
+    driver: Driver<M, R>,
+    ws: W,
+    session: Session,
+    shared: Task<M, R>,
+    /// The id and serial it is registered under, to unregister it.
+    charge_point_id: String,
+    serial: u64,
+}
+
+/// Handshake and registration of one connection; `None` if it did not come up.
+async fn open_connection<M, R, S, T>(
+    shared: Task<M, R>,
     stream: S,
     peer: SocketAddr,
     tls: Arc<T>,
-    _tracker: mpsc::Sender<()>,
-) where
+) -> Option<Running<M, R, impl WebSocket + Send + 'static>>
+where
     M: Machine + Send + 'static,
     M::Event: Send + 'static,
     R: Runtime,
@@ -529,15 +653,12 @@ async fn serve_connection<M, R, S, T>(
             Either::Right(_) => None,
         }
     };
-    let Some(Accepted {
+    let Accepted {
         mut ws,
         charge_point_id,
         version,
         tls,
-    }) = accepted
-    else {
-        return;
-    };
+    } = accepted?;
     let close_now = |code: u16, reason: &'static str| CloseFrame {
         code: CloseCode::from(code),
         reason: reason.into(),
@@ -549,7 +670,7 @@ async fn serve_connection<M, R, S, T>(
         );
         let closing = pin!(ws.close(Some(frame)));
         select(closing, shared.runtime.sleep(config.driver.close_timeout)).await;
-        return;
+        return None;
     };
 
     let info = ConnectionInfo {
@@ -559,13 +680,12 @@ async fn serve_connection<M, R, S, T>(
         security_profile: config.security.profile(),
         tls,
     };
-    let machine = (shared.factory)(&info);
     let persister = (shared.persisters)(&info);
-    let (mut driver, handle, events) = Driver::new(
+    let (driver, handle, events) = Driver::build(
         shared.runtime.clone(),
-        machine,
+        |handle| (shared.factory)(&info, handle),
         persister,
-        config.driver.clone(),
+        Arc::clone(&shared.driver_config),
     );
     let serial = {
         let mut registry = shared.registry();
@@ -602,21 +722,118 @@ async fn serve_connection<M, R, S, T>(
         Err(frame) => {
             let closing = pin!(ws.close(Some(frame)));
             select(closing, shared.runtime.sleep(config.driver.close_timeout)).await;
-            return;
+            return None;
         }
     };
+    // Only the id stays with the task (to unregister it); the rest of the info goes.
+    let charge_point_id = info.charge_point_id.clone();
     let _ = shared.connections.unbounded_send(Connection {
-        info: info.clone(),
+        info,
         handle,
         events,
     });
-    driver.run_connection(ws, version).await;
-    let mut registry = shared.registry();
-    if registry
-        .connected
-        .get(&info.charge_point_id)
-        .is_some_and(|(s, _)| *s == serial)
-    {
-        registry.connected.remove(&info.charge_point_id);
+    Some(Running {
+        driver,
+        ws,
+        session: Session::new(version),
+        shared,
+        charge_point_id,
+        serial,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io;
+    use std::net::SocketAddr;
+    use std::pin::Pin;
+    use std::sync::Arc;
+    use std::task::{Context, Poll};
+
+    use futures_util::future::{BoxFuture, pending};
+    use futures_util::io::{AsyncRead, AsyncWrite};
+    use ocpp_core::Version;
+    use ocpp_core::rpc::{CounterIds, Endpoint, EndpointConfig};
+
+    use super::*;
+    use crate::driver::tests::Inert;
+
+    /// A socket that never has anything to read and never accepts a write.
+    struct Silent;
+
+    impl AsyncRead for Silent {
+        fn poll_read(
+            self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            _: &mut [u8],
+        ) -> Poll<io::Result<usize>> {
+            Poll::Pending
+        }
+    }
+
+    impl AsyncWrite for Silent {
+        fn poll_write(
+            self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            _: &[u8],
+        ) -> Poll<io::Result<usize>> {
+            Poll::Pending
+        }
+        fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Pending
+        }
+        fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Pending
+        }
+    }
+
+    struct NoTls;
+
+    impl TlsAcceptor<Silent> for NoTls {
+        type Stream = Silent;
+        fn accept(
+            &self,
+            _: Silent,
+            _: Arc<rustls::ServerConfig>,
+        ) -> BoxFuture<'static, io::Result<(Silent, TlsInfo)>> {
+            Box::pin(pending())
+        }
+    }
+
+    /// Issue #7: an idle connection's task must stay small. Its future holds the driver (with
+    /// the machine inline), the WebSocket stream and the connection's bookkeeping; anything
+    /// more is state that every idle connection pays for.
+    #[test]
+    fn the_connection_future_holds_little_besides_the_driver_and_the_stream() {
+        let endpoint = |_: &ConnectionInfo| {
+            Endpoint::new(
+                EndpointConfig::new(Version::V16),
+                Box::new(CounterIds::default()),
+            )
+        };
+        let server = Server::start(
+            Inert,
+            ServerConfig::new([Version::V16]),
+            SocketAddr::from(([127, 0, 0, 1], 0)),
+            futures_util::stream::pending::<io::Result<(Silent, SocketAddr)>>(),
+            NoTls,
+            endpoint,
+        );
+        let opening = open_connection(
+            Task::new(&server.shared),
+            Silent,
+            SocketAddr::from(([127, 0, 0, 1], 1)),
+            Arc::new(NoTls),
+        );
+        let future = serve_connection(Box::pin(opening));
+        let driver = std::mem::size_of::<Driver<Endpoint, Inert>>();
+        let ws = std::mem::size_of::<WebSocketStream<Either<Silent, Silent>>>();
+        let size = std::mem::size_of_val(&future);
+        // Was 2,360 B besides the two before the connection loop was written by hand.
+        assert!(
+            size <= driver + ws + 120,
+            "{size} B: {} B besides the driver ({driver} B) and the stream ({ws} B)",
+            size - driver - ws
+        );
     }
 }

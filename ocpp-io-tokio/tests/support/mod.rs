@@ -292,3 +292,100 @@ impl Machine for Scripted {
         None
     }
 }
+
+/// Calls Heartbeat through `handle`, which must be connected.
+pub async fn call_heartbeat(handle: &Handle<Endpoint>) {
+    handle
+        .run(|ep, now| ep.call(now, "Heartbeat", json!({})))
+        .await
+        .unwrap()
+        .unwrap();
+}
+
+/// An endpoint that answers every call itself: it hands the call to a thread (standing for a
+/// store's writer thread deciding it), which answers through the machine's own handle.
+pub struct SelfAnswering {
+    endpoint: Endpoint,
+    handle: Handle<SelfAnswering>,
+}
+
+impl SelfAnswering {
+    /// The factory of `bind_with_handles`.
+    pub fn new(_: &ocpp_io::ConnectionInfo, handle: &Handle<SelfAnswering>) -> SelfAnswering {
+        SelfAnswering {
+            endpoint: endpoint(),
+            handle: handle.clone(),
+        }
+    }
+}
+
+impl Machine for SelfAnswering {
+    type Event = RpcEvent;
+
+    fn handle_connected(&mut self, now: Now) {
+        self.endpoint.handle_connected(now);
+    }
+
+    fn handle_disconnected(&mut self, now: Now) {
+        self.endpoint.handle_disconnected(now);
+    }
+
+    fn handle_message(&mut self, now: Now, text: &str) {
+        self.endpoint.handle_message(now, text);
+    }
+
+    fn handle_timeout(&mut self, now: Now) {
+        self.endpoint.handle_timeout(now);
+    }
+
+    fn poll_output(&mut self) -> Option<Output<RpcEvent>> {
+        let output = Machine::poll_output(&mut self.endpoint)?;
+        if let Output::Event(RpcEvent::Call(call)) = &output {
+            let handle = self.handle.clone();
+            let id = call.id.clone();
+            std::thread::spawn(move || {
+                // The decision takes a while; the connection is idle meanwhile.
+                std::thread::sleep(Duration::from_millis(50));
+                let answered = handle.run_detached(move |machine, now| {
+                    let answer = json!({"currentTime": "2025-01-01T00:00:00Z"});
+                    machine
+                        .endpoint
+                        .respond(now, &id, answer)
+                        .expect("the call is still open");
+                });
+                answered.expect("the driver is still running");
+            });
+        }
+        Some(output)
+    }
+
+    fn poll_timeout(&self) -> Option<Monotonic> {
+        self.endpoint.poll_timeout()
+    }
+}
+
+/// The charge point calls Heartbeat three times; the server's machine (a [`SelfAnswering`])
+/// answers each later, from another thread, while the server's application dropped the
+/// connection's events and runs nothing for it. Then the client leaves, and the server's
+/// driver ends although its machine holds a handle to it; the server shuts down.
+pub async fn machines_answer_through_their_own_handles<R: Runtime>(
+    runtime: &R,
+    mut server: Server<SelfAnswering, R>,
+    mut client: Client<Endpoint>,
+) {
+    let connection = server.next_connection().await.unwrap();
+    assert_eq!(connection.info.charge_point_id, "CP-1");
+    let handle = connection.handle;
+    drop(connection.events);
+    for _ in 0..3 {
+        call_heartbeat(client.handle()).await;
+        let answer = completed(client.events(), "Heartbeat").await;
+        assert_eq!(answer["currentTime"], "2025-01-01T00:00:00Z");
+    }
+    client.close(1000, "done").await.unwrap();
+    while !handle.is_gone() {
+        runtime.sleep(Duration::from_millis(10)).await;
+    }
+    assert!(server.connected_ids().is_empty());
+    server.shutdown().await;
+}
