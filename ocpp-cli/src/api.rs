@@ -14,8 +14,7 @@
 //! the request sees as the station gone (503).
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -32,7 +31,7 @@ use ocpp_core::trace::Recorder;
 use ocpp_core::v16::{Action, Request, Sender};
 use ocpp_core::validate::{ValidationError, validate};
 use ocpp_core::{PayloadKind, Version};
-use ocpp_io_tokio::Handle;
+use ocpp_io_tokio::{Connections, Handle};
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 
@@ -48,53 +47,30 @@ fn call_wait(csms: &Csms) -> Duration {
     (csms.call_timeout() * 3).max(Duration::from_secs(60))
 }
 
-/// The connected stations: charge point id to the handle of its connection.
-///
-/// Each connection is registered under a serial number, so that the end of a connection that
-/// was replaced by a newer one (`DuplicateId::Replace`) does not unregister the newer one.
+/// The connected stations, as the server's own registry knows them: set once the server is
+/// bound (before it is, nothing is connected).
 #[derive(Default)]
 pub(crate) struct Live {
-    connections: Mutex<BTreeMap<String, (u64, Handle<Logged>)>>,
-    serial: AtomicU64,
+    connections: std::sync::OnceLock<Connections<Logged>>,
 }
 
 impl Live {
-    /// Registers the connection of `id`; returns its serial for [`Live::remove`].
-    pub(crate) fn insert(&self, id: &str, handle: Handle<Logged>) -> u64 {
-        let serial = self.serial.fetch_add(1, Ordering::Relaxed);
-        self.lock().insert(id.to_owned(), (serial, handle));
-        serial
-    }
-
-    /// Unregisters the connection `serial` of `id`, unless a newer one has taken its place.
-    pub(crate) fn remove(&self, id: &str, serial: u64) {
-        let mut connections = self.lock();
-        if connections.get(id).is_some_and(|(s, _)| *s == serial) {
-            connections.remove(id);
-        }
+    /// Reads the connections of `server` from now on.
+    pub(crate) fn watch(&self, server: &crate::csms::CsmsServer) {
+        let _ = self.connections.set(server.connections());
     }
 
     /// The handle of `id`'s connection, if it is connected.
     fn get(&self, id: &str) -> Option<Handle<Logged>> {
-        self.lock()
-            .get(id)
-            .filter(|(_, handle)| !handle.is_gone())
-            .map(|(_, handle)| handle.clone())
+        self.connections.get()?.get(id)
     }
 
     /// The ids of the connected stations.
     fn ids(&self) -> std::collections::BTreeSet<String> {
-        self.lock()
-            .iter()
-            .filter(|(_, (_, handle))| !handle.is_gone())
-            .map(|(id, _)| id.clone())
-            .collect()
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, (u64, Handle<Logged>)>> {
         self.connections
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+            .get()
+            .map(|connections| connections.ids().into_iter().collect())
+            .unwrap_or_default()
     }
 }
 

@@ -2,9 +2,10 @@
 //! connection on an ocpp-io-tokio server, and a ledger of stations and transactions shared by
 //! all connections and kept in a redb file.
 //!
-//! The machines answer the protocol (BootNotification Accepted, Heartbeat, the
-//! notifications); this module makes the business decisions they ask for: whether an id tag
-//! may charge (a list from a file, or every tag) and which transaction id a transaction gets
+//! The machines answer the protocol (Heartbeat, the notifications); this module makes the
+//! business decisions they ask for: every station is accepted once its BootNotification is
+//! stored, whether an id tag may charge (a list from a file, or every tag) and which
+//! transaction id a transaction gets
 //! (a counter over all stations that continues after a restart). A StartTransaction that a
 //! station sends again because it restarted before it got the answer (same station,
 //! connector, idTag, meterStart and timestamp) gets the transaction id it was given the first
@@ -46,14 +47,14 @@ use ocpp_core::rpc::{CallHandle, UuidV4Ids};
 use ocpp_core::time::{Monotonic, Now};
 use ocpp_core::trace::{Recorder, TraceSink};
 use ocpp_core::v16::{
-    Action, AuthorizationStatus, AuthorizeResponse, BootNotificationRequest, IdTagInfo, MeterValue,
-    MeterValuesResponse, Request, Response, StartTransactionRequest, StartTransactionResponse,
+    Action, AuthorizationStatus, AuthorizeResponse, BootNotificationRequest,
+    BootNotificationResponse, IdTagInfo, MeterValue, MeterValuesResponse, RegistrationStatus,
+    Request, Response, StartTransactionRequest, StartTransactionResponse,
     StatusNotificationRequest, StopTransactionRequest, StopTransactionResponse,
 };
-use ocpp_io::driver::Command;
 use ocpp_io_tokio::{
-    BasicAuthPassword, Connection, Credentials, DuplicateId, Event, Handle, ServerConfig,
-    ServerSecurity, Verdict,
+    BasicAuthPassword, Connection, ConnectionInfo, Credentials, DuplicateId, Event, Handle,
+    NoPersist, Persister, ServerConfig, ServerSecurity, Verdict,
 };
 use ocpp_store::{RecordStore, RedbStore};
 use serde::{Deserialize, Serialize};
@@ -64,6 +65,8 @@ use tokio::sync::oneshot;
 const STATIONS: &str = "csms.stations";
 /// Transactions, keyed by their id, zero-padded so that they sort numerically.
 const TRANSACTIONS: &str = "csms.transactions";
+/// The heartbeat interval every accepted station is given, in seconds.
+const HEARTBEAT_INTERVAL_SECONDS: i32 = 300;
 /// The format version of the records of both collections.
 const RECORD_VERSION: u32 = 1;
 
@@ -491,9 +494,12 @@ impl Csms {
 
     /// The machine for a new connection of `charge_point_id`: a station that was accepted
     /// before does not boot again after a mere reconnect (1.6 section 4.2).
-    fn machine(self: &Arc<Self>, charge_point_id: &str) -> Logged {
+    fn machine(self: &Arc<Self>, charge_point_id: &str, handle: &Handle<Logged>) -> Logged {
         let mut config = CentralSystemConfig::new(charge_point_id);
         let mut policy = CentralSystemPolicy::default()
+            // Accepted once the station is stored: a station told it is accepted must still be
+            // known after a crash, or its next connection would be refused until it reboots.
+            .ask(Action::BootNotification)
             .automatic(Action::DataTransfer)
             .automatic(Action::SignCertificate)
             .ask(Action::StartTransaction)
@@ -527,8 +533,7 @@ impl Csms {
             id: Arc::from(charge_point_id),
             csms: self.clone(),
             waiters: BTreeMap::new(),
-            replies: ReplySlot::default(),
-            serial: None,
+            handle: handle.clone(),
             now: None,
         }
     }
@@ -572,6 +577,13 @@ impl Csms {
                     "{station} booted: {} {}",
                     boot.charge_point_vendor, boot.charge_point_model
                 ));
+                if decide {
+                    response = Some(Response::from(BootNotificationResponse {
+                        status: RegistrationStatus::Accepted,
+                        current_time: now,
+                        interval: HEARTBEAT_INTERVAL_SECONDS,
+                    }));
+                }
             }
             Request::StatusNotification(status) => {
                 entry.connectors.insert(status.connector_id, status.clone());
@@ -730,41 +742,6 @@ fn add_meter_values(transaction: &mut Transaction, values: &[MeterValue]) {
     }
 }
 
-/// What a connection's machine keeps for answers that wait for a commit: they are made on the
-/// store's writer thread and reach the machine through its handle.
-///
-/// The handle comes after the machine exists (the server builds the machine first and hands
-/// the connection out afterwards), so an answer that is ready before it waits here.
-#[derive(Default)]
-struct Replies {
-    handle: Option<Handle<Logged>>,
-    waiting: Vec<Command<Logged>>,
-    /// The connection has ended: answers go nowhere.
-    ended: bool,
-}
-
-/// The way back to one connection's machine, shared with the writer thread's completions.
-type ReplySlot = Arc<Mutex<Replies>>;
-
-fn lock(slot: &ReplySlot) -> std::sync::MutexGuard<'_, Replies> {
-    slot.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// Runs `command` on the machine of `slot` as soon as it can be reached.
-fn deliver(slot: &ReplySlot, command: Command<Logged>) {
-    let mut replies = lock(slot);
-    if replies.ended {
-        return;
-    }
-    match &replies.handle {
-        Some(handle) => {
-            // Gone means the connection ended meanwhile: nobody is waiting for the answer.
-            let _ = handle.run_detached(command);
-        }
-        None => replies.waiting.push(command),
-    }
-}
-
 /// A `CentralSystem` that logs and counts the frames it receives and sends, and records and
 /// answers the requests the csms decides, all within its connection's own task: an idle
 /// connection has no task or channel of the application's.
@@ -774,9 +751,9 @@ pub(crate) struct Logged {
     csms: Arc<Csms>,
     /// Who waits for the end of which call of the HTTP API; dropped with the connection.
     pub(crate) waiters: BTreeMap<CallHandle, oneshot::Sender<CallCompleted>>,
-    replies: ReplySlot,
-    /// The connection's registration with the HTTP API (see [`Logged::attach`]).
-    serial: Option<u64>,
+    /// Its own connection's handle, for the answers made on the writer thread. The server
+    /// ends the driver (and drops this) when the connection ends.
+    handle: Handle<Logged>,
     /// The time of the last input: a decision made while draining its outputs is made then.
     now: Option<Now>,
 }
@@ -786,20 +763,6 @@ impl Logged {
         self.csms.counters.frames.fetch_add(1, Ordering::Relaxed);
         if self.csms.log == LogLevel::Full {
             eprintln!("{} {} {arrow} {text}", now_text(), self.id);
-        }
-    }
-
-    /// Takes the connection's handle: registers the connection with the HTTP API and lets
-    /// the answers made on the writer thread in.
-    fn attach(&mut self, handle: Handle<Logged>, now: Now) {
-        self.serial = Some(self.csms.live.insert(&self.id, handle.clone()));
-        let waiting = {
-            let mut replies = lock(&self.replies);
-            replies.handle = Some(handle);
-            std::mem::take(&mut replies.waiting)
-        };
-        for command in waiting {
-            command(self, now);
         }
     }
 
@@ -815,9 +778,9 @@ impl Logged {
             self.csms
                 .record_request(&self.id, request, decide, |response| {
                     let reply = decision.take().zip(response.cloned());
-                    let (csms, id, slot) =
-                        (self.csms.clone(), self.id.clone(), self.replies.clone());
-                    Box::new(move |outcome| committed(&csms, &id, &slot, reply, outcome))
+                    let (csms, id, handle) =
+                        (self.csms.clone(), self.id.clone(), self.handle.clone());
+                    Box::new(move |outcome| committed(&csms, &id, &handle, reply, outcome))
                 });
         if committing {
             return;
@@ -834,36 +797,31 @@ impl Logged {
 fn committed(
     csms: &Csms,
     id: &str,
-    slot: &ReplySlot,
+    handle: &Handle<Logged>,
     reply: Option<(Decision, Response)>,
     outcome: Result<(), String>,
 ) {
     match outcome {
         Ok(()) => {
             if let Some((decision, response)) = reply {
-                deliver(
-                    slot,
-                    Box::new(move |m: &mut Logged, now| {
-                        let _ = m.inner.reply(now, decision, response);
-                    }),
-                );
+                // Gone: the connection has ended; nobody waits for the answer any more.
+                let _ = handle.run_detached(move |m, now| {
+                    let _ = m.inner.reply(now, decision, response);
+                });
             }
         }
         Err(error) => {
             csms.counters.errors.fetch_add(1, Ordering::Relaxed);
             eprintln!("{} {id} error: {error}", now_text());
             if let Some((decision, _)) = reply {
-                deliver(
-                    slot,
-                    Box::new(move |m: &mut Logged, now| {
-                        let _ = m.inner.reply_error(
-                            now,
-                            decision,
-                            ErrorCode::InternalError,
-                            "storage failure",
-                        );
-                    }),
-                );
+                let _ = handle.run_detached(move |m, now| {
+                    let _ = m.inner.reply_error(
+                        now,
+                        decision,
+                        ErrorCode::InternalError,
+                        "storage failure",
+                    );
+                });
             }
         }
     }
@@ -880,16 +838,6 @@ impl Machine for Logged {
     fn handle_disconnected(&mut self, now: Now) {
         self.now = Some(now);
         self.inner.handle_disconnected(now);
-        {
-            let mut replies = lock(&self.replies);
-            replies.ended = true;
-            // Dropping the handle ends the cycle of a machine holding its own handle.
-            replies.handle = None;
-            replies.waiting.clear();
-        }
-        if let Some(serial) = self.serial.take() {
-            self.csms.live.remove(&self.id, serial);
-        }
     }
 
     fn handle_message(&mut self, now: Now, text: &str) {
@@ -972,15 +920,22 @@ pub(crate) async fn bind(
     config: ServerConfig,
 ) -> std::io::Result<CsmsServer> {
     let factory = csms.clone();
-    ocpp_io_tokio::bind(addr, config, move |info| {
-        factory.machine(&info.charge_point_id)
-    })
-    .await
+    let server = ocpp_io_tokio::bind_with_handles(
+        addr,
+        config,
+        move |info: &ConnectionInfo, handle: &Handle<Logged>| {
+            factory.machine(&info.charge_point_id, handle)
+        },
+        |_: &ConnectionInfo| -> Box<dyn Persister> { Box::new(NoPersist) },
+    )
+    .await?;
+    csms.live.watch(&server);
+    Ok(server)
 }
 
 /// Takes over a connection the server accepted: its machine does all the work in the
-/// connection's own task (see [`Logged`]); with logging on, a task of its own logs why it
-/// ended.
+/// connection's own task (see [`Logged`]) and the HTTP API finds it in the server's registry;
+/// with logging on, a task of its own logs why it ended.
 pub(crate) fn accept(csms: &Arc<Csms>, connection: Connection<Logged>) {
     let Connection {
         info,
@@ -992,9 +947,7 @@ pub(crate) fn accept(csms: &Arc<Csms>, connection: Connection<Logged>) {
         "{id} connected from {} ({})",
         info.peer, info.security_profile
     ));
-    let own = handle.clone();
-    // Gone: the connection has ended already, and so has its registration.
-    let _ = handle.run_detached(move |m, now| m.attach(own, now));
+    drop(handle);
     if csms.log == LogLevel::Off {
         // Nobody listens: the driver stops producing events.
         return;

@@ -140,9 +140,9 @@ use tokio::time::Instant;
 pub use ocpp_io::trace;
 pub use ocpp_io::{
     Authenticator, Authorization, AwaitError, Awaiting, Backoff, BasicAuthPassword, ClientConfig,
-    ClientSecurity, Command, ConnectError, Connection, ConnectionInfo, Credentials, Disconnect,
-    DriverConfig, DuplicateId, Event, EventHandler, Events, Gone, Handle, NoPersist, PersistError,
-    Persister, SecurityProfile, ServerConfig, ServerSecurity, TlsInfo, Verdict,
+    ClientSecurity, Command, ConnectError, Connection, ConnectionInfo, Connections, Credentials,
+    Disconnect, DriverConfig, DuplicateId, Event, EventHandler, Events, Gone, Handle, NoPersist,
+    PersistError, Persister, SecurityProfile, ServerConfig, ServerSecurity, TlsInfo, Verdict,
 };
 
 /// A server on tokio.

@@ -81,4 +81,6 @@ pub use security::{
     Authenticator, BasicAuthPassword, ClientSecurity, Credentials, SecurityProfile, ServerSecurity,
     TlsInfo, Verdict,
 };
-pub use server::{Connection, ConnectionInfo, DuplicateId, Server, ServerConfig, TlsAcceptor};
+pub use server::{
+    Connection, ConnectionInfo, Connections, DuplicateId, Server, ServerConfig, TlsAcceptor,
+};

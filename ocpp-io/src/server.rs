@@ -234,7 +234,8 @@ struct Shared<M: Machine, R> {
     driver_config: Arc<DriverConfig>,
     factory: Box<MachineFactory<M>>,
     persisters: Box<PersisterFactory>,
-    registry: Mutex<Registry<M>>,
+    /// Shared with every [`Connections`] view.
+    registry: Arc<Mutex<Registry<M>>>,
     connections: mpsc::UnboundedSender<Connection<M>>,
     /// The tasks running (the accept loop, every connection's), see [`Task`].
     tasks: AtomicUsize,
@@ -244,8 +245,62 @@ struct Shared<M: Machine, R> {
 
 impl<M: Machine, R> Shared<M, R> {
     fn registry(&self) -> std::sync::MutexGuard<'_, Registry<M>> {
-        // The lock is never held across a panic-prone call; recover the data regardless.
-        self.registry.lock().unwrap_or_else(PoisonError::into_inner)
+        lock_registry(&self.registry)
+    }
+}
+
+fn lock_registry<M>(registry: &Mutex<Registry<M>>) -> std::sync::MutexGuard<'_, Registry<M>> {
+    // The lock is never held across a panic-prone call; recover the data regardless.
+    registry.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The connected charge points of a [`Server`], as a view that can be cloned and kept apart
+/// from the server (e.g. by an HTTP API that sends calls to stations), so that the
+/// application needs no registry of its own. It reads the server's own registry: a
+/// connection is in it from its registration until it has ended.
+pub struct Connections<M> {
+    registry: Arc<Mutex<Registry<M>>>,
+}
+
+impl<M> Clone for Connections<M> {
+    fn clone(&self) -> Connections<M> {
+        Connections {
+            registry: Arc::clone(&self.registry),
+        }
+    }
+}
+
+impl<M> std::fmt::Debug for Connections<M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connections")
+            .field("connected", &lock_registry(&self.registry).connected.len())
+            .finish()
+    }
+}
+
+impl<M: Send + 'static> Connections<M> {
+    /// The handle of the connection of `charge_point_id`, if it is connected.
+    pub fn get(&self, charge_point_id: &str) -> Option<Handle<M>> {
+        lock_registry(&self.registry)
+            .connected
+            .get(charge_point_id)
+            .filter(|(_, handle)| !handle.is_gone())
+            .map(|(_, handle)| handle.clone())
+    }
+
+    /// The ids of the connected charge points, in order.
+    pub fn ids(&self) -> Vec<String> {
+        lock_registry(&self.registry)
+            .connected
+            .iter()
+            .filter(|(_, (_, handle))| !handle.is_gone())
+            .map(|(id, _)| id.clone())
+            .collect()
+    }
+
+    /// Whether `charge_point_id` is connected.
+    pub fn contains(&self, charge_point_id: &str) -> bool {
+        self.get(charge_point_id).is_some()
     }
 }
 
@@ -385,11 +440,11 @@ where
             config,
             factory: Box::new(factory),
             persisters: Box::new(persisters),
-            registry: Mutex::new(Registry {
+            registry: Arc::new(Mutex::new(Registry {
                 shutting_down: false,
                 next_serial: 0,
                 connected: BTreeMap::new(),
-            }),
+            })),
             connections: connections_tx,
             tasks: AtomicUsize::new(0),
             tasks_ended: AtomicWaker::new(),
@@ -432,6 +487,13 @@ where
     /// The ids of the connected charge points.
     pub fn connected_ids(&self) -> Vec<String> {
         self.shared.registry().connected.keys().cloned().collect()
+    }
+
+    /// A view of the connected charge points that can be kept apart from the server.
+    pub fn connections(&self) -> Connections<M> {
+        Connections {
+            registry: Arc::clone(&self.shared.registry),
+        }
     }
 
     /// Stops accepting, closes every connection with a close frame (1001, "server shutting
