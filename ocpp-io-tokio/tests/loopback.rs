@@ -543,3 +543,27 @@ async fn a_missing_pong_closes_the_connection() {
     })
     .await;
 }
+
+/// `Server::connections` is a view of the server's own registry that outlives borrowing the
+/// server: it finds a connected station's handle (which reaches that connection's machine)
+/// and forgets the station once its connection has ended.
+#[tokio::test]
+async fn the_connections_view_follows_the_registry() {
+    bounded(async {
+        let mut server = server(server_config()).await;
+        let connections = server.connections();
+        assert!(connections.ids().is_empty());
+        let client = ocpp_io_tokio::connect(client_config(server.local_addr(), "CP-1"), endpoint());
+        let mut connection = server.next_connection().await.unwrap();
+        assert_eq!(connections.ids(), ["CP-1"]);
+        assert!(connections.contains("CP-1") && !connections.contains("CP-2"));
+        let handle = connections.get("CP-1").expect("connected");
+        assert_eq!(handle.run(|_, _| 42).await, Ok(42));
+        client.close(1000, "done").await.unwrap();
+        while connection.events.next().await.is_some() {}
+        assert!(connections.get("CP-1").is_none());
+        assert!(connections.ids().is_empty());
+        server.shutdown().await;
+    })
+    .await;
+}
