@@ -172,6 +172,16 @@ pub mod datetime {
 
     /// Writes `value` in UTC as OCPP expects (see the [module docs](self)).
     pub fn format(value: OffsetDateTime) -> String {
+        let mut buffer = Buffer::default();
+        match buffer.write(value) {
+            Some(text) => text.to_owned(),
+            None => format_with_time(value),
+        }
+    }
+
+    /// The `time` crate's formatting of the same text: the reference [`Buffer::write`] is
+    /// tested against, and the writer of years outside 0000-9999, which never occur in OCPP.
+    pub(crate) fn format_with_time(value: OffsetDateTime) -> String {
         let utc = value.to_offset(UtcOffset::UTC);
         let result = if utc.nanosecond() == 0 {
             utc.format(format_description!(
@@ -186,12 +196,61 @@ pub mod datetime {
         result.unwrap_or_else(|_| utc.to_string())
     }
 
+    /// Room for the longest text [`format`] writes by hand, `YYYY-MM-DDThh:mm:ss.mmmZ`: every
+    /// response with a `currentTime` writes one, so it is written on the stack, digit by
+    /// digit, rather than through `time`'s interpreter of format descriptions (a measurable
+    /// share of a Heartbeat's cost).
+    #[derive(Default)]
+    struct Buffer([u8; 24]);
+
+    impl Buffer {
+        /// `value` in UTC as [`format`] writes it, or `None` for a year outside 0000-9999
+        /// (which `time` writes with a sign or more digits).
+        fn write(&mut self, value: OffsetDateTime) -> Option<&str> {
+            let utc = value.to_offset(UtcOffset::UTC);
+            let year = u32::try_from(utc.year()).ok().filter(|y| *y <= 9999)?;
+            let fields = [
+                (year, 4, b'-'),
+                (u32::from(u8::from(utc.month())), 2, b'-'),
+                (u32::from(utc.day()), 2, b'T'),
+                (u32::from(utc.hour()), 2, b':'),
+                (u32::from(utc.minute()), 2, b':'),
+                (u32::from(utc.second()), 2, b'.'),
+                // Milliseconds are cut, not rounded, as `[subsecond digits:3]` does.
+                (utc.nanosecond() / 1_000_000, 3, b'Z'),
+            ];
+            let fraction = utc.nanosecond() != 0;
+            let mut len = 0;
+            for (index, (number, width, separator)) in fields.into_iter().enumerate() {
+                let mut rest = number;
+                for place in (len..len + width).rev() {
+                    self.0[place] = b'0' + (rest % 10) as u8;
+                    rest /= 10;
+                }
+                len += width;
+                let last_whole = index == 5;
+                if last_whole && !fraction {
+                    self.0[len] = b'Z';
+                    len += 1;
+                    break;
+                }
+                self.0[len] = separator;
+                len += 1;
+            }
+            std::str::from_utf8(&self.0[..len]).ok()
+        }
+    }
+
     /// Serializes a required `date-time` field.
     pub fn serialize<S: Serializer>(
         value: &OffsetDateTime,
         serializer: S,
     ) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&format(*value))
+        let mut buffer = Buffer::default();
+        match buffer.write(*value) {
+            Some(text) => serializer.serialize_str(text),
+            None => serializer.serialize_str(&format_with_time(*value)),
+        }
     }
 
     /// Deserializes a required `date-time` field.
@@ -435,6 +494,55 @@ mod tests {
             datetime::format(datetime!(2013-02-01 22:53:32 +02:00)),
             "2013-02-01T20:53:32Z"
         );
+    }
+
+    /// The hand-written formatter is byte for byte the `time` crate's formatting it replaced,
+    /// over the whole range of years `time` holds (those outside 0000-9999 take `time`'s path)
+    /// and every offset, with and without a fraction, sub-millisecond ones included.
+    #[test]
+    fn the_hand_written_date_time_format_is_the_time_crates() {
+        use proptest::prelude::*;
+        use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
+
+        let mut runner = TestRunner::new_with_rng(
+            Config {
+                cases: 30_000,
+                ..Config::default()
+            },
+            TestRng::from_seed(RngAlgorithm::ChaCha, &[7; 32]),
+        );
+        let min = time::PrimitiveDateTime::MIN.assume_utc().unix_timestamp();
+        let max = time::PrimitiveDateTime::MAX.assume_utc().unix_timestamp();
+        let nanos = prop_oneof![
+            Just(0u32),
+            0u32..1_000_000,
+            (0u32..1000).prop_map(|ms| ms * 1_000_000),
+            0u32..1_000_000_000,
+        ];
+        let seconds = prop_oneof![min..=max, 0i64..=253_402_300_799, Just(min), Just(max)];
+        let offset = -86_399i32..=86_399;
+        runner
+            .run(&(seconds, nanos, offset), |(seconds, nanos, offset)| {
+                let offset = time::UtcOffset::from_whole_seconds(offset).unwrap();
+                let utc = time::OffsetDateTime::from_unix_timestamp(seconds)
+                    .unwrap()
+                    .replace_nanosecond(nanos)
+                    .unwrap();
+                // Near the ends of the range not every offset can hold the instant.
+                let Some(value) = utc.checked_to_offset(offset) else {
+                    return Ok(());
+                };
+                let expected = datetime::format_with_time(value);
+                prop_assert_eq!(datetime::format(value), expected.clone());
+                let json = serde_json::to_string(&Stamp {
+                    at: value,
+                    until: None,
+                })
+                .unwrap();
+                prop_assert_eq!(json, format!(r#"{{"at":"{expected}"}}"#));
+                Ok(())
+            })
+            .unwrap();
     }
 
     #[test]
