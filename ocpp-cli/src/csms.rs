@@ -776,9 +776,9 @@ impl Machine for Logged {
                 // the csms's task for it (a channel send and often a switch of worker thread,
                 // a fifth of the server's CPU per Heartbeat).
                 Some(Output::Event(CsEvent::Request {
-                    request: request @ Request::Heartbeat(_),
+                    request,
                     answer: Answer::Sent(_),
-                })) => {
+                })) if matches!(**request, Request::Heartbeat(_)) => {
                     let (_, durable) = self.csms.record_request(&self.id, request, false);
                     debug_assert!(durable.is_none(), "a Heartbeat is not committed");
                     continue;
@@ -845,7 +845,7 @@ pub(crate) async fn serve(csms: Arc<Csms>, connection: Connection<Logged>) {
             Event::Machine(CsEvent::Request { request, answer }) => {
                 // Boxed: its state (the request, the answer, the commit) is over a kilobyte,
                 // and an idle connection's task would otherwise keep room for it.
-                Box::pin(answer_request(&csms, &id, &handle, request, answer)).await;
+                Box::pin(answer_request(&csms, &id, &handle, *request, answer)).await;
             }
             Event::Machine(CsEvent::NotAccepted { request, .. }) => {
                 csms.summary(format_args!(

@@ -597,10 +597,9 @@ fn cache(version: Version) -> &'static VersionCache {
 }
 
 fn lookup(version: Version, cache: &VersionCache, action: &str) -> Result<usize, ValidationError> {
-    cache
-        .names
-        .binary_search(&action)
-        .map_err(|_| ValidationError::UnknownAction {
+    schemas::index(version, action)
+        .filter(|index| *index < cache.names.len())
+        .ok_or_else(|| ValidationError::UnknownAction {
             version,
             action: action.to_owned(),
         })

@@ -3314,7 +3314,7 @@ impl Machine for ChargePoint {
     }
 
     fn poll_output(&mut self) -> Option<Output<Event>> {
-        self.outputs.pop_front()
+        crate::machine::next_output(&mut self.outputs)
     }
 
     fn poll_timeout(&self) -> Option<Monotonic> {
