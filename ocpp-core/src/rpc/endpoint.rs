@@ -6,9 +6,7 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 
-use super::frame::{
-    Call, CallError, CallResult, Frame, FrameError, FrameErrorKind, MAX_MESSAGE_ID_LEN,
-};
+use super::frame::{Call, CallError, Frame, FrameError, FrameErrorKind, MAX_MESSAGE_ID_LEN};
 use super::ids::IdGenerator;
 use crate::message::{OcppRequest, OcppResponse};
 use crate::schemas::{self, PayloadKind};
@@ -562,11 +560,7 @@ impl Endpoint {
                 description,
             });
         }
-        let text = Frame::CallResult(CallResult {
-            id: id.to_owned(),
-            payload,
-        })
-        .to_text();
+        let text = Frame::call_result_text(id, &payload);
         if text.len() > self.config.max_message_size {
             self.send_error(
                 id,

@@ -258,7 +258,13 @@ impl Frame {
 
     /// The text of a CALL frame, built from its parts without assembling a [`Frame`].
     pub fn call_text(id: &str, action: &str, payload: &Value) -> String {
-        serde_json::to_string(&(2, id, action, payload)).unwrap_or_else(unreachable_serialisation)
+        frame_text(&(2, id, action, payload))
+    }
+
+    /// The text of a CALLRESULT answering `id` with `payload`, written straight from the
+    /// borrowed parts (an answer need not copy its id into a [`Frame`] first).
+    pub fn call_result_text(id: &str, payload: &Value) -> String {
+        frame_text(&(3, id, payload))
     }
 
     /// The frame as WebSocket text.
@@ -266,7 +272,9 @@ impl Frame {
         // Serialising a `Value` tree to a string cannot fail (keys are strings, no I/O).
         let result = match self {
             Frame::Call(call) => return Frame::call_text(&call.id, &call.action, &call.payload),
-            Frame::CallResult(result) => serde_json::to_string(&(3, &result.id, &result.payload)),
+            Frame::CallResult(result) => {
+                return Frame::call_result_text(&result.id, &result.payload);
+            }
             Frame::CallError(error) => serde_json::to_string(&(
                 4,
                 &error.id,
@@ -276,6 +284,17 @@ impl Frame {
             )),
         };
         result.unwrap_or_else(unreachable_serialisation)
+    }
+}
+
+/// Writes a frame's JSON array into a buffer sized for a typical frame up front, which saves
+/// the string's regrowth on every frame (OCPP frames are mostly under 256 bytes).
+fn frame_text(frame: &impl serde::Serialize) -> String {
+    let mut text = Vec::with_capacity(256);
+    match serde_json::to_writer(&mut text, frame) {
+        // serde_json writes UTF-8 only.
+        Ok(()) => String::from_utf8(text).unwrap_or_default(),
+        Err(error) => unreachable_serialisation(error),
     }
 }
 
