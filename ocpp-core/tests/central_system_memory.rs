@@ -91,6 +91,9 @@ fn an_idle_booted_central_system_holds_little_heap() {
     // Every queued output is this large; a queue's least capacity is four of them.
     let output = std::mem::size_of::<Output<Event>>();
     assert!(output <= 128, "Output<central_system::Event> is {output} B");
+    // The same for the Charge Point, of which the load tool and the simulator run many.
+    let output = std::mem::size_of::<Output<ocpp_core::charge_point::Event>>();
+    assert!(output <= 112, "Output<charge_point::Event> is {output} B");
     assert!(
         per_station <= HEAP_BOUND,
         "an idle station holds {per_station} B of heap, more than {HEAP_BOUND} B"

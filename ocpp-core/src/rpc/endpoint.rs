@@ -138,8 +138,9 @@ pub enum CallFailure {
     Timeout,
     /// The connection closed before the answer came.
     Disconnected,
-    /// The peer answered with a CALLERROR.
-    CallError(CallError),
+    /// The peer answered with a CALLERROR (boxed: it is the largest failure, and every event
+    /// that may carry a failure would be as large).
+    CallError(Box<CallError>),
     /// The peer answered with a CALLRESULT whose payload breaks the action's response schema.
     InvalidResponse {
         /// The error code the violation maps to (for logs; nothing is sent back).
@@ -608,7 +609,7 @@ impl Endpoint {
             }
             Ok(Frame::CallError(error)) => {
                 let id = error.id.clone();
-                self.handle_answer(now, &id, Err(CallFailure::CallError(error)));
+                self.handle_answer(now, &id, Err(CallFailure::CallError(Box::new(error))));
             }
             Err(error) => self.handle_bad_frame(now, error),
         }
