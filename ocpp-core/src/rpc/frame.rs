@@ -188,35 +188,42 @@ impl Frame {
         // The id is read before anything else is checked, so that every later error can be
         // answered with it.
         let raw_id = items.next();
-        let id = match &raw_id {
-            Some(Value::String(id)) if id.chars().count() <= MAX_MESSAGE_ID_LEN => Some(id.clone()),
-            _ => None,
-        };
-        let fail = |kind| FrameError {
+        // The id an error carries: copied only when there is an error.
+        let error = |kind, id: Option<&String>| FrameError {
             kind,
             message_type: Some(number),
-            id: id.clone(),
+            id: id.cloned(),
+        };
+        let readable_id = match &raw_id {
+            Some(Value::String(id)) if id.chars().count() <= MAX_MESSAGE_ID_LEN => Some(id),
+            _ => None,
         };
         let Some(message_type) = MessageType::from_number(number) else {
-            return Err(fail(FrameErrorKind::UnknownMessageType(number)));
+            return Err(error(
+                FrameErrorKind::UnknownMessageType(number),
+                readable_id,
+            ));
         };
         let found = 1 + usize::from(raw_id.is_some()) + items.len();
         if found != message_type.arity() {
-            return Err(fail(FrameErrorKind::WrongLength {
+            let kind = FrameErrorKind::WrongLength {
                 expected: message_type.arity(),
                 found,
-            }));
+            };
+            return Err(error(kind, readable_id));
         }
+        // An id too long or not a string is not readable: those errors carry none.
         let id = match raw_id {
             Some(Value::String(id)) => {
                 let length = id.chars().count();
                 if length > MAX_MESSAGE_ID_LEN {
-                    return Err(fail(FrameErrorKind::IdTooLong(length)));
+                    return Err(error(FrameErrorKind::IdTooLong(length), None));
                 }
                 id
             }
-            _ => return Err(fail(FrameErrorKind::IdNotString)),
+            _ => return Err(error(FrameErrorKind::IdNotString, None)),
         };
+        let fail = |kind| error(kind, Some(&id));
         // Arity was checked above, so each `next` below yields an element.
         let mut next = || items.next().unwrap_or(Value::Null);
         match message_type {
