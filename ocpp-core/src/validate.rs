@@ -659,8 +659,9 @@ fn compile(version: Version, action: &'static str, kind: PayloadKind) -> Compile
 /// that RFC 3339 section 5.6 allows "for readability", but JSON Schema's `date-time` is the
 /// `date-time` production, which has a `T` (or `t`) at offset 10 after `YYYY-MM-DD`.
 fn is_rfc3339_date_time(text: &str) -> bool {
+    use crate::primitives::datetime;
     matches!(text.as_bytes().get(10), Some(b'T' | b't'))
-        && crate::primitives::datetime::parse(text).is_ok()
+        && (datetime::is_plain_utc(text) || datetime::parse(text).is_ok())
 }
 
 fn parse_schema(
