@@ -546,21 +546,26 @@ mod tests {
         );
     }
 
+    /// A runner of 30,000 cases from a fixed seed: the same cases on every run.
+    fn seeded_runner(seed: u8) -> proptest::test_runner::TestRunner {
+        use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
+        TestRunner::new_with_rng(
+            Config {
+                cases: 30_000,
+                ..Config::default()
+            },
+            TestRng::from_seed(RngAlgorithm::ChaCha, &[seed; 32]),
+        )
+    }
+
     /// The hand-written formatter is byte for byte the `time` crate's formatting it replaced,
     /// over the whole range of years `time` holds (those outside 0000-9999 take `time`'s path)
     /// and every offset, with and without a fraction, sub-millisecond ones included.
     #[test]
     fn the_hand_written_date_time_format_is_the_time_crates() {
         use proptest::prelude::*;
-        use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 
-        let mut runner = TestRunner::new_with_rng(
-            Config {
-                cases: 30_000,
-                ..Config::default()
-            },
-            TestRng::from_seed(RngAlgorithm::ChaCha, &[7; 32]),
-        );
+        let mut runner = seeded_runner(7);
         let min = time::PrimitiveDateTime::MIN.assume_utc().unix_timestamp();
         let max = time::PrimitiveDateTime::MAX.assume_utc().unix_timestamp();
         let nanos = prop_oneof![
@@ -601,15 +606,8 @@ mod tests {
     #[test]
     fn plain_utc_date_times_are_ones_the_parser_accepts() {
         use proptest::prelude::*;
-        use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 
-        let mut runner = TestRunner::new_with_rng(
-            Config {
-                cases: 30_000,
-                ..Config::default()
-            },
-            TestRng::from_seed(RngAlgorithm::ChaCha, &[11; 32]),
-        );
+        let mut runner = seeded_runner(11);
         let fields = (
             prop_oneof![0u32..=9999, Just(1900), Just(2000), Just(2024), Just(2100)],
             0u32..=13,
