@@ -116,9 +116,9 @@ async fn data_transfer_decision(
 ) -> central_system::Decision {
     first(events, "a DataTransfer to decide", |e| match e {
         central_system::Event::Request {
-            request: Request::DataTransfer(_),
+            request,
             answer: Answer::Decide(decision),
-        } => Some(decision.clone()),
+        } if matches!(**request, Request::DataTransfer(_)) => Some(decision.clone()),
         _ => None,
     })
     .await
@@ -181,10 +181,11 @@ async fn scenario<R: Runtime>(
     let triggered = bounded("TriggerMessage", cs.call(trigger)).await.unwrap();
     assert_eq!(triggered.status, TriggerMessageStatus::Accepted);
     first(&mut cs_events, "the triggered Heartbeat", |e| match e {
-        central_system::Event::Request {
-            request: Request::Heartbeat(_),
-            ..
-        } => Some(()),
+        central_system::Event::Request { request, .. }
+            if matches!(**request, Request::Heartbeat(_)) =>
+        {
+            Some(())
+        }
         _ => None,
     })
     .await;

@@ -87,7 +87,7 @@ impl Peer {
                         return done.response::<T>().expect("a typed answer");
                     }
                     Event::Machine(central_system::Event::Request { request, .. }) => {
-                        unseen.push(request);
+                        unseen.push(*request);
                     }
                     _ => {}
                 }

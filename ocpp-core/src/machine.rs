@@ -14,6 +14,8 @@
 //! ([`crate::trace::Recorder`]) sends its commands as data instead, so that they can be
 //! written down and replayed.
 
+use std::collections::VecDeque;
+
 use crate::persist::StoreOp;
 use crate::rpc::{self, Endpoint};
 use crate::time::{Monotonic, Now};
@@ -40,6 +42,17 @@ pub struct Close {
     pub code: u16,
     /// A short reason for logs and for the peer (at most 123 bytes fit a close frame).
     pub reason: String,
+}
+
+/// Takes the next output off a machine's queue. Once the queue is drained (the driver saw
+/// `None`) it gives its memory back: a queue keeps the capacity of its busiest moment, four
+/// outputs at least, and a server holds one such queue per machine per idle connection.
+pub(crate) fn next_output<T>(queue: &mut VecDeque<T>) -> Option<T> {
+    let next = queue.pop_front();
+    if next.is_none() && queue.capacity() != 0 {
+        *queue = VecDeque::new();
+    }
+    next
 }
 
 /// A sans-IO state machine of one side of one OCPP-J connection. See the [module docs](self)

@@ -170,8 +170,65 @@ pub mod datetime {
         }
     }
 
+    /// Whether `text` is `YYYY-MM-DDThh:mm:ssZ` or `YYYY-MM-DDThh:mm:ss.f…Z` (1 to 9 digits of
+    /// fraction) with a date of the calendar and a time of the day: what this crate writes and
+    /// most peers send. Every such text [`parse`]s (a test holds it to that), so the schemas'
+    /// `date-time` check can accept it without running the parser; `false` says nothing.
+    pub(crate) fn is_plain_utc(text: &str) -> bool {
+        let b = text.as_bytes();
+        let end = b.len().saturating_sub(1);
+        let fraction_ok = match b.len() {
+            20 => true,
+            22..=30 => b[19] == b'.' && b[20..end].iter().all(u8::is_ascii_digit),
+            _ => false,
+        };
+        if !fraction_ok || b[end] != b'Z' {
+            return false;
+        }
+        let number = |at: usize, len: usize| {
+            b[at..at + len].iter().try_fold(0u32, |n, d| {
+                d.is_ascii_digit().then(|| n * 10 + u32::from(d - b'0'))
+            })
+        };
+        let punctuation = [(4, b'-'), (7, b'-'), (10, b'T'), (13, b':'), (16, b':')];
+        if punctuation.iter().any(|(at, c)| b[*at] != *c) {
+            return false;
+        }
+        let fields = (
+            number(0, 4),
+            number(5, 2),
+            number(8, 2),
+            number(11, 2),
+            number(14, 2),
+            number(17, 2),
+        );
+        let (Some(year), Some(month), Some(day), Some(hour), Some(minute), Some(second)) = fields
+        else {
+            return false;
+        };
+        let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+        let days = match month {
+            1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+            4 | 6 | 9 | 11 => 30,
+            2 if leap => 29,
+            2 => 28,
+            _ => return false,
+        };
+        (1..=days).contains(&day) && hour < 24 && minute < 60 && second < 60
+    }
+
     /// Writes `value` in UTC as OCPP expects (see the [module docs](self)).
     pub fn format(value: OffsetDateTime) -> String {
+        let mut buffer = Buffer::default();
+        match buffer.write(value) {
+            Some(text) => text.to_owned(),
+            None => format_with_time(value),
+        }
+    }
+
+    /// The `time` crate's formatting of the same text: the reference [`Buffer::write`] is
+    /// tested against, and the writer of years outside 0000-9999, which never occur in OCPP.
+    pub(crate) fn format_with_time(value: OffsetDateTime) -> String {
         let utc = value.to_offset(UtcOffset::UTC);
         let result = if utc.nanosecond() == 0 {
             utc.format(format_description!(
@@ -186,12 +243,64 @@ pub mod datetime {
         result.unwrap_or_else(|_| utc.to_string())
     }
 
+    /// Room for the longest text [`format`] writes by hand, `YYYY-MM-DDThh:mm:ss.mmmZ`: every
+    /// response with a `currentTime` writes one, so it is written on the stack, digit by
+    /// digit, rather than through `time`'s interpreter of format descriptions (a measurable
+    /// share of a Heartbeat's cost).
+    #[derive(Default)]
+    struct Buffer([u8; 24]);
+
+    impl Buffer {
+        /// `value` in UTC as [`format`] writes it, or `None` for a year outside 0000-9999
+        /// (which `time` writes with a sign or more digits).
+        fn write(&mut self, value: OffsetDateTime) -> Option<&str> {
+            let utc = value.to_offset(UtcOffset::UTC);
+            // Each of `year()`, `month()`, `day()` would work the calendar date out again.
+            let (year, month, day) = utc.to_calendar_date();
+            let (hour, minute, second, nanosecond) = utc.to_hms_nano();
+            let year = u32::try_from(year).ok().filter(|y| *y <= 9999)?;
+            let fields = [
+                (year, 4, b'-'),
+                (u32::from(u8::from(month)), 2, b'-'),
+                (u32::from(day), 2, b'T'),
+                (u32::from(hour), 2, b':'),
+                (u32::from(minute), 2, b':'),
+                (u32::from(second), 2, b'.'),
+                // Milliseconds are cut, not rounded, as `[subsecond digits:3]` does.
+                (nanosecond / 1_000_000, 3, b'Z'),
+            ];
+            let fraction = nanosecond != 0;
+            let mut len = 0;
+            for (index, (number, width, separator)) in fields.into_iter().enumerate() {
+                let mut rest = number;
+                for place in (len..len + width).rev() {
+                    self.0[place] = b'0' + (rest % 10) as u8;
+                    rest /= 10;
+                }
+                len += width;
+                let last_whole = index == 5;
+                if last_whole && !fraction {
+                    self.0[len] = b'Z';
+                    len += 1;
+                    break;
+                }
+                self.0[len] = separator;
+                len += 1;
+            }
+            std::str::from_utf8(&self.0[..len]).ok()
+        }
+    }
+
     /// Serializes a required `date-time` field.
     pub fn serialize<S: Serializer>(
         value: &OffsetDateTime,
         serializer: S,
     ) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&format(*value))
+        let mut buffer = Buffer::default();
+        match buffer.write(*value) {
+            Some(text) => serializer.serialize_str(text),
+            None => serializer.serialize_str(&format_with_time(*value)),
+        }
     }
 
     /// Deserializes a required `date-time` field.
@@ -435,6 +544,110 @@ mod tests {
             datetime::format(datetime!(2013-02-01 22:53:32 +02:00)),
             "2013-02-01T20:53:32Z"
         );
+    }
+
+    /// A runner of 30,000 cases from a fixed seed: the same cases on every run.
+    fn seeded_runner(seed: u8) -> proptest::test_runner::TestRunner {
+        use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
+        TestRunner::new_with_rng(
+            Config {
+                cases: 30_000,
+                ..Config::default()
+            },
+            TestRng::from_seed(RngAlgorithm::ChaCha, &[seed; 32]),
+        )
+    }
+
+    /// The hand-written formatter is byte for byte the `time` crate's formatting it replaced,
+    /// over the whole range of years `time` holds (those outside 0000-9999 take `time`'s path)
+    /// and every offset, with and without a fraction, sub-millisecond ones included.
+    #[test]
+    fn the_hand_written_date_time_format_is_the_time_crates() {
+        use proptest::prelude::*;
+
+        let mut runner = seeded_runner(7);
+        let min = time::PrimitiveDateTime::MIN.assume_utc().unix_timestamp();
+        let max = time::PrimitiveDateTime::MAX.assume_utc().unix_timestamp();
+        let nanos = prop_oneof![
+            Just(0u32),
+            0u32..1_000_000,
+            (0u32..1000).prop_map(|ms| ms * 1_000_000),
+            0u32..1_000_000_000,
+        ];
+        let seconds = prop_oneof![min..=max, 0i64..=253_402_300_799, Just(min), Just(max)];
+        let offset = -86_399i32..=86_399;
+        runner
+            .run(&(seconds, nanos, offset), |(seconds, nanos, offset)| {
+                let offset = time::UtcOffset::from_whole_seconds(offset).unwrap();
+                let utc = time::OffsetDateTime::from_unix_timestamp(seconds)
+                    .unwrap()
+                    .replace_nanosecond(nanos)
+                    .unwrap();
+                // Near the ends of the range not every offset can hold the instant.
+                let Some(value) = utc.checked_to_offset(offset) else {
+                    return Ok(());
+                };
+                let expected = datetime::format_with_time(value);
+                prop_assert_eq!(datetime::format(value), expected.clone());
+                let json = serde_json::to_string(&Stamp {
+                    at: value,
+                    until: None,
+                })
+                .unwrap();
+                prop_assert_eq!(json, format!(r#"{{"at":"{expected}"}}"#));
+                Ok(())
+            })
+            .unwrap();
+    }
+
+    /// The shortcut of the schemas' `date-time` check accepts only what the parser accepts
+    /// (it may leave more to the parser), over texts of its shape with fields in and out of
+    /// range and single characters changed; and it does take the texts this crate writes.
+    #[test]
+    fn plain_utc_date_times_are_ones_the_parser_accepts() {
+        use proptest::prelude::*;
+
+        let mut runner = seeded_runner(11);
+        let fields = (
+            prop_oneof![0u32..=9999, Just(1900), Just(2000), Just(2024), Just(2100)],
+            0u32..=13,
+            0u32..=32,
+            0u32..=25,
+            0u32..=61,
+            0u32..=61,
+            proptest::option::of("[0-9]{1,10}"),
+            prop_oneof![Just("Z"), Just("z"), Just("+01:00"), Just("")],
+        );
+        let mutation = proptest::option::of((0usize..32, "[-0-9:.TZtz +]"));
+        runner
+            .run(
+                &(fields, mutation),
+                |((y, mo, d, h, mi, s, fraction, end), mutation)| {
+                    let fraction = fraction.map(|f| format!(".{f}")).unwrap_or_default();
+                    let mut text =
+                        format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}{fraction}{end}");
+                    if let Some((at, with)) = mutation
+                        && at < text.len()
+                    {
+                        text.replace_range(at..=at, &with);
+                    }
+                    if datetime::is_plain_utc(&text) {
+                        prop_assert!(datetime::parse(&text).is_ok(), "{}", text);
+                    }
+                    Ok(())
+                },
+            )
+            .unwrap();
+        for value in [
+            datetime!(2013-02-01 20:53:32.486 UTC),
+            datetime!(2024-02-29 23:59:59 UTC),
+            datetime!(0000-01-01 00:00:00.001 UTC),
+        ] {
+            assert!(datetime::is_plain_utc(&datetime::format(value)));
+        }
+        assert!(datetime::is_plain_utc("2024-05-01T10:00:00.123456789Z"));
+        assert!(!datetime::is_plain_utc("2023-02-29T10:00:00Z"));
+        assert!(!datetime::is_plain_utc("2024-05-01T10:00:60Z"));
     }
 
     #[test]

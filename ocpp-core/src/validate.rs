@@ -597,10 +597,9 @@ fn cache(version: Version) -> &'static VersionCache {
 }
 
 fn lookup(version: Version, cache: &VersionCache, action: &str) -> Result<usize, ValidationError> {
-    cache
-        .names
-        .binary_search(&action)
-        .map_err(|_| ValidationError::UnknownAction {
+    schemas::index(version, action)
+        .filter(|index| *index < cache.names.len())
+        .ok_or_else(|| ValidationError::UnknownAction {
             version,
             action: action.to_owned(),
         })
@@ -660,8 +659,9 @@ fn compile(version: Version, action: &'static str, kind: PayloadKind) -> Compile
 /// that RFC 3339 section 5.6 allows "for readability", but JSON Schema's `date-time` is the
 /// `date-time` production, which has a `T` (or `t`) at offset 10 after `YYYY-MM-DD`.
 fn is_rfc3339_date_time(text: &str) -> bool {
+    use crate::primitives::datetime;
     matches!(text.as_bytes().get(10), Some(b'T' | b't'))
-        && crate::primitives::datetime::parse(text).is_ok()
+        && (datetime::is_plain_utc(text) || datetime::parse(text).is_ok())
 }
 
 fn parse_schema(

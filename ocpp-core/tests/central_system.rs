@@ -89,7 +89,7 @@ fn decisions(events: &[Event]) -> Vec<(Request, Decision)> {
             Event::Request {
                 request,
                 answer: Answer::Decide(decision),
-            } => Some((request.clone(), decision.clone())),
+            } => Some((request.as_ref().clone(), decision.clone())),
             _ => None,
         })
         .collect()
@@ -215,7 +215,7 @@ impl Pair {
             .iter()
             .filter_map(|event| match event {
                 Event::Request { request, answer } if request.action() == action => {
-                    Some((request, answer))
+                    Some((request.as_ref(), answer))
                 }
                 _ => None,
             })
@@ -650,9 +650,9 @@ fn calls_before_acceptance_get_security_error() {
     assert!(world.take_events().iter().any(|e| matches!(
         e,
         Event::NotAccepted {
-            request: Request::Heartbeat(_),
+            request,
             registration: Registration::Unknown
-        }
+        } if matches!(**request, Request::Heartbeat(_))
     )));
     assert_eq!(world.cs.last_heartbeat(), None);
 
@@ -721,7 +721,7 @@ fn notifications_are_acknowledged_and_reported() {
             let [Event::Request { request, answer }] = events.as_slice() else {
                 panic!("{action}: {events:?}");
             };
-            assert_eq!(request, &expected);
+            assert_eq!(**request, expected);
             let Answer::Sent(response) = answer else {
                 panic!("{action} was not answered automatically");
             };

@@ -108,16 +108,17 @@ fn meter_values(
     transaction: i32,
     context: ReadingContext,
 ) -> Option<MeterValuesRequest> {
-    match event {
-        central_system::Event::Request {
-            request: Request::MeterValues(values),
-            ..
-        } if values.transaction_id == Some(transaction)
-            && values
-                .meter_value
-                .iter()
-                .flat_map(|m| &m.sampled_value)
-                .any(|v| v.context == Some(context)) =>
+    let central_system::Event::Request { request, .. } = event else {
+        return None;
+    };
+    match request.as_ref() {
+        Request::MeterValues(values)
+            if values.transaction_id == Some(transaction)
+                && values
+                    .meter_value
+                    .iter()
+                    .flat_map(|m| &m.sampled_value)
+                    .any(|v| v.context == Some(context)) =>
         {
             Some(values.clone())
         }
@@ -134,10 +135,14 @@ async fn reported(
 ) {
     let what = format!("connector {connector} reported {status:?}");
     next(cs_events, &what, |e| match e {
-        central_system::Event::Request {
-            request: Request::StatusNotification(notification),
-            ..
-        } if notification.connector_id == connector && notification.status == status => Some(()),
+        central_system::Event::Request { request, .. } => match request.as_ref() {
+            Request::StatusNotification(notification)
+                if notification.connector_id == connector && notification.status == status =>
+            {
+                Some(())
+            }
+            _ => None,
+        },
         _ => None,
     })
     .await;
@@ -415,10 +420,11 @@ async fn full_session(
     .await;
     assert_eq!(trigger.status, TriggerMessageStatus::Accepted);
     next(cs_events, "the triggered heartbeat", |e| match e {
-        central_system::Event::Request {
-            request: Request::Heartbeat(_),
-            ..
-        } => Some(()),
+        central_system::Event::Request { request, .. }
+            if matches!(**request, Request::Heartbeat(_)) =>
+        {
+            Some(())
+        }
         _ => None,
     })
     .await;

@@ -2,6 +2,7 @@
 
 use std::any::Any;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use time::OffsetDateTime;
@@ -134,8 +135,9 @@ pub enum Event {
     Disconnected,
     /// The Charge Point sent a request, and was allowed to.
     Request {
-        /// The request, decoded.
-        request: Request,
+        /// The request, decoded. Boxed: every output of the machine is as large as its
+        /// largest event, and requests are the largest.
+        request: Box<Request>,
         /// The answer sent, or the decision to make.
         answer: Answer,
     },
@@ -152,8 +154,8 @@ pub enum Event {
     /// The Charge Point sent a request before being accepted; it was answered with CallError
     /// `SecurityError` (OCPP-J 1.6 errata 3.10).
     NotAccepted {
-        /// The request.
-        request: Request,
+        /// The request (boxed, as in [`Event::Request`]).
+        request: Box<Request>,
         /// The registration at that moment.
         registration: Registration,
     },
@@ -230,7 +232,7 @@ pub struct CentralSystem {
     /// Incremented on every connection; part of every [`Decision`].
     connection: u64,
     registration: Registration,
-    boot: Option<BootNotificationRequest>,
+    boot: Option<Box<BootNotificationRequest>>,
     last_heartbeat: Option<OffsetDateTime>,
     last_message: Option<OffsetDateTime>,
     connectors: BTreeMap<i32, StatusNotificationRequest>,
@@ -259,12 +261,18 @@ impl CentralSystem {
     pub fn new(config: CentralSystemConfig, ids: Box<dyn IdGenerator>) -> CentralSystem {
         let mut rpc = config.rpc.clone();
         rpc.version = Version::V16;
-        rpc.accepted_actions = AcceptedActions::only(
-            Action::ALL
-                .iter()
-                .filter(|action| action.sender() != Sender::CentralSystem)
-                .map(|action| action.as_str()),
-        );
+        // The same for every connection: built once, shared.
+        static ACCEPTED: OnceLock<AcceptedActions> = OnceLock::new();
+        rpc.accepted_actions = ACCEPTED
+            .get_or_init(|| {
+                AcceptedActions::only(
+                    Action::ALL
+                        .iter()
+                        .filter(|action| action.sender() != Sender::CentralSystem)
+                        .map(|action| action.as_str()),
+                )
+            })
+            .clone();
         CentralSystem {
             endpoint: Endpoint::new(rpc, ids),
             connected: false,
@@ -300,7 +308,7 @@ impl CentralSystem {
 
     /// What the Charge Point said about itself in its last BootNotification, if any.
     pub fn boot_notification(&self) -> Option<&BootNotificationRequest> {
-        self.boot.as_ref()
+        self.boot.as_deref()
     }
 
     /// When (the caller's wall clock) the last Heartbeat came.
@@ -579,13 +587,13 @@ impl CentralSystem {
                 None,
             );
             self.outputs.push_back(Output::Event(Event::NotAccepted {
-                request,
+                request: Box::new(request),
                 registration: self.registration,
             }));
             return;
         }
         match &request {
-            Request::BootNotification(boot) => self.boot = Some(boot.clone()),
+            Request::BootNotification(boot) => self.boot = Some(Box::new(boot.clone())),
             Request::Heartbeat(_) => self.last_heartbeat = Some(now.wall),
             Request::StatusNotification(status) => {
                 self.connectors.insert(status.connector_id, status.clone());
@@ -619,8 +627,10 @@ impl CentralSystem {
             Answer::Sent(response) => Some(response.clone()),
             Answer::Decide(_) => None,
         };
-        self.outputs
-            .push_back(Output::Event(Event::Request { request, answer }));
+        self.outputs.push_back(Output::Event(Event::Request {
+            request: Box::new(request),
+            answer,
+        }));
         if let Some(response) = sent {
             self.answered(&response);
         }
@@ -794,7 +804,7 @@ impl Machine for CentralSystem {
     }
 
     fn poll_output(&mut self) -> Option<Output<Event>> {
-        self.outputs.pop_front()
+        crate::machine::next_output(&mut self.outputs)
     }
 
     fn poll_timeout(&self) -> Option<Monotonic> {

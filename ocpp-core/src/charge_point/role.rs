@@ -291,8 +291,9 @@ pub enum Event {
         connector: Option<u32>,
         /// The id tag to start with.
         id_tag: String,
-        /// A TxProfile for the transaction, if the Central System sent one.
-        charging_profile: Option<ChargingProfile>,
+        /// A TxProfile for the transaction, if the Central System sent one (boxed: rare and
+        /// large, and every output of the machine would be as large).
+        charging_profile: Option<Box<ChargingProfile>>,
         /// Authorize the id tag before starting (section 5.11).
         authorize_first: bool,
     },
@@ -2701,7 +2702,7 @@ impl ChargePoint {
                             decision,
                             connector,
                             id_tag: request.id_tag,
-                            charging_profile: request.charging_profile,
+                            charging_profile: request.charging_profile.map(Box::new),
                             authorize_first: self.configuration.authorize_remote_tx_requests(),
                         }));
                 }
@@ -3314,7 +3315,7 @@ impl Machine for ChargePoint {
     }
 
     fn poll_output(&mut self) -> Option<Output<Event>> {
-        self.outputs.pop_front()
+        crate::machine::next_output(&mut self.outputs)
     }
 
     fn poll_timeout(&self) -> Option<Monotonic> {

@@ -1,13 +1,12 @@
 //! The sans-IO OCPP-J endpoint; see [`Endpoint`] for what it does and how it is driven.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Map, Value};
 
-use super::frame::{
-    Call, CallError, CallResult, Frame, FrameError, FrameErrorKind, MAX_MESSAGE_ID_LEN,
-};
+use super::frame::{Call, CallError, Frame, FrameError, FrameErrorKind, MAX_MESSAGE_ID_LEN};
 use super::ids::IdGenerator;
 use crate::message::{OcppRequest, OcppResponse};
 use crate::schemas::{self, PayloadKind};
@@ -37,14 +36,15 @@ pub enum AcceptedActions {
     /// Every action of the version.
     #[default]
     All,
-    /// Only these action names.
-    Only(BTreeSet<String>),
+    /// Only these action names. Shared: a server's connections of one role accept the same
+    /// actions, and each would otherwise hold its own copy of the set.
+    Only(Arc<BTreeSet<String>>),
 }
 
 impl AcceptedActions {
     /// Only the given actions.
     pub fn only<'a>(actions: impl IntoIterator<Item = &'a str>) -> AcceptedActions {
-        AcceptedActions::Only(actions.into_iter().map(str::to_owned).collect())
+        AcceptedActions::Only(Arc::new(actions.into_iter().map(str::to_owned).collect()))
     }
 
     fn accepts(&self, action: &str) -> bool {
@@ -138,8 +138,9 @@ pub enum CallFailure {
     Timeout,
     /// The connection closed before the answer came.
     Disconnected,
-    /// The peer answered with a CALLERROR.
-    CallError(CallError),
+    /// The peer answered with a CALLERROR (boxed: it is the largest failure, and every event
+    /// that may carry a failure would be as large).
+    CallError(Box<CallError>),
     /// The peer answered with a CALLRESULT whose payload breaks the action's response schema.
     InvalidResponse {
         /// The error code the violation maps to (for logs; nothing is sent back).
@@ -329,7 +330,9 @@ pub struct Endpoint {
     in_flight: Option<InFlight>,
     queue: VecDeque<Outgoing>,
     /// Ids of the peer's CALLs handed to the role layer and not answered yet, with their action.
-    incoming: BTreeMap<String, String>,
+    /// Emptied, it is replaced by a new map: an emptied B-tree keeps its node (half a KiB),
+    /// which every idle connection would hold.
+    incoming: BTreeMap<String, &'static str>,
     outputs: VecDeque<Output>,
     next_handle: u64,
 }
@@ -416,7 +419,16 @@ impl Endpoint {
 
     /// The next output, in the order outputs must be applied.
     pub fn poll_output(&mut self) -> Option<Output> {
-        self.outputs.pop_front()
+        crate::machine::next_output(&mut self.outputs)
+    }
+
+    /// Takes the peer's CALL `id` off the calls awaiting an answer; its action, if it was one.
+    fn take_incoming(&mut self, id: &str) -> Option<&'static str> {
+        let action = self.incoming.remove(id);
+        if self.incoming.is_empty() {
+            self.incoming = BTreeMap::new();
+        }
+        action
     }
 
     /// Calls `action` on the peer. The frame is sent at once if no other call is in flight,
@@ -530,12 +542,12 @@ impl Endpoint {
 
     /// Answers the peer's CALL `id` with a CALLRESULT carrying `payload`.
     pub fn respond(&mut self, _now: Now, id: &str, payload: Value) -> Result<(), RespondError> {
-        let Some(action) = self.incoming.remove(id) else {
+        let Some(action) = self.take_incoming(id) else {
             return Err(RespondError::UnknownCall(id.to_owned()));
         };
         let version = self.config.version;
         if self.config.validate_sent
-            && let Err(e) = validate::validate(version, &action, PayloadKind::Response, &payload)
+            && let Err(e) = validate::validate(version, action, PayloadKind::Response, &payload)
         {
             let description = e.description();
             self.send_error(
@@ -545,15 +557,11 @@ impl Endpoint {
                 None,
             );
             return Err(RespondError::InvalidPayload {
-                action,
+                action: action.to_owned(),
                 description,
             });
         }
-        let text = Frame::CallResult(CallResult {
-            id: id.to_owned(),
-            payload,
-        })
-        .to_text();
+        let text = Frame::call_result_text(id, &payload);
         if text.len() > self.config.max_message_size {
             self.send_error(
                 id,
@@ -562,7 +570,7 @@ impl Endpoint {
                 None,
             );
             return Err(RespondError::TooLarge {
-                action,
+                action: action.to_owned(),
                 size: text.len(),
                 limit: self.config.max_message_size,
             });
@@ -581,7 +589,7 @@ impl Endpoint {
         description: impl Into<String>,
         details: Option<Map<String, Value>>,
     ) -> Result<(), RespondError> {
-        if self.incoming.remove(id).is_none() {
+        if self.take_incoming(id).is_none() {
             return Err(RespondError::UnknownCall(id.to_owned()));
         }
         self.send_error(id, code, description.into(), details);
@@ -601,7 +609,7 @@ impl Endpoint {
             }
             Ok(Frame::CallError(error)) => {
                 let id = error.id.clone();
-                self.handle_answer(now, &id, Err(CallFailure::CallError(error)));
+                self.handle_answer(now, &id, Err(CallFailure::CallError(Box::new(error))));
             }
             Err(error) => self.handle_bad_frame(now, error),
         }
@@ -610,8 +618,8 @@ impl Endpoint {
     fn handle_call(&mut self, call: Call) {
         let version = self.config.version;
         let peer_error = |error, code| Some((error, code));
-        let refusal = if schemas::schema_text(version, &call.action, PayloadKind::Request).is_none()
-        {
+        let name = schemas::action_name(version, &call.action);
+        let refusal = if name.is_none() {
             peer_error(
                 PeerError::UnknownAction {
                     id: call.id.clone(),
@@ -674,13 +682,15 @@ impl Endpoint {
         } else {
             None
         };
-        match refusal {
-            Some((error, (code, description, details))) => {
+        match (refusal, name) {
+            (Some((error, (code, description, details))), _) => {
                 self.send_error(&call.id, code, description, details);
                 self.report(error, Some(code.for_version(version)));
             }
-            None => {
-                self.incoming.insert(call.id.clone(), call.action.clone());
+            // Not refused, so the action exists and has its name.
+            (None, None) => {}
+            (None, Some(name)) => {
+                self.incoming.insert(call.id.clone(), name);
                 self.outputs.push_back(Output::Event(RpcEvent::Call(call)));
             }
         }

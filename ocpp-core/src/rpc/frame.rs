@@ -188,35 +188,42 @@ impl Frame {
         // The id is read before anything else is checked, so that every later error can be
         // answered with it.
         let raw_id = items.next();
-        let id = match &raw_id {
-            Some(Value::String(id)) if id.chars().count() <= MAX_MESSAGE_ID_LEN => Some(id.clone()),
-            _ => None,
-        };
-        let fail = |kind| FrameError {
+        // The id an error carries: copied only when there is an error.
+        let error = |kind, id: Option<&String>| FrameError {
             kind,
             message_type: Some(number),
-            id: id.clone(),
+            id: id.cloned(),
+        };
+        let readable_id = match &raw_id {
+            Some(Value::String(id)) if id.chars().count() <= MAX_MESSAGE_ID_LEN => Some(id),
+            _ => None,
         };
         let Some(message_type) = MessageType::from_number(number) else {
-            return Err(fail(FrameErrorKind::UnknownMessageType(number)));
+            return Err(error(
+                FrameErrorKind::UnknownMessageType(number),
+                readable_id,
+            ));
         };
         let found = 1 + usize::from(raw_id.is_some()) + items.len();
         if found != message_type.arity() {
-            return Err(fail(FrameErrorKind::WrongLength {
+            let kind = FrameErrorKind::WrongLength {
                 expected: message_type.arity(),
                 found,
-            }));
+            };
+            return Err(error(kind, readable_id));
         }
+        // An id too long or not a string is not readable: those errors carry none.
         let id = match raw_id {
             Some(Value::String(id)) => {
                 let length = id.chars().count();
                 if length > MAX_MESSAGE_ID_LEN {
-                    return Err(fail(FrameErrorKind::IdTooLong(length)));
+                    return Err(error(FrameErrorKind::IdTooLong(length), None));
                 }
                 id
             }
-            _ => return Err(fail(FrameErrorKind::IdNotString)),
+            _ => return Err(error(FrameErrorKind::IdNotString, None)),
         };
+        let fail = |kind| error(kind, Some(&id));
         // Arity was checked above, so each `next` below yields an element.
         let mut next = || items.next().unwrap_or(Value::Null);
         match message_type {
@@ -258,7 +265,13 @@ impl Frame {
 
     /// The text of a CALL frame, built from its parts without assembling a [`Frame`].
     pub fn call_text(id: &str, action: &str, payload: &Value) -> String {
-        serde_json::to_string(&(2, id, action, payload)).unwrap_or_else(unreachable_serialisation)
+        frame_text(&(2, id, action, payload))
+    }
+
+    /// The text of a CALLRESULT answering `id` with `payload`, written straight from the
+    /// borrowed parts (an answer need not copy its id into a [`Frame`] first).
+    pub fn call_result_text(id: &str, payload: &Value) -> String {
+        frame_text(&(3, id, payload))
     }
 
     /// The frame as WebSocket text.
@@ -266,7 +279,9 @@ impl Frame {
         // Serialising a `Value` tree to a string cannot fail (keys are strings, no I/O).
         let result = match self {
             Frame::Call(call) => return Frame::call_text(&call.id, &call.action, &call.payload),
-            Frame::CallResult(result) => serde_json::to_string(&(3, &result.id, &result.payload)),
+            Frame::CallResult(result) => {
+                return Frame::call_result_text(&result.id, &result.payload);
+            }
             Frame::CallError(error) => serde_json::to_string(&(
                 4,
                 &error.id,
@@ -276,6 +291,17 @@ impl Frame {
             )),
         };
         result.unwrap_or_else(unreachable_serialisation)
+    }
+}
+
+/// Writes a frame's JSON array into a buffer sized for a typical frame up front, which saves
+/// the string's regrowth on every frame (OCPP frames are mostly under 256 bytes).
+fn frame_text(frame: &impl serde::Serialize) -> String {
+    let mut text = Vec::with_capacity(256);
+    match serde_json::to_writer(&mut text, frame) {
+        // serde_json writes UTF-8 only.
+        Ok(()) => String::from_utf8(text).unwrap_or_default(),
+        Err(error) => unreachable_serialisation(error),
     }
 }
 

@@ -41,12 +41,29 @@ pub fn actions(version: Version) -> impl ExactSizeIterator<Item = &'static str> 
     table(version).iter().map(|(action, _, _)| *action)
 }
 
+/// The position of `action` in `version`'s table, or `None` if the version has no such
+/// action. Action names are case-sensitive, as OCPP-J 1.6 section 4.2.1 requires.
+///
+/// Every frame looks its action up several times (the schema, the validator, the accepted
+/// set), so this is the generated `match` of the version's action enum, whose variants are in
+/// the table's order (a test holds them to it), rather than a search of the table.
+pub(crate) fn index(version: Version, action: &str) -> Option<usize> {
+    match version {
+        Version::V16 => crate::v16::Action::from_name(action).map(|a| a as usize),
+        Version::V201 => crate::v201::Action::from_name(action).map(|a| a as usize),
+    }
+}
+
+/// The table's own spelling of `action`, which lives as long as the program: what the
+/// endpoint keeps for a call it has handed over instead of a copy of the name.
+pub(crate) fn action_name(version: Version, action: &str) -> Option<&'static str> {
+    index(version, action).map(|index| table(version)[index].0)
+}
+
 /// The schema text for one payload of one action, or `None` if `version` has no such action.
 /// Action names are case-sensitive, as OCPP-J 1.6 section 4.2.1 requires.
 pub fn schema_text(version: Version, action: &str, kind: PayloadKind) -> Option<&'static str> {
-    let table = table(version);
-    let index = table.binary_search_by(|(a, _, _)| (*a).cmp(action)).ok()?;
-    let (_, request, response) = table[index];
+    let (_, request, response) = table(version)[index(version, action)?];
     Some(match kind {
         PayloadKind::Request => request,
         PayloadKind::Response => response,
@@ -65,11 +82,30 @@ mod tests {
     }
 
     #[test]
-    fn tables_are_sorted_so_lookup_by_binary_search_works() {
+    fn tables_are_sorted_by_name() {
         for version in Version::ALL {
             let names: Vec<_> = actions(version).collect();
             assert!(names.windows(2).all(|w| w[0] < w[1]), "{version}");
         }
+    }
+
+    #[test]
+    fn the_action_enums_are_in_table_order_so_the_index_is_their_discriminant() {
+        for (index, action) in crate::v16::Action::ALL.iter().enumerate() {
+            assert_eq!(*action as usize, index, "{action:?}");
+            assert_eq!(v16::SCHEMAS[index].0, action.as_str());
+        }
+        for (index, action) in crate::v201::Action::ALL.iter().enumerate() {
+            assert_eq!(*action as usize, index, "{action:?}");
+            assert_eq!(v201::SCHEMAS[index].0, action.as_str());
+        }
+        assert_eq!(crate::v16::Action::ALL.len(), actions(Version::V16).len());
+        assert_eq!(crate::v201::Action::ALL.len(), actions(Version::V201).len());
+        assert_eq!(
+            index(Version::V16, "Heartbeat").map(|i| v16::SCHEMAS[i].0),
+            Some("Heartbeat")
+        );
+        assert_eq!(action_name(Version::V201, "heartbeat"), None);
     }
 
     #[test]

@@ -84,6 +84,7 @@ impl TraceSink for MemorySink {
 pub struct Recorder<M: Traced> {
     machine: M,
     sink: Option<Box<dyn TraceSink>>,
+    /// The setup for the header, written at the first input; kept only with a sink.
     setup: Value,
     origin: Option<Origin>,
     outputs: VecDeque<Output<M::Event>>,
@@ -136,7 +137,10 @@ impl<M: Traced> Recorder<M> {
         sink: Option<Box<dyn TraceSink>>,
     ) -> Result<Recorder<M>, String> {
         let machine = M::from_setup(setup, ids)?;
-        let setup = serde_json::to_value(setup).map_err(|e| format!("setup: {e}"))?;
+        let setup = match sink {
+            Some(_) => serde_json::to_value(setup).map_err(|e| format!("setup: {e}"))?,
+            None => Value::Null,
+        };
         Ok(Recorder {
             machine,
             sink,
@@ -283,7 +287,7 @@ impl<M: Traced> Machine for Recorder<M> {
         if self.sink.is_none() {
             return self.machine.poll_output();
         }
-        self.outputs.pop_front()
+        crate::machine::next_output(&mut self.outputs)
     }
 
     fn poll_timeout(&self) -> Option<Monotonic> {
