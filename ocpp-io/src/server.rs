@@ -33,8 +33,6 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use async_tungstenite::WebSocketStream;
-use async_tungstenite::accept_hdr_async_with_config;
 use async_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use async_tungstenite::tungstenite::http::header::{
     AUTHORIZATION, SEC_WEBSOCKET_PROTOCOL, WWW_AUTHENTICATE,
@@ -57,6 +55,7 @@ use crate::driver::{
 use crate::persist::{NoPersist, Persister};
 use crate::runtime::Runtime;
 use crate::security::{Refusal, SecurityProfile, ServerSecurity, TlsInfo};
+use crate::ws::{self, WsStream};
 
 /// Runs the server side of TLS over an accepted stream; supplied by the runtime adapter.
 ///
@@ -427,7 +426,7 @@ async fn accept_loop<M, R, L, S, T>(
 
 /// What a completed handshake established.
 struct Accepted<W> {
-    ws: WebSocketStream<W>,
+    ws: WsStream<W>,
     charge_point_id: String,
     version: Option<Version>,
     tls: Option<TlsInfo>,
@@ -491,9 +490,7 @@ where
         decided = Some((id, version));
         Ok(response)
     };
-    let ws = accept_hdr_async_with_config(stream, callback, Some(config.driver.websocket_config()))
-        .await
-        .ok()?;
+    let ws = ws::accept(stream, callback, &config.driver).await.ok()?;
     let (charge_point_id, version) = decided?;
     Some(Accepted {
         ws,
