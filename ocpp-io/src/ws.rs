@@ -162,6 +162,24 @@ fn apply_mask(payload: &[u8], key: [u8; 4]) -> Vec<u8> {
 struct Fragments {
     text: bool,
     data: Vec<u8>,
+    /// For text: `data[..checked]` is valid UTF-8 (what follows may be a character cut
+    /// between fragments).
+    checked: usize,
+}
+
+impl Fragments {
+    /// Fails as soon as the text so far cannot be UTF-8, whatever follows (as tungstenite).
+    fn check_utf8(&mut self) -> Result<(), Error> {
+        if !self.text {
+            return Ok(());
+        }
+        match std::str::from_utf8(&self.data[self.checked..]) {
+            Ok(_) => self.checked = self.data.len(),
+            Err(e) if e.error_len().is_none() => self.checked += e.valid_up_to(),
+            Err(e) => return Err(Error::Utf8(e.to_string())),
+        }
+        Ok(())
+    }
 }
 
 /// What one attempt to decode a frame from the front of a buffer found.
@@ -340,16 +358,14 @@ where
                     return Err(too_long(size, self.max_size));
                 }
                 fragments.data.extend_from_slice(&payload);
+                fragments.check_utf8()?;
                 if !fin {
                     return Ok(None);
                 }
-                let Fragments { text, data } = *self.fragments.take().unwrap_or_else(|| {
-                    Box::new(Fragments {
-                        text: false,
-                        data: Vec::new(),
-                    })
-                });
-                message(text, data).map(Some)
+                let Some(fragments) = self.fragments.take() else {
+                    return Err(Error::Protocol(ProtocolError::UnexpectedContinueFrame));
+                };
+                message(fragments.text, fragments.data).map(Some)
             }
             _ => {
                 let text = opcode == 1;
@@ -360,10 +376,13 @@ where
                 if fin {
                     return message(text, payload).map(Some);
                 }
-                self.fragments = Some(Box::new(Fragments {
+                let mut fragments = Box::new(Fragments {
                     text,
                     data: payload,
-                }));
+                    checked: 0,
+                });
+                fragments.check_utf8()?;
+                self.fragments = Some(fragments);
                 Ok(None)
             }
         }

@@ -491,6 +491,11 @@ fn every_byte_sequence_decodes_as_tungstenite_decodes_it_whatever_the_chunking()
             [frame(0x01, b"\xff", true), frame(0x80, b"a", true)].concat(),
         ),
         (
+            "fragmented text not UTF-8, then the end of the stream",
+            Role::Server,
+            [frame(0x01, b"a", true), frame(0x00, b"\xc3\x28", true)].concat(),
+        ),
+        (
             "fragmented text cut inside a character at its end",
             Role::Server,
             [frame(0x01, b"a", true), frame(0x80, b"\xc3", true)].concat(),
