@@ -48,7 +48,7 @@ use crate::driver::DriverConfig;
 /// The longest frame header: 2 bytes, a 64-bit length and a mask.
 const MAX_HEAD: usize = 14;
 
-/// The most read straight into a long frame's own buffer at once.
+/// The most read straight into a long frame's own buffer at once (reads grow to it, doubling).
 const MAX_DIRECT_READ: usize = 256 << 10;
 
 thread_local! {
@@ -483,8 +483,11 @@ where
             self.start = 0;
         }
         let read_size = self.read_size as usize;
+        // At most as much again as has arrived: a header announcing a long frame costs one
+        // read's worth of memory until the payload actually comes.
+        let step = self.end.clamp(read_size, MAX_DIRECT_READ.max(read_size));
         let want = match total {
-            Some(total) => (total - self.end).min(MAX_DIRECT_READ.max(read_size)),
+            Some(total) => (total - self.end).min(step),
             None => read_size,
         };
         if self.input.len() < self.end + want {
@@ -998,6 +1001,22 @@ mod tests {
             panic!("no message");
         };
         assert_eq!(text.len(), 5000);
+        assert!(holds_nothing(&ws));
+    }
+
+    #[test]
+    fn a_header_announcing_a_long_frame_costs_one_read_until_its_payload_comes() {
+        let mut ws = stream(Role::Server);
+        let mut frame = client_frame(0x82, &vec![7; 3 << 20]);
+        let rest = frame.split_off(14);
+        ws.io.chunks.push_back(frame);
+        assert!(next_now(&mut ws).is_none());
+        assert!(ws.input.capacity() <= 2 * DriverConfig::default().read_buffer_size);
+        ws.io.chunks.push_back(rest);
+        let Some(Message::Binary(data)) = next_now(&mut ws) else {
+            panic!("no message");
+        };
+        assert_eq!(data.len(), 3 << 20);
         assert!(holds_nothing(&ws));
     }
 
