@@ -77,3 +77,8 @@ fn charge_point_traces_replay_on_a_sample_of_its_corpus() {
 fn central_system_target_holds_on_its_corpus() {
     run("central_system", bodies::central_system);
 }
+
+#[test]
+fn ws_target_holds_on_its_corpus() {
+    run("ws", bodies::ws);
+}

@@ -1254,3 +1254,209 @@ fn check_rebuilt(rig: &CpRig) {
     };
     assert_eq!(cache(&rebuilt), cache(original), "authorization cache");
 }
+
+/// Runs a future whose byte stream never blocks (a [`WsInput`]) to completion.
+fn ws_block_on<F: std::future::Future>(future: F) -> F::Output {
+    let mut future = std::pin::pin!(future);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    loop {
+        if let std::task::Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+            return output;
+        }
+    }
+}
+
+/// The bytes a [`WsStream`](ocpp_io::ws::WsStream) reads, handed out in the chunk sizes of
+/// `chunks` (cycled), then the end of the stream; what it writes is dropped.
+struct WsInput {
+    data: Vec<u8>,
+    pos: usize,
+    chunks: Vec<usize>,
+    reads: usize,
+}
+
+impl futures_util::io::AsyncRead for WsInput {
+    fn poll_read(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+        buf: &mut [u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let this = self.get_mut();
+        let chunk = this.chunks[this.reads % this.chunks.len()];
+        this.reads += 1;
+        let n = buf.len().min(chunk).min(this.data.len() - this.pos);
+        buf[..n].copy_from_slice(&this.data[this.pos..this.pos + n]);
+        this.pos += n;
+        std::task::Poll::Ready(Ok(n))
+    }
+}
+
+impl futures_util::io::AsyncWrite for WsInput {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::task::Poll::Ready(Ok(buf.len()))
+    }
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+    fn poll_close(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+}
+
+/// What a `role` stream yields from `data` read in `chunks`: each message, then `end` or
+/// the error that ended it. The stream must end: every read either consumes a byte or is
+/// the end of the input.
+fn ws_outcomes(
+    data: &[u8],
+    role: ocpp_io::tungstenite::protocol::Role,
+    chunks: &[usize],
+) -> Vec<String> {
+    use futures_util::StreamExt;
+    let input = WsInput {
+        data: data.to_vec(),
+        pos: 0,
+        chunks: chunks.to_vec(),
+        reads: 0,
+    };
+    let config = ocpp_io::DriverConfig {
+        max_message_size: 1 << 16,
+        read_buffer_size: 256,
+        ..ocpp_io::DriverConfig::default()
+    };
+    let mut ws = ocpp_io::ws::WsStream::new(input, role, Vec::new(), &config);
+    ws_block_on(async {
+        let mut outcomes = Vec::new();
+        loop {
+            let item = ws.next().await;
+            let done = !matches!(item, Some(Ok(_)));
+            outcomes.push(match item {
+                None => "end".to_owned(),
+                Some(Ok(message)) => format!("{message:?}"),
+                Some(Err(error)) => format!("{error:?}"),
+            });
+            assert!(outcomes.len() <= data.len() + 1, "more items than bytes");
+            if done {
+                return outcomes;
+            }
+        }
+    })
+}
+
+/// The WebSocket decoder (`ocpp_io::ws::WsStream`), RFC 6455 section 5.
+///
+/// The first byte picks the role (bit 0) and the chunk sizes reads return (the other bits);
+/// the rest is used twice. As raw bytes: the stream never panics or hangs, and yields the
+/// same messages and the same final error whether they arrive at once or in chunks. As a
+/// list of messages (a kind byte, a length byte, the payload): framed validly, fragmented
+/// as the kind byte says, masked if the peer is a client and followed by a close, they
+/// decode to the same messages whatever the chunking.
+pub fn ws(data: &[u8]) {
+    use ocpp_io::tungstenite::protocol::Role;
+    use ocpp_io::tungstenite::{Bytes, Message};
+
+    let Some((&selector, rest)) = data.split_first() else {
+        return;
+    };
+    let role = if selector & 1 == 0 {
+        Role::Server
+    } else {
+        Role::Client
+    };
+    let s = usize::from(selector >> 1);
+    let chunks = [1 + s % 5, 1 + s % 13, 2 + s % 64, 1, 300];
+
+    let whole = ws_outcomes(rest, role, &[usize::MAX]);
+    assert_eq!(
+        ws_outcomes(rest, role, &chunks),
+        whole,
+        "raw bytes, chunked"
+    );
+
+    // The peer's frames: masked if it is a client (we are the server).
+    let masked = role == Role::Server;
+    let mut frames = Vec::new();
+    let mut push = |first: u8, payload: &[u8], key: u8| {
+        frames.push(first);
+        let mask_bit = if masked { 0x80 } else { 0 };
+        match payload.len() {
+            len @ 0..=125 => frames.push(mask_bit | len as u8),
+            len => {
+                frames.push(mask_bit | 126);
+                frames.extend_from_slice(&(len as u16).to_be_bytes());
+            }
+        }
+        if masked {
+            let key = [key, key ^ 0x5a, key.wrapping_add(7), 0xc3];
+            frames.extend_from_slice(&key);
+            frames.extend(payload.iter().zip(key.iter().cycle()).map(|(b, k)| b ^ k));
+        } else {
+            frames.extend_from_slice(payload);
+        }
+    };
+    let mut expected = Vec::new();
+    let mut bytes = rest;
+    while let [byte, len, tail @ ..] = bytes {
+        let byte = *byte;
+        let len = (usize::from(*len) * if byte & 0x80 != 0 { 37 } else { 1 }).min(tail.len());
+        let (payload, tail) = tail.split_at(len);
+        bytes = tail;
+        match byte & 3 {
+            kind @ (0 | 1) => {
+                let message = if kind == 0 {
+                    Message::text(String::from_utf8_lossy(payload).into_owned())
+                } else {
+                    Message::Binary(Bytes::copy_from_slice(payload))
+                };
+                let data = message.clone().into_data();
+                let fragments = 1 + usize::from((byte >> 2) & 3).min(data.len());
+                let size = data.len().div_ceil(fragments).max(1);
+                let pieces: Vec<&[u8]> = if data.is_empty() {
+                    vec![&[]]
+                } else {
+                    data.chunks(size).collect()
+                };
+                for (i, piece) in pieces.iter().enumerate() {
+                    let opcode = if i == 0 { 1 + kind } else { 0 };
+                    let fin = if i + 1 == pieces.len() { 0x80 } else { 0 };
+                    push(fin | opcode, piece, i as u8);
+                }
+                expected.push(format!("{message:?}"));
+            }
+            kind => {
+                let payload = &payload[..payload.len().min(125)];
+                push(0x87 + kind, payload, 0x11);
+                let payload = Bytes::copy_from_slice(payload);
+                expected.push(format!(
+                    "{:?}",
+                    if kind == 2 {
+                        Message::Ping(payload)
+                    } else {
+                        Message::Pong(payload)
+                    }
+                ));
+            }
+        }
+    }
+    push(0x88, &1000u16.to_be_bytes(), 0x22);
+    expected.push(format!(
+        "{:?}",
+        Message::Close(Some(ocpp_io::tungstenite::protocol::CloseFrame {
+            code: ocpp_io::tungstenite::protocol::frame::coding::CloseCode::Normal,
+            reason: "".into(),
+        }))
+    ));
+    expected.push("end".to_owned());
+    for chunks in [&[usize::MAX][..], &chunks[..]] {
+        assert_eq!(ws_outcomes(&frames, role, chunks), expected, "valid frames");
+    }
+}

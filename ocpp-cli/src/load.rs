@@ -329,7 +329,7 @@ impl StationReport {
     }
 }
 
-type Socket = async_tungstenite::WebSocketStream<ClientStream<TokioConnector>>;
+type Socket = ocpp_io::WsStream<ClientStream<TokioConnector>>;
 
 /// One connected station: its socket and its RPC endpoint.
 struct Station {

@@ -21,7 +21,6 @@ use async_tungstenite::tungstenite::client::IntoClientRequest;
 use async_tungstenite::tungstenite::error::{Error as WsError, ProtocolError, SubProtocolError};
 use async_tungstenite::tungstenite::http::HeaderValue;
 use async_tungstenite::tungstenite::http::header::{AUTHORIZATION, SEC_WEBSOCKET_PROTOCOL};
-use async_tungstenite::{WebSocketStream, client_async_with_config};
 use futures_channel::oneshot;
 use futures_util::future::{BoxFuture, Either, select};
 use futures_util::io::{AsyncRead, AsyncWrite};
@@ -34,6 +33,7 @@ use crate::driver::{CLOSE_NORMAL, Driver, DriverConfig, Event, Events, Handle};
 use crate::persist::Persister;
 use crate::runtime::Runtime;
 use crate::security::{ClientSecurity, basic_authorization};
+use crate::ws::{self, WsStream};
 
 /// What RFC 3986 leaves unencoded in a path segment of an id: the unreserved characters.
 const ID_ENCODE: &AsciiSet = &NON_ALPHANUMERIC
@@ -323,7 +323,7 @@ pub async fn connect<R: Runtime, C: Connector>(
     runtime: &R,
     connector: &C,
     config: &ClientConfig,
-) -> Result<(WebSocketStream<ClientStream<C>>, Version), ConnectError> {
+) -> Result<(WsStream<ClientStream<C>>, Version), ConnectError> {
     let attempt = pin!(connect_unbounded(connector, config));
     match select(attempt, runtime.sleep(config.connect_timeout)).await {
         Either::Left((result, _)) => result,
@@ -334,7 +334,7 @@ pub async fn connect<R: Runtime, C: Connector>(
 async fn connect_unbounded<C: Connector>(
     connector: &C,
     config: &ClientConfig,
-) -> Result<(WebSocketStream<ClientStream<C>>, Version), ConnectError> {
+) -> Result<(WsStream<ClientStream<C>>, Version), ConnectError> {
     let Target {
         mut request,
         host,
@@ -371,7 +371,7 @@ async fn connect_unbounded<C: Connector>(
         }
     };
     let (ws, response) =
-        client_async_with_config(request, stream, Some(config.driver.websocket_config()))
+        ws::connect(request, stream, &config.driver)
             .await
             .map_err(|e| match e {
                 WsError::Protocol(ProtocolError::SecWebSocketSubProtocolError(

@@ -95,10 +95,11 @@ pub struct DriverConfig {
     /// connection with 1009. Default 4 MiB, above the RPC endpoint's own limit (1 MiB) so
     /// that messages between the two get the CALLERROR the endpoint answers them with.
     pub max_message_size: usize,
-    /// The size of each connection's read buffer, in bytes: the most read from the socket at
-    /// once. Default 2 KiB, more than most OCPP frames; a larger frame grows the buffer to
-    /// its size. tungstenite's own default (128 KiB) is zero-filled on every read and stays
-    /// resident: 128 KiB of memory and a 128 KiB memset per read for each connection.
+    /// The size of the per-thread scratch buffer reads go through, in bytes: the most read
+    /// from a socket at once (see [`crate::ws`]). Nothing is kept per connection: only the
+    /// bytes of a frame that has not fully arrived are, until it is complete; a longer frame
+    /// is read into a buffer of its own, freed once it is complete. Default 16 KiB, more
+    /// than almost every OCPP frame, and shared by all the connections of a thread.
     pub read_buffer_size: usize,
 }
 
@@ -109,14 +110,14 @@ impl Default for DriverConfig {
             pong_timeout: Duration::from_secs(10),
             close_timeout: Duration::from_secs(5),
             max_message_size: 4 << 20,
-            read_buffer_size: 2 << 10,
+            read_buffer_size: 16 << 10,
         }
     }
 }
 
 impl DriverConfig {
-    /// The tungstenite configuration that enforces [`DriverConfig::max_message_size`] and
-    /// sizes the read buffer as [`DriverConfig::read_buffer_size`] says.
+    /// The tungstenite configuration of the opening handshake, with the limits of
+    /// [`DriverConfig::max_message_size`] and [`DriverConfig::read_buffer_size`].
     pub fn websocket_config(&self) -> WebSocketConfig {
         WebSocketConfig::default()
             .max_message_size(Some(self.max_message_size))

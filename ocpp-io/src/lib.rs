@@ -24,6 +24,8 @@
 //! - [`handler`]: events delivered to an [`EventHandler`] instead of read from the stream.
 //! - [`awaiting`]: commands awaited for their typed outcome (`handle.call(request).await`,
 //!   `handle.authorize(id_tag).await`) through the [`Awaiting`] machine wrapper.
+//! - [`ws`]: the WebSocket message stream a connection runs on after tungstenite's opening
+//!   handshake ([`WsStream`]), which holds no buffer while the connection is idle.
 //! - [`trace`]: the file a recorded connection's trace goes to (the recorder is
 //!   `ocpp_core::trace::Recorder`, a machine wrapper, so both adapters run it unchanged).
 //!
@@ -66,6 +68,7 @@ pub mod runtime;
 pub mod security;
 pub mod server;
 pub mod trace;
+pub mod ws;
 
 pub use async_tungstenite::tungstenite;
 pub use awaiting::{
@@ -84,3 +87,4 @@ pub use security::{
 pub use server::{
     Connection, ConnectionInfo, Connections, DuplicateId, Server, ServerConfig, TlsAcceptor,
 };
+pub use ws::WsStream;

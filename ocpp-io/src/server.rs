@@ -38,8 +38,6 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use async_tungstenite::WebSocketStream;
-use async_tungstenite::accept_hdr_async_with_config;
 use async_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use async_tungstenite::tungstenite::http::header::{
     AUTHORIZATION, SEC_WEBSOCKET_PROTOCOL, WWW_AUTHENTICATE,
@@ -63,6 +61,7 @@ use crate::driver::{
 use crate::persist::{NoPersist, Persister};
 use crate::runtime::Runtime;
 use crate::security::{Refusal, SecurityProfile, ServerSecurity, TlsInfo};
+use crate::ws::{self, WsStream};
 
 /// Runs the server side of TLS over an accepted stream; supplied by the runtime adapter.
 ///
@@ -564,7 +563,7 @@ async fn accept_loop<M, R, L, S, T>(
 
 /// What a completed handshake established.
 struct Accepted<W> {
-    ws: WebSocketStream<W>,
+    ws: WsStream<W>,
     charge_point_id: String,
     version: Option<Version>,
     tls: Option<TlsInfo>,
@@ -628,9 +627,7 @@ where
         decided = Some((id, version));
         Ok(response)
     };
-    let ws = accept_hdr_async_with_config(stream, callback, Some(config.driver.websocket_config()))
-        .await
-        .ok()?;
+    let ws = ws::accept(stream, callback, &config.driver).await.ok()?;
     let (charge_point_id, version) = decided?;
     Some(Accepted {
         ws,
@@ -889,7 +886,7 @@ mod tests {
         );
         let future = serve_connection(Box::pin(opening));
         let driver = std::mem::size_of::<Driver<Endpoint, Inert>>();
-        let ws = std::mem::size_of::<WebSocketStream<Either<Silent, Silent>>>();
+        let ws = std::mem::size_of::<WsStream<Either<Silent, Silent>>>();
         let size = std::mem::size_of_val(&future);
         // Was 2,360 B besides the two before the connection loop was written by hand.
         assert!(
