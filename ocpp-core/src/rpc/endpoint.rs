@@ -270,6 +270,58 @@ pub enum RespondError {
     },
 }
 
+/// The peer's CALLs awaiting an answer, by id, with their action. A peer has one at a time
+/// (section 4.1.1), so the first is held inline and only further ones go to a map: a map's
+/// node would be allocated and freed for every CALL, and an emptied map keeps its node (half a
+/// KiB, held by every idle connection), so it is replaced by a new one when emptied.
+#[derive(Default)]
+struct Incoming {
+    first: Option<(String, &'static str)>,
+    more: BTreeMap<String, &'static str>,
+}
+
+/// Written as the map of ids to actions it stands for.
+impl std::fmt::Debug for Incoming {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let first = self.first.iter().map(|(id, action)| (id, action));
+        f.debug_map().entries(first.chain(&self.more)).finish()
+    }
+}
+
+impl Incoming {
+    fn contains(&self, id: &str) -> bool {
+        self.first.as_ref().is_some_and(|(first, _)| first == id) || self.more.contains_key(id)
+    }
+
+    fn is_empty(&self) -> bool {
+        self.first.is_none() && self.more.is_empty()
+    }
+
+    /// Adds a call whose id is not held yet.
+    fn insert(&mut self, id: String, action: &'static str) {
+        if self.first.is_none() {
+            self.first = Some((id, action));
+        } else {
+            self.more.insert(id, action);
+        }
+    }
+
+    fn remove(&mut self, id: &str) -> Option<&'static str> {
+        if self.first.as_ref().is_some_and(|(first, _)| first == id) {
+            return self.first.take().map(|(_, action)| action);
+        }
+        let action = self.more.remove(id);
+        if self.more.is_empty() {
+            self.more = BTreeMap::new();
+        }
+        action
+    }
+
+    fn clear(&mut self) {
+        *self = Incoming::default();
+    }
+}
+
 #[derive(Debug)]
 struct Outgoing {
     handle: CallHandle,
@@ -327,12 +379,11 @@ pub struct Endpoint {
     config: EndpointConfig,
     ids: Box<dyn IdGenerator>,
     connected: bool,
-    in_flight: Option<InFlight>,
+    /// Boxed: most connections are idle, with no call in flight.
+    in_flight: Option<Box<InFlight>>,
     queue: VecDeque<Outgoing>,
     /// Ids of the peer's CALLs handed to the role layer and not answered yet, with their action.
-    /// Emptied, it is replaced by a new map: an emptied B-tree keeps its node (half a KiB),
-    /// which every idle connection would hold.
-    incoming: BTreeMap<String, &'static str>,
+    incoming: Incoming,
     outputs: VecDeque<Output>,
     next_handle: u64,
 }
@@ -358,7 +409,7 @@ impl Endpoint {
             connected: false,
             in_flight: None,
             queue: VecDeque::new(),
-            incoming: BTreeMap::new(),
+            incoming: Incoming::default(),
             outputs: VecDeque::new(),
             next_handle: 0,
         }
@@ -424,11 +475,7 @@ impl Endpoint {
 
     /// Takes the peer's CALL `id` off the calls awaiting an answer; its action, if it was one.
     fn take_incoming(&mut self, id: &str) -> Option<&'static str> {
-        let action = self.incoming.remove(id);
-        if self.incoming.is_empty() {
-            self.incoming = BTreeMap::new();
-        }
-        action
+        self.incoming.remove(id)
     }
 
     /// Calls `action` on the peer. The frame is sent at once if no other call is in flight,
@@ -643,7 +690,7 @@ impl Endpoint {
                     None,
                 ),
             )
-        } else if self.incoming.contains_key(&call.id) {
+        } else if self.incoming.contains(&call.id) {
             peer_error(
                 PeerError::DuplicateId {
                     id: call.id.clone(),
@@ -712,9 +759,10 @@ impl Endpoint {
             self.report(PeerError::UnexpectedResponse { id: id.to_owned() }, None);
             return;
         }
-        let Some(InFlight { call, .. }) = self.in_flight.take() else {
+        let Some(in_flight) = self.in_flight.take() else {
             return;
         };
+        let call = in_flight.call;
         let outcome = match answer {
             Ok(payload) if self.config.validate_received => {
                 match validate::validate(
@@ -743,9 +791,12 @@ impl Endpoint {
         if is_response
             && let Some(id) = &error.id
             && self.in_flight.as_ref().is_some_and(|f| &f.call.id == id)
-            && let Some(InFlight { call, .. }) = self.in_flight.take()
+            && let Some(in_flight) = self.in_flight.take()
         {
-            self.complete(call, Err(CallFailure::MalformedResponse(error.clone())));
+            self.complete(
+                in_flight.call,
+                Err(CallFailure::MalformedResponse(error.clone())),
+            );
             self.send_next(now);
         }
         let code = match (&error.kind, version) {
@@ -845,10 +896,10 @@ impl Endpoint {
         }
         if let Some(call) = self.queue.pop_front() {
             self.outputs.push_back(Output::Transmit(call.text.clone()));
-            self.in_flight = Some(InFlight {
+            self.in_flight = Some(Box::new(InFlight {
                 call,
                 deadline: now.monotonic + self.config.call_timeout,
-            });
+            }));
         }
     }
 }
@@ -894,6 +945,34 @@ fn sniff_head(text: &str) -> (Option<u64>, Option<&str>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Section 4.1.1 concurrency is served by default, so several calls may await answers:
+    /// the inline first one and those in the map behind it are one set of ids.
+    #[test]
+    fn calls_awaiting_an_answer_are_one_set_whether_inline_or_in_the_map() {
+        let mut incoming = Incoming::default();
+        incoming.insert("a".into(), "Heartbeat");
+        incoming.insert("b".into(), "Authorize");
+        incoming.insert("c".into(), "MeterValues");
+        assert!(["a", "b", "c"].iter().all(|id| incoming.contains(id)));
+        assert_eq!(
+            format!("{incoming:?}"),
+            r#"{"a": "Heartbeat", "b": "Authorize", "c": "MeterValues"}"#
+        );
+        assert_eq!(incoming.remove("a"), Some("Heartbeat"));
+        assert!(!incoming.contains("a"));
+        // The inline slot is free again and takes the next call.
+        incoming.insert("d".into(), "StatusNotification");
+        assert_eq!(incoming.remove("c"), Some("MeterValues"));
+        assert_eq!(incoming.remove("c"), None);
+        assert_eq!(incoming.remove("b"), Some("Authorize"));
+        assert!(!incoming.is_empty());
+        assert_eq!(incoming.remove("d"), Some("StatusNotification"));
+        assert!(incoming.is_empty());
+        incoming.insert("e".into(), "Heartbeat");
+        incoming.clear();
+        assert!(incoming.is_empty() && !incoming.contains("e"));
+    }
 
     #[test]
     fn sniffing_reads_type_and_id_from_the_head_only() {
