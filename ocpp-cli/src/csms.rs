@@ -860,6 +860,10 @@ impl Machine for Logged {
                     if let Some(waiter) = self.waiters.remove(&completed.handle) {
                         let _ = waiter.send(completed.clone());
                     }
+                    if self.waiters.is_empty() {
+                        // An emptied map keeps its node: given back for the idle connection.
+                        self.waiters = BTreeMap::new();
+                    }
                 }
                 // Handled here, in the connection's task (see the module docs).
                 Output::Event(CsEvent::Request { request, answer }) => {
