@@ -202,7 +202,7 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 /// Counts of what the central system did, for summaries.
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
-    /// Frames received and sent, over all connections.
+    /// Frames received and sent, over all connections that have ended.
     pub(crate) frames: AtomicU64,
     /// StartTransaction requests recognised as retransmissions.
     pub(crate) repeated_starts: AtomicU64,
@@ -534,11 +534,13 @@ impl Csms {
             csms: self.clone(),
             waiters: BTreeMap::new(),
             handle: handle.clone(),
+            frames: 0,
             now: None,
         }
     }
 
-    /// Records what `request` tells about the station and, if `decide`, decides the answer.
+    /// Records what `request`, received at `now`, tells about the station and, if `decide`,
+    /// decides the answer.
     ///
     /// The records it changes go to the writer thread together with the completion `durable`
     /// builds (from the answer), which runs there once they are committed; the returned flag
@@ -549,9 +551,9 @@ impl Csms {
         station: &str,
         request: &Request,
         decide: bool,
+        now: OffsetDateTime,
         durable: impl FnOnce(Option<&Response>) -> Durable,
     ) -> (Option<Response>, bool) {
-        let now = OffsetDateTime::now_utc();
         let mut ledger = self.ledger();
         let ledger = &mut *ledger;
         let mut ops = Vec::new();
@@ -754,13 +756,17 @@ pub(crate) struct Logged {
     /// Its own connection's handle, for the answers made on the writer thread. The server
     /// ends the driver (and drops this) when the connection ends.
     handle: Handle<Logged>,
+    /// Frames received and sent on this connection not yet added to the csms's count: added
+    /// when the connection ends, so that connections on different threads do not contend
+    /// for one counter on every frame.
+    frames: u64,
     /// The time of the last input: a decision made while draining its outputs is made then.
     now: Option<Now>,
 }
 
 impl Logged {
-    fn frame(&self, arrow: &str, text: &str) {
-        self.csms.counters.frames.fetch_add(1, Ordering::Relaxed);
+    fn frame(&mut self, arrow: &str, text: &str) {
+        self.frames += 1;
         if self.csms.log == LogLevel::Full {
             eprintln!("{} {} {arrow} {text}", now_text(), self.id);
         }
@@ -774,9 +780,14 @@ impl Logged {
             Answer::Sent(_) => None,
         };
         let decide = decision.is_some();
+        // The time of the input that brought the request (always known: it came on a
+        // connection, after `handle_connected`).
+        let wall = self
+            .now
+            .map_or_else(OffsetDateTime::now_utc, |now| now.wall);
         let (response, committing) =
             self.csms
-                .record_request(&self.id, request, decide, |response| {
+                .record_request(&self.id, request, decide, wall, |response| {
                     let reply = decision.take().zip(response.cloned());
                     let (csms, id, handle) =
                         (self.csms.clone(), self.id.clone(), self.handle.clone());
@@ -838,6 +849,11 @@ impl Machine for Logged {
     fn handle_disconnected(&mut self, now: Now) {
         self.now = Some(now);
         self.inner.handle_disconnected(now);
+        let frames = std::mem::take(&mut self.frames);
+        self.csms
+            .counters
+            .frames
+            .fetch_add(frames, Ordering::Relaxed);
     }
 
     fn handle_message(&mut self, now: Now, text: &str) {
