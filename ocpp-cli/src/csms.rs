@@ -497,6 +497,9 @@ impl Csms {
     fn machine(self: &Arc<Self>, charge_point_id: &str, handle: &Handle<Logged>) -> Logged {
         let mut config = CentralSystemConfig::new(charge_point_id);
         let mut policy = CentralSystemPolicy::default()
+            // The ledger keeps the boot and the connector statuses: no second copy per
+            // connection.
+            .without_reports()
             // Accepted once the station is stored: a station told it is accepted must still be
             // known after a crash, or its next connection would be refused until it reboots.
             .ask(Action::BootNotification)

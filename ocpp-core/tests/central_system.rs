@@ -288,6 +288,35 @@ fn tc_001_csms_cold_boot_accepted_by_the_default_policy() {
     )));
 }
 
+/// An application that records the reports itself (`CentralSystemPolicy::without_reports`):
+/// the machine keeps no copy of the BootNotification or the StatusNotifications, and still
+/// answers them and hands them to the application as events.
+#[test]
+fn without_reports_the_machine_keeps_no_copy_but_passes_them_on() {
+    let mut pair = Pair::new(2, CentralSystemPolicy::default().without_reports());
+    pair.connect();
+    assert_eq!(pair.cs.registration(), Registration::Accepted);
+    assert_eq!(pair.cp.registration(), CpRegistration::Accepted);
+    assert!(pair.cs.boot_notification().is_none());
+    assert!(pair.cs.connector_statuses().is_empty());
+    let reported: Vec<i32> = pair
+        .cs_events
+        .iter()
+        .filter_map(|event| match event {
+            Event::Request { request, .. } => match &**request {
+                v16::Request::StatusNotification(status) => Some(status.connector_id),
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect();
+    assert_eq!(reported, [0, 1, 2]);
+    assert!(pair.cs_events.iter().any(|event| matches!(
+        event,
+        Event::Request { request, .. } if matches!(**request, v16::Request::BootNotification(_))
+    )));
+}
+
 /// 1.6 section 4.2: a Pending Charge Point may be configured (GetConfiguration,
 /// ChangeConfiguration) but not started or stopped remotely, and it may send what a
 /// TriggerMessage asked for (here its status, section 5.17); it boots again after the

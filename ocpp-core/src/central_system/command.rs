@@ -149,6 +149,19 @@ pub struct CentralSystemSetup {
     pub registration: String,
     /// The RPC call timeout, ms.
     pub call_timeout_ms: u64,
+    /// [`CentralSystemPolicy::keep_reports`]; absent (yes) in the traces written before it
+    /// existed, and written only when it is off.
+    #[serde(default = "yes", skip_serializing_if = "is_yes")]
+    pub keep_reports: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)]
+fn is_yes(value: &bool) -> bool {
+    *value
 }
 
 fn registration_name(registration: Registration) -> &'static str {
@@ -177,6 +190,7 @@ impl CentralSystemSetup {
                 .collect(),
             registration: registration_name(config.registration).to_owned(),
             call_timeout_ms: u64::try_from(config.rpc.call_timeout.as_millis()).unwrap_or(u64::MAX),
+            keep_reports: config.policy.keep_reports,
         }
     }
 
@@ -204,6 +218,7 @@ impl CentralSystemSetup {
             },
             first_transaction_id: self.first_transaction_id,
             automatic,
+            keep_reports: self.keep_reports,
         };
         config.registration = registration;
         config.rpc.call_timeout = Duration::from_millis(self.call_timeout_ms);
@@ -298,6 +313,22 @@ mod tests {
         assert_eq!(rebuilt.policy, config.policy);
         assert_eq!(rebuilt.registration, config.registration);
         assert_eq!(rebuilt.rpc.call_timeout, config.rpc.call_timeout);
+    }
+
+    /// `keep_reports` is written only when off, so the headers of the traces written before it
+    /// existed (and of every default setup) stay as they were, and read back as on.
+    #[test]
+    fn keep_reports_is_written_only_when_off() {
+        let mut config = CentralSystemConfig::new("CP-9");
+        let json = serde_json::to_string(&CentralSystemSetup::of(&config)).unwrap();
+        assert!(!json.contains("keep_reports"), "{json}");
+        let read = serde_json::from_str::<CentralSystemSetup>(&json).unwrap();
+        assert!(read.config().unwrap().policy.keep_reports);
+        config.policy = config.policy.without_reports();
+        let json = serde_json::to_string(&CentralSystemSetup::of(&config)).unwrap();
+        assert!(json.contains(r#""keep_reports":false"#), "{json}");
+        let read = serde_json::from_str::<CentralSystemSetup>(&json).unwrap();
+        assert!(!read.config().unwrap().policy.keep_reports);
     }
 
     #[test]

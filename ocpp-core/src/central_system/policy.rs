@@ -82,6 +82,15 @@ pub struct CentralSystemPolicy {
     /// The Charge Point actions answered automatically; the others are asked of the
     /// application. Actions the Charge Point does not send have no effect here.
     pub automatic: BTreeSet<Action>,
+    /// Whether the machine keeps the last BootNotification and the last StatusNotification
+    /// of each connector for [`CentralSystem::boot_notification`] and
+    /// [`CentralSystem::connector_statuses`]. Default yes; an application that records them
+    /// itself turns it off ([`CentralSystemPolicy::without_reports`]) and saves their
+    /// memory on every connection (a few hundred bytes per connected station).
+    ///
+    /// [`CentralSystem::boot_notification`]: super::CentralSystem::boot_notification
+    /// [`CentralSystem::connector_statuses`]: super::CentralSystem::connector_statuses
+    pub keep_reports: bool,
 }
 
 impl Default for CentralSystemPolicy {
@@ -103,6 +112,7 @@ impl Default for CentralSystemPolicy {
                 Action::SecurityEventNotification,
                 Action::SignedFirmwareStatusNotification,
             ]),
+            keep_reports: true,
         }
     }
 }
@@ -137,6 +147,14 @@ impl CentralSystemPolicy {
     /// The automatic BootNotification answer is `boot`.
     pub fn with_boot(mut self, boot: BootAnswer) -> CentralSystemPolicy {
         self.boot = boot;
+        self
+    }
+
+    /// The machine keeps no copy of the BootNotification and StatusNotifications (see
+    /// [`CentralSystemPolicy::keep_reports`]); the application gets them as events all the
+    /// same.
+    pub fn without_reports(mut self) -> CentralSystemPolicy {
+        self.keep_reports = false;
         self
     }
 

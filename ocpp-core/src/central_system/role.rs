@@ -317,7 +317,8 @@ impl CentralSystem {
         self.registration
     }
 
-    /// What the Charge Point said about itself in its last BootNotification, if any.
+    /// What the Charge Point said about itself in its last BootNotification, if any (and
+    /// if the policy keeps reports, [`CentralSystemPolicy::keep_reports`]).
     pub fn boot_notification(&self) -> Option<&BootNotificationRequest> {
         self.boot.as_deref()
     }
@@ -334,7 +335,8 @@ impl CentralSystem {
     }
 
     /// The last StatusNotification of each connector (0 is the Charge Point as a whole),
-    /// by connector id.
+    /// by connector id (empty if the policy keeps no reports,
+    /// [`CentralSystemPolicy::keep_reports`]).
     pub fn connector_statuses(&self) -> &BTreeMap<i32, StatusNotificationRequest> {
         &self.connectors
     }
@@ -603,10 +605,11 @@ impl CentralSystem {
             }));
             return;
         }
+        let keep = self.config.policy.keep_reports;
         match &request {
-            Request::BootNotification(boot) => self.boot = Some(Box::new(boot.clone())),
+            Request::BootNotification(boot) if keep => self.boot = Some(Box::new(boot.clone())),
             Request::Heartbeat(_) => self.last_heartbeat = Some(now.wall),
-            Request::StatusNotification(status) => {
+            Request::StatusNotification(status) if keep => {
                 self.connectors.insert(status.connector_id, status.clone());
             }
             _ => {}
