@@ -10,6 +10,7 @@ from pathlib import Path
 
 LABELS = {
     "ours": "ours (ocpp csms)",
+    "ours1": "ours, one worker thread (--threads 1)",
     "python": "Python ocpp 2.1.0",
     "node": "ocpp-rpc 2.2.1",
 }
@@ -46,7 +47,7 @@ def cpu(report):
     us = (report.get("server") or {}).get("cpu_us_per_round_trip")
     if us is None:
         return with_errors(report, "-")
-    return with_errors(report, f"{us:.1f} µs ({report['round_trips']:,} round trips)")
+    return with_errors(report, f"{us:.2f} µs ({report['round_trips']:,} round trips)")
 
 
 def rss(report):

@@ -811,3 +811,45 @@ fn typed_requests_and_responses_travel_between_two_endpoints() {
         })
     );
 }
+
+/// `respond_valid` writes the typed payload straight into the CALLRESULT, members in the
+/// type's order, and answers only a CALL it has received.
+#[test]
+fn respond_valid_writes_the_typed_payload() {
+    let mut cs = v16();
+    feed(&mut cs, start(), r#"[2,"h1","Heartbeat",{}]"#);
+    let answer = ocpp_core::v16::BootNotificationResponse {
+        status: ocpp_core::v16::RegistrationStatus::Accepted,
+        current_time: datetime!(2024-05-01 10:00 UTC),
+        interval: 300,
+    };
+    // Any payload for the id: the schema check (debug builds) is of the action's response.
+    let heartbeat = ocpp_core::v16::HeartbeatResponse {
+        current_time: datetime!(2024-05-01 10:00 UTC),
+    };
+    cs.respond_valid(start(), "h1", &heartbeat).unwrap();
+    assert_eq!(
+        drain(&mut cs).sent,
+        [r#"[3,"h1",{"currentTime":"2024-05-01T10:00:00Z"}]"#]
+    );
+    assert_eq!(
+        cs.respond_valid(start(), "h1", &answer),
+        Err(RespondError::UnknownCall("h1".to_owned()))
+    );
+}
+
+/// In debug builds `respond_valid` still checks the schema: a payload that is not valid
+/// after all is refused as `respond` refuses it, with an InternalError to the peer.
+#[cfg(debug_assertions)]
+#[test]
+fn respond_valid_checks_the_schema_in_debug_builds() {
+    let mut cs = v16();
+    feed(&mut cs, start(), r#"[2,"h1","Heartbeat",{}]"#);
+    let refused = cs.respond_valid(start(), "h1", &json!({"currentTime": 7}));
+    assert!(
+        matches!(refused, Err(RespondError::InvalidPayload { .. })),
+        "{refused:?}"
+    );
+    let (_, code, _) = only_error(&drain(&mut cs));
+    assert_eq!(code, "InternalError");
+}

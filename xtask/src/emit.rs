@@ -463,6 +463,24 @@ fn actions_file(model: &VersionModel) -> String {
              // Cannot fail: every map in these types has string keys and every number is finite.\n\
              value.expect(\"generated message types always serialize\")\n}}\n}}\n\n"
         );
+        let serialize_arms: String = model
+            .actions
+            .iter()
+            .map(|a| {
+                format!(
+                    "{kind}::{0}(payload) => serde::Serialize::serialize(payload, serializer),\n",
+                    a.name
+                )
+            })
+            .collect();
+        let _ = write!(
+            out,
+            "/// Serializes as its payload alone (what [`{kind}::to_payload`] gives), so that a\n\
+             /// frame's text can be written straight from the typed message.\n\
+             impl serde::Serialize for {kind} {{\n\
+             fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {{\n\
+             match self {{\n{serialize_arms}}}\n}}\n}}\n\n"
+        );
         for action in &model.actions {
             let _ = write!(
                 out,

@@ -270,7 +270,7 @@ impl Frame {
 
     /// The text of a CALLRESULT answering `id` with `payload`, written straight from the
     /// borrowed parts (an answer need not copy its id into a [`Frame`] first).
-    pub fn call_result_text(id: &str, payload: &Value) -> String {
+    pub fn call_result_text(id: &str, payload: &impl serde::Serialize) -> String {
         frame_text(&(3, id, payload))
     }
 

@@ -560,6 +560,90 @@ impl Request {
     }
 }
 
+/// Serializes as its payload alone (what [`Request::to_payload`] gives), so that a
+/// frame's text can be written straight from the typed message.
+impl serde::Serialize for Request {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Request::Authorize(payload) => serde::Serialize::serialize(payload, serializer),
+            Request::BootNotification(payload) => serde::Serialize::serialize(payload, serializer),
+            Request::CancelReservation(payload) => serde::Serialize::serialize(payload, serializer),
+            Request::CertificateSigned(payload) => serde::Serialize::serialize(payload, serializer),
+            Request::ChangeAvailability(payload) => {
+                serde::Serialize::serialize(payload, serializer)
+            }
+            Request::ChangeConfiguration(payload) => {
+                serde::Serialize::serialize(payload, serializer)
+            }
+            Request::ClearCache(payload) => serde::Serialize::serialize(payload, serializer),
+            Request::ClearChargingProfile(payload) => {
+                serde::Serialize::serialize(payload, serializer)
+            }
+            Request::DataTransfer(payload) => serde::Serialize::serialize(payload, serializer),
+            Request::DeleteCertificate(payload) => serde::Serialize::serialize(payload, serializer),
+            Request::DiagnosticsStatusNotification(payload) => {
+                serde::Serialize::serialize(payload, serializer)
+            }
+            Request::ExtendedTriggerMessage(payload) => {
+                serde::Serialize::serialize(payload, serializer)
+            }
+            Request::FirmwareStatusNotification(payload) => {
+                serde::Serialize::serialize(payload, serializer)
+            }
+            Request::GetCompositeSchedule(payload) => {
+                serde::Serialize::serialize(payload, serializer)
+            }
+            Request::GetConfiguration(payload) => serde::Serialize::serialize(payload, serializer),
+            Request::GetDiagnostics(payload) => serde::Serialize::serialize(payload, serializer),
+            Request::GetInstalledCertificateIds(payload) => {
+                serde::Serialize::serialize(payload, serializer)
+            }
+            Request::GetLocalListVersion(payload) => {
+                serde::Serialize::serialize(payload, serializer)
+            }
+            Request::GetLog(payload) => serde::Serialize::serialize(payload, serializer),
+            Request::Heartbeat(payload) => serde::Serialize::serialize(payload, serializer),
+            Request::InstallCertificate(payload) => {
+                serde::Serialize::serialize(payload, serializer)
+            }
+            Request::LogStatusNotification(payload) => {
+                serde::Serialize::serialize(payload, serializer)
+            }
+            Request::MeterValues(payload) => serde::Serialize::serialize(payload, serializer),
+            Request::RemoteStartTransaction(payload) => {
+                serde::Serialize::serialize(payload, serializer)
+            }
+            Request::RemoteStopTransaction(payload) => {
+                serde::Serialize::serialize(payload, serializer)
+            }
+            Request::ReserveNow(payload) => serde::Serialize::serialize(payload, serializer),
+            Request::Reset(payload) => serde::Serialize::serialize(payload, serializer),
+            Request::SecurityEventNotification(payload) => {
+                serde::Serialize::serialize(payload, serializer)
+            }
+            Request::SendLocalList(payload) => serde::Serialize::serialize(payload, serializer),
+            Request::SetChargingProfile(payload) => {
+                serde::Serialize::serialize(payload, serializer)
+            }
+            Request::SignCertificate(payload) => serde::Serialize::serialize(payload, serializer),
+            Request::SignedFirmwareStatusNotification(payload) => {
+                serde::Serialize::serialize(payload, serializer)
+            }
+            Request::SignedUpdateFirmware(payload) => {
+                serde::Serialize::serialize(payload, serializer)
+            }
+            Request::StartTransaction(payload) => serde::Serialize::serialize(payload, serializer),
+            Request::StatusNotification(payload) => {
+                serde::Serialize::serialize(payload, serializer)
+            }
+            Request::StopTransaction(payload) => serde::Serialize::serialize(payload, serializer),
+            Request::TriggerMessage(payload) => serde::Serialize::serialize(payload, serializer),
+            Request::UnlockConnector(payload) => serde::Serialize::serialize(payload, serializer),
+            Request::UpdateFirmware(payload) => serde::Serialize::serialize(payload, serializer),
+        }
+    }
+}
+
 impl From<AuthorizeRequest> for Request {
     fn from(payload: AuthorizeRequest) -> Self {
         Request::Authorize(payload)
@@ -1070,6 +1154,96 @@ impl Response {
         };
         // Cannot fail: every map in these types has string keys and every number is finite.
         value.expect("generated message types always serialize")
+    }
+}
+
+/// Serializes as its payload alone (what [`Response::to_payload`] gives), so that a
+/// frame's text can be written straight from the typed message.
+impl serde::Serialize for Response {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Response::Authorize(payload) => serde::Serialize::serialize(payload, serializer),
+            Response::BootNotification(payload) => serde::Serialize::serialize(payload, serializer),
+            Response::CancelReservation(payload) => {
+                serde::Serialize::serialize(payload, serializer)
+            }
+            Response::CertificateSigned(payload) => {
+                serde::Serialize::serialize(payload, serializer)
+            }
+            Response::ChangeAvailability(payload) => {
+                serde::Serialize::serialize(payload, serializer)
+            }
+            Response::ChangeConfiguration(payload) => {
+                serde::Serialize::serialize(payload, serializer)
+            }
+            Response::ClearCache(payload) => serde::Serialize::serialize(payload, serializer),
+            Response::ClearChargingProfile(payload) => {
+                serde::Serialize::serialize(payload, serializer)
+            }
+            Response::DataTransfer(payload) => serde::Serialize::serialize(payload, serializer),
+            Response::DeleteCertificate(payload) => {
+                serde::Serialize::serialize(payload, serializer)
+            }
+            Response::DiagnosticsStatusNotification(payload) => {
+                serde::Serialize::serialize(payload, serializer)
+            }
+            Response::ExtendedTriggerMessage(payload) => {
+                serde::Serialize::serialize(payload, serializer)
+            }
+            Response::FirmwareStatusNotification(payload) => {
+                serde::Serialize::serialize(payload, serializer)
+            }
+            Response::GetCompositeSchedule(payload) => {
+                serde::Serialize::serialize(payload, serializer)
+            }
+            Response::GetConfiguration(payload) => serde::Serialize::serialize(payload, serializer),
+            Response::GetDiagnostics(payload) => serde::Serialize::serialize(payload, serializer),
+            Response::GetInstalledCertificateIds(payload) => {
+                serde::Serialize::serialize(payload, serializer)
+            }
+            Response::GetLocalListVersion(payload) => {
+                serde::Serialize::serialize(payload, serializer)
+            }
+            Response::GetLog(payload) => serde::Serialize::serialize(payload, serializer),
+            Response::Heartbeat(payload) => serde::Serialize::serialize(payload, serializer),
+            Response::InstallCertificate(payload) => {
+                serde::Serialize::serialize(payload, serializer)
+            }
+            Response::LogStatusNotification(payload) => {
+                serde::Serialize::serialize(payload, serializer)
+            }
+            Response::MeterValues(payload) => serde::Serialize::serialize(payload, serializer),
+            Response::RemoteStartTransaction(payload) => {
+                serde::Serialize::serialize(payload, serializer)
+            }
+            Response::RemoteStopTransaction(payload) => {
+                serde::Serialize::serialize(payload, serializer)
+            }
+            Response::ReserveNow(payload) => serde::Serialize::serialize(payload, serializer),
+            Response::Reset(payload) => serde::Serialize::serialize(payload, serializer),
+            Response::SecurityEventNotification(payload) => {
+                serde::Serialize::serialize(payload, serializer)
+            }
+            Response::SendLocalList(payload) => serde::Serialize::serialize(payload, serializer),
+            Response::SetChargingProfile(payload) => {
+                serde::Serialize::serialize(payload, serializer)
+            }
+            Response::SignCertificate(payload) => serde::Serialize::serialize(payload, serializer),
+            Response::SignedFirmwareStatusNotification(payload) => {
+                serde::Serialize::serialize(payload, serializer)
+            }
+            Response::SignedUpdateFirmware(payload) => {
+                serde::Serialize::serialize(payload, serializer)
+            }
+            Response::StartTransaction(payload) => serde::Serialize::serialize(payload, serializer),
+            Response::StatusNotification(payload) => {
+                serde::Serialize::serialize(payload, serializer)
+            }
+            Response::StopTransaction(payload) => serde::Serialize::serialize(payload, serializer),
+            Response::TriggerMessage(payload) => serde::Serialize::serialize(payload, serializer),
+            Response::UnlockConnector(payload) => serde::Serialize::serialize(payload, serializer),
+            Response::UpdateFirmware(payload) => serde::Serialize::serialize(payload, serializer),
+        }
     }
 }
 

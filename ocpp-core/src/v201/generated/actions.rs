@@ -875,6 +875,147 @@ impl Request {
     }
 }
 
+/// Serializes as its payload alone (what [`Request::to_payload`] gives), so that a
+/// frame's text can be written straight from the typed message.
+impl serde::Serialize for Request {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Request::Authorize(payload) => serde::Serialize::serialize(payload, serializer),
+            Request::BootNotification(payload) => serde::Serialize::serialize(payload, serializer),
+            Request::CancelReservation(payload) => serde::Serialize::serialize(payload, serializer),
+            Request::CertificateSigned(payload) => serde::Serialize::serialize(payload, serializer),
+            Request::ChangeAvailability(payload) => {
+                serde::Serialize::serialize(payload, serializer)
+            }
+            Request::ClearCache(payload) => serde::Serialize::serialize(payload, serializer),
+            Request::ClearChargingProfile(payload) => {
+                serde::Serialize::serialize(payload, serializer)
+            }
+            Request::ClearDisplayMessage(payload) => {
+                serde::Serialize::serialize(payload, serializer)
+            }
+            Request::ClearVariableMonitoring(payload) => {
+                serde::Serialize::serialize(payload, serializer)
+            }
+            Request::ClearedChargingLimit(payload) => {
+                serde::Serialize::serialize(payload, serializer)
+            }
+            Request::CostUpdated(payload) => serde::Serialize::serialize(payload, serializer),
+            Request::CustomerInformation(payload) => {
+                serde::Serialize::serialize(payload, serializer)
+            }
+            Request::DataTransfer(payload) => serde::Serialize::serialize(payload, serializer),
+            Request::DeleteCertificate(payload) => serde::Serialize::serialize(payload, serializer),
+            Request::FirmwareStatusNotification(payload) => {
+                serde::Serialize::serialize(payload, serializer)
+            }
+            Request::Get15118EVCertificate(payload) => {
+                serde::Serialize::serialize(payload, serializer)
+            }
+            Request::GetBaseReport(payload) => serde::Serialize::serialize(payload, serializer),
+            Request::GetCertificateStatus(payload) => {
+                serde::Serialize::serialize(payload, serializer)
+            }
+            Request::GetChargingProfiles(payload) => {
+                serde::Serialize::serialize(payload, serializer)
+            }
+            Request::GetCompositeSchedule(payload) => {
+                serde::Serialize::serialize(payload, serializer)
+            }
+            Request::GetDisplayMessages(payload) => {
+                serde::Serialize::serialize(payload, serializer)
+            }
+            Request::GetInstalledCertificateIds(payload) => {
+                serde::Serialize::serialize(payload, serializer)
+            }
+            Request::GetLocalListVersion(payload) => {
+                serde::Serialize::serialize(payload, serializer)
+            }
+            Request::GetLog(payload) => serde::Serialize::serialize(payload, serializer),
+            Request::GetMonitoringReport(payload) => {
+                serde::Serialize::serialize(payload, serializer)
+            }
+            Request::GetReport(payload) => serde::Serialize::serialize(payload, serializer),
+            Request::GetTransactionStatus(payload) => {
+                serde::Serialize::serialize(payload, serializer)
+            }
+            Request::GetVariables(payload) => serde::Serialize::serialize(payload, serializer),
+            Request::Heartbeat(payload) => serde::Serialize::serialize(payload, serializer),
+            Request::InstallCertificate(payload) => {
+                serde::Serialize::serialize(payload, serializer)
+            }
+            Request::LogStatusNotification(payload) => {
+                serde::Serialize::serialize(payload, serializer)
+            }
+            Request::MeterValues(payload) => serde::Serialize::serialize(payload, serializer),
+            Request::NotifyChargingLimit(payload) => {
+                serde::Serialize::serialize(payload, serializer)
+            }
+            Request::NotifyCustomerInformation(payload) => {
+                serde::Serialize::serialize(payload, serializer)
+            }
+            Request::NotifyDisplayMessages(payload) => {
+                serde::Serialize::serialize(payload, serializer)
+            }
+            Request::NotifyEVChargingNeeds(payload) => {
+                serde::Serialize::serialize(payload, serializer)
+            }
+            Request::NotifyEVChargingSchedule(payload) => {
+                serde::Serialize::serialize(payload, serializer)
+            }
+            Request::NotifyEvent(payload) => serde::Serialize::serialize(payload, serializer),
+            Request::NotifyMonitoringReport(payload) => {
+                serde::Serialize::serialize(payload, serializer)
+            }
+            Request::NotifyReport(payload) => serde::Serialize::serialize(payload, serializer),
+            Request::PublishFirmware(payload) => serde::Serialize::serialize(payload, serializer),
+            Request::PublishFirmwareStatusNotification(payload) => {
+                serde::Serialize::serialize(payload, serializer)
+            }
+            Request::ReportChargingProfiles(payload) => {
+                serde::Serialize::serialize(payload, serializer)
+            }
+            Request::RequestStartTransaction(payload) => {
+                serde::Serialize::serialize(payload, serializer)
+            }
+            Request::RequestStopTransaction(payload) => {
+                serde::Serialize::serialize(payload, serializer)
+            }
+            Request::ReservationStatusUpdate(payload) => {
+                serde::Serialize::serialize(payload, serializer)
+            }
+            Request::ReserveNow(payload) => serde::Serialize::serialize(payload, serializer),
+            Request::Reset(payload) => serde::Serialize::serialize(payload, serializer),
+            Request::SecurityEventNotification(payload) => {
+                serde::Serialize::serialize(payload, serializer)
+            }
+            Request::SendLocalList(payload) => serde::Serialize::serialize(payload, serializer),
+            Request::SetChargingProfile(payload) => {
+                serde::Serialize::serialize(payload, serializer)
+            }
+            Request::SetDisplayMessage(payload) => serde::Serialize::serialize(payload, serializer),
+            Request::SetMonitoringBase(payload) => serde::Serialize::serialize(payload, serializer),
+            Request::SetMonitoringLevel(payload) => {
+                serde::Serialize::serialize(payload, serializer)
+            }
+            Request::SetNetworkProfile(payload) => serde::Serialize::serialize(payload, serializer),
+            Request::SetVariableMonitoring(payload) => {
+                serde::Serialize::serialize(payload, serializer)
+            }
+            Request::SetVariables(payload) => serde::Serialize::serialize(payload, serializer),
+            Request::SignCertificate(payload) => serde::Serialize::serialize(payload, serializer),
+            Request::StatusNotification(payload) => {
+                serde::Serialize::serialize(payload, serializer)
+            }
+            Request::TransactionEvent(payload) => serde::Serialize::serialize(payload, serializer),
+            Request::TriggerMessage(payload) => serde::Serialize::serialize(payload, serializer),
+            Request::UnlockConnector(payload) => serde::Serialize::serialize(payload, serializer),
+            Request::UnpublishFirmware(payload) => serde::Serialize::serialize(payload, serializer),
+            Request::UpdateFirmware(payload) => serde::Serialize::serialize(payload, serializer),
+        }
+    }
+}
+
 impl From<AuthorizeRequest> for Request {
     fn from(payload: AuthorizeRequest) -> Self {
         Request::Authorize(payload)
@@ -1698,6 +1839,161 @@ impl Response {
         };
         // Cannot fail: every map in these types has string keys and every number is finite.
         value.expect("generated message types always serialize")
+    }
+}
+
+/// Serializes as its payload alone (what [`Response::to_payload`] gives), so that a
+/// frame's text can be written straight from the typed message.
+impl serde::Serialize for Response {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Response::Authorize(payload) => serde::Serialize::serialize(payload, serializer),
+            Response::BootNotification(payload) => serde::Serialize::serialize(payload, serializer),
+            Response::CancelReservation(payload) => {
+                serde::Serialize::serialize(payload, serializer)
+            }
+            Response::CertificateSigned(payload) => {
+                serde::Serialize::serialize(payload, serializer)
+            }
+            Response::ChangeAvailability(payload) => {
+                serde::Serialize::serialize(payload, serializer)
+            }
+            Response::ClearCache(payload) => serde::Serialize::serialize(payload, serializer),
+            Response::ClearChargingProfile(payload) => {
+                serde::Serialize::serialize(payload, serializer)
+            }
+            Response::ClearDisplayMessage(payload) => {
+                serde::Serialize::serialize(payload, serializer)
+            }
+            Response::ClearVariableMonitoring(payload) => {
+                serde::Serialize::serialize(payload, serializer)
+            }
+            Response::ClearedChargingLimit(payload) => {
+                serde::Serialize::serialize(payload, serializer)
+            }
+            Response::CostUpdated(payload) => serde::Serialize::serialize(payload, serializer),
+            Response::CustomerInformation(payload) => {
+                serde::Serialize::serialize(payload, serializer)
+            }
+            Response::DataTransfer(payload) => serde::Serialize::serialize(payload, serializer),
+            Response::DeleteCertificate(payload) => {
+                serde::Serialize::serialize(payload, serializer)
+            }
+            Response::FirmwareStatusNotification(payload) => {
+                serde::Serialize::serialize(payload, serializer)
+            }
+            Response::Get15118EVCertificate(payload) => {
+                serde::Serialize::serialize(payload, serializer)
+            }
+            Response::GetBaseReport(payload) => serde::Serialize::serialize(payload, serializer),
+            Response::GetCertificateStatus(payload) => {
+                serde::Serialize::serialize(payload, serializer)
+            }
+            Response::GetChargingProfiles(payload) => {
+                serde::Serialize::serialize(payload, serializer)
+            }
+            Response::GetCompositeSchedule(payload) => {
+                serde::Serialize::serialize(payload, serializer)
+            }
+            Response::GetDisplayMessages(payload) => {
+                serde::Serialize::serialize(payload, serializer)
+            }
+            Response::GetInstalledCertificateIds(payload) => {
+                serde::Serialize::serialize(payload, serializer)
+            }
+            Response::GetLocalListVersion(payload) => {
+                serde::Serialize::serialize(payload, serializer)
+            }
+            Response::GetLog(payload) => serde::Serialize::serialize(payload, serializer),
+            Response::GetMonitoringReport(payload) => {
+                serde::Serialize::serialize(payload, serializer)
+            }
+            Response::GetReport(payload) => serde::Serialize::serialize(payload, serializer),
+            Response::GetTransactionStatus(payload) => {
+                serde::Serialize::serialize(payload, serializer)
+            }
+            Response::GetVariables(payload) => serde::Serialize::serialize(payload, serializer),
+            Response::Heartbeat(payload) => serde::Serialize::serialize(payload, serializer),
+            Response::InstallCertificate(payload) => {
+                serde::Serialize::serialize(payload, serializer)
+            }
+            Response::LogStatusNotification(payload) => {
+                serde::Serialize::serialize(payload, serializer)
+            }
+            Response::MeterValues(payload) => serde::Serialize::serialize(payload, serializer),
+            Response::NotifyChargingLimit(payload) => {
+                serde::Serialize::serialize(payload, serializer)
+            }
+            Response::NotifyCustomerInformation(payload) => {
+                serde::Serialize::serialize(payload, serializer)
+            }
+            Response::NotifyDisplayMessages(payload) => {
+                serde::Serialize::serialize(payload, serializer)
+            }
+            Response::NotifyEVChargingNeeds(payload) => {
+                serde::Serialize::serialize(payload, serializer)
+            }
+            Response::NotifyEVChargingSchedule(payload) => {
+                serde::Serialize::serialize(payload, serializer)
+            }
+            Response::NotifyEvent(payload) => serde::Serialize::serialize(payload, serializer),
+            Response::NotifyMonitoringReport(payload) => {
+                serde::Serialize::serialize(payload, serializer)
+            }
+            Response::NotifyReport(payload) => serde::Serialize::serialize(payload, serializer),
+            Response::PublishFirmware(payload) => serde::Serialize::serialize(payload, serializer),
+            Response::PublishFirmwareStatusNotification(payload) => {
+                serde::Serialize::serialize(payload, serializer)
+            }
+            Response::ReportChargingProfiles(payload) => {
+                serde::Serialize::serialize(payload, serializer)
+            }
+            Response::RequestStartTransaction(payload) => {
+                serde::Serialize::serialize(payload, serializer)
+            }
+            Response::RequestStopTransaction(payload) => {
+                serde::Serialize::serialize(payload, serializer)
+            }
+            Response::ReservationStatusUpdate(payload) => {
+                serde::Serialize::serialize(payload, serializer)
+            }
+            Response::ReserveNow(payload) => serde::Serialize::serialize(payload, serializer),
+            Response::Reset(payload) => serde::Serialize::serialize(payload, serializer),
+            Response::SecurityEventNotification(payload) => {
+                serde::Serialize::serialize(payload, serializer)
+            }
+            Response::SendLocalList(payload) => serde::Serialize::serialize(payload, serializer),
+            Response::SetChargingProfile(payload) => {
+                serde::Serialize::serialize(payload, serializer)
+            }
+            Response::SetDisplayMessage(payload) => {
+                serde::Serialize::serialize(payload, serializer)
+            }
+            Response::SetMonitoringBase(payload) => {
+                serde::Serialize::serialize(payload, serializer)
+            }
+            Response::SetMonitoringLevel(payload) => {
+                serde::Serialize::serialize(payload, serializer)
+            }
+            Response::SetNetworkProfile(payload) => {
+                serde::Serialize::serialize(payload, serializer)
+            }
+            Response::SetVariableMonitoring(payload) => {
+                serde::Serialize::serialize(payload, serializer)
+            }
+            Response::SetVariables(payload) => serde::Serialize::serialize(payload, serializer),
+            Response::SignCertificate(payload) => serde::Serialize::serialize(payload, serializer),
+            Response::StatusNotification(payload) => {
+                serde::Serialize::serialize(payload, serializer)
+            }
+            Response::TransactionEvent(payload) => serde::Serialize::serialize(payload, serializer),
+            Response::TriggerMessage(payload) => serde::Serialize::serialize(payload, serializer),
+            Response::UnlockConnector(payload) => serde::Serialize::serialize(payload, serializer),
+            Response::UnpublishFirmware(payload) => {
+                serde::Serialize::serialize(payload, serializer)
+            }
+            Response::UpdateFirmware(payload) => serde::Serialize::serialize(payload, serializer),
+        }
     }
 }
 
