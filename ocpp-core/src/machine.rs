@@ -55,6 +55,24 @@ pub(crate) fn next_output<T>(queue: &mut VecDeque<T>) -> Option<T> {
     next
 }
 
+/// Removes `key` from `map`, and gives the map's memory back once it is empty: a `BTreeMap`
+/// keeps its root node after its last entry is removed, a few hundred bytes that every idle
+/// connection would carry after its first decision or call.
+pub(crate) fn remove_releasing<K, Q, V>(
+    map: &mut std::collections::BTreeMap<Q, V>,
+    key: &K,
+) -> Option<V>
+where
+    K: Ord + ?Sized,
+    Q: Ord + std::borrow::Borrow<K>,
+{
+    let removed = map.remove(key);
+    if map.is_empty() {
+        *map = std::collections::BTreeMap::new();
+    }
+    removed
+}
+
 /// A sans-IO state machine of one side of one OCPP-J connection. See the [module docs](self)
 /// for the driving contract.
 pub trait Machine {

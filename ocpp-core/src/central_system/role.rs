@@ -9,7 +9,7 @@ use time::OffsetDateTime;
 
 use super::outcome::CallCompleted;
 use super::policy::CentralSystemPolicy;
-use crate::machine::{Machine, Output};
+use crate::machine::{Machine, Output, remove_releasing};
 use crate::message::OcppRequest;
 use crate::rpc::{
     AcceptedActions, Call, CallFailure, CallHandle, CallRefused, Endpoint, EndpointConfig,
@@ -28,17 +28,6 @@ use crate::v16::{
     TriggerMessageRequest, TriggerMessageStatus, TriggerMessageStatusEnumType,
 };
 use crate::{ErrorCode, Version};
-
-/// Removes `key` from `map`, and gives the map's memory back once it is empty: a `BTreeMap`
-/// keeps its root node after its last entry is removed, a few hundred bytes that every idle
-/// connection would carry after its first decision or call.
-fn remove_releasing<K: Ord, V>(map: &mut BTreeMap<K, V>, key: &K) -> Option<V> {
-    let removed = map.remove(key);
-    if map.is_empty() {
-        *map = BTreeMap::new();
-    }
-    removed
-}
 
 /// Settings of one [`CentralSystem`] machine.
 #[derive(Debug, Clone)]

@@ -310,11 +310,7 @@ impl Incoming {
         if self.first.as_ref().is_some_and(|(first, _)| first == id) {
             return self.first.take().map(|(_, action)| action);
         }
-        let action = self.more.remove(id);
-        if self.more.is_empty() {
-            self.more = BTreeMap::new();
-        }
-        action
+        crate::machine::remove_releasing(&mut self.more, id)
     }
 
     fn clear(&mut self) {
