@@ -70,10 +70,11 @@ start_server() {
   # The previous server's log says "listening" too: gone before the new one starts.
   rm -f "$WORK/csms.redb" "$SERVER_LOG"
   case "$name" in
-    ours) "$OCPP" csms --listen "127.0.0.1:$PORT" --db "$WORK/csms.redb" --accept-all \
-            --log off >"$SERVER_LOG" 2>&1 & ;;
-    ours1) "$OCPP" csms --listen "127.0.0.1:$PORT" --db "$WORK/csms.redb" --accept-all \
-            --log off --threads 1 >"$SERVER_LOG" 2>&1 & ;;
+    ours|ours1)
+      threads=()
+      if [ "$name" = ours1 ]; then threads=(--threads 1); fi
+      "$OCPP" csms --listen "127.0.0.1:$PORT" --db "$WORK/csms.redb" --accept-all \
+        --log off "${threads[@]}" >"$SERVER_LOG" 2>&1 & ;;
     python) "$WORK/venv/bin/python" "$HERE/python_csms.py" "$PORT" >"$SERVER_LOG" 2>&1 & ;;
     node) NODE_PATH="$WORK/node/node_modules" node "$HERE/node_csms.js" "$PORT" \
             >"$SERVER_LOG" 2>&1 & ;;
