@@ -936,14 +936,26 @@ pub(crate) fn server_config(auth_keys: Option<BTreeMap<String, Vec<u8>>>) -> Ser
 /// A running central system server.
 pub(crate) type CsmsServer = ocpp_io_tokio::Server<Logged>;
 
-/// Binds the server on `addr`.
+/// Binds the server on `addr`, its connections served by the current runtime.
 pub(crate) async fn bind(
     csms: &Arc<Csms>,
     addr: &str,
     config: ServerConfig,
 ) -> std::io::Result<CsmsServer> {
+    bind_across(csms, vec![tokio::runtime::Handle::current()], addr, config).await
+}
+
+/// Binds the server on `addr`, its connections spread over `runtimes` (one single-threaded
+/// runtime per core: see `ocpp_io_tokio::bind_across`). Call it from the first runtime.
+pub(crate) async fn bind_across(
+    csms: &Arc<Csms>,
+    runtimes: Vec<tokio::runtime::Handle>,
+    addr: &str,
+    config: ServerConfig,
+) -> std::io::Result<CsmsServer> {
     let factory = csms.clone();
-    let server = ocpp_io_tokio::bind_with_handles(
+    let server = ocpp_io_tokio::bind_across(
+        runtimes,
         addr,
         config,
         move |info: &ConnectionInfo, handle: &Handle<Logged>| {

@@ -531,7 +531,7 @@ async fn station(index: u32, plan: Arc<Plan>) -> StationReport {
     let mut station = Station {
         ws,
         endpoint,
-        runtime: plan.runtime,
+        runtime: plan.runtime.clone(),
         report,
     };
     let outcome = run_station(&mut station, index, &plan, &mut arrivals).await;

@@ -187,13 +187,8 @@ enum Command {
 /// The runtime of the networked tools: two workers are plenty for a loopback demo, a
 /// simulator or a load run, and leave the machine's other cores alone.
 fn runtime() -> Result<tokio::runtime::Runtime, String> {
-    runtime_with(2)
-}
-
-/// A runtime with `workers` worker threads.
-fn runtime_with(workers: usize) -> Result<tokio::runtime::Runtime, String> {
     tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(workers)
+        .worker_threads(2)
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the async runtime: {e}"))

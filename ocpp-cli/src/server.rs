@@ -49,18 +49,26 @@ pub(crate) struct Args {
     /// lines) into this directory, one file per connection (ID-N.jsonl), for `ocpp replay`.
     #[arg(long, value_name = "DIR")]
     trace: Option<PathBuf>,
-    /// Worker threads serving the connections (default: one per core).
+    /// Threads serving the connections, each with its share of them for their whole life
+    /// (default: one per core).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
     threads: Option<u16>,
 }
 
 /// Runs `ocpp csms`.
 pub(crate) fn run(args: &Args, out: &mut Out) -> ExitCode {
-    let workers = args.threads.map_or_else(
+    let threads = args.threads.map_or_else(
         || std::thread::available_parallelism().map_or(2, |n| n.get()),
         usize::from,
     );
-    match crate::runtime_with(workers).and_then(|runtime| runtime.block_on(serve(args, out))) {
+    let outcome = Workers::start(threads).and_then(|workers| {
+        let outcome = workers
+            .first
+            .block_on(serve(args, out, workers.runtimes.clone()));
+        workers.stop();
+        outcome
+    });
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             out.flush();
@@ -70,7 +78,78 @@ pub(crate) fn run(args: &Args, out: &mut Out) -> ExitCode {
     }
 }
 
-async fn serve(args: &Args, out: &mut Out) -> Result<(), String> {
+/// One single-threaded runtime per worker thread, the first driven by the main thread (which
+/// also runs the HTTP API and the signal handling), each of the others by a thread of its own.
+///
+/// A connection is served by one of them for its whole life: its input never wakes a second
+/// thread, which a work-stealing runtime does for a good share of inputs under load (about
+/// 0.3 us of CPU per round trip on the benchmark machine; see BENCHMARKS.md).
+struct Workers {
+    first: tokio::runtime::Runtime,
+    /// Every runtime's handle, the first's included, in the order connections go to them.
+    runtimes: Vec<tokio::runtime::Handle>,
+    /// The other threads, and what tells each to stop.
+    others: Vec<(
+        tokio::sync::oneshot::Sender<()>,
+        std::thread::JoinHandle<()>,
+    )>,
+}
+
+impl Workers {
+    fn start(threads: usize) -> Result<Workers, String> {
+        let first = single_threaded()?;
+        let mut workers = Workers {
+            runtimes: vec![first.handle().clone()],
+            first,
+            others: Vec::new(),
+        };
+        for n in 1..threads {
+            let (started_tx, started) = std::sync::mpsc::channel();
+            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+            let thread = std::thread::Builder::new()
+                .name(format!("ocpp-worker-{n}"))
+                .spawn(move || match single_threaded() {
+                    Ok(runtime) => {
+                        let _ = started_tx.send(Ok(runtime.handle().clone()));
+                        runtime.block_on(async {
+                            let _ = stopped.await;
+                        });
+                    }
+                    Err(error) => {
+                        let _ = started_tx.send(Err(error));
+                    }
+                })
+                .map_err(|e| format!("cannot start a worker thread: {e}"))?;
+            let runtime = started
+                .recv()
+                .map_err(|_| "a worker thread ended at its start".to_owned())??;
+            workers.runtimes.push(runtime);
+            workers.others.push((stop, thread));
+        }
+        Ok(workers)
+    }
+
+    /// Ends the other threads (their connections have ended) and waits for them.
+    fn stop(self) {
+        for (stop, thread) in self.others {
+            let _ = stop.send(());
+            let _ = thread.join();
+        }
+    }
+}
+
+fn single_threaded() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))
+}
+
+async fn serve(
+    args: &Args,
+    out: &mut Out,
+    runtimes: Vec<tokio::runtime::Handle>,
+) -> Result<(), String> {
     let auth_keys = match (args.security_profile, &args.auth_keys) {
         (1, Some(path)) => Some(csms::read_auth_keys(path)?),
         (1, None) => return Err("--security-profile 1 needs --auth-keys FILE".to_owned()),
@@ -88,9 +167,14 @@ async fn serve(args: &Args, out: &mut Out) -> Result<(), String> {
     if let Some(dir) = &args.trace {
         csms.record_traces(dir)?;
     }
-    let mut server = csms::bind(&csms, &args.listen, csms::server_config(auth_keys))
-        .await
-        .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+    let mut server = csms::bind_across(
+        &csms,
+        runtimes,
+        &args.listen,
+        csms::server_config(auth_keys),
+    )
+    .await
+    .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
     let http = match &args.http {
         Some(addr) => Some(
             crate::api::bind(addr)

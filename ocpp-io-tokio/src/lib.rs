@@ -12,6 +12,9 @@
 //!   its machine, its [`Events`]).
 //! - [`bind_with_handles`] does the same with a factory that also receives each connection's
 //!   [`Handle`], for machines that answer on their own later (no task per connection).
+//! - [`bind_across`] is [`bind_with_handles`] with the connections spread over several
+//!   runtimes, e.g. one single-threaded runtime per core: each connection then lives on one
+//!   thread, and no input wakes a second one.
 //! - [`connect`] starts a [`Client`] that connects to `<url>/<charge point id>`, runs your
 //!   machine, and reconnects with back-off when the connection is lost.
 //! - Events come as a stream ([`Events`]) or, with [`Events::for_each_handler`], to an
@@ -123,11 +126,15 @@
 
 use std::io;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use async_tungstenite::tokio::TokioAdapter;
 use futures_util::future::BoxFuture;
+use futures_util::io::{AsyncRead, AsyncWrite};
 use ocpp_core::machine::Machine;
 use ocpp_core::time::{Monotonic, Now};
 use ocpp_io::rustls;
@@ -151,20 +158,50 @@ pub type Server<M> = ocpp_io::Server<M, Tokio>;
 pub type Client<M> = ocpp_io::Client<M>;
 
 /// The tokio [`Runtime`](ocpp_io::Runtime): `tokio::time` clocks and timers (so a test
-/// runtime with paused time drives the machines in virtual time), `tokio::spawn` tasks.
+/// runtime with paused time drives the machines in virtual time), `tokio::spawn` tasks (or,
+/// from [`Tokio::across`], tasks spread over several runtimes).
 ///
 /// Must be used from within a tokio runtime with the time driver enabled.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Tokio {
     origin: Instant,
+    spread: Option<Arc<Spread>>,
+}
+
+/// The runtimes [`Tokio::across`] spawns on, in turn.
+#[derive(Debug)]
+struct Spread {
+    runtimes: Vec<tokio::runtime::Handle>,
+    next: AtomicUsize,
 }
 
 impl Tokio {
-    /// A runtime whose monotonic clock starts now.
+    /// A runtime whose monotonic clock starts now and whose tasks go to the current tokio
+    /// runtime.
     pub fn new() -> Tokio {
         Tokio {
             origin: Instant::now(),
+            spread: None,
         }
+    }
+
+    /// A runtime whose monotonic clock starts now and whose tasks go to `runtimes` in turn,
+    /// the first task to the first runtime; `None` if `runtimes` is empty.
+    ///
+    /// Each task then runs on one runtime for its whole life, with the sockets it opens and
+    /// the timers it sets: with one single-threaded runtime per core, a connection's input
+    /// never wakes a second thread.
+    pub fn across(runtimes: Vec<tokio::runtime::Handle>) -> Option<Tokio> {
+        if runtimes.is_empty() {
+            return None;
+        }
+        Some(Tokio {
+            origin: Instant::now(),
+            spread: Some(Arc::new(Spread {
+                runtimes,
+                next: AtomicUsize::new(0),
+            })),
+        })
     }
 }
 
@@ -193,7 +230,15 @@ impl ocpp_io::Runtime for Tokio {
     }
 
     fn spawn(&self, task: BoxFuture<'static, ()>) {
-        tokio::spawn(task);
+        match &self.spread {
+            Some(spread) => {
+                let turn = spread.next.fetch_add(1, Ordering::Relaxed) % spread.runtimes.len();
+                spread.runtimes[turn].spawn(task);
+            }
+            None => {
+                tokio::spawn(task);
+            }
+        }
     }
 }
 
@@ -231,9 +276,123 @@ impl ocpp_io::Connector for TokioConnector {
     }
 }
 
+/// An accepted TCP connection on its way to the runtime that will serve it: registered with
+/// the runtime of the task that first reads, writes or runs TLS on it (see [`bind_across`]).
+///
+/// A tokio socket stays with the runtime it was registered with: its readiness comes from
+/// that runtime's I/O driver, which would wake the serving thread from another one on every
+/// frame. The accept loop therefore hands the socket on unregistered.
+#[derive(Debug)]
+pub struct Handoff(HandoffState);
+
+#[derive(Debug)]
+enum HandoffState {
+    Unregistered(std::net::TcpStream),
+    Registered(TokioAdapter<TcpStream>),
+    /// Registering failed (the error was returned once); the socket is closed.
+    Failed,
+}
+
+impl Handoff {
+    /// Takes an accepted socket off the runtime that accepted it.
+    fn new(stream: TcpStream) -> io::Result<Handoff> {
+        stream.set_nodelay(true)?;
+        Ok(Handoff(HandoffState::Unregistered(stream.into_std()?)))
+    }
+
+    /// The socket, registered with the current runtime (on the first call).
+    fn registered(&mut self) -> io::Result<&mut TokioAdapter<TcpStream>> {
+        if matches!(self.0, HandoffState::Unregistered(_))
+            && let HandoffState::Unregistered(stream) =
+                std::mem::replace(&mut self.0, HandoffState::Failed)
+        {
+            // `from_std` would panic outside a runtime: say so instead.
+            tokio::runtime::Handle::try_current().map_err(io::Error::other)?;
+            self.0 = HandoffState::Registered(TokioAdapter::new(TcpStream::from_std(stream)?));
+        }
+        match &mut self.0 {
+            HandoffState::Registered(stream) => Ok(stream),
+            _ => Err(unregistered()),
+        }
+    }
+
+    /// The registered tokio socket, for TLS.
+    fn into_registered(mut self) -> io::Result<TcpStream> {
+        self.registered()?;
+        match self.0 {
+            HandoffState::Registered(stream) => Ok(stream.into_inner()),
+            _ => Err(unregistered()),
+        }
+    }
+}
+
+fn unregistered() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::NotConnected,
+        "the socket could not be registered with the runtime",
+    )
+}
+
+impl AsyncRead for Handoff {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut().registered() {
+            Ok(stream) => Pin::new(stream).poll_read(cx, buf),
+            Err(error) => Poll::Ready(Err(error)),
+        }
+    }
+}
+
+impl AsyncWrite for Handoff {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut().registered() {
+            Ok(stream) => Pin::new(stream).poll_write(cx, buf),
+            Err(error) => Poll::Ready(Err(error)),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut().registered() {
+            Ok(stream) => Pin::new(stream).poll_flush(cx),
+            Err(error) => Poll::Ready(Err(error)),
+        }
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut().registered() {
+            Ok(stream) => Pin::new(stream).poll_close(cx),
+            Err(error) => Poll::Ready(Err(error)),
+        }
+    }
+}
+
 /// Runs the server side of TLS with tokio-rustls.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct TokioTls;
+
+impl ocpp_io::TlsAcceptor<Handoff> for TokioTls {
+    /// Boxed, as for a plain tokio socket.
+    type Stream = Box<TokioAdapter<tokio_rustls::server::TlsStream<TcpStream>>>;
+
+    fn accept(
+        &self,
+        stream: Handoff,
+        config: Arc<rustls::ServerConfig>,
+    ) -> BoxFuture<'static, io::Result<(Self::Stream, TlsInfo)>> {
+        // Registered here, in the task that serves the connection.
+        Box::pin(async move {
+            let stream = stream.into_registered()?;
+            ocpp_io::TlsAcceptor::accept(&TokioTls, TokioAdapter::new(stream), config).await
+        })
+    }
+}
 
 impl ocpp_io::TlsAcceptor<TokioAdapter<TcpStream>> for TokioTls {
     /// Boxed: the rustls connection is 1.2 KiB, and every connection's stream, plain ones
@@ -366,20 +525,74 @@ where
     F: Fn(&ConnectionInfo, &Handle<M>) -> M + Send + Sync + 'static,
     P: Fn(&ConnectionInfo) -> Box<dyn Persister> + Send + Sync + 'static,
 {
+    let accepted = |stream: TcpStream| {
+        stream.set_nodelay(true)?;
+        Ok(TokioAdapter::new(stream))
+    };
+    start(Tokio::new(), addr, accepted, config, factory, persisters).await
+}
+
+/// [`bind_with_handles`], with the connections spread over `runtimes` in turn: each
+/// connection's task, socket and timers live on one of them for the connection's life. The
+/// accept loop runs on the first runtime; call this from it.
+///
+/// Meant for one single-threaded (`current_thread`) runtime per core, each driven by its own
+/// thread: an input then never wakes a second thread, which a work-stealing runtime does
+/// often under load. The spreading is round robin, not by load: connections are long-lived
+/// and alike.
+///
+/// # Errors
+/// The listener's errors, and `InvalidInput` if `runtimes` is empty.
+pub async fn bind_across<M, F, P>(
+    runtimes: Vec<tokio::runtime::Handle>,
+    addr: impl ToSocketAddrs,
+    config: ServerConfig,
+    factory: F,
+    persisters: P,
+) -> io::Result<Server<M>>
+where
+    M: Machine + Send + 'static,
+    M::Event: Send + 'static,
+    F: Fn(&ConnectionInfo, &Handle<M>) -> M + Send + Sync + 'static,
+    P: Fn(&ConnectionInfo) -> Box<dyn Persister> + Send + Sync + 'static,
+{
+    let runtime = Tokio::across(runtimes)
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no runtime to serve on"))?;
+    start(runtime, addr, Handoff::new, config, factory, persisters).await
+}
+
+/// Listens on `addr` and starts a server on `runtime` whose connections are the accepted
+/// sockets as `accepted` makes them.
+async fn start<M, F, P, S>(
+    runtime: Tokio,
+    addr: impl ToSocketAddrs,
+    accepted: fn(TcpStream) -> io::Result<S>,
+    config: ServerConfig,
+    factory: F,
+    persisters: P,
+) -> io::Result<Server<M>>
+where
+    M: Machine + Send + 'static,
+    M::Event: Send + 'static,
+    F: Fn(&ConnectionInfo, &Handle<M>) -> M + Send + Sync + 'static,
+    P: Fn(&ConnectionInfo) -> Box<dyn Persister> + Send + Sync + 'static,
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    TokioTls: ocpp_io::TlsAcceptor<S>,
+{
     let listener = listen(addr).await?;
     let local_addr: SocketAddr = listener.local_addr()?;
-    let accepted = futures_util::stream::unfold(listener, |listener| async move {
-        let next = listener.accept().await.and_then(|(stream, peer)| {
-            stream.set_nodelay(true)?;
-            Ok((TokioAdapter::new(stream), peer))
-        });
+    let connections = futures_util::stream::unfold(listener, move |listener| async move {
+        let next = listener
+            .accept()
+            .await
+            .and_then(|(stream, peer)| Ok((accepted(stream)?, peer)));
         Some((next, listener))
     });
     Ok(ocpp_io::Server::start_with_handles(
-        Tokio::new(),
+        runtime,
         config,
         local_addr,
-        Box::pin(accepted),
+        Box::pin(connections),
         TokioTls,
         factory,
         persisters,
