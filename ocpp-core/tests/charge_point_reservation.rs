@@ -191,10 +191,11 @@ fn tc_048_cs_a_connector_that_cannot_be_reserved() {
     assert_eq!(world.cp.reservations().count(), 0);
 }
 
-/// OCTT TC_048_4_CS / TC_050_4_CS: a station without the Reservation profile does not know
-/// ReserveNow (NotSupported, as for every action of a profile it lacks); one that has it
-/// rejects connector 0 without ReserveConnectorZeroSupported, an unknown connector, and an
-/// expiry already past.
+/// OCTT TC_048_4_CS / TC_050_4_CS: a station without the Reservation profile answers
+/// ReserveNow for a connector and for the whole station (connector 0) Rejected, as section
+/// 5.13 says of a station "configured not to accept reservations" (and CancelReservation
+/// Rejected: it holds none); one that has the profile rejects connector 0 without
+/// ReserveConnectorZeroSupported, an unknown connector, and an expiry already past.
 #[test]
 fn tc_048_4_cs_tc_050_4_cs_reservations_rejected() {
     let definitions = Definitions::builder()
@@ -204,12 +205,21 @@ fn tc_048_4_cs_tc_050_4_cs_reservations_rejected() {
         .unwrap();
     let mut world = World::restored(definitions, |_| {}, Default::default());
     world.connect();
-    let answer = world.cs_calls(
-        "ReserveNow",
-        json!({"connectorId": 1, "expiryDate": "2030-01-01T00:00:00Z", "idTag": "RES",
-               "reservationId": 1}),
-    );
-    assert!(answer.unwrap_err().contains("NotSupported"));
+    for connector in [1, 0] {
+        let answer = world.cs_calls(
+            "ReserveNow",
+            json!({"connectorId": connector, "expiryDate": "2030-01-01T00:00:00Z",
+                   "idTag": "RES", "reservationId": 1}),
+        );
+        assert_eq!(
+            answer.unwrap()["status"],
+            "Rejected",
+            "connector {connector}"
+        );
+    }
+    let answer = world.cs_calls("CancelReservation", json!({"reservationId": 1}));
+    assert_eq!(answer.unwrap()["status"], "Rejected");
+    assert_eq!(world.cp.reservations().count(), 0);
 
     let mut world = accepted(1, &[(StandardKey::ReserveConnectorZeroSupported, "false")]);
     assert_eq!(reserve(&mut world, 1, 0, "RES", 600), "Rejected");

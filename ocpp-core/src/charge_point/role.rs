@@ -745,7 +745,8 @@ const FIRMWARE_ACTIONS: [&str; 2] = ["GetDiagnostics", "UpdateFirmware"];
 
 /// The actions of the Central System this machine answers; the rest of 1.6 is answered
 /// `NotSupported` until the features that handle them exist.
-const HANDLED_ACTIONS: [&str; 12] = [
+const HANDLED_ACTIONS: [&str; 14] = [
+    "CancelReservation",
     "ChangeAvailability",
     "ChangeConfiguration",
     "ClearCache",
@@ -755,6 +756,7 @@ const HANDLED_ACTIONS: [&str; 12] = [
     "SendLocalList",
     "RemoteStartTransaction",
     "RemoteStopTransaction",
+    "ReserveNow",
     "Reset",
     "TriggerMessage",
     "UnlockConnector",
@@ -764,8 +766,6 @@ const HANDLED_ACTIONS: [&str; 12] = [
 /// reservations: enough for the drivers at its connectors at any one time.
 const RECENT_PARENTS: usize = 16;
 
-/// The actions of the Reservation profile, answered when the station supports it.
-const RESERVATION_ACTIONS: [&str; 2] = ["CancelReservation", "ReserveNow"];
 /// The actions of the Smart Charging profile, answered when it is supported.
 const SMART_CHARGING_ACTIONS: [&str; 3] = [
     "ClearChargingProfile",
@@ -797,10 +797,10 @@ impl ChargePoint {
         let mut rpc = config.rpc.clone();
         rpc.version = Version::V16;
         // Section 5.13 answers Rejected for a station "configured not to accept
-        // reservations"; one without the profile does not know the actions. Errata 3.39:
-        // without Smart Charging its requests are answered NotSupported.
+        // reservations", and OCTT TC_048_4_CS / TC_050_4_CS expect exactly that of one without
+        // the Reservation profile: its actions are always answered (see `reserve_now`).
+        // Errata 3.39: without Smart Charging its requests are answered NotSupported.
         let optional = [
-            (Profile::Reservation, &RESERVATION_ACTIONS[..]),
             (Profile::FirmwareManagement, &FIRMWARE_ACTIONS[..]),
             (Profile::SmartCharging, &SMART_CHARGING_ACTIONS[..]),
         ];
@@ -1165,6 +1165,10 @@ impl ChargePoint {
 
     /// ReserveNow (section 5.13).
     fn reserve_now(&mut self, now: Now, request: ReserveNowRequest) -> ReservationStatus {
+        if !self.configuration.supports(Profile::Reservation) {
+            // Section 5.13: a station configured not to accept reservations answers Rejected.
+            return ReservationStatus::Rejected;
+        }
         let status = self.reservations.decide(
             &request,
             &self.conditions(),
