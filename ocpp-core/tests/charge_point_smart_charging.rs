@@ -1469,6 +1469,93 @@ fn tc_059_cs_remote_start_with_a_charging_profile() {
     assert_eq!(periods_json(&answer), json_expect(&[(0, "12")]));
 }
 
+/// Section 5.16.2 with 9.4.5 (MaxChargingProfilesInstalled): the profile of an accepted
+/// RemoteStartTransaction holds a slot until its transaction starts, so that it is never
+/// dropped for want of room; a remote start whose profile has no room is Rejected, and so is
+/// a SetChargingProfile that would take the held slot.
+#[test]
+fn section_5_16_2_a_remote_start_profile_holds_its_slot_and_is_refused_without_room() {
+    let mut builder = Definitions::builder();
+    builder = builder
+        .initial(StandardKey::NumberOfConnectors, "2")
+        .initial(StandardKey::MaxChargingProfilesInstalled, "2");
+    let mut world = World::restored(builder.build().unwrap(), Snapshot::new(), |_| {});
+    assert_eq!(
+        world.set_profile(0, flat(1, "TxDefaultProfile", 16)),
+        "Accepted"
+    );
+    let tx_profile = |id| {
+        wire_profile(
+            id,
+            "TxProfile",
+            0,
+            json!([{"startPeriod": 0, "limit": 12}]),
+            json!({"chargingProfileKind": "Relative"}),
+        )
+    };
+    world
+        .cs
+        .call(
+            world.now,
+            "RemoteStartTransaction",
+            json!({"idTag": "REMOTE", "chargingProfile": tx_profile(9)}),
+        )
+        .unwrap();
+    world.settle();
+    let decision = world
+        .events
+        .iter()
+        .find_map(|(_, e)| match e {
+            Event::RemoteStartRequested { decision, .. } => Some(decision.clone()),
+            _ => None,
+        })
+        .unwrap();
+    world
+        .cp
+        .reply(
+            world.now,
+            decision,
+            Reply::RemoteStart(RemoteStartStopStatus::Accepted),
+        )
+        .unwrap();
+    world.settle();
+    assert_eq!(
+        world.answers.pop().unwrap().1.unwrap()["status"],
+        "Accepted"
+    );
+    // One installed, one held: full (another stack level replaces nothing).
+    let other = wire_profile(
+        2,
+        "TxDefaultProfile",
+        1,
+        json!([{"startPeriod": 0, "limit": 10}]),
+        json!({}),
+    );
+    assert_eq!(world.set_profile(0, other), "Rejected");
+    world.events.clear();
+    assert_eq!(
+        world.status_of(
+            "RemoteStartTransaction",
+            json!({"idTag": "OTHER", "chargingProfile": tx_profile(10)}),
+        ),
+        "Rejected"
+    );
+    assert!(
+        !world
+            .events
+            .iter()
+            .any(|(_, e)| matches!(e, Event::RemoteStartRequested { .. }))
+    );
+    world.start(1, "REMOTE");
+    let installed: Vec<(i32, u32)> = world
+        .cp
+        .smart_charging()
+        .profiles()
+        .map(|p| (p.profile.charging_profile_id, p.connector))
+        .collect();
+    assert_eq!(installed, [(1, 0), (9, 1)]);
+}
+
 /// OCTT TC_060_CS: a RemoteStartTransaction whose profile is no TxProfile is Rejected, and the
 /// application is not asked.
 #[test]

@@ -3171,12 +3171,13 @@ impl ChargePoint {
     }
 
     /// Section 5.16.2: with Smart Charging, a remote start's profile must be a valid TxProfile
-    /// (OCTT TC_060_CS).
+    /// (OCTT TC_060_CS) that the station has room for.
     fn remote_start_profile_refused(&self, now: Now, profile: Option<&ChargingProfile>) -> bool {
         self.configuration.supports(Profile::SmartCharging)
             && profile.is_some_and(|profile| {
                 let settings = self.smart_settings();
-                SmartCharging::check_remote_start_profile(&settings, profile, self.time(now))
+                self.smart
+                    .check_remote_start_profile(&settings, profile, self.time(now))
                     .is_err()
             })
     }

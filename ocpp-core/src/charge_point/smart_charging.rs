@@ -432,7 +432,9 @@ impl SmartCharging {
             })
             .map(|p| p.profile.charging_profile_id)
             .collect();
-        let remaining = self.profiles.len() - replaced.len();
+        // The profiles of accepted remote starts hold their slots until their transactions
+        // start (taken off the list just before they are installed here).
+        let remaining = self.profiles.len() - replaced.len() + self.pending_remote.len();
         if remaining >= settings.max_installed as usize {
             return Err(Rejection::Full(settings.max_installed));
         }
@@ -506,7 +508,13 @@ impl SmartCharging {
 
     /// Checks the profile of a RemoteStartTransaction (section 5.16.2, errata 3.41): a TxProfile
     /// without transactionId that SetChargingProfile would accept.
+    ///
+    /// A profile that would not fit (MaxChargingProfilesInstalled counting the profiles of
+    /// the remote starts still waiting for their transactions, each of which holds a slot)
+    /// is refused too: accepting the start and dropping its profile at the start would
+    /// charge without the limit the Central System asked for.
     pub fn check_remote_start_profile(
+        &self,
         settings: &Settings,
         profile: &ChargingProfile,
         now: OffsetDateTime,
@@ -517,7 +525,16 @@ impl SmartCharging {
         if profile.transaction_id.is_some() {
             return Err(Rejection::UnexpectedTransactionId);
         }
-        check_schedule(settings, profile, now)
+        check_schedule(settings, profile, now)?;
+        // Only a profile with the same id is surely replaced: the connector may not be
+        // known before the transaction starts.
+        let replaced = usize::from(self.profiles.contains_key(&profile.charging_profile_id));
+        if self.profiles.len() - replaced + self.pending_remote.len()
+            >= settings.max_installed as usize
+        {
+            return Err(Rejection::Full(settings.max_installed));
+        }
+        Ok(())
     }
 
     /// Remembers the profile of a RemoteStartTransaction (checked already) until the
