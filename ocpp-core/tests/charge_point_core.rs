@@ -9,7 +9,8 @@ use std::time::Duration;
 use ocpp_core::charge_point::authorization::Source;
 use ocpp_core::charge_point::config::StandardKey;
 use ocpp_core::charge_point::{
-    ChargePoint, ChargePointConfig, ChargePointError, ConnectorStatus, Event, Registration, Reply,
+    ChargePoint, ChargePointConfig, ChargePointError, ConnectorStatus, Event, IdTagAtTransaction,
+    Registration, Reply,
 };
 use ocpp_core::machine::{Machine, Output};
 use ocpp_core::persist::Snapshot;
@@ -1854,4 +1855,127 @@ fn the_operator_sets_a_configuration_key_locally() {
     world.run_for_seconds(130);
     let beat = world.seen.iter().find(|s| s.action == "Heartbeat").unwrap();
     assert_eq!(beat.at, start + secs(120));
+}
+
+/// The StopByIdTag events so far: (connector, id tag).
+fn stops_by_id_tag(world: &World) -> Vec<(u32, String)> {
+    world
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            Event::StopByIdTag {
+                connector, id_tag, ..
+            } => Some((*connector, id_tag.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+/// OCTT TC_068_CS (section 3.5): another id tag, whose group the station cannot know the
+/// transaction to share (its id tag has no parent id tag), is not asked about and stops
+/// nothing; the id tag that started the transaction stops it at once, without an Authorize,
+/// and the StopTransaction carries it. Id tags compare case-insensitively (CiString20Type).
+#[test]
+fn tc_068_cs_only_the_id_tag_that_started_the_transaction_stops_it() {
+    let mut world = accepted(1, &[]);
+    world.cp.plug_in(world.now, 1).unwrap();
+    world
+        .cp
+        .start_transaction(world.now, 1, "DRIVER", 0, None)
+        .unwrap();
+    world.settle();
+    world.take_seen();
+    world.events.clear();
+
+    let outcome = world.cp.stop_by_id_tag(world.now, 1, "OTHER").unwrap();
+    assert_eq!(outcome, IdTagAtTransaction::NotOfTheGroup);
+    world.settle();
+    assert!(
+        world.take_seen().is_empty(),
+        "no Authorize, no StopTransaction"
+    );
+    assert!(stops_by_id_tag(&world).is_empty());
+
+    let outcome = world.cp.stop_by_id_tag(world.now, 1, "DRIVER").unwrap();
+    assert_eq!(outcome, IdTagAtTransaction::Stops);
+    world.settle();
+    assert_eq!(stops_by_id_tag(&world), [(1, "DRIVER".to_owned())]);
+    assert!(world.take_seen().is_empty(), "the application stops it");
+    world
+        .cp
+        .stop_transaction(world.now, 1, 500, None, Some("DRIVER".into()))
+        .unwrap();
+    world.settle();
+    let seen = world.take_seen();
+    let stop = sent(&seen, "StopTransaction");
+    assert_eq!(stop.len(), 1);
+    assert_eq!(stop[0].payload["idTag"], "DRIVER");
+    assert!(stop[0].payload.get("reason").is_none_or(|r| r == "Local"));
+    assert!(sent(&seen, "Authorize").is_empty());
+
+    world
+        .cp
+        .start_transaction(world.now, 1, "Driver2", 0, None)
+        .unwrap();
+    world.settle();
+    world.events.clear();
+    assert_eq!(
+        world.cp.stop_by_id_tag(world.now, 1, "DRIVER2").unwrap(),
+        IdTagAtTransaction::Stops
+    );
+    assert!(matches!(
+        world.cp.stop_by_id_tag(world.now, 2, "DRIVER2"),
+        Err(ChargePointError::UnknownConnector { .. })
+    ));
+}
+
+/// OCTT TC_069_CS (section 3.5): an id tag of the same group (the parent id tag the Central
+/// System gave with the transaction's id tag) is authorized, then stops the transaction; one
+/// of another group is authorized too, and stops nothing.
+#[test]
+fn tc_069_cs_an_id_tag_of_the_same_group_stops_the_transaction() {
+    let mut world = accepted(1, &[]);
+    for (tag, parent) in [
+        ("DRIVER", "FAMILY"),
+        ("SPOUSE", "FAMILY"),
+        ("STRANGER", "OTHERS"),
+    ] {
+        world.parents.insert(tag.into(), parent.into());
+    }
+    world.cp.plug_in(world.now, 1).unwrap();
+    world
+        .cp
+        .start_transaction(world.now, 1, "DRIVER", 0, None)
+        .unwrap();
+    world.settle();
+    world.take_seen();
+    world.events.clear();
+
+    let outcome = world.cp.stop_by_id_tag(world.now, 1, "STRANGER").unwrap();
+    assert!(matches!(outcome, IdTagAtTransaction::Authorizing(_)));
+    world.settle();
+    let seen = world.take_seen();
+    assert_eq!(sent(&seen, "Authorize")[0].payload["idTag"], "STRANGER");
+    assert!(stops_by_id_tag(&world).is_empty());
+
+    let outcome = world.cp.stop_by_id_tag(world.now, 1, "SPOUSE").unwrap();
+    let IdTagAtTransaction::Authorizing(handle) = outcome else {
+        panic!("SPOUSE must be authorized first: {outcome:?}");
+    };
+    world.settle();
+    let seen = world.take_seen();
+    assert_eq!(sent(&seen, "Authorize")[0].payload["idTag"], "SPOUSE");
+    assert!(world.events.iter().any(|e| matches!(
+        e,
+        Event::Authorized { handle: h, result: Ok(info), .. }
+            if *h == handle && info.status == AuthorizationStatus::Accepted
+    )));
+    assert_eq!(stops_by_id_tag(&world), [(1, "SPOUSE".to_owned())]);
+    world
+        .cp
+        .stop_transaction(world.now, 1, 500, None, Some("SPOUSE".into()))
+        .unwrap();
+    world.settle();
+    let seen = world.take_seen();
+    assert_eq!(sent(&seen, "StopTransaction")[0].payload["idTag"], "SPOUSE");
 }

@@ -17,7 +17,7 @@ use super::ledger::TransactionKey;
 use super::metering::Reading;
 use super::role::{
     AuthorizeHandle, ChargePoint, ChargePointConfig, ChargePointError, ConnectorStatus, Decision,
-    InterruptedTransactions, Reply,
+    IdTagAtTransaction, InterruptedTransactions, Reply,
 };
 use super::smart_charging::ChargingLimit;
 use crate::rpc::{CallHandle, IdGenerator};
@@ -88,6 +88,13 @@ pub enum Command {
     /// [`ChargePoint::authorize`].
     Authorize {
         /// The id tag.
+        id_tag: String,
+    },
+    /// [`ChargePoint::stop_by_id_tag`].
+    StopByIdTag {
+        /// The connector.
+        connector: u32,
+        /// The id tag presented.
         id_tag: String,
     },
     /// [`ChargePoint::start_transaction`].
@@ -183,6 +190,8 @@ pub enum Applied {
     Configuration(Result<(), LocalSetError>),
     /// The handle of an authorize.
     Authorize(AuthorizeHandle),
+    /// What [`ChargePoint::stop_by_id_tag`] made of the id tag.
+    IdTagAtTransaction(IdTagAtTransaction),
     /// The transaction a start or stop concerns.
     Transaction(TransactionKey),
     /// The call a data transfer made.
@@ -216,6 +225,9 @@ impl ChargePoint {
             Command::ClearFault { connector } => done(self.clear_fault(now, connector))?,
             Command::Prepare { connector, id_tag } => done(self.prepare(now, connector, id_tag))?,
             Command::Authorize { id_tag } => Applied::Authorize(self.authorize(now, id_tag)?),
+            Command::StopByIdTag { connector, id_tag } => {
+                Applied::IdTagAtTransaction(self.stop_by_id_tag(now, connector, id_tag)?)
+            }
             Command::StartTransaction {
                 connector,
                 id_tag,
@@ -475,6 +487,20 @@ impl Recorder<ChargePoint> {
         let id_tag = id_tag.into();
         match self.apply(now, Command::Authorize { id_tag })? {
             Applied::Authorize(handle) => Ok(handle),
+            other => unreachable_outcome(other),
+        }
+    }
+
+    /// [`ChargePoint::stop_by_id_tag`], recorded.
+    pub fn stop_by_id_tag(
+        &mut self,
+        now: Now,
+        connector: u32,
+        id_tag: impl Into<String>,
+    ) -> Result<IdTagAtTransaction, ChargePointError> {
+        let id_tag = id_tag.into();
+        match self.apply(now, Command::StopByIdTag { connector, id_tag })? {
+            Applied::IdTagAtTransaction(outcome) => Ok(outcome),
             other => unreachable_outcome(other),
         }
     }

@@ -46,5 +46,5 @@ pub use ledger::{QUEUE_COLLECTION, TRANSACTIONS_COLLECTION, TransactionKey};
 pub use role::{
     AVAILABILITY_COLLECTION, AuthorizeHandle, CONNECTOR_STATUS_COLLECTION, ChargePoint,
     ChargePointConfig, ChargePointError, Completion, ConnectorStatus, Decision, Event,
-    InterruptedTransactions, Registration, Reply, RestoreError,
+    IdTagAtTransaction, InterruptedTransactions, Registration, Reply, RestoreError,
 };

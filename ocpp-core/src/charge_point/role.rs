@@ -308,6 +308,18 @@ pub enum Event {
         /// The reason to report.
         reason: Reason,
     },
+    /// An id tag presented with [`ChargePoint::stop_by_id_tag`] ends the transaction on
+    /// `connector`: the id tag that started it, or one of its group (section 3.5: the same
+    /// parent id tag). End the energy transfer, then call [`ChargePoint::stop_transaction`]
+    /// with reason `None` (Local) and this `id_tag`.
+    StopByIdTag {
+        /// The connector.
+        connector: u32,
+        /// The transaction.
+        transaction: TransactionKey,
+        /// The id tag that stops it, for the StopTransaction.
+        id_tag: String,
+    },
     /// The Central System asks for a reset (section 5.14). Reply with [`Reply::Reset`]; on
     /// `Accepted` the machine asks for every running transaction to be stopped
     /// ([`Event::StopRequested`]), then the application restarts (soft: the software; hard:
@@ -494,6 +506,38 @@ impl Reply {
 /// Identifies one [`ChargePoint::authorize`] to its [`Event::Authorized`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct AuthorizeHandle(u64);
+
+/// What [`ChargePoint::stop_by_id_tag`] makes of an id tag presented at a connector with a
+/// transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdTagAtTransaction {
+    /// The id tag started the transaction: [`Event::StopByIdTag`] is among the outputs of
+    /// this very call, and nothing is asked of anyone (OCTT TC_068_CS).
+    Stops,
+    /// Another id tag, and the group of the transaction's id tag is known: its verdict is
+    /// asked for as [`ChargePoint::authorize`] does. [`Event::Authorized`] with this handle
+    /// tells it, followed by [`Event::StopByIdTag`] if the id tag is Accepted with the
+    /// transaction's parent id tag (OCTT TC_069_CS).
+    Authorizing(AuthorizeHandle),
+    /// Another id tag, and the transaction's id tag has no parent id tag the station knows
+    /// of: no other id tag is of its group, so nothing is asked and nothing stops (OCTT
+    /// TC_068_CS, step 1: no Authorize, no StopTransaction).
+    NotOfTheGroup,
+}
+
+/// An id tag of another driver being authorized to stop a transaction of its group.
+#[derive(Debug, Clone)]
+struct StopCandidate {
+    handle: AuthorizeHandle,
+    connector: u32,
+    transaction: TransactionKey,
+    /// The parent id tag of the transaction's id tag.
+    parent: String,
+}
+
+/// How many id tags may be waiting for their verdict to stop a transaction at once: one per
+/// connector is plenty; the oldest gives way.
+const STOP_CANDIDATES: usize = 16;
 
 /// The application's commands whose outcome comes later as an event: what
 /// [`Completes::completes`] says an event ends.
@@ -704,6 +748,8 @@ pub struct ChargePoint {
     /// reservation for a parent id tag is checked against when neither the Local
     /// Authorization List nor the cache knows the id tag (section 5.13).
     recent_parents: VecDeque<(String, String)>,
+    /// Id tags whose verdict decides whether they stop a transaction of their group.
+    stop_candidates: Vec<StopCandidate>,
     /// When the last frame went to the Central System: heartbeats are only needed when the
     /// line has been quiet (section 4.6).
     last_sent: Monotonic,
@@ -926,6 +972,7 @@ impl ChargePoint {
             reservations,
             reservation_deadline: None,
             recent_parents: VecDeque::new(),
+            stop_candidates: Vec::new(),
             config,
             connected: false,
             registration: Registration::Unregistered,
@@ -1517,12 +1564,7 @@ impl ChargePoint {
         match decision {
             LocalDecision::Authorized { info, source }
             | LocalDecision::Rejected { info, source } => {
-                self.outputs.push_back(Output::Event(Event::Authorized {
-                    handle,
-                    id_tag,
-                    result: Ok(info),
-                    source: Some(source),
-                }));
+                self.authorized(handle, id_tag, Ok(info), Some(source));
             }
             LocalDecision::AskCentralSystem { .. } => {
                 let request = AuthorizeRequest {
@@ -1534,10 +1576,110 @@ impl ChargePoint {
         Ok(handle)
     }
 
+    /// An id tag is presented at `connector`, where a transaction runs (section 3.5, OCTT
+    /// TC_068_CS and TC_069_CS): the id tag that started it stops it at once, another id tag
+    /// only once it is authorized with the same parent id tag, and one that cannot be of the
+    /// transaction's group is not even asked about. The stop itself comes as
+    /// [`Event::StopByIdTag`]. Ids compare case-insensitively (1.6: `CiString20Type`).
+    ///
+    /// Fails with [`ChargePointError::NoTransaction`] without a transaction on `connector`
+    /// (present the id tag to [`ChargePoint::authorize`] to start one), or as
+    /// [`ChargePoint::authorize`] does.
+    pub fn stop_by_id_tag(
+        &mut self,
+        now: Now,
+        connector: u32,
+        id_tag: impl Into<String>,
+    ) -> Result<IdTagAtTransaction, ChargePointError> {
+        self.settle_restored(now);
+        self.no_connector_zero(connector)?;
+        let (transaction, started_by) = self
+            .ledger
+            .running_on(connector)
+            .map(|t| (t.key, t.id_tag.clone()))
+            .ok_or(ChargePointError::NoTransaction(connector))?;
+        let id_tag = id_tag.into();
+        if id_tag.eq_ignore_ascii_case(&started_by) {
+            self.outputs.push_back(Output::Event(Event::StopByIdTag {
+                connector,
+                transaction,
+                id_tag,
+            }));
+            return Ok(IdTagAtTransaction::Stops);
+        }
+        let Some(parent) = self.parent_of(&started_by) else {
+            return Ok(IdTagAtTransaction::NotOfTheGroup);
+        };
+        if self.stop_candidates.len() >= STOP_CANDIDATES {
+            self.stop_candidates.remove(0);
+        }
+        // Noted before asking: a local verdict comes within `authorize` itself.
+        let handle = AuthorizeHandle(self.next_authorize);
+        self.stop_candidates.push(StopCandidate {
+            handle,
+            connector,
+            transaction,
+            parent,
+        });
+        match self.authorize(now, id_tag) {
+            Ok(given) => Ok(IdTagAtTransaction::Authorizing(given)),
+            Err(error) => {
+                self.stop_candidates.retain(|c| c.handle != handle);
+                Err(error)
+            }
+        }
+    }
+
+    /// The verdict on an id tag: [`Event::Authorized`], then [`Event::StopByIdTag`] if the id
+    /// tag was presented to stop a transaction of its group and may.
+    fn authorized(
+        &mut self,
+        handle: AuthorizeHandle,
+        id_tag: String,
+        result: Result<IdTagInfo, CallFailure>,
+        source: Option<Source>,
+    ) {
+        let candidate = self
+            .stop_candidates
+            .iter()
+            .position(|c| c.handle == handle)
+            .map(|index| self.stop_candidates.remove(index));
+        let stops = candidate.filter(|c| {
+            result.as_ref().is_ok_and(|info| {
+                info.status == AuthorizationStatus::Accepted
+                    && info
+                        .parent_id_tag
+                        .as_deref()
+                        .is_some_and(|p| p.eq_ignore_ascii_case(&c.parent))
+            }) && self.ledger.running_on(c.connector).map(|t| t.key) == Some(c.transaction)
+        });
+        let stop = stops.map(|c| Event::StopByIdTag {
+            connector: c.connector,
+            transaction: c.transaction,
+            id_tag: id_tag.clone(),
+        });
+        self.outputs.push_back(Output::Event(Event::Authorized {
+            handle,
+            id_tag,
+            result,
+            source,
+        }));
+        if let Some(stop) = stop {
+            self.outputs.push_back(Output::Event(stop));
+        }
+    }
+
     /// Records an IdTagInfo the Central System sent (Authorize, StartTransaction and
     /// StopTransaction answers) in the Authorization Cache (section 3.5.1); a conflict with the
     /// Local Authorization List is reported with a StatusNotification of connector 0 (3.5.2).
     fn record_id_tag_info(&mut self, now: Now, id_tag: &str, info: &IdTagInfo) {
+        if let Some(parent) = &info.parent_id_tag {
+            self.recent_parents
+                .push_back((id_tag.to_owned(), parent.clone()));
+            if self.recent_parents.len() > RECENT_PARENTS {
+                self.recent_parents.pop_front();
+            }
+        }
         let settings = AuthSettings::from_configuration(&self.configuration);
         let mut ops = Vec::new();
         let recorded = self.authorization.record_id_tag_info(
@@ -2298,20 +2440,8 @@ impl ChargePoint {
                         });
                         if let Ok(info) = &result {
                             self.record_id_tag_info(now, &id_tag, info);
-                            if let Some(parent) = &info.parent_id_tag {
-                                self.recent_parents
-                                    .push_back((id_tag.clone(), parent.clone()));
-                                if self.recent_parents.len() > RECENT_PARENTS {
-                                    self.recent_parents.pop_front();
-                                }
-                            }
                         }
-                        self.outputs.push_back(Output::Event(Event::Authorized {
-                            handle,
-                            id_tag,
-                            result,
-                            source: None,
-                        }));
+                        self.authorized(handle, id_tag, result, None);
                     }
                     (Purpose::DataTransfer, outcome) => {
                         let result =

@@ -199,7 +199,14 @@ impl World {
                     Some("INVALID") => "Invalid",
                     _ => "Accepted",
                 };
-                json!({"transactionId": self.next_transaction_id, "idTagInfo": {"status": status}})
+                let mut info = json!({"status": status});
+                if let Some(parent) = call.payload["idTag"]
+                    .as_str()
+                    .and_then(|tag| self.parents.get(tag))
+                {
+                    info["parentIdTag"] = json!(parent);
+                }
+                json!({"transactionId": self.next_transaction_id, "idTagInfo": info})
             }
             "StopTransaction" => json!({"idTagInfo": {"status": "Accepted"}}),
             "BootNotification" => {
