@@ -57,18 +57,9 @@ struct Physical {
     fault: Option<Fault>,
     /// An id tag accepted (presented, or sent by RemoteStartTransaction) that waits for the
     /// cable to start a transaction.
-    authorized: Option<Holder>,
-    /// The id tag that started the running transaction, if this process started it.
-    holder: Option<Holder>,
+    authorized: Option<String>,
     /// A transaction ended while the cable is still in: Finishing until it is unplugged.
     finishing: bool,
-}
-
-/// An id tag and its parent, as far as known.
-#[derive(Debug, Clone)]
-struct Holder {
-    id_tag: String,
-    parent: Option<String>,
 }
 
 /// A fault of a connector, as its StatusNotification reports it.
@@ -224,11 +215,9 @@ impl Controlled {
         let events = station.forward_events();
         tokio::spawn(on_events(Arc::downgrade(self), events));
         inner.station = Some(station);
-        // What the cable was doing is still true; an id tag waiting for it is forgotten, and
-        // so is who started a transaction the restart interrupted.
+        // What the cable was doing is still true; an id tag waiting for it is forgotten.
         for physical in &mut inner.connectors {
             physical.authorized = None;
-            physical.holder = None;
         }
         Ok(())
     }
@@ -317,7 +306,7 @@ impl Controlled {
     async fn start_if_ready(&self, inner: &mut Inner, connector: u32) -> Result<(), Refusal> {
         let index = connector as usize;
         let physical = &inner.connectors[index];
-        let (true, Some(holder), None, None) = (
+        let (true, Some(tag), None, None) = (
             physical.plugged,
             physical.authorized.clone(),
             physical.fault.as_ref(),
@@ -325,7 +314,6 @@ impl Controlled {
         ) else {
             return Ok(());
         };
-        let tag = holder.id_tag.clone();
         let station = Controlled::station(inner)?;
         let meter = station.meter(connector);
         station
@@ -336,7 +324,6 @@ impl Controlled {
             .map_err(|e| refuse(StatusCode::CONFLICT, e.to_string()))?;
         let physical = &mut inner.connectors[index];
         physical.authorized = None;
-        physical.holder = Some(holder);
         physical.finishing = false;
         Ok(())
     }
@@ -366,7 +353,6 @@ impl Controlled {
         if stopped {
             let physical = &mut inner.connectors[connector as usize];
             physical.finishing = physical.plugged;
-            physical.holder = None;
         }
         Ok(stopped)
     }
@@ -446,7 +432,7 @@ impl Controlled {
                     "plugged": physical.plugged,
                     "evDrawing": physical.ev_drawing,
                     "fault": physical.fault.as_ref().map(|f| f.error_code),
-                    "waitingIdTag": physical.authorized.as_ref().map(|h| &h.id_tag),
+                    "waitingIdTag": physical.authorized.as_ref(),
                 });
                 if let (Some(object), Some(Value::Object(more))) =
                     (value.as_object_mut(), machine.get(&connector))
@@ -559,17 +545,20 @@ async fn on_event(controlled: &Arc<Controlled>, event: CpEvent) -> Result<(), Re
                 Reply::RemoteStart(RemoteStartStopStatus::Accepted),
             )
             .await?;
-            let mut parent = None;
             if authorize_first {
                 match station.authorize(&id_tag).await {
-                    Ok((info, _)) if info.status == AuthorizationStatus::Accepted => {
-                        parent = info.parent_id_tag;
-                    }
+                    Ok((info, _)) if info.status == AuthorizationStatus::Accepted => {}
                     _ => return Ok(()),
                 }
             }
-            inner.connectors[connector as usize].authorized = Some(Holder { id_tag, parent });
+            inner.connectors[connector as usize].authorized = Some(id_tag);
             controlled.start_if_ready(&mut inner, connector).await?;
+            controlled.sync(&inner, connector).await
+        }
+        CpEvent::TransactionStoppedByIdTag { connector, .. } => {
+            // `present_id_tag` did this already; the machine's word is the same.
+            let physical = &mut inner.connectors[connector as usize];
+            physical.finishing = physical.plugged;
             controlled.sync(&inner, connector).await
         }
         CpEvent::StopRequested {
@@ -862,9 +851,10 @@ async fn connector_action(
         .unwrap_or_else(|(status, message)| error(status, message))
 }
 
-/// An id tag is presented at `connector`. With a transaction running, the tag that started it
-/// stops it; another tag stops it only if it is accepted with the same parent id tag (1.6
-/// section 3.5). Without one, an accepted tag waits for the cable (or starts at once).
+/// An id tag is presented at `connector`. With a transaction running, the stack decides
+/// whether it stops it (`ChargePoint::stop_by_id_tag`: the tag that started it, or an
+/// accepted tag of its group; 1.6 section 3.5, OCTT TC_068_CS / TC_069_CS) and stops it
+/// itself. Without one, an accepted tag waits for the cable (or starts at once).
 async fn present_id_tag(
     controlled: &Controlled,
     inner: &mut Inner,
@@ -878,37 +868,33 @@ async fn present_id_tag(
         .run(move |cp, _| cp.transaction(connector).is_some())
         .await
         .map_err(|e| refuse(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))?;
-    let holder = inner.connectors[index].holder.clone();
-    if running && holder.as_ref().is_some_and(|h| h.id_tag == id_tag) {
-        let stopped = controlled
-            .stop(inner, connector, None, Some(id_tag))
-            .await?;
-        return Ok(json!({"stopped": stopped}));
+    if running {
+        let info = station
+            .present_at_transaction(connector, &id_tag)
+            .await
+            .map_err(|e| refuse(StatusCode::BAD_GATEWAY, e))?;
+        // The machine stopped it (or not) in the step that decided: no waiting for events.
+        let stopped = station
+            .handle()
+            .run(move |cp, _| cp.transaction(connector).is_none())
+            .await
+            .map_err(|e| refuse(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))?;
+        if stopped {
+            let physical = &mut inner.connectors[index];
+            physical.finishing = physical.plugged;
+            controlled.sync(inner, connector).await?;
+        }
+        return Ok(match info {
+            Some(info) => json!({"stopped": stopped, "idTagInfo": info}),
+            None => json!({"stopped": stopped}),
+        });
     }
     let (info, _) = station
         .authorize(&id_tag)
         .await
         .map_err(|e| refuse(StatusCode::BAD_GATEWAY, e))?;
-    let accepted = info.status == AuthorizationStatus::Accepted;
-    if running {
-        // A transaction this process did not start (holder unknown) is stopped by any
-        // accepted tag: there is nothing to compare with.
-        let same_parent = match &holder {
-            Some(h) => h.parent.is_some() && h.parent == info.parent_id_tag,
-            None => true,
-        };
-        let stopped = accepted
-            && same_parent
-            && controlled
-                .stop(inner, connector, None, Some(id_tag))
-                .await?;
-        return Ok(json!({"stopped": stopped, "idTagInfo": info}));
-    }
-    if accepted {
-        inner.connectors[index].authorized = Some(Holder {
-            id_tag,
-            parent: info.parent_id_tag.clone(),
-        });
+    if info.status == AuthorizationStatus::Accepted {
+        inner.connectors[index].authorized = Some(id_tag);
         controlled.start_if_ready(inner, connector).await?;
     }
     Ok(json!({"idTagInfo": info}))

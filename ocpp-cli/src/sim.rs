@@ -24,8 +24,8 @@ use ocpp_core::charge_point::AuthorizeHandle;
 use ocpp_core::charge_point::config::StandardKey;
 use ocpp_core::charge_point::firmware::TransferOutcome;
 use ocpp_core::charge_point::{
-    ChargePoint, ChargePointSetup, ConnectorStatus, Decision, Event as CpEvent, Reply,
-    TransactionKey,
+    ChargePoint, ChargePointSetup, ConnectorStatus, Decision, Event as CpEvent, IdTagAtTransaction,
+    Reply, TransactionKey,
 };
 use ocpp_core::persist::StoreOp;
 use ocpp_core::rpc::UuidV4Ids;
@@ -242,6 +242,7 @@ impl Shared {
             event,
             CpEvent::RemoteStartRequested { .. }
                 | CpEvent::StopRequested { .. }
+                | CpEvent::TransactionStoppedByIdTag { .. }
                 | CpEvent::ResetRequested { .. }
                 | CpEvent::UnlockRequested { .. }
         );
@@ -525,6 +526,34 @@ impl Station {
             .ok_or("Authorize: no answer in time")?;
         let info = verdict.map_err(|e| format!("Authorize: {e}"))?;
         Ok((info, at.saturating_duration_since(sent)))
+    }
+
+    /// Presents `id_tag` at `connector`, where a transaction runs: the machine stops it if
+    /// the id tag may (`ChargePoint::stop_by_id_tag`). The verdict, when one had to be asked
+    /// for (a tag of the transaction's group), once it is in.
+    pub(crate) async fn present_at_transaction(
+        &self,
+        connector: u32,
+        id_tag: &str,
+    ) -> Result<Option<IdTagInfo>, String> {
+        let tag = id_tag.to_owned();
+        let outcome = self
+            .handle
+            .run(move |cp, now| cp.stop_by_id_tag(now, connector, tag))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| format!("id tag at the transaction: {e}"))?;
+        let IdTagAtTransaction::Authorizing(call) = outcome else {
+            return Ok(None);
+        };
+        let timeout = self.call_timeout + Duration::from_secs(1);
+        let (verdict, _) = self
+            .shared
+            .authorized
+            .wait(call, timeout)
+            .await
+            .ok_or("Authorize: no answer in time")?;
+        verdict.map(Some).map_err(|e| format!("Authorize: {e}"))
     }
 
     /// One charging session on `connector`: plug in, authorize `id_tag`, start, meter

@@ -1857,13 +1857,13 @@ fn the_operator_sets_a_configuration_key_locally() {
     assert_eq!(beat.at, start + secs(120));
 }
 
-/// The StopByIdTag events so far: (connector, id tag).
+/// The TransactionStoppedByIdTag events so far: (connector, id tag).
 fn stops_by_id_tag(world: &World) -> Vec<(u32, String)> {
     world
         .events
         .iter()
         .filter_map(|e| match e {
-            Event::StopByIdTag {
+            Event::TransactionStoppedByIdTag {
                 connector, id_tag, ..
             } => Some((*connector, id_tag.clone())),
             _ => None,
@@ -1896,21 +1896,18 @@ fn tc_068_cs_only_the_id_tag_that_started_the_transaction_stops_it() {
     );
     assert!(stops_by_id_tag(&world).is_empty());
 
+    world.cp.report_meter(1, 500).unwrap();
     let outcome = world.cp.stop_by_id_tag(world.now, 1, "DRIVER").unwrap();
-    assert_eq!(outcome, IdTagAtTransaction::Stops);
+    assert_eq!(outcome, IdTagAtTransaction::Stopped);
     world.settle();
     assert_eq!(stops_by_id_tag(&world), [(1, "DRIVER".to_owned())]);
-    assert!(world.take_seen().is_empty(), "the application stops it");
-    world
-        .cp
-        .stop_transaction(world.now, 1, 500, None, Some("DRIVER".into()))
-        .unwrap();
-    world.settle();
+    assert_eq!(world.cp.transaction(1), None);
     let seen = world.take_seen();
     let stop = sent(&seen, "StopTransaction");
     assert_eq!(stop.len(), 1);
     assert_eq!(stop[0].payload["idTag"], "DRIVER");
     assert!(stop[0].payload.get("reason").is_none_or(|r| r == "Local"));
+    assert_eq!(stop[0].payload["meterStop"], 500);
     assert!(sent(&seen, "Authorize").is_empty());
 
     world
@@ -1921,7 +1918,7 @@ fn tc_068_cs_only_the_id_tag_that_started_the_transaction_stops_it() {
     world.events.clear();
     assert_eq!(
         world.cp.stop_by_id_tag(world.now, 1, "DRIVER2").unwrap(),
-        IdTagAtTransaction::Stops
+        IdTagAtTransaction::Stopped
     );
     assert!(matches!(
         world.cp.stop_by_id_tag(world.now, 2, "DRIVER2"),
@@ -1934,7 +1931,7 @@ fn tc_068_cs_only_the_id_tag_that_started_the_transaction_stops_it() {
 /// of another group is authorized too, and stops nothing.
 #[test]
 fn tc_069_cs_an_id_tag_of_the_same_group_stops_the_transaction() {
-    let mut world = accepted(1, &[]);
+    let mut world = accepted(1, &[(StandardKey::AuthorizationCacheEnabled, "true")]);
     for (tag, parent) in [
         ("DRIVER", "FAMILY"),
         ("SPOUSE", "FAMILY"),
@@ -1957,6 +1954,7 @@ fn tc_069_cs_an_id_tag_of_the_same_group_stops_the_transaction() {
     let seen = world.take_seen();
     assert_eq!(sent(&seen, "Authorize")[0].payload["idTag"], "STRANGER");
     assert!(stops_by_id_tag(&world).is_empty());
+    assert!(world.cp.transaction(1).is_some());
 
     let outcome = world.cp.stop_by_id_tag(world.now, 1, "SPOUSE").unwrap();
     let IdTagAtTransaction::Authorizing(handle) = outcome else {
@@ -1971,11 +1969,32 @@ fn tc_069_cs_an_id_tag_of_the_same_group_stops_the_transaction() {
             if *h == handle && info.status == AuthorizationStatus::Accepted
     )));
     assert_eq!(stops_by_id_tag(&world), [(1, "SPOUSE".to_owned())]);
+    assert_eq!(world.cp.transaction(1), None);
+    world.settle();
+    let seen = [seen, world.take_seen()].concat();
+    assert_eq!(sent(&seen, "StopTransaction")[0].payload["idTag"], "SPOUSE");
+
+    // Section 3.5.1: with LocalPreAuthorize the cached verdict decides, and the stop comes
+    // within the very call.
     world
         .cp
-        .stop_transaction(world.now, 1, 500, None, Some("SPOUSE".into()))
+        .set_configuration(world.now, "LocalPreAuthorize", "true")
+        .unwrap();
+    world
+        .cp
+        .start_transaction(world.now, 1, "DRIVER", 0, None)
         .unwrap();
     world.settle();
+    world.take_seen();
+    world.events.clear();
+    let outcome = world.cp.stop_by_id_tag(world.now, 1, "SPOUSE").unwrap();
+    assert!(matches!(outcome, IdTagAtTransaction::Authorizing(_)));
+    assert_eq!(world.cp.transaction(1), None);
+    world.settle();
     let seen = world.take_seen();
+    assert!(
+        sent(&seen, "Authorize").is_empty(),
+        "decided from the cache"
+    );
     assert_eq!(sent(&seen, "StopTransaction")[0].payload["idTag"], "SPOUSE");
 }

@@ -308,16 +308,17 @@ pub enum Event {
         /// The reason to report.
         reason: Reason,
     },
-    /// An id tag presented with [`ChargePoint::stop_by_id_tag`] ends the transaction on
+    /// An id tag presented with [`ChargePoint::stop_by_id_tag`] ended the transaction on
     /// `connector`: the id tag that started it, or one of its group (section 3.5: the same
-    /// parent id tag). End the energy transfer, then call [`ChargePoint::stop_transaction`]
-    /// with reason `None` (Local) and this `id_tag`.
-    StopByIdTag {
+    /// parent id tag). The machine has stopped the transaction (reason Local, the meter last
+    /// reported, `id_tag` in the StopTransaction); the application must end the energy
+    /// transfer.
+    TransactionStoppedByIdTag {
         /// The connector.
         connector: u32,
         /// The transaction.
         transaction: TransactionKey,
-        /// The id tag that stops it, for the StopTransaction.
+        /// The id tag that stopped it.
         id_tag: String,
     },
     /// The Central System asks for a reset (section 5.14). Reply with [`Reply::Reset`]; on
@@ -511,13 +512,14 @@ pub struct AuthorizeHandle(u64);
 /// transaction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IdTagAtTransaction {
-    /// The id tag started the transaction: [`Event::StopByIdTag`] is among the outputs of
-    /// this very call, and nothing is asked of anyone (OCTT TC_068_CS).
-    Stops,
+    /// The id tag started the transaction: the machine stopped it at once, asking nobody
+    /// (OCTT TC_068_CS); [`Event::TransactionStoppedByIdTag`] is among this call's outputs.
+    Stopped,
     /// Another id tag, and the group of the transaction's id tag is known: its verdict is
     /// asked for as [`ChargePoint::authorize`] does. [`Event::Authorized`] with this handle
-    /// tells it, followed by [`Event::StopByIdTag`] if the id tag is Accepted with the
-    /// transaction's parent id tag (OCTT TC_069_CS).
+    /// tells it; if the id tag is Accepted with the transaction's parent id tag, the machine
+    /// stops the transaction in the same step and [`Event::TransactionStoppedByIdTag`]
+    /// follows (OCTT TC_069_CS).
     Authorizing(AuthorizeHandle),
     /// Another id tag, and the transaction's id tag has no parent id tag the station knows
     /// of: no other id tag is of its group, so nothing is asked and nothing stops (OCTT
@@ -1564,7 +1566,7 @@ impl ChargePoint {
         match decision {
             LocalDecision::Authorized { info, source }
             | LocalDecision::Rejected { info, source } => {
-                self.authorized(handle, id_tag, Ok(info), Some(source));
+                self.authorized(now, handle, id_tag, Ok(info), Some(source));
             }
             LocalDecision::AskCentralSystem { .. } => {
                 let request = AuthorizeRequest {
@@ -1579,8 +1581,10 @@ impl ChargePoint {
     /// An id tag is presented at `connector`, where a transaction runs (section 3.5, OCTT
     /// TC_068_CS and TC_069_CS): the id tag that started it stops it at once, another id tag
     /// only once it is authorized with the same parent id tag, and one that cannot be of the
-    /// transaction's group is not even asked about. The stop itself comes as
-    /// [`Event::StopByIdTag`]. Ids compare case-insensitively (1.6: `CiString20Type`).
+    /// transaction's group is not even asked about. The machine stops the transaction itself
+    /// (reason Local, the meter last given to [`ChargePoint::report_meter`]) and says so with
+    /// [`Event::TransactionStoppedByIdTag`]. Ids compare case-insensitively (1.6:
+    /// `CiString20Type`).
     ///
     /// Fails with [`ChargePointError::NoTransaction`] without a transaction on `connector`
     /// (present the id tag to [`ChargePoint::authorize`] to start one), or as
@@ -1600,12 +1604,9 @@ impl ChargePoint {
             .ok_or(ChargePointError::NoTransaction(connector))?;
         let id_tag = id_tag.into();
         if id_tag.eq_ignore_ascii_case(&started_by) {
-            self.outputs.push_back(Output::Event(Event::StopByIdTag {
-                connector,
-                transaction,
-                id_tag,
-            }));
-            return Ok(IdTagAtTransaction::Stops);
+            self.stop_for_id_tag(now, connector, transaction, id_tag);
+            self.pump(now);
+            return Ok(IdTagAtTransaction::Stopped);
         }
         let Some(parent) = self.parent_of(&started_by) else {
             return Ok(IdTagAtTransaction::NotOfTheGroup);
@@ -1622,7 +1623,11 @@ impl ChargePoint {
             parent,
         });
         match self.authorize(now, id_tag) {
-            Ok(given) => Ok(IdTagAtTransaction::Authorizing(given)),
+            Ok(given) => {
+                // A local verdict may have stopped the transaction already.
+                self.pump(now);
+                Ok(IdTagAtTransaction::Authorizing(given))
+            }
             Err(error) => {
                 self.stop_candidates.retain(|c| c.handle != handle);
                 Err(error)
@@ -1630,10 +1635,43 @@ impl ChargePoint {
         }
     }
 
-    /// The verdict on an id tag: [`Event::Authorized`], then [`Event::StopByIdTag`] if the id
-    /// tag was presented to stop a transaction of its group and may.
+    /// Stops `transaction`, if it still runs on `connector`, for `id_tag` (see
+    /// [`ChargePoint::stop_by_id_tag`]).
+    fn stop_for_id_tag(
+        &mut self,
+        now: Now,
+        connector: u32,
+        transaction: TransactionKey,
+        id_tag: String,
+    ) {
+        let Some(last_meter) = self
+            .ledger
+            .running_on(connector)
+            .filter(|t| t.key == transaction)
+            .map(|t| t.last_meter)
+        else {
+            return;
+        };
+        if self
+            .queue_stop(now, transaction, last_meter, None, Some(id_tag.clone()))
+            .is_err()
+        {
+            return;
+        }
+        self.apply_scheduled(now);
+        self.outputs
+            .push_back(Output::Event(Event::TransactionStoppedByIdTag {
+                connector,
+                transaction,
+                id_tag,
+            }));
+    }
+
+    /// The verdict on an id tag: [`Event::Authorized`], and the stop of a transaction of its
+    /// group if it was presented for that and may.
     fn authorized(
         &mut self,
+        now: Now,
         handle: AuthorizeHandle,
         id_tag: String,
         result: Result<IdTagInfo, CallFailure>,
@@ -1651,21 +1689,17 @@ impl ChargePoint {
                         .parent_id_tag
                         .as_deref()
                         .is_some_and(|p| p.eq_ignore_ascii_case(&c.parent))
-            }) && self.ledger.running_on(c.connector).map(|t| t.key) == Some(c.transaction)
+            })
         });
-        let stop = stops.map(|c| Event::StopByIdTag {
-            connector: c.connector,
-            transaction: c.transaction,
-            id_tag: id_tag.clone(),
-        });
+        let stopping = stops.map(|c| (c.connector, c.transaction, id_tag.clone()));
         self.outputs.push_back(Output::Event(Event::Authorized {
             handle,
             id_tag,
             result,
             source,
         }));
-        if let Some(stop) = stop {
-            self.outputs.push_back(Output::Event(stop));
+        if let Some((connector, transaction, id_tag)) = stopping {
+            self.stop_for_id_tag(now, connector, transaction, id_tag);
         }
     }
 
@@ -2441,7 +2475,7 @@ impl ChargePoint {
                         if let Ok(info) = &result {
                             self.record_id_tag_info(now, &id_tag, info);
                         }
-                        self.authorized(handle, id_tag, result, None);
+                        self.authorized(now, handle, id_tag, result, None);
                     }
                     (Purpose::DataTransfer, outcome) => {
                         let result =

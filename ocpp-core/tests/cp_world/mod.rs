@@ -166,6 +166,18 @@ impl World {
         }
     }
 
+    /// The IdTagInfo of the request's `idTag`, with its parent from [`World::parents`].
+    fn id_tag_info(&self, payload: &Value, status: &str) -> Value {
+        let mut info = json!({"status": status});
+        if let Some(parent) = payload["idTag"]
+            .as_str()
+            .and_then(|tag| self.parents.get(tag))
+        {
+            info["parentIdTag"] = json!(parent);
+        }
+        info
+    }
+
     /// The scripted Central System's answer to the station's calls.
     pub(crate) fn central_system(&mut self, call: Call) {
         let cs_time = self.now.wall + self.cs_clock_ahead;
@@ -199,16 +211,12 @@ impl World {
                     Some("INVALID") => "Invalid",
                     _ => "Accepted",
                 };
-                let mut info = json!({"status": status});
-                if let Some(parent) = call.payload["idTag"]
-                    .as_str()
-                    .and_then(|tag| self.parents.get(tag))
-                {
-                    info["parentIdTag"] = json!(parent);
-                }
+                let info = self.id_tag_info(&call.payload, status);
                 json!({"transactionId": self.next_transaction_id, "idTagInfo": info})
             }
-            "StopTransaction" => json!({"idTagInfo": {"status": "Accepted"}}),
+            "StopTransaction" => {
+                json!({"idTagInfo": self.id_tag_info(&call.payload, "Accepted")})
+            }
             "BootNotification" => {
                 let (status, interval) = if self.registrations.len() > 1 {
                     self.registrations.pop_front().unwrap()
@@ -227,14 +235,7 @@ impl World {
                     Some("BLOCKED") => "Blocked",
                     _ => "Accepted",
                 };
-                let mut info = json!({"status": status});
-                if let Some(parent) = call.payload["idTag"]
-                    .as_str()
-                    .and_then(|tag| self.parents.get(tag))
-                {
-                    info["parentIdTag"] = json!(parent);
-                }
-                json!({"idTagInfo": info})
+                json!({"idTagInfo": self.id_tag_info(&call.payload, status)})
             }
             "DataTransfer" => match call.payload["vendorId"].as_str() {
                 Some("com.example") => json!({"status": "Accepted", "data": "pong"}),
