@@ -4,11 +4,11 @@
 //! the station off and on); this API performs them on the real Charge Point role, with its
 //! redb store, against the central system under test.
 //!
-//! The physical facts of each connector (cable plugged, EV drawing power, a fault, an id tag
-//! waiting for the cable) live here; the connector status the station reports is derived
-//! from them and from the role's own state (transaction running, connector inoperative) in
-//! one place, [`derive_status`], so that the handlers stay thin and can move to a role that
-//! derives statuses itself.
+//! Each manual action is reported to the role as the hardware fact it is (cable plugged in
+//! or out, EV drawing power or not, a fault, a driver authorized at a connector), and the
+//! role derives the connector status from those facts and its own state (transaction,
+//! availability, reservation, ConnectionTimeOut; 1.6 section 4.9). The facts are kept here
+//! too, to show them and to start a transaction once both the cable and the driver are there.
 //!
 //! A network cut needs a station that keeps running while its connection is gone: each
 //! station of a `ws://` URL connects through a TCP relay in this process, and going offline
@@ -28,10 +28,12 @@ use axum::extract::{Path, State};
 use axum::http::{Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use ocpp_core::charge_point::{ConnectorStatus, Event as CpEvent, Reply};
+use ocpp_core::charge_point::{ChargePoint, ChargePointError, Event as CpEvent, Reply};
+use ocpp_core::time::Now;
+use ocpp_core::trace::Recorder;
 use ocpp_core::v16::{
-    AuthorizationStatus, ChargePointErrorCode, ChargePointStatus, Reason, RemoteStartStopStatus,
-    ResetStatus, UnlockStatus,
+    AuthorizationStatus, ChargePointErrorCode, Reason, RemoteStartStopStatus, ResetStatus,
+    UnlockStatus,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -58,8 +60,6 @@ struct Physical {
     /// An id tag accepted (presented, or sent by RemoteStartTransaction) that waits for the
     /// cable to start a transaction.
     authorized: Option<String>,
-    /// A transaction ended while the cable is still in: Finishing until it is unplugged.
-    finishing: bool,
 }
 
 /// A fault of a connector, as its StatusNotification reports it.
@@ -73,32 +73,15 @@ struct Fault {
     vendor_error_code: Option<String>,
 }
 
-/// The status a connector reports: a fault first, then what its transaction is doing, then
-/// availability, then the cable (1.6 section 4.9 and the state table of StatusNotification).
-fn derive_status(physical: &Physical, transaction: bool, operative: bool) -> ConnectorStatus {
-    if let Some(fault) = &physical.fault {
-        let mut status = ConnectorStatus::new(ChargePointStatus::Faulted);
-        status.error_code = fault.error_code;
-        status.info = fault.info.clone();
-        status.vendor_error_code = fault.vendor_error_code.clone();
-        return status;
-    }
-    let status = if transaction {
-        if physical.ev_drawing {
-            ChargePointStatus::Charging
-        } else {
-            ChargePointStatus::SuspendedEv
+impl From<Fault> for ocpp_core::charge_point::Fault {
+    fn from(fault: Fault) -> Self {
+        ocpp_core::charge_point::Fault {
+            error_code: fault.error_code,
+            info: fault.info,
+            vendor_id: None,
+            vendor_error_code: fault.vendor_error_code,
         }
-    } else if !operative {
-        ChargePointStatus::Unavailable
-    } else if physical.finishing {
-        ChargePointStatus::Finishing
-    } else if physical.plugged || physical.authorized.is_some() {
-        ChargePointStatus::Preparing
-    } else {
-        ChargePointStatus::Available
-    };
-    ConnectorStatus::new(status)
+    }
 }
 
 /// A TCP relay between a station and its central system, which can cut the network.
@@ -274,32 +257,24 @@ impl Controlled {
         Ok(connector as usize)
     }
 
-    /// Reports the derived status of `connector` (a no-op when it has not changed).
-    async fn sync(&self, inner: &Inner, connector: u32) -> Result<(), Refusal> {
+    /// Reports a hardware fact to the running station (none while it is off: the fact is
+    /// kept here, and the station's own record of its facts survives the restart).
+    async fn fact(
+        &self,
+        inner: &Inner,
+        report: impl FnOnce(&mut Recorder<ChargePoint>, Now) -> Result<(), ChargePointError>
+        + Send
+        + 'static,
+    ) -> Result<(), Refusal> {
         let Some(station) = inner.station.clone() else {
             return Ok(());
         };
-        let physical = inner.connectors[connector as usize].clone();
         station
             .handle()
-            .run(move |cp, now| {
-                let transaction = cp.transaction(connector).is_some();
-                let status = derive_status(&physical, transaction, cp.is_operative(connector));
-                cp.report_status(now, connector, status)
-            })
+            .run(report)
             .await
             .map_err(|e| refuse(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))?
             .map_err(|e| refuse(StatusCode::CONFLICT, e.to_string()))
-    }
-
-    async fn sync_all(&self, inner: &Inner) -> Result<(), Refusal> {
-        if inner.connectors[0].fault.is_some() {
-            self.sync(inner, 0).await?;
-        }
-        for connector in 1..=self.config.connectors {
-            self.sync(inner, connector).await?;
-        }
-        Ok(())
     }
 
     /// Starts a transaction on `connector` with its waiting id tag, if the cable is in.
@@ -322,10 +297,13 @@ impl Controlled {
             .await
             .map_err(|e| refuse(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))?
             .map_err(|e| refuse(StatusCode::CONFLICT, e.to_string()))?;
-        let physical = &mut inner.connectors[index];
-        physical.authorized = None;
-        physical.finishing = false;
-        Ok(())
+        let drawing = inner.connectors[index].ev_drawing;
+        inner.connectors[index].authorized = None;
+        // Until the EV draws power, the transaction is SuspendedEV.
+        self.fact(inner, move |cp, now| {
+            cp.set_ev_suspended(now, connector, !drawing)
+        })
+        .await
     }
 
     /// Stops the transaction on `connector`, if one runs.
@@ -350,10 +328,6 @@ impl Controlled {
             .await
             .map_err(|e| refuse(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))?
             .map_err(|e| refuse(StatusCode::CONFLICT, e.to_string()))?;
-        if stopped {
-            let physical = &mut inner.connectors[connector as usize];
-            physical.finishing = physical.plugged;
-        }
         Ok(stopped)
     }
 
@@ -529,6 +503,7 @@ async fn on_event(controlled: &Arc<Controlled>, event: CpEvent) -> Result<(), Re
                     && inner.connectors[0].fault.is_none()
                     && physical.authorized.is_none()
             };
+            let chosen_here = connector.is_none();
             let chosen = match connector {
                 Some(c) => Some(c).filter(free),
                 None => (1..=controlled.config.connectors).find(free),
@@ -551,24 +526,27 @@ async fn on_event(controlled: &Arc<Controlled>, event: CpEvent) -> Result<(), Re
                     _ => return Ok(()),
                 }
             }
+            if chosen_here {
+                // For a given connector the role prepared it already.
+                let tag = id_tag.clone();
+                controlled
+                    .fact(&inner, move |cp, now| cp.prepare(now, connector, tag))
+                    .await?;
+            }
             inner.connectors[connector as usize].authorized = Some(id_tag);
-            controlled.start_if_ready(&mut inner, connector).await?;
-            controlled.sync(&inner, connector).await
+            controlled.start_if_ready(&mut inner, connector).await
         }
-        CpEvent::TransactionStoppedByIdTag { connector, .. } => {
-            // `present_id_tag` did this already; the machine's word is the same.
-            let physical = &mut inner.connectors[connector as usize];
-            physical.finishing = physical.plugged;
-            controlled.sync(&inner, connector).await
+        CpEvent::ConnectionTimedOut { connector, .. } => {
+            // The role gave up on the driver (ConnectionTimeOut): the id tag waits no more.
+            inner.connectors[connector as usize].authorized = None;
+            Ok(())
         }
         CpEvent::StopRequested {
             connector, reason, ..
-        } => {
-            controlled
-                .stop(&mut inner, connector, Some(reason), None)
-                .await?;
-            controlled.sync(&inner, connector).await
-        }
+        } => controlled
+            .stop(&mut inner, connector, Some(reason), None)
+            .await
+            .map(drop),
         CpEvent::UnlockRequested {
             decision,
             connector,
@@ -578,7 +556,6 @@ async fn on_event(controlled: &Arc<Controlled>, event: CpEvent) -> Result<(), Re
                 controlled
                     .stop(&mut inner, connector, Some(Reason::UnlockCommand), None)
                     .await?;
-                controlled.sync(&inner, connector).await?;
             }
             reply(decision, Reply::Unlock(UnlockStatus::Unlocked)).await
         }
@@ -608,16 +585,6 @@ async fn on_event(controlled: &Arc<Controlled>, event: CpEvent) -> Result<(), Re
             });
             Ok(())
         }
-        CpEvent::AvailabilityChanged { connector, .. } => {
-            if connector == 0 {
-                controlled.sync_all(&inner).await
-            } else {
-                controlled.sync(&inner, connector).await
-            }
-        }
-        CpEvent::TransactionDeauthorized { connector, .. } => {
-            controlled.sync(&inner, connector).await
-        }
         _ => Ok(()),
     }
 }
@@ -643,8 +610,7 @@ async fn power_cycle(controlled: &Arc<Controlled>) -> Result<(), Refusal> {
     if let (Some(relay), Some(true)) = (&controlled.relay, relay_online) {
         relay.online.send_replace(true);
     }
-    started.map_err(|e| refuse(StatusCode::INTERNAL_SERVER_ERROR, e))?;
-    controlled.sync_all(&inner).await
+    started.map_err(|e| refuse(StatusCode::INTERNAL_SERVER_ERROR, e))
 }
 
 /// Every station under control, by id.
@@ -764,7 +730,6 @@ async fn station_action(
                     controlled
                         .power_on(&mut inner)
                         .map_err(|e| refuse(StatusCode::INTERNAL_SERVER_ERROR, e))?;
-                    controlled.sync_all(&inner).await?;
                     json!("started")
                 }
             }
@@ -822,29 +787,56 @@ async fn connector_action(
         match action.as_str() {
             "plug-in" => {
                 inner.connectors[index].plugged = true;
+                controlled
+                    .fact(&inner, move |cp, now| cp.plug_in(now, connector))
+                    .await?;
                 controlled.start_if_ready(&mut inner, connector).await?;
             }
             "unplug" => {
-                if inner.station.is_some() {
-                    controlled
-                        .stop(&mut inner, connector, Some(Reason::EvDisconnected), None)
-                        .await?;
-                }
+                // During a transaction the role stops it (StopTransactionOnEVSideDisconnect,
+                // 9.1.23) at the meter reading of this very moment.
+                let meter = inner.station.as_ref().map(|s| s.meter(connector));
+                controlled
+                    .fact(&inner, move |cp, now| {
+                        if let Some(meter) = meter {
+                            cp.report_meter(now, connector, meter)?;
+                        }
+                        cp.unplug(now, connector)
+                    })
+                    .await?;
                 let physical = &mut inner.connectors[index];
                 physical.plugged = false;
-                physical.finishing = false;
                 physical.ev_drawing = false;
             }
             "id-tag" => {
                 let IdTag { id_tag } = body(&bytes)?;
                 result = present_id_tag(controlled, &mut inner, connector, id_tag).await?;
             }
-            "ev-start" => inner.connectors[index].ev_drawing = true,
-            "ev-stop" => inner.connectors[index].ev_drawing = false,
-            "fault" => inner.connectors[index].fault = Some(body(&bytes)?),
-            _ => inner.connectors[index].fault = None,
+            "ev-start" | "ev-stop" => {
+                let drawing = action == "ev-start";
+                inner.connectors[index].ev_drawing = drawing;
+                controlled
+                    .fact(&inner, move |cp, now| {
+                        cp.set_ev_suspended(now, connector, !drawing)
+                    })
+                    .await?;
+            }
+            "fault" => {
+                let fault: Fault = body(&bytes)?;
+                inner.connectors[index].fault = Some(fault.clone());
+                controlled
+                    .fact(&inner, move |cp, now| {
+                        cp.report_fault(now, connector, fault.into())
+                    })
+                    .await?;
+            }
+            _ => {
+                inner.connectors[index].fault = None;
+                controlled
+                    .fact(&inner, move |cp, now| cp.clear_fault(now, connector))
+                    .await?;
+            }
         }
-        controlled.sync(&inner, connector).await?;
         Ok(answer(controlled, &inner, result).await)
     };
     done.await
@@ -879,11 +871,6 @@ async fn present_id_tag(
             .run(move |cp, _| cp.transaction(connector).is_none())
             .await
             .map_err(|e| refuse(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))?;
-        if stopped {
-            let physical = &mut inner.connectors[index];
-            physical.finishing = physical.plugged;
-            controlled.sync(inner, connector).await?;
-        }
         return Ok(match info {
             Some(info) => json!({"stopped": stopped, "idTagInfo": info}),
             None => json!({"stopped": stopped}),
@@ -894,6 +881,12 @@ async fn present_id_tag(
         .await
         .map_err(|e| refuse(StatusCode::BAD_GATEWAY, e))?;
     if info.status == AuthorizationStatus::Accepted {
+        // Preparing, and ConnectionTimeOut to plug in (the role's; a reservation for
+        // another id tag refuses it).
+        let tag = id_tag.clone();
+        controlled
+            .fact(inner, move |cp, now| cp.prepare(now, connector, tag))
+            .await?;
         inner.connectors[index].authorized = Some(id_tag);
         controlled.start_if_ready(inner, connector).await?;
     }
@@ -983,37 +976,5 @@ mod tests {
             Some(("[::1]:9000".to_owned(), "/".to_owned()))
         );
         assert_eq!(split_ws_url("wss://csms.example/ocpp"), None);
-    }
-
-    /// 1.6 section 4.9 / StatusNotification: a fault wins, a transaction charges or is
-    /// suspended by the EV, a stopped one with the cable in is Finishing, a cable or an
-    /// accepted id tag alone is Preparing.
-    #[test]
-    fn the_status_follows_the_physical_facts() {
-        let mut physical = Physical::default();
-        let status = |p: &Physical, tx, operative| derive_status(p, tx, operative).status;
-        assert_eq!(status(&physical, false, true), ChargePointStatus::Available);
-        assert_eq!(
-            status(&physical, false, false),
-            ChargePointStatus::Unavailable
-        );
-        physical.plugged = true;
-        assert_eq!(status(&physical, false, true), ChargePointStatus::Preparing);
-        assert_eq!(
-            status(&physical, true, true),
-            ChargePointStatus::SuspendedEv
-        );
-        physical.ev_drawing = true;
-        assert_eq!(status(&physical, true, true), ChargePointStatus::Charging);
-        physical.finishing = true;
-        assert_eq!(status(&physical, false, true), ChargePointStatus::Finishing);
-        physical.fault = Some(Fault {
-            error_code: ChargePointErrorCode::GroundFailure,
-            info: None,
-            vendor_error_code: None,
-        });
-        let faulted = derive_status(&physical, true, true);
-        assert_eq!(faulted.status, ChargePointStatus::Faulted);
-        assert_eq!(faulted.error_code, ChargePointErrorCode::GroundFailure);
     }
 }

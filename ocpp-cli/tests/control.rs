@@ -622,6 +622,78 @@ fn only_the_same_tag_or_a_tag_of_the_same_parent_stops_a_transaction() {
     });
 }
 
+/// The role derives the statuses from the facts the control API reports, its own state
+/// included: a reservation shows Reserved (OCTT TC_046_CS, section 5.13) and admits only its
+/// id tag; a driver who never plugs in is given up after ConnectionTimeOut (9.1.6, TC_004_2_CS)
+/// and the connector is Available again.
+#[test]
+fn reservations_and_connection_timeouts_come_from_the_role() {
+    let dir = scratch("control-derived");
+    let csms = Csms::start(&dir);
+    let control = Control::start(&csms.url, &dir, &["--connectors", "2"]);
+    runtime().block_on(async {
+        let (cs, api) = (csms.api, control.api);
+        csms_sees(cs, "CP", 1, "Available", "NoError").await;
+        let (status, answer) = post_call(
+            cs,
+            "CP",
+            "ReserveNow",
+            r#"{"connectorId": 1, "expiryDate": "2099-01-01T00:00:00Z", "idTag": "MINE",
+                "reservationId": 7}"#,
+        )
+        .await;
+        assert_eq!(
+            (status, &answer["status"]),
+            (200, &json!("Accepted")),
+            "{answer}"
+        );
+        csms_sees(cs, "CP", 1, "Reserved", "NoError").await;
+        let (status, refused) = http(
+            api,
+            "POST",
+            "/stations/CP/connectors/1/id-tag",
+            r#"{"idTag": "SOMEONE"}"#,
+        )
+        .await;
+        assert_eq!(
+            status, 409,
+            "the reservation holds the connector: {refused}"
+        );
+        act(
+            api,
+            "/stations/CP/connectors/1/id-tag",
+            r#"{"idTag": "MINE"}"#,
+        )
+        .await;
+        act(api, "/stations/CP/connectors/1/plug-in", "").await;
+        let active = until(cs, "/transactions?station=CP&active=true", |t| {
+            t.as_array().is_some_and(|t| t.len() == 1)
+        })
+        .await;
+        assert_eq!(active[0]["idTag"], "MINE");
+
+        act(
+            api,
+            "/stations/CP/configuration",
+            r#"{"key": "ConnectionTimeOut", "value": "1"}"#,
+        )
+        .await;
+        act(
+            api,
+            "/stations/CP/connectors/2/id-tag",
+            r#"{"idTag": "LATE"}"#,
+        )
+        .await;
+        csms_sees(cs, "CP", 2, "Preparing", "NoError").await;
+        csms_sees(cs, "CP", 2, "Available", "NoError").await;
+        let state = until(api, "/stations/CP", |s| {
+            s["connectors"][1]["waitingIdTag"].is_null()
+        })
+        .await;
+        assert_eq!(state["connectors"][1]["status"], "Available", "{state}");
+    });
+}
+
 /// `--trace` on a controlled station records what the control API did through the station's
 /// recorder (the hardware facts, the start, the operator's configuration), one trace per
 /// start of the station: the power cycle begins `cp.2.jsonl`, restored from the store. Both
