@@ -24,11 +24,12 @@ use ocpp_core::charge_point::AuthorizeHandle;
 use ocpp_core::charge_point::config::StandardKey;
 use ocpp_core::charge_point::firmware::TransferOutcome;
 use ocpp_core::charge_point::{
-    ChargePoint, ChargePointSetup, ConnectorStatus, Decision, Event as CpEvent, IdTagAtTransaction,
-    Reply, TransactionKey,
+    ChargePoint, ChargePointError, ChargePointSetup, ConnectorStatus, Decision, Event as CpEvent,
+    IdTagAtTransaction, Reply, TransactionKey,
 };
 use ocpp_core::persist::StoreOp;
 use ocpp_core::rpc::UuidV4Ids;
+use ocpp_core::time::Now;
 use ocpp_core::trace::{Recorder, StoredSnapshot, TraceSink};
 use ocpp_core::v16::{
     AuthorizationStatus, BootNotificationRequest, ChargePointStatus, DataTransferResponse,
@@ -498,12 +499,14 @@ impl Station {
         message
     }
 
-    async fn status(&self, connector: u32, status: ChargePointStatus) -> Result<(), String> {
-        self.handle
-            .run(move |cp, now| cp.report_status(now, connector, ConnectorStatus::new(status)))
-            .await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| e.to_string())
+    /// Reports a hardware fact to the role.
+    async fn fact(
+        &self,
+        report: impl FnOnce(&mut Recorder<ChargePoint>, Now) -> Result<(), ChargePointError>
+        + Send
+        + 'static,
+    ) -> Result<(), String> {
+        fact(&self.handle, report).await
     }
 
     /// Authorizes `id_tag` (locally or by the central system, as the configuration says):
@@ -569,8 +572,9 @@ impl Station {
             .session_steps(connector, id_tag, charging, latencies)
             .await;
         if result.is_err() {
-            // Back to a state the next session can start from; best effort.
-            let _ = self.status(connector, ChargePointStatus::Available).await;
+            // The cable comes out: back to a state the next session can start from (a
+            // transaction still running is stopped as EVDisconnected); best effort.
+            let _ = self.fact(move |cp, now| cp.unplug(now, connector)).await;
         }
         result.map_err(|e| self.error(e))
     }
@@ -583,7 +587,9 @@ impl Station {
         latencies: &Latencies,
     ) -> Result<Session, String> {
         let timeout = self.call_timeout + Duration::from_secs(1);
-        self.status(connector, ChargePointStatus::Preparing).await?;
+        // The driver plugs in first; the role derives every status from here on (Preparing,
+        // Charging, Finishing, Available).
+        self.fact(move |cp, now| cp.plug_in(now, connector)).await?;
 
         let (info, latency) = self.authorize(id_tag).await?;
         latencies.record(latency);
@@ -605,7 +611,6 @@ impl Station {
             .await
             .map_err(|e| e.to_string())?
             .map_err(|e| format!("StartTransaction: {e}"))?;
-        self.status(connector, ChargePointStatus::Charging).await?;
         let (started, at) = self
             .shared
             .started
@@ -629,7 +634,6 @@ impl Station {
             .await
             .map_err(|e| e.to_string())?
             .map_err(|e| format!("StopTransaction: {e}"))?;
-        self.status(connector, ChargePointStatus::Finishing).await?;
         let at = self
             .shared
             .ended
@@ -637,7 +641,7 @@ impl Station {
             .await
             .ok_or("StopTransaction: no answer in time")?;
         latencies.record(at.saturating_duration_since(sent));
-        self.status(connector, ChargePointStatus::Available).await?;
+        self.fact(move |cp, now| cp.unplug(now, connector)).await?;
         Ok(Session {
             connector,
             transaction_id,
@@ -926,14 +930,15 @@ fn on_machine_event(
     }
 }
 
-/// Sets a connector's status (what the hardware reports).
-async fn report_status(
+/// Reports a hardware fact to the role, which derives the connector's status from it.
+async fn fact(
     handle: &Handle<Recorder<ChargePoint>>,
-    connector: u32,
-    status: ChargePointStatus,
+    report: impl FnOnce(&mut Recorder<ChargePoint>, Now) -> Result<(), ChargePointError>
+    + Send
+    + 'static,
 ) -> Result<(), String> {
     handle
-        .run(move |cp, now| cp.report_status(now, connector, ConnectorStatus::new(status)))
+        .run(report)
         .await
         .map_err(|e| e.to_string())?
         .map_err(|e| e.to_string())
@@ -952,6 +957,7 @@ async fn remote_start(
     authorize_first: bool,
 ) -> Result<(), String> {
     let connectors = shared.connectors;
+    let connector_given = connector;
     let chosen = match connector {
         Some(connector) => Some(connector),
         None => handle
@@ -973,7 +979,11 @@ async fn remote_start(
     let Some(connector) = chosen else {
         return Ok(());
     };
-    report_status(handle, connector, ChargePointStatus::Preparing).await?;
+    if connector_given.is_none() {
+        // For a given connector the role prepared it already (Preparing).
+        let tag = id_tag.clone();
+        fact(handle, move |cp, now| cp.prepare(now, connector, tag)).await?;
+    }
     if authorize_first {
         let tag = id_tag.clone();
         let call = handle
@@ -989,20 +999,19 @@ async fn remote_start(
         let accepted =
             matches!(&answer, Some(Ok(info)) if info.status == AuthorizationStatus::Accepted);
         if !accepted {
-            report_status(handle, connector, ChargePointStatus::Available).await?;
+            // The driver leaves: the waiting session ends (B1).
+            fact(handle, move |cp, now| cp.unplug(now, connector)).await?;
             return Err(format!("id tag {id_tag} not authorized: {answer:?}"));
         }
     }
     let meter_start = shared.meter(connector);
-    // One step, so that a Reset or Unlock handled meanwhile finds the connector charging and
-    // its status is not overwritten after the stop.
+    // The EV is plugged in and the transaction starts in one step, so that a Reset or Unlock
+    // handled meanwhile finds the connector charging.
     let key = handle
         .run(move |cp, now| {
             cp.set_readings(now, connector, energy_register(meter_start))?;
-            let key = cp.start_transaction(now, connector, id_tag, meter_start, None)?;
-            let charging = ConnectorStatus::new(ChargePointStatus::Charging);
-            cp.report_status(now, connector, charging)?;
-            Ok::<_, ocpp_core::charge_point::ChargePointError>(key)
+            cp.plug_in(now, connector)?;
+            cp.start_transaction(now, connector, id_tag, meter_start, None)
         })
         .await
         .map_err(|e| e.to_string())?
@@ -1056,8 +1065,8 @@ async fn stop(
         .map_err(|e| e.to_string())?
         .map_err(|e| format!("StopTransaction: {e}"))?;
     if stopped {
-        report_status(handle, connector, ChargePointStatus::Finishing).await?;
-        report_status(handle, connector, ChargePointStatus::Available).await?;
+        // Finishing, then the cable comes out: Available.
+        fact(handle, move |cp, now| cp.unplug(now, connector)).await?;
     }
     Ok(())
 }
