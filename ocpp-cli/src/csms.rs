@@ -560,19 +560,23 @@ impl Csms {
         let mut ledger = self.ledger();
         let ledger = &mut *ledger;
         let mut ops = Vec::new();
-        let entry = ledger
-            .stations
-            .entry(station.to_owned())
-            .or_insert_with(|| {
-                Box::new(Station {
-                    v: RECORD_VERSION,
-                    id: station.to_owned(),
-                    boot: None,
-                    last_seen: None,
-                    connectors: BTreeMap::new(),
-                    meter_values: BTreeMap::new(),
-                })
-            });
+        // Looked up before it is inserted: no key to allocate on every request.
+        let entry = match ledger.stations.get_mut(station) {
+            Some(entry) => entry,
+            None => ledger
+                .stations
+                .entry(station.to_owned())
+                .or_insert_with(|| {
+                    Box::new(Station {
+                        v: RECORD_VERSION,
+                        id: station.to_owned(),
+                        boot: None,
+                        last_seen: None,
+                        connectors: BTreeMap::new(),
+                        meter_values: BTreeMap::new(),
+                    })
+                }),
+        };
         entry.last_seen = Some(now);
         let mut response = None;
         match request {
