@@ -57,6 +57,7 @@ use async_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use async_tungstenite::tungstenite::{self, Message, error::CapacityError};
 use futures_channel::{mpsc, oneshot};
 use futures_util::future::{BoxFuture, Either};
+use futures_util::io::{AsyncRead, AsyncWrite};
 use futures_util::{FutureExt, Sink, Stream, StreamExt};
 use ocpp_core::Version;
 use ocpp_core::machine::{Close, Machine, Output};
@@ -66,6 +67,7 @@ use ocpp_core::time::{Monotonic, Now};
 use crate::client::{ConnectError, RECONFIGURED, Reconfiguration};
 use crate::persist::Persister;
 use crate::runtime::Runtime;
+use crate::ws::{Incoming, WsStream};
 
 /// WebSocket close code 1000: normal closure.
 pub const CLOSE_NORMAL: u16 = 1000;
@@ -421,6 +423,24 @@ struct Outbox {
 }
 
 impl Outbox {
+    /// Feeds the text message `text` to the sink, or queues it behind those waiting.
+    fn send_text<W: WebSocket>(
+        &mut self,
+        ws: &mut W,
+        text: String,
+        cx: &mut Context<'_>,
+    ) -> Result<(), tungstenite::Error> {
+        match &mut self.queued {
+            Some(queued) => queued.push_back(Message::text(text)),
+            None if Pin::new(&mut *ws).poll_ready(cx)?.is_ready() => {
+                ws.start_send_text(text)?;
+                self.unflushed = true;
+            }
+            None => self.queued = Some(Box::new(VecDeque::from([Message::text(text)]))),
+        }
+        Ok(())
+    }
+
     /// Feeds `message` to the sink, or queues it behind those waiting.
     fn send<W>(
         &mut self,
@@ -470,19 +490,96 @@ impl Outbox {
     }
 }
 
-/// What the connection loop needs of a WebSocket stream.
+/// What the connection loop needs of a WebSocket stream: a stream and sink of messages, and
+/// a way for text, the one kind of message OCPP uses, that a [`WsStream`] takes without
+/// building a [`Message`].
 pub(crate) trait WebSocket:
     Stream<Item = Result<Message, tungstenite::Error>>
     + Sink<Message, Error = tungstenite::Error>
     + Unpin
 {
+    /// [`Stream::poll_next`], with a text message handed to `on_text` and what it returned
+    /// yielded instead.
+    fn poll_incoming<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        on_text: impl FnMut(&str) -> T,
+    ) -> Poll<Option<Result<Incoming<T>, tungstenite::Error>>>;
+
+    /// [`Sink::start_send`] of a text message.
+    fn start_send_text(&mut self, text: String) -> Result<(), tungstenite::Error>;
 }
 
-impl<W> WebSocket for W where
+impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket for WsStream<S> {
+    fn poll_incoming<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        on_text: impl FnMut(&str) -> T,
+    ) -> Poll<Option<Result<Incoming<T>, tungstenite::Error>>> {
+        WsStream::poll_incoming(self, cx, on_text)
+    }
+
+    fn start_send_text(&mut self, text: String) -> Result<(), tungstenite::Error> {
+        WsStream::start_send_text(self, text)
+    }
+}
+
+/// Any stream and sink of messages, as [`Driver::run_connection`] accepts them: text goes
+/// through [`Message`]s.
+struct AnySocket<W>(W);
+
+impl<W: Stream + Unpin> Stream for AnySocket<W> {
+    type Item = W::Item;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<W::Item>> {
+        self.0.poll_next_unpin(cx)
+    }
+}
+
+impl<W: Sink<Message> + Unpin> Sink<Message> for AnySocket<W> {
+    type Error = W::Error;
+
+    fn poll_ready(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), W::Error>> {
+        Pin::new(&mut self.0).poll_ready(cx)
+    }
+
+    fn start_send(mut self: Pin<&mut Self>, item: Message) -> Result<(), W::Error> {
+        Pin::new(&mut self.0).start_send(item)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), W::Error>> {
+        Pin::new(&mut self.0).poll_flush(cx)
+    }
+
+    fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), W::Error>> {
+        Pin::new(&mut self.0).poll_close(cx)
+    }
+}
+
+impl<W> WebSocket for AnySocket<W>
+where
     W: Stream<Item = Result<Message, tungstenite::Error>>
         + Sink<Message, Error = tungstenite::Error>
-        + Unpin
+        + Unpin,
 {
+    fn poll_incoming<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        mut on_text: impl FnMut(&str) -> T,
+    ) -> Poll<Option<Result<Incoming<T>, tungstenite::Error>>> {
+        self.0.poll_next_unpin(cx).map(|item| {
+            item.map(|message| {
+                message.map(|message| match message {
+                    Message::Text(text) => Incoming::Text(on_text(text.as_str())),
+                    other => Incoming::Other(other),
+                })
+            })
+        })
+    }
+
+    fn start_send_text(&mut self, text: String) -> Result<(), tungstenite::Error> {
+        Pin::new(&mut self.0).start_send(Message::text(text))
+    }
 }
 
 /// Where a connection is in its life.
@@ -644,9 +741,12 @@ impl Session {
                 } else {
                     Ok(())
                 }
-            } else if let Poll::Ready(frame) = ws.poll_next_unpin(cx) {
+            } else if let Poll::Ready(frame) = ws.poll_incoming(cx, |text| driver.handle_text(text))
+            {
                 match frame {
-                    Some(Ok(message)) => {
+                    // The usual input: handed to the machine straight from the read buffer.
+                    Some(Ok(Incoming::Text(()))) => driver.apply_online(ws, &mut self.outbox, cx),
+                    Some(Ok(Incoming::Other(message))) => {
                         driver.message(ws, &mut self.outbox, message, self.ping.as_deref_mut(), cx)
                     }
                     Some(Err(tungstenite::Error::Capacity(CapacityError::MessageTooLong {
@@ -880,17 +980,14 @@ where
     /// The future is one hand-written poll loop over the driver, `ws` and a few words of
     /// state, so that an idle connection costs little more than its machine
     /// and its stream.
-    pub fn run_connection<W>(
-        &mut self,
-        mut ws: W,
-        version: Version,
-    ) -> impl Future<Output = Disconnect>
+    pub fn run_connection<W>(&mut self, ws: W, version: Version) -> impl Future<Output = Disconnect>
     where
         W: Stream<Item = Result<Message, tungstenite::Error>>
             + Sink<Message, Error = tungstenite::Error>
             + Unpin,
     {
         let mut session = Session::new(version);
+        let mut ws = AnySocket(ws);
         poll_fn(move |cx| session.poll(self, &mut ws, cx))
     }
 
@@ -1016,22 +1113,19 @@ where
 
     /// Applies the outputs of the last input to the open connection: the frames are queued
     /// into `outbox` (written and flushed by [`Session`] before the next input is taken).
-    fn apply_online<W>(
+    fn apply_online<W: WebSocket>(
         &mut self,
         ws: &mut W,
         outbox: &mut Outbox,
         cx: &mut Context<'_>,
-    ) -> Result<(), Disconnect>
-    where
-        W: Sink<Message, Error = tungstenite::Error> + Unpin,
-    {
+    ) -> Result<(), Disconnect> {
         let (persisted, outputs) = self.drain();
         let mut result = persisted.map_err(Disconnect::PersistFailed);
         for output in outputs {
             match output {
                 Output::Transmit(text) => {
                     if result.is_ok()
-                        && let Err(e) = outbox.send(ws, Message::text(text), cx)
+                        && let Err(e) = outbox.send_text(ws, text, cx)
                     {
                         result = Err(Disconnect::Transport(e.to_string()));
                     }
@@ -1063,22 +1157,24 @@ where
         }
     }
 
+    /// Hands a text message from the peer to the machine (its outputs are applied next).
+    fn handle_text(&mut self, text: &str) {
+        let now = self.runtime.now();
+        self.machine.handle_message(now, text);
+    }
+
     /// Handles one message from the peer.
-    fn message<W>(
+    fn message<W: WebSocket>(
         &mut self,
         ws: &mut W,
         outbox: &mut Outbox,
         message: Message,
         ping: Option<&mut Ping>,
         cx: &mut Context<'_>,
-    ) -> Result<(), Disconnect>
-    where
-        W: Sink<Message, Error = tungstenite::Error> + Unpin,
-    {
+    ) -> Result<(), Disconnect> {
         match message {
             Message::Text(text) => {
-                let now = self.runtime.now();
-                self.machine.handle_message(now, text.as_str());
+                self.handle_text(text.as_str());
                 self.apply_online(ws, outbox, cx)
             }
             Message::Binary(bytes) => {
