@@ -715,6 +715,11 @@ impl Session {
         R: Runtime,
         W: WebSocket,
     {
+        // Set once the command channel was found empty in this poll: it then holds this
+        // task's waker, so a command sent since wakes the task and is taken at its next poll;
+        // polling the channel again in this one would only find it empty again, or take the
+        // command a moment earlier.
+        let mut no_command = false;
         loop {
             // The frames of the last input are written before the next input is taken: a
             // peer that does not read slows us down instead of filling our memory.
@@ -735,7 +740,13 @@ impl Session {
                     });
                 }
             }
-            let step = if let Poll::Ready(control) = driver.controls.poll_next_unpin(cx) {
+            let control = if no_command {
+                Poll::Pending
+            } else {
+                driver.controls.poll_next_unpin(cx)
+            };
+            no_command = control.is_pending();
+            let step = if let Poll::Ready(control) = control {
                 if driver.control(control) {
                     driver.apply_online(ws, &mut self.outbox, cx)
                 } else {
@@ -1253,6 +1264,8 @@ pub(crate) mod tests {
     struct Scripted {
         outputs: VecDeque<Output<()>>,
         log: Arc<Mutex<Vec<String>>>,
+        /// Set: every message received queues a command on the machine itself.
+        own_handle: Option<Handle<Scripted>>,
     }
 
     impl Machine for Scripted {
@@ -1261,6 +1274,16 @@ pub(crate) mod tests {
         fn handle_disconnected(&mut self, _: Now) {}
         fn handle_message(&mut self, _: Now, text: &str) {
             self.log.lock().unwrap().push(format!("received {text}"));
+            if let Some(handle) = &self.own_handle {
+                let text = text.to_owned();
+                let _ = handle.run_detached(move |machine, _| {
+                    machine
+                        .log
+                        .lock()
+                        .unwrap()
+                        .push(format!("command after {text}"));
+                });
+            }
         }
         fn handle_timeout(&mut self, _: Now) {}
         fn poll_output(&mut self) -> Option<Output<()>> {
@@ -1433,5 +1456,51 @@ pub(crate) mod tests {
         assert!(poll_once(connection.as_mut()).is_pending());
         assert_eq!(log.lock().unwrap()[..], ["send a", "send b", "flush"]);
         assert_eq!(machine_log.lock().unwrap()[..], ["received next"]);
+    }
+
+    /// Counts its wake-ups.
+    #[derive(Default)]
+    struct CountingWaker(std::sync::atomic::AtomicUsize);
+
+    impl std::task::Wake for CountingWaker {
+        fn wake(self: Arc<Self>) {
+            self.wake_by_ref();
+        }
+        fn wake_by_ref(self: &Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    /// The connection looks at the command channel once per poll: a command sent after
+    /// that (here by the machine itself, while it handles a message) must wake the task and
+    /// run at its next poll, before the next message.
+    #[test]
+    fn a_command_sent_during_a_poll_wakes_the_connection_and_runs_next() {
+        let (mut driver, _handle, _events) = Driver::build(
+            Inert,
+            |handle| Scripted {
+                own_handle: Some(handle.clone()),
+                ..Scripted::default()
+            },
+            Box::new(NoPersist),
+            DriverConfig::default(),
+        );
+        let log = Arc::clone(&driver.machine.log);
+        let (ws, _sent, incoming) = logging();
+        let waker = Arc::new(CountingWaker::default());
+        let task_waker = std::task::Waker::from(Arc::clone(&waker));
+        let cx = &mut Context::from_waker(&task_waker);
+        let mut connection = pin!(driver.run_connection(ws, Version::V16));
+        assert!(connection.as_mut().poll(cx).is_pending());
+        let woken = waker.0.load(Ordering::SeqCst);
+        incoming.unbounded_send(Message::text("a")).unwrap();
+        assert!(connection.as_mut().poll(cx).is_pending());
+        assert!(waker.0.load(Ordering::SeqCst) > woken, "not woken");
+        incoming.unbounded_send(Message::text("b")).unwrap();
+        assert!(connection.as_mut().poll(cx).is_pending());
+        assert_eq!(
+            log.lock().unwrap()[..3],
+            ["received a", "command after a", "received b"]
+        );
     }
 }
