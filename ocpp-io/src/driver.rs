@@ -396,6 +396,16 @@ impl<E> Drained<E> {
     }
 }
 
+impl<E> Drained<E> {
+    /// The outputs, in order, left in place.
+    fn slots(&mut self) -> impl Iterator<Item = &mut Output<E>> {
+        self.inline[..self.len]
+            .iter_mut()
+            .flatten()
+            .chain(&mut self.spilled)
+    }
+}
+
 impl<E> IntoIterator for Drained<E> {
     type Item = Output<E>;
     type IntoIter = std::iter::Chain<
@@ -1099,27 +1109,27 @@ where
         }
     }
 
-    /// Drains the outputs of the last input and persists its ops as one batch; returns the
-    /// outcome of the batch and the other outputs, in order.
+    /// Drains the outputs of the last input into `rest`, in order, and persists its ops as
+    /// one batch; returns the outcome of the batch.
     ///
     /// Nothing here is allocated for an input without ops and with few other outputs (the
     /// usual case: one frame, maybe an event): the outputs wait in [`Drained`], on the stack
     /// of the caller, which is a synchronous poll step and never part of a future's state.
-    fn drain(&mut self) -> (Result<(), String>, Drained<M::Event>) {
+    /// It is the caller's, not returned, so that it is not moved (outputs are large).
+    fn drain(&mut self, rest: &mut Drained<M::Event>) -> Result<(), String> {
         let mut ops: Vec<StoreOp> = Vec::new();
-        let mut rest = Drained::default();
-        while let Some(output) = self.machine.poll_output() {
-            match output {
-                Output::Persist(op) => ops.push(op),
-                other => rest.push(other),
+        loop {
+            match self.machine.poll_output() {
+                None => break,
+                Some(Output::Persist(op)) => ops.push(op),
+                Some(other) => rest.push(other),
             }
         }
-        let persisted = if ops.is_empty() {
+        if ops.is_empty() {
             Ok(())
         } else {
             self.persister.persist(&ops).map_err(|e| e.to_string())
-        };
-        (persisted, rest)
+        }
     }
 
     /// Applies the outputs of the last input to the open connection: the frames are queued
@@ -1130,24 +1140,27 @@ where
         outbox: &mut Outbox,
         cx: &mut Context<'_>,
     ) -> Result<(), Disconnect> {
-        let (persisted, outputs) = self.drain();
-        let mut result = persisted.map_err(Disconnect::PersistFailed);
-        for output in outputs {
-            match output {
-                Output::Transmit(text) => {
-                    if result.is_ok()
-                        && let Err(e) = outbox.send_text(ws, text, cx)
-                    {
-                        result = Err(Disconnect::Transport(e.to_string()));
-                    }
+        let mut outputs = Drained::default();
+        let mut result = self.drain(&mut outputs).map_err(Disconnect::PersistFailed);
+        for slot in outputs.slots() {
+            // A frame's string is taken from its slot; moving the whole output instead would
+            // copy the size of the machine's largest event, on every round trip.
+            if let Output::Transmit(text) = slot {
+                if result.is_ok()
+                    && let Err(e) = outbox.send_text(ws, std::mem::take(text), cx)
+                {
+                    result = Err(Disconnect::Transport(e.to_string()));
                 }
+                continue;
+            }
+            match std::mem::replace(slot, Output::Transmit(String::new())) {
+                Output::Transmit(_) | Output::Persist(_) => {}
                 Output::Event(event) => self.emit_with(|| Event::Machine(event)),
                 Output::Close(close) => {
                     if result.is_ok() {
                         result = Err(Disconnect::Machine(close));
                     }
                 }
-                Output::Persist(_) => {}
             }
         }
         result
@@ -1155,7 +1168,8 @@ where
 
     /// Applies the outputs of the last input without a connection.
     fn apply_offline(&mut self) {
-        let (persisted, outputs) = self.drain();
+        let mut outputs = Drained::default();
+        let persisted = self.drain(&mut outputs);
         if let Err(error) = persisted {
             self.emit(Event::PersistFailed(error));
         }
