@@ -151,14 +151,18 @@ impl Outgoing {
 
 /// XORs `payload` with `key`, in place (masking and unmasking are the same).
 fn mask(payload: &mut [u8], key: [u8; 4]) {
-    let mut words = payload.chunks_exact_mut(4);
+    // Eight bytes at a time: the key repeats every four, so a word's key is the key twice.
+    let wide = u64::from(u32::from_ne_bytes(key)) * 0x1_0000_0001;
+    let mut words = payload.chunks_exact_mut(8);
     for word in &mut words {
-        word.iter_mut().zip(key).for_each(|(b, k)| *b ^= k);
+        let masked = u64::from_ne_bytes(word.try_into().unwrap_or_default()) ^ wide;
+        word.copy_from_slice(&masked.to_ne_bytes());
     }
     words
         .into_remainder()
         .iter_mut()
-        .zip(key)
+        // From a multiple of eight bytes, so the key starts over.
+        .zip(key.into_iter().cycle())
         .for_each(|(b, k)| *b ^= k);
 }
 
@@ -664,7 +668,18 @@ where
     }
 
     /// Writes the queued frames (the one in progress, then the reply) and flushes.
+    #[inline]
     fn poll_write_out(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        // The usual case, checked before a call: called before every read and by
+        // `poll_ready`, it mostly finds nothing to do.
+        if self.sending.is_none() && self.reply.is_none() && !self.unflushed {
+            return Poll::Ready(Ok(()));
+        }
+        self.poll_write_queued(cx)
+    }
+
+    /// [`WsStream::poll_write_out`] with something to write or flush.
+    fn poll_write_queued(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         loop {
             if self.sending.is_none() {
                 match self.reply.take() {
@@ -1249,6 +1264,20 @@ mod tests {
                 }
             }
             assert!(holds_nothing(&ws));
+        }
+    }
+
+    #[test]
+    fn masking_xors_byte_i_with_key_byte_i_mod_4_at_every_length() {
+        // RFC 6455 5.3: j = i MOD 4, transformed-octet-i = original-octet-i XOR key-octet-j.
+        let key = [0x12, 0x34, 0x56, 0x78];
+        for len in 0..24 {
+            let original: Vec<u8> = (0..len).map(|i| (i * 7) as u8).collect();
+            let mut masked = original.clone();
+            mask(&mut masked, key);
+            for (i, (m, o)) in masked.iter().zip(&original).enumerate() {
+                assert_eq!(*m, o ^ key[i % 4], "byte {i} of {len}");
+            }
         }
     }
 }
