@@ -377,7 +377,9 @@ struct Drained<E> {
 impl<E> Default for Drained<E> {
     fn default() -> Drained<E> {
         Drained {
-            inline: [const { None }; INLINE_OUTPUTS],
+            // Not `[const { None }; N]`: that copies a constant the size of the whole array
+            // (over 500 bytes) on every input; this writes the discriminants.
+            inline: std::array::from_fn(|_| None),
             len: 0,
             spilled: Vec::new(),
         }
