@@ -475,7 +475,25 @@ impl Outbox {
     }
 
     /// Feeds every queued frame and flushes; ready once everything sent so far is written.
+    #[inline]
     fn poll_write<W>(
+        &mut self,
+        ws: &mut W,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<(), tungstenite::Error>>
+    where
+        W: Sink<Message, Error = tungstenite::Error> + Unpin,
+    {
+        // Checked before a call: the connection loop comes here before every input, and
+        // finds nothing to do every other time.
+        if self.queued.is_none() && !self.unflushed {
+            return Poll::Ready(Ok(()));
+        }
+        self.poll_write_queued(ws, cx)
+    }
+
+    /// [`Outbox::poll_write`] with frames to feed or to flush.
+    fn poll_write_queued<W>(
         &mut self,
         ws: &mut W,
         cx: &mut Context<'_>,
