@@ -57,6 +57,7 @@ use async_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use async_tungstenite::tungstenite::{self, Message, error::CapacityError};
 use futures_channel::{mpsc, oneshot};
 use futures_util::future::{BoxFuture, Either};
+use futures_util::io::{AsyncRead, AsyncWrite};
 use futures_util::{FutureExt, Sink, Stream, StreamExt};
 use ocpp_core::Version;
 use ocpp_core::machine::{Close, Machine, Output};
@@ -66,6 +67,7 @@ use ocpp_core::time::{Monotonic, Now};
 use crate::client::{ConnectError, RECONFIGURED, Reconfiguration};
 use crate::persist::Persister;
 use crate::runtime::Runtime;
+use crate::ws::{Incoming, WsStream};
 
 /// WebSocket close code 1000: normal closure.
 pub const CLOSE_NORMAL: u16 = 1000;
@@ -375,7 +377,9 @@ struct Drained<E> {
 impl<E> Default for Drained<E> {
     fn default() -> Drained<E> {
         Drained {
-            inline: [const { None }; INLINE_OUTPUTS],
+            // Not `[const { None }; N]`: that copies a constant the size of the whole array
+            // (over 500 bytes) on every input; this writes the discriminants.
+            inline: std::array::from_fn(|_| None),
             len: 0,
             spilled: Vec::new(),
         }
@@ -391,6 +395,16 @@ impl<E> Drained<E> {
             }
             None => self.spilled.push(output),
         }
+    }
+}
+
+impl<E> Drained<E> {
+    /// The outputs, in order, left in place.
+    fn slots(&mut self) -> impl Iterator<Item = &mut Output<E>> {
+        self.inline[..self.len]
+            .iter_mut()
+            .flatten()
+            .chain(&mut self.spilled)
     }
 }
 
@@ -421,6 +435,24 @@ struct Outbox {
 }
 
 impl Outbox {
+    /// Feeds the text message `text` to the sink, or queues it behind those waiting.
+    fn send_text<W: WebSocket>(
+        &mut self,
+        ws: &mut W,
+        text: String,
+        cx: &mut Context<'_>,
+    ) -> Result<(), tungstenite::Error> {
+        match &mut self.queued {
+            Some(queued) => queued.push_back(Message::text(text)),
+            None if Pin::new(&mut *ws).poll_ready(cx)?.is_ready() => {
+                ws.start_send_text(text)?;
+                self.unflushed = true;
+            }
+            None => self.queued = Some(Box::new(VecDeque::from([Message::text(text)]))),
+        }
+        Ok(())
+    }
+
     /// Feeds `message` to the sink, or queues it behind those waiting.
     fn send<W>(
         &mut self,
@@ -443,7 +475,25 @@ impl Outbox {
     }
 
     /// Feeds every queued frame and flushes; ready once everything sent so far is written.
+    #[inline]
     fn poll_write<W>(
+        &mut self,
+        ws: &mut W,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<(), tungstenite::Error>>
+    where
+        W: Sink<Message, Error = tungstenite::Error> + Unpin,
+    {
+        // Checked before a call: the connection loop comes here before every input, and
+        // finds nothing to do every other time.
+        if self.queued.is_none() && !self.unflushed {
+            return Poll::Ready(Ok(()));
+        }
+        self.poll_write_queued(ws, cx)
+    }
+
+    /// [`Outbox::poll_write`] with frames to feed or to flush.
+    fn poll_write_queued<W>(
         &mut self,
         ws: &mut W,
         cx: &mut Context<'_>,
@@ -470,19 +520,96 @@ impl Outbox {
     }
 }
 
-/// What the connection loop needs of a WebSocket stream.
+/// What the connection loop needs of a WebSocket stream: a stream and sink of messages, and
+/// a way for text, the one kind of message OCPP uses, that a [`WsStream`] takes without
+/// building a [`Message`].
 pub(crate) trait WebSocket:
     Stream<Item = Result<Message, tungstenite::Error>>
     + Sink<Message, Error = tungstenite::Error>
     + Unpin
 {
+    /// [`Stream::poll_next`], with a text message handed to `on_text` and what it returned
+    /// yielded instead.
+    fn poll_incoming<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        on_text: impl FnMut(&str) -> T,
+    ) -> Poll<Option<Result<Incoming<T>, tungstenite::Error>>>;
+
+    /// [`Sink::start_send`] of a text message.
+    fn start_send_text(&mut self, text: String) -> Result<(), tungstenite::Error>;
 }
 
-impl<W> WebSocket for W where
+impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket for WsStream<S> {
+    fn poll_incoming<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        on_text: impl FnMut(&str) -> T,
+    ) -> Poll<Option<Result<Incoming<T>, tungstenite::Error>>> {
+        WsStream::poll_incoming(self, cx, on_text)
+    }
+
+    fn start_send_text(&mut self, text: String) -> Result<(), tungstenite::Error> {
+        WsStream::start_send_text(self, text)
+    }
+}
+
+/// Any stream and sink of messages, as [`Driver::run_connection`] accepts them: text goes
+/// through [`Message`]s.
+struct AnySocket<W>(W);
+
+impl<W: Stream + Unpin> Stream for AnySocket<W> {
+    type Item = W::Item;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<W::Item>> {
+        self.0.poll_next_unpin(cx)
+    }
+}
+
+impl<W: Sink<Message> + Unpin> Sink<Message> for AnySocket<W> {
+    type Error = W::Error;
+
+    fn poll_ready(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), W::Error>> {
+        Pin::new(&mut self.0).poll_ready(cx)
+    }
+
+    fn start_send(mut self: Pin<&mut Self>, item: Message) -> Result<(), W::Error> {
+        Pin::new(&mut self.0).start_send(item)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), W::Error>> {
+        Pin::new(&mut self.0).poll_flush(cx)
+    }
+
+    fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), W::Error>> {
+        Pin::new(&mut self.0).poll_close(cx)
+    }
+}
+
+impl<W> WebSocket for AnySocket<W>
+where
     W: Stream<Item = Result<Message, tungstenite::Error>>
         + Sink<Message, Error = tungstenite::Error>
-        + Unpin
+        + Unpin,
 {
+    fn poll_incoming<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        mut on_text: impl FnMut(&str) -> T,
+    ) -> Poll<Option<Result<Incoming<T>, tungstenite::Error>>> {
+        self.0.poll_next_unpin(cx).map(|item| {
+            item.map(|message| {
+                message.map(|message| match message {
+                    Message::Text(text) => Incoming::Text(on_text(text.as_str())),
+                    other => Incoming::Other(other),
+                })
+            })
+        })
+    }
+
+    fn start_send_text(&mut self, text: String) -> Result<(), tungstenite::Error> {
+        Pin::new(&mut self.0).start_send(Message::text(text))
+    }
 }
 
 /// Where a connection is in its life.
@@ -618,6 +745,11 @@ impl Session {
         R: Runtime,
         W: WebSocket,
     {
+        // Set once the command channel was found empty in this poll: it then holds this
+        // task's waker, so a command sent since wakes the task and is taken at its next poll;
+        // polling the channel again in this one would only find it empty again, or take the
+        // command a moment earlier.
+        let mut no_command = false;
         loop {
             // The frames of the last input are written before the next input is taken: a
             // peer that does not read slows us down instead of filling our memory.
@@ -638,15 +770,24 @@ impl Session {
                     });
                 }
             }
-            let step = if let Poll::Ready(control) = driver.controls.poll_next_unpin(cx) {
+            let control = if no_command {
+                Poll::Pending
+            } else {
+                driver.controls.poll_next_unpin(cx)
+            };
+            no_command = control.is_pending();
+            let step = if let Poll::Ready(control) = control {
                 if driver.control(control) {
                     driver.apply_online(ws, &mut self.outbox, cx)
                 } else {
                     Ok(())
                 }
-            } else if let Poll::Ready(frame) = ws.poll_next_unpin(cx) {
+            } else if let Poll::Ready(frame) = ws.poll_incoming(cx, |text| driver.handle_text(text))
+            {
                 match frame {
-                    Some(Ok(message)) => {
+                    // The usual input: handed to the machine straight from the read buffer.
+                    Some(Ok(Incoming::Text(()))) => driver.apply_online(ws, &mut self.outbox, cx),
+                    Some(Ok(Incoming::Other(message))) => {
                         driver.message(ws, &mut self.outbox, message, self.ping.as_deref_mut(), cx)
                     }
                     Some(Err(tungstenite::Error::Capacity(CapacityError::MessageTooLong {
@@ -880,17 +1021,14 @@ where
     /// The future is one hand-written poll loop over the driver, `ws` and a few words of
     /// state, so that an idle connection costs little more than its machine
     /// and its stream.
-    pub fn run_connection<W>(
-        &mut self,
-        mut ws: W,
-        version: Version,
-    ) -> impl Future<Output = Disconnect>
+    pub fn run_connection<W>(&mut self, ws: W, version: Version) -> impl Future<Output = Disconnect>
     where
         W: Stream<Item = Result<Message, tungstenite::Error>>
             + Sink<Message, Error = tungstenite::Error>
             + Unpin,
     {
         let mut session = Session::new(version);
+        let mut ws = AnySocket(ws);
         poll_fn(move |cx| session.poll(self, &mut ws, cx))
     }
 
@@ -991,58 +1129,58 @@ where
         }
     }
 
-    /// Drains the outputs of the last input and persists its ops as one batch; returns the
-    /// outcome of the batch and the other outputs, in order.
+    /// Drains the outputs of the last input into `rest`, in order, and persists its ops as
+    /// one batch; returns the outcome of the batch.
     ///
     /// Nothing here is allocated for an input without ops and with few other outputs (the
     /// usual case: one frame, maybe an event): the outputs wait in [`Drained`], on the stack
     /// of the caller, which is a synchronous poll step and never part of a future's state.
-    fn drain(&mut self) -> (Result<(), String>, Drained<M::Event>) {
+    /// It is the caller's, not returned, so that it is not moved (outputs are large).
+    fn drain(&mut self, rest: &mut Drained<M::Event>) -> Result<(), String> {
         let mut ops: Vec<StoreOp> = Vec::new();
-        let mut rest = Drained::default();
-        while let Some(output) = self.machine.poll_output() {
-            match output {
-                Output::Persist(op) => ops.push(op),
-                other => rest.push(other),
+        loop {
+            match self.machine.poll_output() {
+                None => break,
+                Some(Output::Persist(op)) => ops.push(op),
+                Some(other) => rest.push(other),
             }
         }
-        let persisted = if ops.is_empty() {
+        if ops.is_empty() {
             Ok(())
         } else {
             self.persister.persist(&ops).map_err(|e| e.to_string())
-        };
-        (persisted, rest)
+        }
     }
 
     /// Applies the outputs of the last input to the open connection: the frames are queued
     /// into `outbox` (written and flushed by [`Session`] before the next input is taken).
-    fn apply_online<W>(
+    fn apply_online<W: WebSocket>(
         &mut self,
         ws: &mut W,
         outbox: &mut Outbox,
         cx: &mut Context<'_>,
-    ) -> Result<(), Disconnect>
-    where
-        W: Sink<Message, Error = tungstenite::Error> + Unpin,
-    {
-        let (persisted, outputs) = self.drain();
-        let mut result = persisted.map_err(Disconnect::PersistFailed);
-        for output in outputs {
-            match output {
-                Output::Transmit(text) => {
-                    if result.is_ok()
-                        && let Err(e) = outbox.send(ws, Message::text(text), cx)
-                    {
-                        result = Err(Disconnect::Transport(e.to_string()));
-                    }
+    ) -> Result<(), Disconnect> {
+        let mut outputs = Drained::default();
+        let mut result = self.drain(&mut outputs).map_err(Disconnect::PersistFailed);
+        for slot in outputs.slots() {
+            // A frame's string is taken from its slot; moving the whole output instead would
+            // copy the size of the machine's largest event, on every round trip.
+            if let Output::Transmit(text) = slot {
+                if result.is_ok()
+                    && let Err(e) = outbox.send_text(ws, std::mem::take(text), cx)
+                {
+                    result = Err(Disconnect::Transport(e.to_string()));
                 }
+                continue;
+            }
+            match std::mem::replace(slot, Output::Transmit(String::new())) {
+                Output::Transmit(_) | Output::Persist(_) => {}
                 Output::Event(event) => self.emit_with(|| Event::Machine(event)),
                 Output::Close(close) => {
                     if result.is_ok() {
                         result = Err(Disconnect::Machine(close));
                     }
                 }
-                Output::Persist(_) => {}
             }
         }
         result
@@ -1050,7 +1188,8 @@ where
 
     /// Applies the outputs of the last input without a connection.
     fn apply_offline(&mut self) {
-        let (persisted, outputs) = self.drain();
+        let mut outputs = Drained::default();
+        let persisted = self.drain(&mut outputs);
         if let Err(error) = persisted {
             self.emit(Event::PersistFailed(error));
         }
@@ -1063,22 +1202,24 @@ where
         }
     }
 
+    /// Hands a text message from the peer to the machine (its outputs are applied next).
+    fn handle_text(&mut self, text: &str) {
+        let now = self.runtime.now();
+        self.machine.handle_message(now, text);
+    }
+
     /// Handles one message from the peer.
-    fn message<W>(
+    fn message<W: WebSocket>(
         &mut self,
         ws: &mut W,
         outbox: &mut Outbox,
         message: Message,
         ping: Option<&mut Ping>,
         cx: &mut Context<'_>,
-    ) -> Result<(), Disconnect>
-    where
-        W: Sink<Message, Error = tungstenite::Error> + Unpin,
-    {
+    ) -> Result<(), Disconnect> {
         match message {
             Message::Text(text) => {
-                let now = self.runtime.now();
-                self.machine.handle_message(now, text.as_str());
+                self.handle_text(text.as_str());
                 self.apply_online(ws, outbox, cx)
             }
             Message::Binary(bytes) => {
@@ -1157,6 +1298,8 @@ pub(crate) mod tests {
     struct Scripted {
         outputs: VecDeque<Output<()>>,
         log: Arc<Mutex<Vec<String>>>,
+        /// Set: every message received queues a command on the machine itself.
+        own_handle: Option<Handle<Scripted>>,
     }
 
     impl Machine for Scripted {
@@ -1165,6 +1308,16 @@ pub(crate) mod tests {
         fn handle_disconnected(&mut self, _: Now) {}
         fn handle_message(&mut self, _: Now, text: &str) {
             self.log.lock().unwrap().push(format!("received {text}"));
+            if let Some(handle) = &self.own_handle {
+                let text = text.to_owned();
+                let _ = handle.run_detached(move |machine, _| {
+                    machine
+                        .log
+                        .lock()
+                        .unwrap()
+                        .push(format!("command after {text}"));
+                });
+            }
         }
         fn handle_timeout(&mut self, _: Now) {}
         fn poll_output(&mut self) -> Option<Output<()>> {
@@ -1337,5 +1490,51 @@ pub(crate) mod tests {
         assert!(poll_once(connection.as_mut()).is_pending());
         assert_eq!(log.lock().unwrap()[..], ["send a", "send b", "flush"]);
         assert_eq!(machine_log.lock().unwrap()[..], ["received next"]);
+    }
+
+    /// Counts its wake-ups.
+    #[derive(Default)]
+    struct CountingWaker(std::sync::atomic::AtomicUsize);
+
+    impl std::task::Wake for CountingWaker {
+        fn wake(self: Arc<Self>) {
+            self.wake_by_ref();
+        }
+        fn wake_by_ref(self: &Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    /// The connection looks at the command channel once per poll: a command sent after
+    /// that (here by the machine itself, while it handles a message) must wake the task and
+    /// run at its next poll, before the next message.
+    #[test]
+    fn a_command_sent_during_a_poll_wakes_the_connection_and_runs_next() {
+        let (mut driver, _handle, _events) = Driver::build(
+            Inert,
+            |handle| Scripted {
+                own_handle: Some(handle.clone()),
+                ..Scripted::default()
+            },
+            Box::new(NoPersist),
+            DriverConfig::default(),
+        );
+        let log = Arc::clone(&driver.machine.log);
+        let (ws, _sent, incoming) = logging();
+        let waker = Arc::new(CountingWaker::default());
+        let task_waker = std::task::Waker::from(Arc::clone(&waker));
+        let cx = &mut Context::from_waker(&task_waker);
+        let mut connection = pin!(driver.run_connection(ws, Version::V16));
+        assert!(connection.as_mut().poll(cx).is_pending());
+        let woken = waker.0.load(Ordering::SeqCst);
+        incoming.unbounded_send(Message::text("a")).unwrap();
+        assert!(connection.as_mut().poll(cx).is_pending());
+        assert!(waker.0.load(Ordering::SeqCst) > woken, "not woken");
+        incoming.unbounded_send(Message::text("b")).unwrap();
+        assert!(connection.as_mut().poll(cx).is_pending());
+        assert_eq!(
+            log.lock().unwrap()[..3],
+            ["received a", "command after a", "received b"]
+        );
     }
 }

@@ -12,6 +12,11 @@
 //!   buffer, one write; a large one as a vectored write of header and payload, no copy); only
 //!   what the socket did not take stays queued, and it is dropped once written.
 //!
+//! The [driver](crate::driver) moves text, OCPP's one kind of message, without building a
+//! [`Message`] (and its `Bytes`) for it: a text message in a single frame is unmasked and
+//! checked in the read buffer and handed over as a `&str` from there, and a `String` to
+//! send becomes the frame's payload as it is.
+//!
 //! It is the same `Stream` + `Sink` of [`Message`]s as tungstenite's and behaves like it where
 //! the [driver](crate::driver) depends on it: pings are answered by the stream and still
 //! yielded, a received close is yielded and answered, the stream ends (`None`) once the
@@ -92,18 +97,23 @@ impl State {
 }
 
 /// A frame on its way out: its header and its payload, and how much of both is written.
+///
+/// The payload is a `Vec`: a `String` to send becomes one for free, and so does a
+/// message's `Bytes` made from one (`Vec::from(Bytes)` copies only a shared buffer, such as
+/// a ping's payload echoed by its pong); a `Bytes` made from a `String` with spare capacity
+/// would have cost an allocation.
 #[derive(Debug)]
 struct Outgoing {
     head: [u8; MAX_HEAD],
     head_len: u8,
-    payload: Bytes,
+    payload: Vec<u8>,
     written: usize,
 }
 
 impl Outgoing {
-    /// The frame of `first` (FIN, RSV and opcode bits) over `payload`, masked with a random
-    /// key if a client sends it (RFC 6455 section 5.3).
-    fn new(role: Role, first: u8, payload: Bytes) -> Outgoing {
+    /// The frame of `first` (FIN, RSV and opcode bits) over `payload`, masked in place with
+    /// a fresh random key if a client sends it (RFC 6455 section 5.3).
+    fn new(role: Role, first: u8, mut payload: Vec<u8>) -> Outgoing {
         let mut head = [0; MAX_HEAD];
         head[0] = first;
         let len = payload.len();
@@ -119,16 +129,13 @@ impl Outgoing {
             head[2..10].copy_from_slice(&(len as u64).to_be_bytes());
             head_len = 10;
         }
-        let payload = match role {
-            Role::Server => payload,
-            Role::Client => {
-                let key: [u8; 4] = rand::random();
-                head[1] |= 0x80;
-                head[head_len..head_len + 4].copy_from_slice(&key);
-                head_len += 4;
-                Bytes::from(apply_mask(&payload, key))
-            }
-        };
+        if role == Role::Client {
+            let key: [u8; 4] = rand::random();
+            head[1] |= 0x80;
+            head[head_len..head_len + 4].copy_from_slice(&key);
+            head_len += 4;
+            mask(&mut payload, key);
+        }
         Outgoing {
             head,
             head_len: head_len as u8,
@@ -142,19 +149,21 @@ impl Outgoing {
     }
 }
 
-/// `payload` XORed with `key` (masking and unmasking are the same), in a new buffer.
-fn apply_mask(payload: &[u8], key: [u8; 4]) -> Vec<u8> {
-    let mut out = payload.to_vec();
-    let mut words = out.chunks_exact_mut(4);
+/// XORs `payload` with `key`, in place (masking and unmasking are the same).
+fn mask(payload: &mut [u8], key: [u8; 4]) {
+    // Eight bytes at a time: the key repeats every four, so a word's key is the key twice.
+    let wide = u64::from(u32::from_ne_bytes(key)) * 0x1_0000_0001;
+    let mut words = payload.chunks_exact_mut(8);
     for word in &mut words {
-        word.iter_mut().zip(key).for_each(|(b, k)| *b ^= k);
+        let masked = u64::from_ne_bytes(word.try_into().unwrap_or_default()) ^ wide;
+        word.copy_from_slice(&masked.to_ne_bytes());
     }
     words
         .into_remainder()
         .iter_mut()
-        .zip(key)
+        // From a multiple of eight bytes, so the key starts over.
+        .zip(key.into_iter().cycle())
         .for_each(|(b, k)| *b ^= k);
-    out
 }
 
 /// A fragmented message being assembled.
@@ -183,7 +192,7 @@ impl Fragments {
 }
 
 /// What one attempt to decode a frame from the front of a buffer found.
-enum Decoded {
+enum Decoded<'a> {
     /// The frame is not complete; `Some(total)` once its header says how long it is.
     Incomplete(Option<usize>),
     /// A frame of `consumed` bytes, and the message it completed, if any.
@@ -191,6 +200,17 @@ enum Decoded {
         consumed: usize,
         message: Option<Message>,
     },
+    /// A text message in a single frame of `consumed` bytes (the usual OCPP message), its
+    /// payload unmasked and checked where it lies in the buffer: handed on without a copy.
+    Text { consumed: usize, text: &'a str },
+}
+
+/// A message as [`WsStream::poll_incoming`] yields it.
+pub(crate) enum Incoming<T> {
+    /// A text message, already handed to the caller's `on_text`: what it returned.
+    Text(T),
+    /// Any other message (a text message of several frames too).
+    Other(Message),
 }
 
 /// A WebSocket connection after its opening handshake: a `Stream` of received [`Message`]s
@@ -264,8 +284,52 @@ where
         self.send(Message::Close(frame)).await
     }
 
-    /// Decodes one frame from the front of `buf`, applying it to the connection's state.
-    fn decode(&mut self, buf: &[u8]) -> Result<Decoded, Error> {
+    /// The stream's next message, as [`Stream::poll_next`] yields it, except that a text
+    /// message is handed to `on_text` as it lies in the read buffer (no copy, no
+    /// allocation) and what `on_text` returns is yielded as [`Incoming::Text`].
+    pub(crate) fn poll_incoming<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        mut on_text: impl FnMut(&str) -> T,
+    ) -> Poll<Option<Result<Incoming<T>, Error>>> {
+        if self.read_ended {
+            return Poll::Ready(None);
+        }
+        let item = ready!(self.poll_next_item(cx, &mut on_text));
+        // Like tungstenite's stream: after its end or an error it yields nothing more (the
+        // sink still works, to send a close frame after an error).
+        if !matches!(item, Some(Ok(_))) {
+            self.read_ended = true;
+        }
+        Poll::Ready(item)
+    }
+
+    /// [`Sink::start_send`] of a text message, taking the string as the frame's payload: no
+    /// conversion to a [`Message`] and its `Bytes`.
+    pub(crate) fn start_send_text(&mut self, text: String) -> Result<(), Error> {
+        self.check_can_send()?;
+        self.sending = Some(Outgoing::new(self.role, 0x81, text.into_bytes()));
+        Ok(())
+    }
+
+    /// Whether a message may be queued now ([`Sink::start_send`]'s checks).
+    fn check_can_send(&self) -> Result<(), Error> {
+        match self.state {
+            State::Active => {}
+            State::Terminated => return Err(Error::AlreadyClosed),
+            _ => return Err(Error::Protocol(ProtocolError::SendAfterClosing)),
+        }
+        if self.sending.is_some() {
+            return Err(Error::Io(io::Error::other(
+                "start_send before poll_ready completed",
+            )));
+        }
+        Ok(())
+    }
+
+    /// Decodes one frame from the front of `buf`, applying it to the connection's state; a
+    /// complete frame is unmasked in place.
+    fn decode<'a>(&mut self, buf: &'a mut [u8]) -> Result<Decoded<'a>, Error> {
         let [first, second, ..] = *buf else {
             return Ok(Decoded::Incomplete(None));
         };
@@ -321,14 +385,21 @@ where
         if buf.len() < total {
             return Ok(Decoded::Incomplete(Some(total)));
         }
-        let raw = &buf[head_len..total];
-        let payload = if masked {
+        if masked {
             let key = buf[head_len - 4..head_len].try_into().unwrap_or_default();
-            apply_mask(raw, key)
-        } else {
-            raw.to_vec()
-        };
-        let message = self.frame(opcode, fin, payload)?;
+            mask(&mut buf[head_len..total], key);
+        }
+        let buf: &'a [u8] = buf;
+        let payload = &buf[head_len..total];
+        if opcode == 1 && fin && self.fragments.is_none() {
+            // RFC 6455 section 8.1: a text message that is not UTF-8 fails the connection.
+            let text = std::str::from_utf8(payload)?;
+            return Ok(Decoded::Text {
+                consumed: total,
+                text,
+            });
+        }
+        let message = self.frame(opcode, fin, payload.to_vec())?;
         Ok(Decoded::Frame {
             consumed: total,
             message,
@@ -342,11 +413,10 @@ where
                 .received_close(payload)
                 .map(|close| close.map(Message::Close)),
             9 => {
-                let payload = Bytes::from(payload);
                 if self.state == State::Active {
                     self.set_reply(Outgoing::new(self.role, 0x8a, payload.clone()));
                 }
-                Ok(Some(Message::Ping(payload)))
+                Ok(Some(Message::Ping(Bytes::from(payload))))
             }
             10 => Ok(Some(Message::Pong(Bytes::from(payload)))),
             0 => {
@@ -434,15 +504,28 @@ where
     }
 
     /// Reads and decodes until a message is complete (`Some`) or the peer ended the byte
-    /// stream (`None`).
-    fn poll_read_message(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<Message>, Error>> {
+    /// stream (`None`); a text message goes to `on_text`.
+    fn poll_read_message<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        on_text: &mut impl FnMut(&str) -> T,
+    ) -> Poll<Result<Option<Incoming<T>>, Error>> {
         loop {
             if self.start < self.end {
-                let input = std::mem::take(&mut self.input);
-                let decoded = self.decode(&input[self.start..self.end]);
+                let mut input = std::mem::take(&mut self.input);
+                let step = match self.decode(&mut input[self.start..self.end]) {
+                    Ok(Decoded::Text { consumed, text }) => {
+                        Ok(Ok((consumed, Some(Incoming::Text(on_text(text))))))
+                    }
+                    Ok(Decoded::Frame { consumed, message }) => {
+                        Ok(Ok((consumed, message.map(Incoming::Other))))
+                    }
+                    Ok(Decoded::Incomplete(total)) => Ok(Err(total)),
+                    Err(e) => Err(e),
+                };
                 self.input = input;
-                match decoded? {
-                    Decoded::Frame { consumed, message } => {
+                match step? {
+                    Ok((consumed, message)) => {
                         self.start += consumed;
                         if self.start == self.end {
                             self.input = Vec::new();
@@ -453,7 +536,7 @@ where
                             return Poll::Ready(Ok(message));
                         }
                     }
-                    Decoded::Incomplete(total) => {
+                    Err(total) => {
                         if ready!(self.poll_read_into_input(cx, total))? == 0 {
                             return Poll::Ready(Ok(None));
                         }
@@ -461,7 +544,7 @@ where
                 }
                 continue;
             }
-            match ready!(self.poll_read_scratch(cx))? {
+            match ready!(self.poll_read_scratch(cx, on_text))? {
                 Read::Eof => return Poll::Ready(Ok(None)),
                 Read::Message(message) => return Poll::Ready(Ok(Some(message))),
                 Read::More => {}
@@ -508,9 +591,14 @@ where
         }
     }
 
-    /// Reads into the scratch buffer and decodes the frames there; keeps the bytes after the
-    /// first complete message (or of an incomplete frame) in `input`.
-    fn poll_read_scratch(&mut self, cx: &mut Context<'_>) -> Poll<Result<Read, Error>> {
+    /// Reads into the scratch buffer and decodes the frames there (a text message goes to
+    /// `on_text` from where it lies); keeps the bytes after the first complete message (or
+    /// of an incomplete frame) in `input`.
+    fn poll_read_scratch<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        on_text: &mut impl FnMut(&str) -> T,
+    ) -> Poll<Result<Read<T>, Error>> {
         with_scratch(self.read_size as usize, |scratch| {
             let n = ready!(Pin::new(&mut self.io).poll_read(cx, scratch))?;
             if n == 0 {
@@ -518,15 +606,19 @@ where
             }
             let mut pos = 0;
             while pos < n {
-                match self.decode(&scratch[pos..n])? {
+                let (consumed, message) = match self.decode(&mut scratch[pos..n])? {
+                    Decoded::Text { consumed, text } => {
+                        (consumed, Some(Incoming::Text(on_text(text))))
+                    }
                     Decoded::Frame { consumed, message } => {
-                        pos += consumed;
-                        if let Some(message) = message {
-                            self.keep(&scratch[pos..n]);
-                            return Poll::Ready(Ok(Read::Message(message)));
-                        }
+                        (consumed, message.map(Incoming::Other))
                     }
                     Decoded::Incomplete(_) => break,
+                };
+                pos += consumed;
+                if let Some(message) = message {
+                    self.keep(&scratch[pos..n]);
+                    return Poll::Ready(Ok(Read::Message(message)));
                 }
             }
             self.keep(&scratch[pos..n]);
@@ -535,7 +627,11 @@ where
     }
 
     /// The stream's next item, before it is fused.
-    fn poll_next_item(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Message, Error>>> {
+    fn poll_next_item<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        on_text: &mut impl FnMut(&str) -> T,
+    ) -> Poll<Option<Result<Incoming<T>, Error>>> {
         if self.state == State::Terminated {
             return Poll::Ready(None);
         }
@@ -554,7 +650,7 @@ where
         if let Poll::Ready(Err(e)) = self.poll_write_out(cx) {
             return Poll::Ready(Some(Err(e)));
         }
-        match ready!(self.poll_read_message(cx)) {
+        match ready!(self.poll_read_message(cx, on_text)) {
             Ok(Some(message)) => Poll::Ready(Some(Ok(message))),
             Ok(None) => match std::mem::replace(&mut self.state, State::Terminated) {
                 State::ClosedByPeer | State::CloseAcknowledged => Poll::Ready(None),
@@ -572,7 +668,18 @@ where
     }
 
     /// Writes the queued frames (the one in progress, then the reply) and flushes.
+    #[inline]
     fn poll_write_out(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        // The usual case, checked before a call: called before every read and by
+        // `poll_ready`, it mostly finds nothing to do.
+        if self.sending.is_none() && self.reply.is_none() && !self.unflushed {
+            return Poll::Ready(Ok(()));
+        }
+        self.poll_write_queued(cx)
+    }
+
+    /// [`WsStream::poll_write_out`] with something to write or flush.
+    fn poll_write_queued(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         loop {
             if self.sending.is_none() {
                 match self.reply.take() {
@@ -610,9 +717,9 @@ where
 }
 
 /// What a read into the scratch buffer brought.
-enum Read {
+enum Read<T> {
     Eof,
-    Message(Message),
+    Message(Incoming<T>),
     /// Bytes, but no complete message yet.
     More,
 }
@@ -663,7 +770,7 @@ fn close_frame(role: Role, close: Option<&CloseFrame>) -> Outgoing {
         payload.extend_from_slice(close.reason.as_bytes());
         payload
     });
-    Outgoing::new(role, 0x88, Bytes::from(payload))
+    Outgoing::new(role, 0x88, payload)
 }
 
 impl<S> Stream for WsStream<S>
@@ -673,17 +780,15 @@ where
     type Item = Result<Message, Error>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let this = self.get_mut();
-        if this.read_ended {
-            return Poll::Ready(None);
-        }
-        let item = ready!(this.poll_next_item(cx));
-        // Like tungstenite's stream: after its end or an error it yields nothing more (the
-        // sink still works, to send a close frame after an error).
-        if !matches!(item, Some(Ok(_))) {
-            this.read_ended = true;
-        }
-        Poll::Ready(item)
+        let item = ready!(
+            self.get_mut()
+                .poll_incoming(cx, |text| Message::Text(text.into()))
+        );
+        Poll::Ready(item.map(|item| {
+            item.map(|incoming| match incoming {
+                Incoming::Text(message) | Incoming::Other(message) => message,
+            })
+        }))
     }
 }
 
@@ -699,22 +804,13 @@ where
 
     fn start_send(self: Pin<&mut Self>, item: Message) -> Result<(), Error> {
         let this = self.get_mut();
-        match this.state {
-            State::Active => {}
-            State::Terminated => return Err(Error::AlreadyClosed),
-            _ => return Err(Error::Protocol(ProtocolError::SendAfterClosing)),
-        }
-        if this.sending.is_some() {
-            return Err(Error::Io(io::Error::other(
-                "start_send before poll_ready completed",
-            )));
-        }
+        this.check_can_send()?;
         let role = this.role;
         let frame = match item {
-            Message::Text(text) => Outgoing::new(role, 0x81, Bytes::from(text)),
-            Message::Binary(data) => Outgoing::new(role, 0x82, data),
-            Message::Ping(data) => Outgoing::new(role, 0x89, data),
-            Message::Pong(data) => Outgoing::new(role, 0x8a, data),
+            Message::Text(text) => Outgoing::new(role, 0x81, Bytes::from(text).into()),
+            Message::Binary(data) => Outgoing::new(role, 0x82, data.into()),
+            Message::Ping(data) => Outgoing::new(role, 0x89, data.into()),
+            Message::Pong(data) => Outgoing::new(role, 0x8a, data.into()),
             Message::Close(close) => {
                 this.state = State::ClosedByUs;
                 close_frame(role, close.as_ref())
@@ -726,7 +822,7 @@ where
                     | u8::from(header.rsv1) << 6
                     | u8::from(header.rsv2) << 5
                     | u8::from(header.rsv3) << 4;
-                Outgoing::new(role, first, frame.into_payload())
+                Outgoing::new(role, first, frame.into_payload().into())
             }
         };
         this.sending = Some(frame);
@@ -961,7 +1057,7 @@ mod tests {
 
     /// A client's masked frame.
     fn client_frame(first: u8, payload: &[u8]) -> Vec<u8> {
-        let mut frame = Outgoing::new(Role::Client, first, Bytes::copy_from_slice(payload));
+        let mut frame = Outgoing::new(Role::Client, first, payload.to_vec());
         frame.written = 0;
         [
             &frame.head[..usize::from(frame.head_len)],
@@ -1058,7 +1154,8 @@ mod tests {
         assert_eq!(written.len(), 2 * (2 + 4 + 5));
         let (first, second) = written.split_at(11);
         assert_eq!(first[..2], [0x81, 0x85]);
-        let unmasked = apply_mask(&first[6..], first[2..6].try_into().unwrap());
+        let mut unmasked = first[6..].to_vec();
+        mask(&mut unmasked, first[2..6].try_into().unwrap());
         assert_eq!(unmasked, b"hello");
         assert_ne!(first[2..6], second[2..6]);
     }
@@ -1078,5 +1175,109 @@ mod tests {
         assert!(poll(&mut ws.next()).is_pending());
         assert_eq!(ws.io.written, [0x8a, 2, b'h', b'b']);
         assert!(holds_nothing(&ws));
+    }
+
+    /// What `poll_incoming` yields now: `Ok(text)` for a text message handed to `on_text`,
+    /// `Err(message)` for any other; `None` if it is pending or ended.
+    fn incoming_now(ws: &mut WsStream<Peer>) -> Option<Result<String, Message>> {
+        let cx = &mut Context::from_waker(std::task::Waker::noop());
+        match ws.poll_incoming(cx, str::to_owned) {
+            Poll::Ready(Some(Ok(Incoming::Text(text)))) => Some(Ok(text)),
+            Poll::Ready(Some(Ok(Incoming::Other(message)))) => Some(Err(message)),
+            Poll::Ready(Some(Err(e))) => panic!("unexpected {e:?}"),
+            Poll::Ready(None) | Poll::Pending => None,
+        }
+    }
+
+    #[test]
+    fn a_text_message_in_one_frame_is_handed_over_as_it_lies_and_the_rest_as_messages() {
+        // Issue #7: the usual OCPP message reaches the machine without a `Message` built
+        // for it; the others come as the `Stream` yields them, in order.
+        let mut ws = stream(Role::Server);
+        let frames = [
+            client_frame(0x81, "[2,\"1\",\"Heartbeat\",{}]".as_bytes()),
+            client_frame(0x89, b"p"),
+            client_frame(0x01, "h\u{e9}".as_bytes()),
+            client_frame(0x80, b"llo"),
+            client_frame(0x81, "\u{e9}t\u{e9}".as_bytes()),
+        ];
+        // Read at once: the first from the scratch buffer, the rest from what it left in
+        // `input`.
+        ws.io.chunks.push_back(frames.concat());
+        assert_eq!(
+            incoming_now(&mut ws),
+            Some(Ok("[2,\"1\",\"Heartbeat\",{}]".to_owned()))
+        );
+        assert_eq!(
+            incoming_now(&mut ws),
+            Some(Err(Message::Ping(Bytes::from_static(b"p"))))
+        );
+        assert_eq!(
+            incoming_now(&mut ws),
+            Some(Err(Message::text("h\u{e9}llo")))
+        );
+        assert_eq!(incoming_now(&mut ws), Some(Ok("\u{e9}t\u{e9}".to_owned())));
+        assert!(incoming_now(&mut ws).is_none());
+        assert!(holds_nothing(&ws));
+    }
+
+    #[test]
+    fn a_text_frame_that_is_not_utf8_fails_the_stream_on_either_path() {
+        // RFC 6455 8.1, as tungstenite reports it.
+        for role in [Role::Server, Role::Client] {
+            let mut ws = stream(role);
+            let mut frame = client_frame(0x81, &[b'a', 0xff]);
+            if role == Role::Client {
+                // A server's frame: unmasked.
+                frame = [&[0x81, 2][..], &[b'a', 0xff][..]].concat();
+            }
+            ws.io.chunks.push_back(frame);
+            let cx = &mut Context::from_waker(std::task::Waker::noop());
+            let Poll::Ready(Some(Err(Error::Utf8(_)))) = ws.poll_incoming(cx, |_| ()) else {
+                panic!("no UTF-8 error");
+            };
+            assert!(matches!(ws.poll_incoming(cx, |_| ()), Poll::Ready(None)));
+        }
+    }
+
+    #[test]
+    fn a_text_sent_as_a_string_is_the_frame_the_sink_writes() {
+        // RFC 6455 5.2 and 5.3: the same frame as `Message::text`, masked by a client only.
+        for role in [Role::Server, Role::Client] {
+            let mut ws = stream(role);
+            ws.start_send_text("hello".to_owned()).unwrap();
+            assert!(ws.start_send_text("again".to_owned()).is_err());
+            assert!(
+                poll(&mut futures_util::future::poll_fn(
+                    |cx| ws.poll_write_out(cx)
+                ))
+                .is_ready()
+            );
+            let written = std::mem::take(&mut ws.io.written);
+            match role {
+                Role::Server => assert_eq!(written, b"\x81\x05hello"),
+                Role::Client => {
+                    assert_eq!(written[..2], [0x81, 0x85]);
+                    let mut payload = written[6..].to_vec();
+                    mask(&mut payload, written[2..6].try_into().unwrap());
+                    assert_eq!(payload, b"hello");
+                }
+            }
+            assert!(holds_nothing(&ws));
+        }
+    }
+
+    #[test]
+    fn masking_xors_byte_i_with_key_byte_i_mod_4_at_every_length() {
+        // RFC 6455 5.3: j = i MOD 4, transformed-octet-i = original-octet-i XOR key-octet-j.
+        let key = [0x12, 0x34, 0x56, 0x78];
+        for len in 0..24 {
+            let original: Vec<u8> = (0..len).map(|i| (i * 7) as u8).collect();
+            let mut masked = original.clone();
+            mask(&mut masked, key);
+            for (i, (m, o)) in masked.iter().zip(&original).enumerate() {
+                assert_eq!(*m, o ^ key[i % 4], "byte {i} of {len}");
+            }
+        }
     }
 }
