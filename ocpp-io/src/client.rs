@@ -567,7 +567,7 @@ where
         match outcome {
             Ok((ws, version)) => {
                 attempt = 0;
-                driver.run_connection(ws, version).await;
+                driver.run_ws_connection(ws, version).await;
                 if driver.is_stopped() {
                     break;
                 }

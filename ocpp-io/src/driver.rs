@@ -1032,6 +1032,21 @@ where
         poll_fn(move |cx| session.poll(self, &mut ws, cx))
     }
 
+    /// [`Driver::run_connection`] over this crate's own [`WsStream`], whose text frames
+    /// reach the machine as `&str` straight from the read buffer and go out from the
+    /// machine's `String` as they are (no [`Message`] on the way): what the client runs.
+    pub(crate) fn run_ws_connection<S>(
+        &mut self,
+        mut ws: WsStream<S>,
+        version: Version,
+    ) -> impl Future<Output = Disconnect>
+    where
+        S: AsyncRead + AsyncWrite + Unpin,
+    {
+        let mut session = Session::new(version);
+        poll_fn(move |cx| session.poll(self, &mut ws, cx))
+    }
+
     /// Serves commands and the machine's deadlines without a connection until `until`
     /// completes, and returns its output; `None` if the application stopped the driver or
     /// reconfigured the client first (`until` is then dropped; [`Driver::is_stopped`] tells
