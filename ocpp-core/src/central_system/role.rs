@@ -12,8 +12,8 @@ use super::policy::CentralSystemPolicy;
 use crate::machine::{Machine, Output, remove_releasing};
 use crate::message::OcppRequest;
 use crate::rpc::{
-    AcceptedActions, Call, CallFailure, CallHandle, CallRefused, Endpoint, EndpointConfig,
-    IdGenerator, PeerError, RespondError, RpcEvent,
+    AcceptedActions, CallFailure, CallHandle, CallRefused, Endpoint, EndpointConfig, IdGenerator,
+    PeerError, Received, RespondError, RpcEvent,
 };
 use crate::time::{Monotonic, Now};
 use crate::v16::{
@@ -498,7 +498,18 @@ impl CentralSystem {
 
     fn on_rpc_event(&mut self, now: Now, event: RpcEvent) {
         match event {
-            RpcEvent::Call(call) => self.on_call(now, call),
+            // `handle_message` receives the Charge Point's calls directly, so the endpoint
+            // reports none; one that came this way is taken back and handled the same.
+            RpcEvent::Call(call) => {
+                if let Some(action) = self.endpoint.release(&call.id) {
+                    let call = Received {
+                        id: call.id.into(),
+                        action,
+                        payload: call.payload,
+                    };
+                    self.on_call(now, call);
+                }
+            }
             RpcEvent::Completed {
                 handle, outcome, ..
             } => {
@@ -541,9 +552,12 @@ impl CentralSystem {
         }
     }
 
-    fn on_call(&mut self, now: Now, call: Call) {
+    /// A call of the Charge Point the endpoint accepted and did not hold: answered here at
+    /// once, or held for the application's decision.
+    fn on_call(&mut self, now: Now, call: Received<'_>) {
         // The endpoint hands over only the accepted actions, all of which exist.
-        let Some(action) = Action::from_name(&call.action) else {
+        let Some(action) = Action::from_name(call.action) else {
+            self.endpoint.hold(&call.id, call.action);
             let _ = self.endpoint.respond_error(
                 now,
                 &call.id,
@@ -557,15 +571,17 @@ impl CentralSystem {
             Ok(request) => request,
             Err(e) => {
                 // Schema-valid (the endpoint checked, if configured to) yet not decodable.
+                let id = call.id.into_owned();
+                self.endpoint.hold(&id, call.action);
                 let description = e.to_string();
                 let code = ErrorCode::PropertyConstraintViolation;
                 let _ = self
                     .endpoint
-                    .respond_error(now, &call.id, code, description.clone(), None);
+                    .respond_error(now, &id, code, description.clone(), None);
                 self.outputs.push_back(Output::Event(Event::PeerError {
                     error: PeerError::InvalidPayload {
-                        id: call.id,
-                        action: call.action,
+                        id,
+                        action: call.action.to_owned(),
                         description,
                     },
                     answered: Some(code),
@@ -580,6 +596,7 @@ impl CentralSystem {
             || self.registration == Registration::Accepted
             || (self.registration == Registration::Pending && self.triggered.contains(&action));
         if !allowed {
+            self.endpoint.hold(&call.id, call.action);
             // The id is the endpoint's own; an error means the connection is gone.
             let _ = self.endpoint.respond_error(
                 now,
@@ -608,25 +625,29 @@ impl CentralSystem {
         } else {
             None
         };
-        let answer = if let Some(response) = automatic {
+        let (answer, text) = if let Some(response) = automatic {
             // Built here from values the machine controls, all within their schemas (an
             // interval is capped, a counter is an i32): valid by construction, which every
-            // test checks (debug builds validate it).
-            match self.endpoint.respond_valid(now, &call.id, &response) {
-                Ok(()) => {}
+            // test checks (debug builds validate it). Answered without holding the call: it
+            // is answered before anything else can happen.
+            match self
+                .endpoint
+                .answer_valid(now, &call.id, call.action, &response)
+            {
+                Ok(text) => (Answer::Sent(response), Some(text)),
                 // The endpoint sent InternalError instead.
                 Err(_) => return,
             }
-            Answer::Sent(response)
         } else {
+            self.endpoint.hold(&call.id, call.action);
             let decision = Decision {
                 connection: self.connection,
-                id: call.id,
+                id: call.id.into_owned(),
                 action,
             };
             self.decisions
                 .insert((decision.connection, decision.id.clone()), action);
-            Answer::Decide(decision)
+            (Answer::Decide(decision), None)
         };
         let sent = match &answer {
             Answer::Sent(response) => Some(response.clone()),
@@ -638,6 +659,10 @@ impl CentralSystem {
         }));
         if let Some(response) = sent {
             self.answered(&response);
+        }
+        // After the events, where the endpoint's queue used to put it.
+        if let Some(text) = text {
+            self.outputs.push_back(Output::Transmit(text));
         }
     }
 
@@ -799,7 +824,12 @@ impl Machine for CentralSystem {
 
     fn handle_message(&mut self, now: Now, text: &str) {
         self.last_message = Some(now.wall);
-        self.endpoint.handle_message(now, text);
+        // A call is handled as it comes out of the endpoint, not through its queue: that
+        // queue would allocate for it (and give the memory back) on every message.
+        if let Some(call) = self.endpoint.receive(now, text) {
+            self.drain_endpoint(now);
+            self.on_call(now, call);
+        }
         self.drain_endpoint(now);
     }
 

@@ -9,6 +9,7 @@ mod endpoint;
 mod frame;
 mod ids;
 
+pub(crate) use endpoint::Received;
 pub use endpoint::{
     AcceptedActions, CallFailure, CallHandle, CallRefused, ConcurrentCalls, Endpoint,
     EndpointConfig, Output, PeerError, RespondError, RpcEvent,
