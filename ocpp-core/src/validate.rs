@@ -491,7 +491,19 @@ pub fn validate(
     kind: PayloadKind,
     payload: &Value,
 ) -> Result<(), ValidationError> {
-    let validator = validator(version, action, kind)?;
+    let index = lookup(version, cache(version), action)?;
+    validate_index(version, index, kind, payload)
+}
+
+/// [`validate`] for the action at `index` of the version's table (`schemas::index`), for a
+/// caller that looked the action up already: every received CALL is.
+pub(crate) fn validate_index(
+    version: Version,
+    index: usize,
+    kind: PayloadKind,
+    payload: &Value,
+) -> Result<(), ValidationError> {
+    let validator = validator_at(version, index, kind)?;
     if validator.is_valid(payload) {
         return Ok(());
     }
@@ -605,14 +617,28 @@ fn lookup(version: Version, cache: &VersionCache, action: &str) -> Result<usize,
         })
 }
 
+#[cfg(test)]
 fn validator(
     version: Version,
     action: &str,
     kind: PayloadKind,
 ) -> Result<&'static Validator, ValidationError> {
+    validator_at(version, lookup(version, cache(version), action)?, kind)
+}
+
+fn validator_at(
+    version: Version,
+    index: usize,
+    kind: PayloadKind,
+) -> Result<&'static Validator, ValidationError> {
     let cache = cache(version);
-    let index = lookup(version, cache, action)?;
-    compiled(version, cache, index, cache.names[index], kind)
+    let Some(action) = cache.names.get(index) else {
+        return Err(ValidationError::UnknownAction {
+            version,
+            action: format!("#{index}"),
+        });
+    };
+    compiled(version, cache, index, action, kind)
         .as_ref()
         .map_err(|e| ValidationError::Schema(e.clone()))
 }

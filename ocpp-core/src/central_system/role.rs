@@ -1,15 +1,17 @@
 //! The OCPP 1.6 Central System state machine of one connected Charge Point.
 
 use std::any::Any;
+use std::cell::Cell;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::OnceLock;
+use std::thread::LocalKey;
 use std::time::Duration;
 
 use time::OffsetDateTime;
 
 use super::outcome::CallCompleted;
 use super::policy::CentralSystemPolicy;
-use crate::machine::{Machine, Output, remove_releasing};
+use crate::machine::{Machine, Output, Outputs, Spare, remove_releasing};
 use crate::message::OcppRequest;
 use crate::rpc::{
     AcceptedActions, CallFailure, CallHandle, CallRefused, Endpoint, EndpointConfig, IdGenerator,
@@ -215,6 +217,17 @@ pub enum CentralSystemError {
     },
 }
 
+thread_local! {
+    /// The output queue buffer the Central System machines of a thread lend each other.
+    static SPARE_OUTPUTS: Cell<VecDeque<Output<Event>>> = const { Cell::new(VecDeque::new()) };
+}
+
+impl Spare for Output<Event> {
+    fn spare() -> &'static LocalKey<Cell<VecDeque<Output<Event>>>> {
+        &SPARE_OUTPUTS
+    }
+}
+
 /// An outgoing call, remembered until it completes.
 #[derive(Debug)]
 struct Sent {
@@ -242,7 +255,7 @@ pub struct CentralSystem {
     triggered: BTreeSet<Action>,
     calls: BTreeMap<CallHandle, Sent>,
     decisions: BTreeMap<(u64, String), Action>,
-    outputs: VecDeque<Output<Event>>,
+    outputs: Outputs<Output<Event>>,
 }
 
 impl std::fmt::Debug for CentralSystem {
@@ -286,7 +299,7 @@ impl CentralSystem {
             triggered: BTreeSet::new(),
             calls: BTreeMap::new(),
             decisions: BTreeMap::new(),
-            outputs: VecDeque::new(),
+            outputs: Outputs::new(),
             config,
         }
     }
@@ -450,7 +463,9 @@ impl CentralSystem {
         self.drain_endpoint(now);
         match sent {
             Ok(()) => {
-                self.answered(&response);
+                if let Some(event) = self.answered(&response) {
+                    self.outputs.push_back(Output::Event(event));
+                }
                 Ok(())
             }
             Err(RespondError::UnknownCall(_)) => Err(CentralSystemError::UnknownDecision(decision)),
@@ -505,6 +520,7 @@ impl CentralSystem {
                     let call = Received {
                         id: call.id.into(),
                         action,
+                        index: crate::schemas::index(Version::V16, action).unwrap_or(usize::MAX),
                         payload: call.payload,
                     };
                     self.on_call(now, call);
@@ -555,8 +571,10 @@ impl CentralSystem {
     /// A call of the Charge Point the endpoint accepted and did not hold: answered here at
     /// once, or held for the application's decision.
     fn on_call(&mut self, now: Now, call: Received<'_>) {
-        // The endpoint hands over only the accepted actions, all of which exist.
-        let Some(action) = Action::from_name(call.action) else {
+        // The endpoint hands over only the accepted actions, all of which exist; the index
+        // is their discriminant (the generated tables are held to that).
+        let action = Action::ALL.get(call.index).copied();
+        let Some(action) = action.filter(|action| action.as_str() == call.action) else {
             self.endpoint.hold(&call.id, call.action);
             let _ = self.endpoint.respond_error(
                 now,
@@ -649,16 +667,17 @@ impl CentralSystem {
                 .insert((decision.connection, decision.id.clone()), action);
             (Answer::Decide(decision), None)
         };
-        let sent = match &answer {
-            Answer::Sent(response) => Some(response.clone()),
+        // Worked out before the request's event takes the response, reported after it.
+        let registered = match &answer {
+            Answer::Sent(response) => self.answered(response),
             Answer::Decide(_) => None,
         };
         self.outputs.push_back(Output::Event(Event::Request {
             request: Box::new(request),
             answer,
         }));
-        if let Some(response) = sent {
-            self.answered(&response);
+        if let Some(event) = registered {
+            self.outputs.push_back(Output::Event(event));
         }
         // After the events, where the endpoint's queue used to put it.
         if let Some(text) = text {
@@ -734,19 +753,21 @@ impl CentralSystem {
         })
     }
 
-    /// The effects of an answer once it is on its way.
-    fn answered(&mut self, response: &Response) {
-        if let Response::BootNotification(boot) = response {
-            let rebooted = self.registration == Registration::Accepted;
-            self.registration = boot.status.into();
-            // A trigger is an allowance of the registration it was given in.
-            self.triggered.clear();
-            self.outputs.push_back(Output::Event(Event::Registered {
-                status: boot.status,
-                interval: Duration::from_secs(u64::try_from(boot.interval).unwrap_or(0)),
-                rebooted,
-            }));
-        }
+    /// The effects of an answer once it is on its way; the event that reports them, which
+    /// follows the request's.
+    fn answered(&mut self, response: &Response) -> Option<Event> {
+        let Response::BootNotification(boot) = response else {
+            return None;
+        };
+        let rebooted = self.registration == Registration::Accepted;
+        self.registration = boot.status.into();
+        // A trigger is an allowance of the registration it was given in.
+        self.triggered.clear();
+        Some(Event::Registered {
+            status: boot.status,
+            interval: Duration::from_secs(u64::try_from(boot.interval).unwrap_or(0)),
+            rebooted,
+        })
     }
 }
 
@@ -839,7 +860,7 @@ impl Machine for CentralSystem {
     }
 
     fn poll_output(&mut self) -> Option<Output<Event>> {
-        crate::machine::next_output(&mut self.outputs)
+        self.outputs.pop_front()
     }
 
     fn poll_timeout(&self) -> Option<Monotonic> {

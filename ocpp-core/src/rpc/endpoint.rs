@@ -345,6 +345,9 @@ pub(crate) struct Received<'t> {
     /// The action, as the version spells it (the same text as on the wire: names are
     /// case-sensitive).
     pub(crate) action: &'static str,
+    /// The action's position in the version's table (`schemas::index`), which is the
+    /// discriminant of its `Action`.
+    pub(crate) index: usize,
     /// The payload, valid against the request schema if `validate_received` is on.
     pub(crate) payload: Value,
 }
@@ -806,7 +809,8 @@ impl Endpoint {
     ) -> Option<Received<'t>> {
         let version = self.config.version;
         let peer_error = |error, code| Some((error, code));
-        let name = schemas::action_name(version, action);
+        let index = schemas::index(version, action);
+        let name = index.and_then(|index| schemas::action_name_at(version, index));
         let refusal = if name.is_none() {
             peer_error(
                 PeerError::UnknownAction {
@@ -851,8 +855,8 @@ impl Endpoint {
                     None,
                 ),
             )
-        } else if self.config.validate_received {
-            match validate::validate(version, action, PayloadKind::Request, &payload) {
+        } else if let (true, Some(index)) = (self.config.validate_received, index) {
+            match validate::validate_index(version, index, PayloadKind::Request, &payload) {
                 Ok(()) => None,
                 Err(e) => peer_error(
                     PeerError::InvalidPayload {
@@ -877,6 +881,7 @@ impl Endpoint {
             (None, Some(action)) => Some(Received {
                 id,
                 action,
+                index: index.unwrap_or_default(),
                 payload,
             }),
         }
