@@ -288,6 +288,13 @@ pub mod datetime {
         }
     }
 
+    /// Appends `value` as [`format`] writes it, unless its year is outside 0000-9999 (then
+    /// `false`, and nothing is appended): for writers of JSON text that bypass serde.
+    pub(crate) fn push(out: &mut String, value: OffsetDateTime) -> bool {
+        let mut buffer = Buffer::default();
+        buffer.write(value).map(|text| out.push_str(text)).is_some()
+    }
+
     /// Serializes a required `date-time` field.
     pub fn serialize<S: Serializer>(
         value: &OffsetDateTime,

@@ -13,9 +13,10 @@ use super::outcome::CallCompleted;
 use super::policy::CentralSystemPolicy;
 use crate::machine::{Machine, Output, Outputs, Spare, remove_releasing};
 use crate::message::OcppRequest;
+use crate::primitives::datetime;
 use crate::rpc::{
-    AcceptedActions, CallFailure, CallHandle, CallRefused, Endpoint, EndpointConfig, IdGenerator,
-    PeerError, Received, RespondError, RpcEvent,
+    AcceptedActions, CallFailure, CallHandle, CallRefused, Endpoint, EndpointConfig, Frame,
+    IdGenerator, PeerError, Received, RespondError, RpcEvent, push_json_string,
 };
 use crate::time::{Monotonic, Now};
 use crate::v16::{
@@ -281,7 +282,7 @@ impl CentralSystem {
                 AcceptedActions::only(
                     Action::ALL
                         .iter()
-                        .filter(|action| action.sender() != Sender::CentralSystem)
+                        .filter(|action| accepts(**action))
                         .map(|action| action.as_str()),
                 )
             })
@@ -650,7 +651,7 @@ impl CentralSystem {
             // is answered before anything else can happen.
             match self
                 .endpoint
-                .answer_valid(now, &call.id, call.action, &response)
+                .answer_valid(now, &call.id, call.action, &response, result_text)
             {
                 Ok(text) => (Answer::Sent(response), Some(text)),
                 // The endpoint sent InternalError instead.
@@ -771,6 +772,38 @@ impl CentralSystem {
     }
 }
 
+/// The CALLRESULT of an automatic answer, the text [`Frame::call_result_text`] writes. A
+/// Heartbeat's, `[3,"<id>",{"currentTime":"<date-time>"}]`, the answer to the message every
+/// Charge Point sends all the time, is written by hand without serde's machinery (a test
+/// holds it to serde_json's text byte for byte).
+fn result_text(id: &str, response: &Response) -> String {
+    if let Response::Heartbeat(heartbeat) = response {
+        let mut text = String::with_capacity(48 + id.len());
+        text.push_str("[3,");
+        push_json_string(&mut text, id);
+        text.push_str(r#",{"currentTime":""#);
+        if datetime::push(&mut text, heartbeat.current_time) {
+            text.push_str(r#""}]"#);
+            return text;
+        }
+    }
+    Frame::call_result_text(id, response)
+}
+
+/// Whether the machine accepts the Charge Point's CALLs of `action`: every action but the
+/// Central System's own. The endpoint's accepted set is built from it.
+fn accepts(action: Action) -> bool {
+    action.sender() != Sender::CentralSystem
+}
+
+/// [`accepts`] by the action's index in the 1.6 table (its discriminant), as the endpoint
+/// asks it of each call instead of searching the set of names.
+fn accepts_index(index: usize) -> bool {
+    Action::ALL
+        .get(index)
+        .is_some_and(|action| accepts(*action))
+}
+
 /// The action and payload of a typed 1.6 request.
 pub(super) fn request_payload<R: OcppRequest>(
     request: &R,
@@ -847,7 +880,7 @@ impl Machine for CentralSystem {
         self.last_message = Some(now.wall);
         // A call is handled as it comes out of the endpoint, not through its queue: that
         // queue would allocate for it (and give the memory back) on every message.
-        if let Some(call) = self.endpoint.receive(now, text) {
+        if let Some(call) = self.endpoint.receive(now, text, Some(accepts_index)) {
             self.drain_endpoint(now);
             self.on_call(now, call);
         }
@@ -865,5 +898,72 @@ impl Machine for CentralSystem {
 
     fn poll_timeout(&self) -> Option<Monotonic> {
         self.endpoint.poll_timeout()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rpc::CounterIds;
+
+    /// OCPP-J 1.6 section 4.2.2 / 1.6 section 6.31: the hand-written Heartbeat CALLRESULT
+    /// is serde_json's text, for plain and escaped ids, times with and without a fraction,
+    /// in other offsets, and at the ends of the years written by hand (beyond them serde
+    /// writes it).
+    #[test]
+    fn the_heartbeat_answer_is_written_as_serde_json_writes_it() {
+        use time::macros::datetime;
+        let times = [
+            datetime!(2026-11-21 10:00:00.123 UTC),
+            datetime!(2026-11-21 10:00:00 UTC),
+            datetime!(2026-11-21 10:00:00.000_999 UTC),
+            datetime!(2024-02-29 23:59:59.999_999_999 +02:30),
+            datetime!(0000-01-01 00:00:00 UTC),
+            datetime!(9999-12-31 23:59:59.5 UTC),
+            datetime!(-0001-12-31 00:00:00 UTC),
+        ];
+        let ids = [
+            "h1",
+            "",
+            "a\"b",
+            "back\\slash",
+            "tab\t",
+            "\u{1}",
+            "é",
+            &"x".repeat(36),
+        ];
+        for time in times {
+            for id in ids {
+                let response = Response::Heartbeat(HeartbeatResponse { current_time: time });
+                assert_eq!(
+                    result_text(id, &response),
+                    Frame::call_result_text(id, &response),
+                    "{id:?} {time}"
+                );
+            }
+        }
+        let other = Response::from(MeterValuesResponse::default());
+        assert_eq!(result_text("1", &other), r#"[3,"1",{}]"#);
+    }
+
+    /// The endpoint answers a CALL of an action the role does not take NotSupported (OCPP-J
+    /// 1.6 section 4.1.3); the machine's test by index must give the verdict of its accepted
+    /// set of names on every action, or a Central System action sent to us would be served.
+    #[test]
+    fn the_test_by_index_agrees_with_the_accepted_set_on_every_action() {
+        let cs = CentralSystem::new(
+            CentralSystemConfig::new("CP-1"),
+            Box::new(CounterIds::default()),
+        );
+        let accepted = &cs.endpoint.config().accepted_actions;
+        let mut refused = 0;
+        for (index, action) in crate::schemas::actions(Version::V16).enumerate() {
+            assert_eq!(accepted.accepts(action), accepts_index(index), "{action}");
+            refused += usize::from(!accepts_index(index));
+        }
+        assert!(!accepts_index(Action::ALL.len()));
+        // The Central System's own requests (RemoteStartTransaction, Reset, ...) are refused.
+        assert!(refused > 20, "{refused}");
+        assert!(!accepts(Action::RemoteStartTransaction) && accepts(Action::Heartbeat));
     }
 }

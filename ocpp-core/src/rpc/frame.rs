@@ -512,6 +512,19 @@ impl<'a> Cursor<'a> {
     }
 }
 
+/// Appends `text` as a JSON string, exactly as serde_json writes it: as it is between quotes
+/// when nothing in it needs an escape, the usual case for message ids.
+pub(crate) fn push_json_string(out: &mut String, text: &str) {
+    if text.bytes().any(|b| matches!(b, b'"' | b'\\' | 0..0x20)) {
+        // Writing a string cannot fail.
+        out.push_str(&serde_json::to_string(text).unwrap_or_default());
+    } else {
+        out.push('"');
+        out.push_str(text);
+        out.push('"');
+    }
+}
+
 #[cold]
 fn unreachable_serialisation(error: serde_json::Error) -> String {
     // A `Value` always serialises; if serde_json ever disagrees, the frame is unusable and an

@@ -14,6 +14,7 @@ pub use endpoint::{
     AcceptedActions, CallFailure, CallHandle, CallRefused, ConcurrentCalls, Endpoint,
     EndpointConfig, Output, PeerError, RespondError, RpcEvent,
 };
+pub(crate) use frame::push_json_string;
 pub use frame::{
     Call, CallError, CallResult, Frame, FrameError, FrameErrorKind, MAX_ERROR_DESCRIPTION_LEN,
     MAX_MESSAGE_ID_LEN, MessageType,
