@@ -777,13 +777,20 @@ impl CentralSystem {
 /// Charge Point sends all the time, is written by hand without serde's machinery (a test
 /// holds it to serde_json's text byte for byte).
 fn result_text(id: &str, response: &Response) -> String {
+    const HEAD: &str = "[3,";
+    const MEMBER: &str = r#",{"currentTime":""#;
+    const TAIL: &str = r#""}]"#;
+    /// `YYYY-MM-DDThh:mm:ss.mmmZ`, the longest date-time written.
+    const TIME: usize = 24;
     if let Response::Heartbeat(heartbeat) = response {
-        let mut text = String::with_capacity(48 + id.len());
-        text.push_str("[3,");
+        // Room for all of it (a quoted id without escapes), so the text never regrows.
+        let length = HEAD.len() + id.len() + 2 + MEMBER.len() + TIME + TAIL.len();
+        let mut text = String::with_capacity(length);
+        text.push_str(HEAD);
         push_json_string(&mut text, id);
-        text.push_str(r#",{"currentTime":""#);
+        text.push_str(MEMBER);
         if datetime::push(&mut text, heartbeat.current_time) {
-            text.push_str(r#""}]"#);
+            text.push_str(TAIL);
             return text;
         }
     }
@@ -935,11 +942,17 @@ mod tests {
         for time in times {
             for id in ids {
                 let response = Response::Heartbeat(HeartbeatResponse { current_time: time });
+                let text = result_text(id, &response);
                 assert_eq!(
-                    result_text(id, &response),
+                    text,
                     Frame::call_result_text(id, &response),
                     "{id:?} {time}"
                 );
+                // Written into the room reserved for it, for every id without escapes (and
+                // every year written by hand).
+                let plain =
+                    !id.contains(['"', '\\', '\t', '\u{1}']) && (0..=9999).contains(&time.year());
+                assert!(!plain || text.capacity() - text.len() <= 4, "{text}");
             }
         }
         let other = Response::from(MeterValuesResponse::default());
