@@ -84,7 +84,7 @@ impl<T: Spare> Outputs<T> {
         if self.0.capacity() == 0 {
             // During the thread's teardown there is no spare: allocate as usual.
             if let Ok(spare) = T::spare().try_with(Cell::take) {
-                self.0 = spare;
+                discard_unallocated(std::mem::replace(&mut self.0, spare));
             }
         }
         self.0.push_back(output);
@@ -98,12 +98,26 @@ impl<T: Spare> Outputs<T> {
             if drained.capacity() <= SPARE_CAPACITY {
                 // A thread keeps one spare; a second is dropped here, as is any at teardown.
                 let _ = T::spare().try_with(|spare| {
-                    let held = spare.take();
-                    spare.set(if held.capacity() == 0 { drained } else { held });
+                    let held = spare.replace(drained);
+                    if held.capacity() == 0 {
+                        discard_unallocated(held);
+                    } else {
+                        spare.set(held);
+                    }
                 });
             }
         }
         next
+    }
+}
+
+/// Lets go of a queue that never allocated (capacity 0, so empty) without running the drop
+/// glue of its element type, which costs a call per queue handed over on every input.
+fn discard_unallocated<T>(queue: VecDeque<T>) {
+    debug_assert_eq!(queue.capacity(), 0);
+    if queue.capacity() == 0 {
+        // Nothing to free and no element to drop: forgetting it leaks nothing.
+        std::mem::forget(queue);
     }
 }
 
