@@ -14,7 +14,9 @@
 //! ([`crate::trace::Recorder`]) sends its commands as data instead, so that they can be
 //! written down and replayed.
 
+use std::cell::Cell;
 use std::collections::VecDeque;
+use std::thread::LocalKey;
 
 use crate::persist::StoreOp;
 use crate::rpc::{self, Endpoint};
@@ -53,6 +55,70 @@ pub(crate) fn next_output<T>(queue: &mut VecDeque<T>) -> Option<T> {
         *queue = VecDeque::new();
     }
     next
+}
+
+/// An output type whose drained queue buffers are lent between the machines of a thread
+/// (see [`Outputs`]).
+pub(crate) trait Spare: Sized + 'static {
+    /// This thread's spare buffer for queues of this output type (empty: none).
+    fn spare() -> &'static LocalKey<Cell<VecDeque<Self>>>;
+}
+
+/// The largest buffer (in outputs) kept as a thread's spare: what one busy input fills.
+/// A larger one, left by a burst, is given back to the allocator as before.
+const SPARE_CAPACITY: usize = 16;
+
+/// A machine's queue of outputs that, like [`next_output`], holds no memory once drained,
+/// yet does not allocate on every input: the drained buffer becomes its thread's spare,
+/// which the next queue of the thread to fill takes. A server thread runs many machines
+/// one input at a time, so one buffer serves them all; an idle machine still holds none.
+pub(crate) struct Outputs<T: Spare>(VecDeque<T>);
+
+impl<T: Spare> Outputs<T> {
+    pub(crate) const fn new() -> Outputs<T> {
+        Outputs(VecDeque::new())
+    }
+
+    /// Queues `output` after the others.
+    pub(crate) fn push_back(&mut self, output: T) {
+        if self.0.capacity() == 0 {
+            // During the thread's teardown there is no spare: allocate as usual.
+            if let Ok(spare) = T::spare().try_with(Cell::take) {
+                discard_unallocated(std::mem::replace(&mut self.0, spare));
+            }
+        }
+        self.0.push_back(output);
+    }
+
+    /// The next output; `None` once drained, when the buffer goes to the thread's spare.
+    pub(crate) fn pop_front(&mut self) -> Option<T> {
+        let next = self.0.pop_front();
+        if next.is_none() && self.0.capacity() != 0 {
+            let drained = std::mem::take(&mut self.0);
+            if drained.capacity() <= SPARE_CAPACITY {
+                // A thread keeps one spare; a second is dropped here, as is any at teardown.
+                let _ = T::spare().try_with(|spare| {
+                    let held = spare.replace(drained);
+                    if held.capacity() == 0 {
+                        discard_unallocated(held);
+                    } else {
+                        spare.set(held);
+                    }
+                });
+            }
+        }
+        next
+    }
+}
+
+/// Lets go of a queue that never allocated (capacity 0, so empty) without running the drop
+/// glue of its element type, which costs a call per queue handed over on every input.
+fn discard_unallocated<T>(queue: VecDeque<T>) {
+    debug_assert_eq!(queue.capacity(), 0);
+    if queue.capacity() == 0 {
+        // Nothing to free and no element to drop: forgetting it leaks nothing.
+        std::mem::forget(queue);
+    }
 }
 
 /// Removes `key` from `map`, and gives the map's memory back once it is empty: a `BTreeMap`
@@ -164,6 +230,55 @@ mod tests {
     /// Drives any machine generically, the way an adapter does.
     fn drain<M: Machine>(machine: &mut M) -> Vec<Output<M::Event>> {
         std::iter::from_fn(|| machine.poll_output()).collect()
+    }
+
+    #[derive(Debug, PartialEq)]
+    struct Item(usize);
+
+    thread_local! {
+        static SPARE_ITEMS: Cell<VecDeque<Item>> = const { Cell::new(VecDeque::new()) };
+    }
+
+    impl Spare for Item {
+        fn spare() -> &'static LocalKey<Cell<VecDeque<Item>>> {
+            &SPARE_ITEMS
+        }
+    }
+
+    fn fill(queue: &mut Outputs<Item>, items: std::ops::Range<usize>) {
+        items.for_each(|i| queue.push_back(Item(i)));
+    }
+
+    fn drain_items(queue: &mut Outputs<Item>) -> Vec<usize> {
+        std::iter::from_fn(|| queue.pop_front().map(|item| item.0)).collect()
+    }
+
+    /// The idle-memory rule of issue #7 (a drained queue holds nothing) without an
+    /// allocation per input: the drained buffer serves the next queue of the thread.
+    #[test]
+    fn a_drained_queue_holds_nothing_and_lends_its_buffer_to_the_next_queue() {
+        let mut first = Outputs::new();
+        fill(&mut first, 0..5);
+        let grown = first.0.capacity();
+        assert!(grown >= 5);
+        assert_eq!(drain_items(&mut first), [0, 1, 2, 3, 4]);
+        assert_eq!(first.0.capacity(), 0);
+        // The second queue's first output lands in the first one's buffer, not a new one.
+        let mut second = Outputs::new();
+        fill(&mut second, 5..6);
+        assert_eq!(second.0.capacity(), grown);
+        // Taken: a third queue allocates its own meanwhile.
+        let mut third = Outputs::new();
+        fill(&mut third, 6..7);
+        assert!(third.0.capacity() < grown);
+        assert_eq!(drain_items(&mut second), [5]);
+        assert_eq!(drain_items(&mut third), [6]);
+        // The thread keeps one spare; a burst's large buffer is given back, not kept.
+        let mut burst = Outputs::new();
+        SPARE_ITEMS.with(Cell::take);
+        fill(&mut burst, 0..SPARE_CAPACITY + 1);
+        assert_eq!(drain_items(&mut burst).len(), SPARE_CAPACITY + 1);
+        assert_eq!(SPARE_ITEMS.with(Cell::take).capacity(), 0);
     }
 
     #[test]

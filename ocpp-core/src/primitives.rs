@@ -259,36 +259,40 @@ pub mod datetime {
             let (year, month, day) = utc.to_calendar_date();
             let (hour, minute, second, nanosecond) = utc.to_hms_nano();
             let year = u32::try_from(year).ok().filter(|y| *y <= 9999)?;
-            let fields = [
-                (year, 4, b'-'),
-                (u32::from(u8::from(month)), 2, b'-'),
-                (u32::from(day), 2, b'T'),
-                (u32::from(hour), 2, b':'),
-                (u32::from(minute), 2, b':'),
-                (u32::from(second), 2, b'.'),
+            // Fixed places in a fixed array, two digits at a time: no loop, no bounds checks.
+            let text = &mut self.0;
+            let mut two = |at: usize, number: u32, separator: u8| {
+                text[at] = b'0' + (number / 10 % 10) as u8;
+                text[at + 1] = b'0' + (number % 10) as u8;
+                text[at + 2] = separator;
+            };
+            two(0, year / 100, b'0');
+            two(2, year % 100, b'-');
+            two(5, u32::from(u8::from(month)), b'-');
+            two(8, u32::from(day), b'T');
+            two(11, u32::from(hour), b':');
+            two(14, u32::from(minute), b':');
+            let len = if nanosecond == 0 {
+                two(17, u32::from(second), b'Z');
+                20
+            } else {
                 // Milliseconds are cut, not rounded, as `[subsecond digits:3]` does.
-                (nanosecond / 1_000_000, 3, b'Z'),
-            ];
-            let fraction = nanosecond != 0;
-            let mut len = 0;
-            for (index, (number, width, separator)) in fields.into_iter().enumerate() {
-                let mut rest = number;
-                for place in (len..len + width).rev() {
-                    self.0[place] = b'0' + (rest % 10) as u8;
-                    rest /= 10;
-                }
-                len += width;
-                let last_whole = index == 5;
-                if last_whole && !fraction {
-                    self.0[len] = b'Z';
-                    len += 1;
-                    break;
-                }
-                self.0[len] = separator;
-                len += 1;
-            }
+                let millis = nanosecond / 1_000_000;
+                two(17, u32::from(second), b'.');
+                two(20, millis / 10, b'0');
+                text[22] = b'0' + (millis % 10) as u8;
+                text[23] = b'Z';
+                24
+            };
             std::str::from_utf8(&self.0[..len]).ok()
         }
+    }
+
+    /// Appends `value` as [`format`] writes it, unless its year is outside 0000-9999 (then
+    /// `false`, and nothing is appended): for writers of JSON text that bypass serde.
+    pub(crate) fn push(out: &mut String, value: OffsetDateTime) -> bool {
+        let mut buffer = Buffer::default();
+        buffer.write(value).map(|text| out.push_str(text)).is_some()
     }
 
     /// Serializes a required `date-time` field.

@@ -1,19 +1,22 @@
 //! The OCPP 1.6 Central System state machine of one connected Charge Point.
 
 use std::any::Any;
+use std::cell::Cell;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::OnceLock;
+use std::thread::LocalKey;
 use std::time::Duration;
 
 use time::OffsetDateTime;
 
 use super::outcome::CallCompleted;
 use super::policy::CentralSystemPolicy;
-use crate::machine::{Machine, Output, remove_releasing};
+use crate::machine::{Machine, Output, Outputs, Spare, remove_releasing};
 use crate::message::OcppRequest;
+use crate::primitives::datetime;
 use crate::rpc::{
-    AcceptedActions, Call, CallFailure, CallHandle, CallRefused, Endpoint, EndpointConfig,
-    IdGenerator, PeerError, RespondError, RpcEvent,
+    AcceptedActions, CallFailure, CallHandle, CallRefused, Endpoint, EndpointConfig, Frame,
+    IdGenerator, PeerError, Received, RespondError, RpcEvent, push_json_string,
 };
 use crate::time::{Monotonic, Now};
 use crate::v16::{
@@ -215,6 +218,17 @@ pub enum CentralSystemError {
     },
 }
 
+thread_local! {
+    /// The output queue buffer the Central System machines of a thread lend each other.
+    static SPARE_OUTPUTS: Cell<VecDeque<Output<Event>>> = const { Cell::new(VecDeque::new()) };
+}
+
+impl Spare for Output<Event> {
+    fn spare() -> &'static LocalKey<Cell<VecDeque<Output<Event>>>> {
+        &SPARE_OUTPUTS
+    }
+}
+
 /// An outgoing call, remembered until it completes.
 #[derive(Debug)]
 struct Sent {
@@ -242,7 +256,7 @@ pub struct CentralSystem {
     triggered: BTreeSet<Action>,
     calls: BTreeMap<CallHandle, Sent>,
     decisions: BTreeMap<(u64, String), Action>,
-    outputs: VecDeque<Output<Event>>,
+    outputs: Outputs<Output<Event>>,
 }
 
 impl std::fmt::Debug for CentralSystem {
@@ -268,7 +282,7 @@ impl CentralSystem {
                 AcceptedActions::only(
                     Action::ALL
                         .iter()
-                        .filter(|action| action.sender() != Sender::CentralSystem)
+                        .filter(|action| accepts(**action))
                         .map(|action| action.as_str()),
                 )
             })
@@ -286,7 +300,7 @@ impl CentralSystem {
             triggered: BTreeSet::new(),
             calls: BTreeMap::new(),
             decisions: BTreeMap::new(),
-            outputs: VecDeque::new(),
+            outputs: Outputs::new(),
             config,
         }
     }
@@ -450,7 +464,9 @@ impl CentralSystem {
         self.drain_endpoint(now);
         match sent {
             Ok(()) => {
-                self.answered(&response);
+                if let Some(event) = self.answered(&response) {
+                    self.outputs.push_back(Output::Event(event));
+                }
                 Ok(())
             }
             Err(RespondError::UnknownCall(_)) => Err(CentralSystemError::UnknownDecision(decision)),
@@ -498,7 +514,19 @@ impl CentralSystem {
 
     fn on_rpc_event(&mut self, now: Now, event: RpcEvent) {
         match event {
-            RpcEvent::Call(call) => self.on_call(now, call),
+            // `handle_message` receives the Charge Point's calls directly, so the endpoint
+            // reports none; one that came this way is taken back and handled the same.
+            RpcEvent::Call(call) => {
+                if let Some(action) = self.endpoint.release(&call.id) {
+                    let call = Received {
+                        id: call.id.into(),
+                        action,
+                        index: crate::schemas::index(Version::V16, action).unwrap_or(usize::MAX),
+                        payload: call.payload,
+                    };
+                    self.on_call(now, call);
+                }
+            }
             RpcEvent::Completed {
                 handle, outcome, ..
             } => {
@@ -541,9 +569,14 @@ impl CentralSystem {
         }
     }
 
-    fn on_call(&mut self, now: Now, call: Call) {
-        // The endpoint hands over only the accepted actions, all of which exist.
-        let Some(action) = Action::from_name(&call.action) else {
+    /// A call of the Charge Point the endpoint accepted and did not hold: answered here at
+    /// once, or held for the application's decision.
+    fn on_call(&mut self, now: Now, call: Received<'_>) {
+        // The endpoint hands over only the accepted actions, all of which exist; the index
+        // is their discriminant (the generated tables are held to that).
+        let action = Action::ALL.get(call.index).copied();
+        let Some(action) = action.filter(|action| action.as_str() == call.action) else {
+            self.endpoint.hold(&call.id, call.action);
             let _ = self.endpoint.respond_error(
                 now,
                 &call.id,
@@ -557,15 +590,17 @@ impl CentralSystem {
             Ok(request) => request,
             Err(e) => {
                 // Schema-valid (the endpoint checked, if configured to) yet not decodable.
+                let id = call.id.into_owned();
+                self.endpoint.hold(&id, call.action);
                 let description = e.to_string();
                 let code = ErrorCode::PropertyConstraintViolation;
                 let _ = self
                     .endpoint
-                    .respond_error(now, &call.id, code, description.clone(), None);
+                    .respond_error(now, &id, code, description.clone(), None);
                 self.outputs.push_back(Output::Event(Event::PeerError {
                     error: PeerError::InvalidPayload {
-                        id: call.id,
-                        action: call.action,
+                        id,
+                        action: call.action.to_owned(),
                         description,
                     },
                     answered: Some(code),
@@ -580,6 +615,7 @@ impl CentralSystem {
             || self.registration == Registration::Accepted
             || (self.registration == Registration::Pending && self.triggered.contains(&action));
         if !allowed {
+            self.endpoint.hold(&call.id, call.action);
             // The id is the endpoint's own; an error means the connection is gone.
             let _ = self.endpoint.respond_error(
                 now,
@@ -608,36 +644,45 @@ impl CentralSystem {
         } else {
             None
         };
-        let answer = if let Some(response) = automatic {
+        let (answer, text) = if let Some(response) = automatic {
             // Built here from values the machine controls, all within their schemas (an
             // interval is capped, a counter is an i32): valid by construction, which every
-            // test checks (debug builds validate it).
-            match self.endpoint.respond_valid(now, &call.id, &response) {
-                Ok(()) => {}
+            // test checks (debug builds validate it). Answered without holding the call: it
+            // is answered before anything else can happen.
+            match self
+                .endpoint
+                .answer_valid(now, &call.id, call.action, &response, result_text)
+            {
+                Ok(text) => (Answer::Sent(response), Some(text)),
                 // The endpoint sent InternalError instead.
                 Err(_) => return,
             }
-            Answer::Sent(response)
         } else {
+            self.endpoint.hold(&call.id, call.action);
             let decision = Decision {
                 connection: self.connection,
-                id: call.id,
+                id: call.id.into_owned(),
                 action,
             };
             self.decisions
                 .insert((decision.connection, decision.id.clone()), action);
-            Answer::Decide(decision)
+            (Answer::Decide(decision), None)
         };
-        let sent = match &answer {
-            Answer::Sent(response) => Some(response.clone()),
+        // Worked out before the request's event takes the response, reported after it.
+        let registered = match &answer {
+            Answer::Sent(response) => self.answered(response),
             Answer::Decide(_) => None,
         };
         self.outputs.push_back(Output::Event(Event::Request {
             request: Box::new(request),
             answer,
         }));
-        if let Some(response) = sent {
-            self.answered(&response);
+        if let Some(event) = registered {
+            self.outputs.push_back(Output::Event(event));
+        }
+        // After the events, where the endpoint's queue used to put it.
+        if let Some(text) = text {
+            self.outputs.push_back(Output::Transmit(text));
         }
     }
 
@@ -709,20 +754,61 @@ impl CentralSystem {
         })
     }
 
-    /// The effects of an answer once it is on its way.
-    fn answered(&mut self, response: &Response) {
-        if let Response::BootNotification(boot) = response {
-            let rebooted = self.registration == Registration::Accepted;
-            self.registration = boot.status.into();
-            // A trigger is an allowance of the registration it was given in.
-            self.triggered.clear();
-            self.outputs.push_back(Output::Event(Event::Registered {
-                status: boot.status,
-                interval: Duration::from_secs(u64::try_from(boot.interval).unwrap_or(0)),
-                rebooted,
-            }));
+    /// The effects of an answer once it is on its way; the event that reports them, which
+    /// follows the request's.
+    fn answered(&mut self, response: &Response) -> Option<Event> {
+        let Response::BootNotification(boot) = response else {
+            return None;
+        };
+        let rebooted = self.registration == Registration::Accepted;
+        self.registration = boot.status.into();
+        // A trigger is an allowance of the registration it was given in.
+        self.triggered.clear();
+        Some(Event::Registered {
+            status: boot.status,
+            interval: Duration::from_secs(u64::try_from(boot.interval).unwrap_or(0)),
+            rebooted,
+        })
+    }
+}
+
+/// The CALLRESULT of an automatic answer, the text [`Frame::call_result_text`] writes. A
+/// Heartbeat's, `[3,"<id>",{"currentTime":"<date-time>"}]`, the answer to the message every
+/// Charge Point sends all the time, is written by hand without serde's machinery (a test
+/// holds it to serde_json's text byte for byte).
+fn result_text(id: &str, response: &Response) -> String {
+    const HEAD: &str = "[3,";
+    const MEMBER: &str = r#",{"currentTime":""#;
+    const TAIL: &str = r#""}]"#;
+    /// `YYYY-MM-DDThh:mm:ss.mmmZ`, the longest date-time written.
+    const TIME: usize = 24;
+    if let Response::Heartbeat(heartbeat) = response {
+        // Room for all of it (a quoted id without escapes), so the text never regrows.
+        let length = HEAD.len() + id.len() + 2 + MEMBER.len() + TIME + TAIL.len();
+        let mut text = String::with_capacity(length);
+        text.push_str(HEAD);
+        push_json_string(&mut text, id);
+        text.push_str(MEMBER);
+        if datetime::push(&mut text, heartbeat.current_time) {
+            text.push_str(TAIL);
+            return text;
         }
     }
+    Frame::call_result_text(id, response)
+}
+
+/// Whether the machine accepts the Charge Point's CALLs of `action`: every action but the
+/// Central System's own. The endpoint's accepted set is built from it.
+fn accepts(action: Action) -> bool {
+    action.sender() != Sender::CentralSystem
+}
+
+/// [`accepts`] by the action's index in the 1.6 table (its discriminant), as the endpoint
+/// asks it of each call instead of searching the set of names.
+fn accepts_index(index: usize) -> bool {
+    Action::ALL
+        .get(index)
+        .is_some_and(|action| accepts(*action))
 }
 
 /// The action and payload of a typed 1.6 request.
@@ -799,7 +885,12 @@ impl Machine for CentralSystem {
 
     fn handle_message(&mut self, now: Now, text: &str) {
         self.last_message = Some(now.wall);
-        self.endpoint.handle_message(now, text);
+        // A call is handled as it comes out of the endpoint, not through its queue: that
+        // queue would allocate for it (and give the memory back) on every message.
+        if let Some(call) = self.endpoint.receive(now, text, Some(accepts_index)) {
+            self.drain_endpoint(now);
+            self.on_call(now, call);
+        }
         self.drain_endpoint(now);
     }
 
@@ -809,10 +900,83 @@ impl Machine for CentralSystem {
     }
 
     fn poll_output(&mut self) -> Option<Output<Event>> {
-        crate::machine::next_output(&mut self.outputs)
+        self.outputs.pop_front()
     }
 
     fn poll_timeout(&self) -> Option<Monotonic> {
         self.endpoint.poll_timeout()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rpc::CounterIds;
+
+    /// OCPP-J 1.6 section 4.2.2 / 1.6 section 6.31: the hand-written Heartbeat CALLRESULT
+    /// is serde_json's text, for plain and escaped ids, times with and without a fraction,
+    /// in other offsets, and at the ends of the years written by hand (beyond them serde
+    /// writes it).
+    #[test]
+    fn the_heartbeat_answer_is_written_as_serde_json_writes_it() {
+        use time::macros::datetime;
+        let times = [
+            datetime!(2026-11-21 10:00:00.123 UTC),
+            datetime!(2026-11-21 10:00:00 UTC),
+            datetime!(2026-11-21 10:00:00.000_999 UTC),
+            datetime!(2024-02-29 23:59:59.999_999_999 +02:30),
+            datetime!(0000-01-01 00:00:00 UTC),
+            datetime!(9999-12-31 23:59:59.5 UTC),
+            datetime!(-0001-12-31 00:00:00 UTC),
+        ];
+        let ids = [
+            "h1",
+            "",
+            "a\"b",
+            "back\\slash",
+            "tab\t",
+            "\u{1}",
+            "é",
+            &"x".repeat(36),
+        ];
+        for time in times {
+            for id in ids {
+                let response = Response::Heartbeat(HeartbeatResponse { current_time: time });
+                let text = result_text(id, &response);
+                assert_eq!(
+                    text,
+                    Frame::call_result_text(id, &response),
+                    "{id:?} {time}"
+                );
+                // Written into the room reserved for it, for every id without escapes (and
+                // every year written by hand).
+                let plain =
+                    !id.contains(['"', '\\', '\t', '\u{1}']) && (0..=9999).contains(&time.year());
+                assert!(!plain || text.capacity() - text.len() <= 4, "{text}");
+            }
+        }
+        let other = Response::from(MeterValuesResponse::default());
+        assert_eq!(result_text("1", &other), r#"[3,"1",{}]"#);
+    }
+
+    /// The endpoint answers a CALL of an action the role does not take NotSupported (OCPP-J
+    /// 1.6 section 4.1.3); the machine's test by index must give the verdict of its accepted
+    /// set of names on every action, or a Central System action sent to us would be served.
+    #[test]
+    fn the_test_by_index_agrees_with_the_accepted_set_on_every_action() {
+        let cs = CentralSystem::new(
+            CentralSystemConfig::new("CP-1"),
+            Box::new(CounterIds::default()),
+        );
+        let accepted = &cs.endpoint.config().accepted_actions;
+        let mut refused = 0;
+        for (index, action) in crate::schemas::actions(Version::V16).enumerate() {
+            assert_eq!(accepted.accepts(action), accepts_index(index), "{action}");
+            refused += usize::from(!accepts_index(index));
+        }
+        assert!(!accepts_index(Action::ALL.len()));
+        // The Central System's own requests (RemoteStartTransaction, Reset, ...) are refused.
+        assert!(refused > 20, "{refused}");
+        assert!(!accepts(Action::RemoteStartTransaction) && accepts(Action::Heartbeat));
     }
 }

@@ -1,12 +1,15 @@
 //! The sans-IO OCPP-J endpoint; see [`Endpoint`] for what it does and how it is driven.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Map, Value};
 
-use super::frame::{Call, CallError, Frame, FrameError, FrameErrorKind, MAX_MESSAGE_ID_LEN};
+use super::frame::{
+    Call, CallError, Frame, FrameError, FrameErrorKind, MAX_MESSAGE_ID_LEN, PlainFrame,
+};
 use super::ids::IdGenerator;
 use crate::message::{OcppRequest, OcppResponse};
 use crate::schemas::{self, PayloadKind};
@@ -47,7 +50,7 @@ impl AcceptedActions {
         AcceptedActions::Only(Arc::new(actions.into_iter().map(str::to_owned).collect()))
     }
 
-    fn accepts(&self, action: &str) -> bool {
+    pub(crate) fn accepts(&self, action: &str) -> bool {
         match self {
             AcceptedActions::All => true,
             AcceptedActions::Only(actions) => actions.contains(action),
@@ -332,6 +335,23 @@ struct InFlight {
     deadline: Monotonic,
 }
 
+/// A CALL of the peer that passed every check of the endpoint, handed to a role layer that
+/// acts on it at once ([`Endpoint::receive`]). Its id is still borrowed from the message when
+/// the message was of the plain form: an answer given at once never needs a copy.
+#[derive(Debug)]
+pub(crate) struct Received<'t> {
+    /// The message id.
+    pub(crate) id: Cow<'t, str>,
+    /// The action, as the version spells it (the same text as on the wire: names are
+    /// case-sensitive).
+    pub(crate) action: &'static str,
+    /// The action's position in the version's table (`schemas::index`), which is the
+    /// discriminant of its `Action`.
+    pub(crate) index: usize,
+    /// The payload, valid against the request schema if `validate_received` is on.
+    pub(crate) payload: Value,
+}
+
 /// The sans-IO OCPP-J endpoint: one side of one WebSocket connection at the RPC level.
 ///
 /// The endpoint owns what both OCPP-J specs require of a connection regardless of role:
@@ -601,18 +621,38 @@ impl Endpoint {
     /// builds, where it would only cost time. The text is the same in both.
     pub fn respond_valid(
         &mut self,
-        _now: Now,
+        now: Now,
         id: &str,
         payload: &impl serde::Serialize,
     ) -> Result<(), RespondError> {
         let Some(action) = self.take_incoming(id) else {
             return Err(RespondError::UnknownCall(id.to_owned()));
         };
+        let text = self.answer_valid(now, id, action, payload, |id, payload| {
+            Frame::call_result_text(id, payload)
+        })?;
+        self.outputs.push_back(Output::Transmit(text));
+        Ok(())
+    }
+
+    /// [`Endpoint::respond_valid`] for a CALL from [`Endpoint::receive`] that was not held:
+    /// the CALLRESULT's text, which the caller sends after whatever it reports about the CALL
+    /// (the order `handle_message` and `respond_valid` give). If the answer cannot be sent,
+    /// the InternalError sent instead is queued here. `write` writes the CALLRESULT's text,
+    /// the text [`Frame::call_result_text`] writes (a role may know a faster way to it).
+    pub(crate) fn answer_valid<P: serde::Serialize>(
+        &mut self,
+        _now: Now,
+        id: &str,
+        action: &'static str,
+        payload: &P,
+        write: impl FnOnce(&str, &P) -> String,
+    ) -> Result<String, RespondError> {
         if cfg!(debug_assertions) && self.config.validate_sent {
             let value = serde_json::to_value(payload).unwrap_or(Value::Null);
             self.check_response(id, action, &value)?;
         }
-        self.send_result(id, action, Frame::call_result_text(id, payload))
+        self.result_text(id, action, write(id, payload))
     }
 
     /// Checks a response against its schema; if it fails, answers the CALL `id` with an
@@ -647,6 +687,19 @@ impl Endpoint {
         action: &'static str,
         text: String,
     ) -> Result<(), RespondError> {
+        let text = self.result_text(id, action, text)?;
+        self.outputs.push_back(Output::Transmit(text));
+        Ok(())
+    }
+
+    /// The CALLRESULT `text` answering the CALL `id` of `action` if it is within the size
+    /// limit; otherwise an InternalError is sent instead.
+    fn result_text(
+        &mut self,
+        id: &str,
+        action: &'static str,
+        text: String,
+    ) -> Result<String, RespondError> {
         if text.len() > self.config.max_message_size {
             self.send_error(
                 id,
@@ -660,8 +713,7 @@ impl Endpoint {
                 limit: self.config.max_message_size,
             });
         }
-        self.outputs.push_back(Output::Transmit(text));
-        Ok(())
+        Ok(text)
     }
 
     /// Answers the peer's CALL `id` with a CALLERROR. The description is cut to 255
@@ -683,59 +735,129 @@ impl Endpoint {
 
     /// One WebSocket text message from the peer.
     pub fn handle_message(&mut self, now: Now, text: &str) {
+        if let Some(call) = self.receive(now, text, None) {
+            let id = call.id.into_owned();
+            self.incoming.insert(id.clone(), call.action);
+            self.outputs.push_back(Output::Event(RpcEvent::Call(Call {
+                id,
+                action: call.action.to_owned(),
+                payload: call.payload,
+            })));
+        }
+    }
+
+    /// [`Endpoint::handle_message`] for a role layer that acts on an accepted CALL at once:
+    /// the CALL is returned instead of reported as [`RpcEvent::Call`], and it is not yet
+    /// remembered as awaiting an answer. Before its next input the caller either answers it
+    /// with [`Endpoint::answer_valid`] or remembers it with [`Endpoint::hold`] (and then
+    /// answers it as any other CALL). Everything else the message causes is queued as
+    /// `handle_message` queues it.
+    ///
+    /// `accepts`, given, says by table index what the configured
+    /// [`EndpointConfig::accepted_actions`] says by name, for a role whose set is built from
+    /// the same rule: a test of bits instead of a search of a set of names on every call.
+    pub(crate) fn receive<'t>(
+        &mut self,
+        now: Now,
+        text: &'t str,
+        accepts: Option<fn(usize) -> bool>,
+    ) -> Option<Received<'t>> {
         if text.len() > self.config.max_message_size {
             self.handle_oversized(now, text);
-            return;
+            return None;
         }
-        match Frame::parse(text) {
-            Ok(Frame::Call(call)) => self.handle_call(call),
+        let frame = match PlainFrame::scan(text) {
+            Some(PlainFrame::Call {
+                id,
+                action,
+                payload,
+            }) => return self.check_call(Cow::Borrowed(id), action, payload, accepts),
+            Some(PlainFrame::CallResult { id, payload }) => {
+                self.handle_answer(now, id, Ok(payload));
+                return None;
+            }
+            Some(plain) => Ok(plain.into_frame()),
+            None => Frame::parse_tree(text),
+        };
+        match frame {
+            Ok(Frame::Call(call)) => {
+                self.check_call(Cow::Owned(call.id), &call.action, call.payload, accepts)
+            }
             Ok(Frame::CallResult(result)) => {
                 self.handle_answer(now, &result.id, Ok(result.payload));
+                None
             }
             Ok(Frame::CallError(error)) => {
                 let id = error.id.clone();
                 self.handle_answer(now, &id, Err(CallFailure::CallError(Box::new(error))));
+                None
             }
-            Err(error) => self.handle_bad_frame(now, error),
+            Err(error) => {
+                self.handle_bad_frame(now, error);
+                None
+            }
         }
     }
 
-    fn handle_call(&mut self, call: Call) {
+    /// Remembers a CALL from [`Endpoint::receive`] as awaiting an answer, as
+    /// [`Endpoint::handle_message`] remembers every CALL it hands over.
+    pub(crate) fn hold(&mut self, id: &str, action: &'static str) {
+        self.incoming.insert(id.to_owned(), action);
+    }
+
+    /// Forgets a CALL [`Endpoint::handle_message`] handed over, so that it can be acted on
+    /// as one from [`Endpoint::receive`].
+    pub(crate) fn release(&mut self, id: &str) -> Option<&'static str> {
+        self.take_incoming(id)
+    }
+
+    /// The checks of a CALL before it is handed over (section 4.1.3 and 4.2: unknown or
+    /// unsupported action, duplicate or concurrent call, schema); a refused CALL is answered
+    /// and reported here.
+    fn check_call<'t>(
+        &mut self,
+        id: Cow<'t, str>,
+        action: &str,
+        payload: Value,
+        accepts: Option<fn(usize) -> bool>,
+    ) -> Option<Received<'t>> {
         let version = self.config.version;
         let peer_error = |error, code| Some((error, code));
-        let name = schemas::action_name(version, &call.action);
+        let index = schemas::index(version, action);
+        let name = index.and_then(|index| schemas::action_name_at(version, index));
         let refusal = if name.is_none() {
             peer_error(
                 PeerError::UnknownAction {
-                    id: call.id.clone(),
-                    action: call.action.clone(),
+                    id: id.to_string(),
+                    action: action.to_owned(),
                 },
                 (
                     ErrorCode::NotImplemented,
-                    format!("unknown action {:?}", call.action),
+                    format!("unknown action {action:?}"),
                     None,
                 ),
             )
-        } else if !self.config.accepted_actions.accepts(&call.action) {
+        } else if !match (accepts, index) {
+            (Some(accepts), Some(index)) => accepts(index),
+            _ => self.config.accepted_actions.accepts(action),
+        } {
             peer_error(
                 PeerError::UnsupportedAction {
-                    id: call.id.clone(),
-                    action: call.action.clone(),
+                    id: id.to_string(),
+                    action: action.to_owned(),
                 },
                 (
                     ErrorCode::NotSupported,
-                    format!("{} is not supported", call.action),
+                    format!("{action} is not supported"),
                     None,
                 ),
             )
-        } else if self.incoming.contains(&call.id) {
+        } else if self.incoming.contains(&id) {
             peer_error(
-                PeerError::DuplicateId {
-                    id: call.id.clone(),
-                },
+                PeerError::DuplicateId { id: id.to_string() },
                 (
                     self.rpc_rule_code(),
-                    format!("a call with id {:?} is being handled already", call.id),
+                    format!("a call with id {id:?} is being handled already"),
                     None,
                 ),
             )
@@ -743,22 +865,20 @@ impl Endpoint {
             && !self.incoming.is_empty()
         {
             peer_error(
-                PeerError::ConcurrentCall {
-                    id: call.id.clone(),
-                },
+                PeerError::ConcurrentCall { id: id.to_string() },
                 (
                     self.rpc_rule_code(),
                     "a previous call has not been answered yet".to_owned(),
                     None,
                 ),
             )
-        } else if self.config.validate_received {
-            match validate::validate(version, &call.action, PayloadKind::Request, &call.payload) {
+        } else if let (true, Some(index)) = (self.config.validate_received, index) {
+            match validate::validate_index(version, index, PayloadKind::Request, &payload) {
                 Ok(()) => None,
                 Err(e) => peer_error(
                     PeerError::InvalidPayload {
-                        id: call.id.clone(),
-                        action: call.action.clone(),
+                        id: id.to_string(),
+                        action: action.to_owned(),
                         description: e.description(),
                     },
                     rejection(&e),
@@ -769,15 +889,18 @@ impl Endpoint {
         };
         match (refusal, name) {
             (Some((error, (code, description, details))), _) => {
-                self.send_error(&call.id, code, description, details);
+                self.send_error(&id, code, description, details);
                 self.report(error, Some(code.for_version(version)));
+                None
             }
             // Not refused, so the action exists and has its name.
-            (None, None) => {}
-            (None, Some(name)) => {
-                self.incoming.insert(call.id.clone(), name);
-                self.outputs.push_back(Output::Event(RpcEvent::Call(call)));
-            }
+            (None, None) => None,
+            (None, Some(action)) => Some(Received {
+                id,
+                action,
+                index: index.unwrap_or_default(),
+                payload,
+            }),
         }
     }
 

@@ -159,7 +159,21 @@ impl Frame {
     ///
     /// On failure the error says what was wrong and carries whatever of the message type and id
     /// could be read, which is what decides the answer.
+    ///
+    /// The frames peers send (`[2,"id","Action",{...}]` and the like, strings without escapes)
+    /// are read by [`Frame::parse_plain`], which builds a JSON tree of the payload only; every
+    /// other text goes to [`Frame::parse_tree`]. Both give the same result for any text they
+    /// both read (a differential test and the `frame` fuzz target hold them to that).
     pub fn parse(text: &str) -> Result<Frame, FrameError> {
+        match PlainFrame::scan(text) {
+            Some(plain) => Ok(plain.into_frame()),
+            None => Frame::parse_tree(text),
+        }
+    }
+
+    /// The reference reading of a text: all of it as one JSON tree, interpreted by
+    /// [`Frame::from_value`]. [`Frame::parse`] agrees with it on every text and is faster.
+    pub fn parse_tree(text: &str) -> Result<Frame, FrameError> {
         let value: Value = serde_json::from_str(text).map_err(|e| FrameError {
             kind: FrameErrorKind::NotJson {
                 line: e.line(),
@@ -169,6 +183,14 @@ impl Frame {
             id: None,
         })?;
         Frame::from_value(value)
+    }
+
+    /// The fast path of [`Frame::parse`] on its own: the frame if `text` is one of the plain
+    /// form (JSON whitespace anywhere between tokens, a message type of one digit, id, action,
+    /// error code and description without escapes, an id of at most 36 characters, a payload
+    /// that is an object or `null`), `None` for any other text, frame or not.
+    pub fn parse_plain(text: &str) -> Option<Frame> {
+        PlainFrame::scan(text).map(PlainFrame::into_frame)
     }
 
     /// Interprets an already parsed JSON value as a frame; see [`Frame::parse`].
@@ -271,7 +293,11 @@ impl Frame {
     /// The text of a CALLRESULT answering `id` with `payload`, written straight from the
     /// borrowed parts (an answer need not copy its id into a [`Frame`] first).
     pub fn call_result_text(id: &str, payload: &impl serde::Serialize) -> String {
-        frame_text(&(3, id, payload))
+        // `to_string` hands its UTF-8 over without checking it again, which the buffer of
+        // `frame_text` cannot; a CALLRESULT is answered to every CALL and mostly small (the
+        // automatic answers fit its first 128 bytes), so this saves more than the regrowth of
+        // the occasional large one costs.
+        serde_json::to_string(&(3, id, payload)).unwrap_or_else(unreachable_serialisation)
     }
 
     /// The frame as WebSocket text.
@@ -302,6 +328,200 @@ fn frame_text(frame: &impl serde::Serialize) -> String {
         // serde_json writes UTF-8 only.
         Ok(()) => String::from_utf8(text).unwrap_or_default(),
         Err(error) => unreachable_serialisation(error),
+    }
+}
+
+/// A frame of the plain form (see [`Frame::parse_plain`]), its strings borrowed from the
+/// text: the envelope is read byte by byte and only the payload is parsed as JSON, which
+/// saves the tree of the whole array (its vector, its strings, its moves) on every message.
+/// Anything unusual is left to [`Frame::parse_tree`], which alone decides every error.
+#[derive(Debug)]
+pub(crate) enum PlainFrame<'a> {
+    /// `[2, id, action, payload]`.
+    Call {
+        id: &'a str,
+        action: &'a str,
+        payload: Value,
+    },
+    /// `[3, id, payload]`.
+    CallResult { id: &'a str, payload: Value },
+    /// `[4, id, code, description, details]`.
+    CallError {
+        id: &'a str,
+        code: &'a str,
+        description: &'a str,
+        details: Value,
+    },
+}
+
+/// JSON's whitespace (RFC 8259 section 2), all that may separate tokens; not Rust's wider
+/// notion of whitespace.
+const JSON_WHITESPACE: [char; 4] = [' ', '\t', '\n', '\r'];
+
+/// serde_json refuses more than 127 nested arrays and objects. Read alone, a payload would
+/// have one more level than inside its frame, so a payload that might come near the limit is
+/// left to the reference path.
+const NESTING_MARGIN: usize = 120;
+
+impl<'a> PlainFrame<'a> {
+    /// The frame, if `text` is of the plain form; `None` says nothing about the text.
+    pub(crate) fn scan(text: &'a str) -> Option<PlainFrame<'a>> {
+        let mut cursor = Cursor { text, at: 0 };
+        cursor.eat(b'[')?;
+        cursor.skip_whitespace();
+        let number = match text.as_bytes().get(cursor.at)? {
+            b'2' => MessageType::Call,
+            b'3' => MessageType::CallResult,
+            b'4' => MessageType::CallError,
+            _ => return None,
+        };
+        cursor.at += 1;
+        // A comma right after the digit: `22`, `2.0` or `2e0` are someone else's business.
+        cursor.eat(b',')?;
+        let id = cursor.plain_string()?;
+        if id.len() > MAX_MESSAGE_ID_LEN && id.chars().count() > MAX_MESSAGE_ID_LEN {
+            return None;
+        }
+        cursor.eat(b',')?;
+        Some(match number {
+            MessageType::Call => {
+                let action = cursor.plain_string()?;
+                cursor.eat(b',')?;
+                PlainFrame::Call {
+                    id,
+                    action,
+                    payload: cursor.last_object()?,
+                }
+            }
+            MessageType::CallResult => PlainFrame::CallResult {
+                id,
+                payload: cursor.last_object()?,
+            },
+            MessageType::CallError => {
+                let code = cursor.plain_string()?;
+                cursor.eat(b',')?;
+                let description = cursor.plain_string()?;
+                cursor.eat(b',')?;
+                PlainFrame::CallError {
+                    id,
+                    code,
+                    description,
+                    details: cursor.last_object()?,
+                }
+            }
+        })
+    }
+
+    /// The owned frame.
+    pub(crate) fn into_frame(self) -> Frame {
+        match self {
+            PlainFrame::Call {
+                id,
+                action,
+                payload,
+            } => Frame::Call(Call {
+                id: id.to_owned(),
+                action: action.to_owned(),
+                payload,
+            }),
+            PlainFrame::CallResult { id, payload } => Frame::CallResult(CallResult {
+                id: id.to_owned(),
+                payload,
+            }),
+            PlainFrame::CallError {
+                id,
+                code,
+                description,
+                details,
+            } => Frame::CallError(CallError {
+                id: id.to_owned(),
+                code: code.to_owned(),
+                description: description.to_owned(),
+                details,
+            }),
+        }
+    }
+}
+
+/// A position in the text being scanned.
+struct Cursor<'a> {
+    text: &'a str,
+    at: usize,
+}
+
+impl<'a> Cursor<'a> {
+    fn skip_whitespace(&mut self) {
+        let bytes = self.text.as_bytes();
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = bytes.get(self.at) {
+            self.at += 1;
+        }
+    }
+
+    /// `byte`, after whitespace.
+    fn eat(&mut self, byte: u8) -> Option<()> {
+        self.skip_whitespace();
+        if self.text.as_bytes().get(self.at) != Some(&byte) {
+            return None;
+        }
+        self.at += 1;
+        Some(())
+    }
+
+    /// A string without escapes (and without the control characters JSON forbids in one),
+    /// after whitespace: its text is the slice between the quotes.
+    fn plain_string(&mut self) -> Option<&'a str> {
+        self.eat(b'"')?;
+        let start = self.at;
+        let rest = self.text.as_bytes().get(start..)?;
+        let len = rest
+            .iter()
+            .position(|b| matches!(b, b'"' | b'\\' | 0..0x20))?;
+        if rest[len] != b'"' {
+            return None;
+        }
+        self.at = start + len + 1;
+        // The quote is ASCII, so both ends are character boundaries.
+        self.text.get(start..start + len)
+    }
+
+    /// The last element: everything up to the closing bracket that ends the text must be one
+    /// JSON value, an object or `null` (the empty object, as [`Frame::from_value`] reads it).
+    /// A second element after it, or anything else, fails to parse as one value.
+    fn last_object(&self) -> Option<Value> {
+        let body = self
+            .text
+            .trim_end_matches(JSON_WHITESPACE)
+            .strip_suffix(']')?
+            .get(self.at..)?;
+        // The empty payload of Heartbeat.req and of most answers, spelt as peers send it,
+        // needs no parser.
+        if body.trim_matches(JSON_WHITESPACE) == "{}" {
+            return Some(Value::Object(Map::new()));
+        }
+        // A value nested n deep has at least 2n bytes.
+        if body.len() >= 2 * NESTING_MARGIN
+            && body.bytes().filter(|b| matches!(b, b'[' | b'{')).count() >= NESTING_MARGIN
+        {
+            return None;
+        }
+        match serde_json::from_str(body).ok()? {
+            value @ Value::Object(_) => Some(value),
+            Value::Null => Some(Value::Object(Map::new())),
+            _ => None,
+        }
+    }
+}
+
+/// Appends `text` as a JSON string, exactly as serde_json writes it: as it is between quotes
+/// when nothing in it needs an escape, the usual case for message ids.
+pub(crate) fn push_json_string(out: &mut String, text: &str) {
+    if text.bytes().any(|b| matches!(b, b'"' | b'\\' | 0..0x20)) {
+        // Writing a string cannot fail.
+        out.push_str(&serde_json::to_string(text).unwrap_or_default());
+    } else {
+        out.push('"');
+        out.push_str(text);
+        out.push('"');
     }
 }
 

@@ -9,10 +9,12 @@ mod endpoint;
 mod frame;
 mod ids;
 
+pub(crate) use endpoint::Received;
 pub use endpoint::{
     AcceptedActions, CallFailure, CallHandle, CallRefused, ConcurrentCalls, Endpoint,
     EndpointConfig, Output, PeerError, RespondError, RpcEvent,
 };
+pub(crate) use frame::push_json_string;
 pub use frame::{
     Call, CallError, CallResult, Frame, FrameError, FrameErrorKind, MAX_ERROR_DESCRIPTION_LEN,
     MAX_MESSAGE_ID_LEN, MessageType,
