@@ -3,11 +3,12 @@
 # each with `ocpp load`:
 #   python  PyPI ocpp==2.1.0 on websockets (python_csms.py)
 #   node    npm ocpp-rpc@2.2.1 (node_csms.js)
-#   ours    ocpp csms --accept-all (release build), one worker thread per core
-#   ours1   the same with --threads 1 (the peers run on one thread each)
+#   ours    ocpp csms --accept-all (release build), one thread serving the connections (the
+#           default; the peers run on one thread each)
+#   ours2   the same with --threads 2 (one thread per core, connections spread over them)
 # and prints a markdown table. See BENCHMARKS.md ("Central systems side by side").
 #
-# Usage: benches/peers/run.sh [--quick] [--only "ours ours1 python node"]
+# Usage: benches/peers/run.sh [--quick] [--only "ours ours2 python node"]
 #   --quick  small counts (a smoke test of the script, not figures to publish)
 #   --only   the servers to measure, in this order
 # Needs python3 (with venv), node and npm, and the Rust toolchain; installs the pinned peer
@@ -23,7 +24,7 @@ RESULTS="$WORK/results"
 PORT=9710
 
 QUICK=0
-SERVERS="ours ours1 python node"
+SERVERS="ours ours2 python node"
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) QUICK=1 ;;
@@ -70,9 +71,9 @@ start_server() {
   # The previous server's log says "listening" too: gone before the new one starts.
   rm -f "$WORK/csms.redb" "$SERVER_LOG"
   case "$name" in
-    ours|ours1)
+    ours|ours2)
       threads=()
-      if [ "$name" = ours1 ]; then threads=(--threads 1); fi
+      if [ "$name" = ours2 ]; then threads=(--threads 2); fi
       "$OCPP" csms --listen "127.0.0.1:$PORT" --db "$WORK/csms.redb" --accept-all \
         --log off "${threads[@]}" >"$SERVER_LOG" 2>&1 & ;;
     python) "$WORK/venv/bin/python" "$HERE/python_csms.py" "$PORT" >"$SERVER_LOG" 2>&1 & ;;

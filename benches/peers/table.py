@@ -10,7 +10,7 @@ from pathlib import Path
 
 LABELS = {
     "ours": "ours (ocpp csms)",
-    "ours1": "ours, one worker thread (--threads 1)",
+    "ours2": "ours, two threads (--threads 2)",
     "python": "Python ocpp 2.1.0",
     "node": "ocpp-rpc 2.2.1",
 }

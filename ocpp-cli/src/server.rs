@@ -49,19 +49,16 @@ pub(crate) struct Args {
     /// lines) into this directory, one file per connection (ID-N.jsonl), for `ocpp replay`.
     #[arg(long, value_name = "DIR")]
     trace: Option<PathBuf>,
-    /// Threads serving the connections, each with its share of them for their whole life
-    /// (default: one per core).
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
-    threads: Option<u16>,
+    /// Threads serving the connections, each with its share of them for their whole life.
+    /// One thread serves some 150,000 requests/s; more help with TLS handshakes on many
+    /// cores. The store commits on a thread of its own either way.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    threads: u16,
 }
 
 /// Runs `ocpp csms`.
 pub(crate) fn run(args: &Args, out: &mut Out) -> ExitCode {
-    let threads = args.threads.map_or_else(
-        || std::thread::available_parallelism().map_or(2, |n| n.get()),
-        usize::from,
-    );
-    let outcome = Workers::start(threads).and_then(|workers| {
+    let outcome = Workers::start(usize::from(args.threads)).and_then(|workers| {
         let outcome = workers
             .first
             .block_on(serve(args, out, workers.runtimes.clone()));
@@ -82,8 +79,10 @@ pub(crate) fn run(args: &Args, out: &mut Out) -> ExitCode {
 /// also runs the HTTP API and the signal handling), each of the others by a thread of its own.
 ///
 /// A connection is served by one of them for its whole life: its input never wakes a second
-/// thread, which a work-stealing runtime does for a good share of inputs under load (about
-/// 0.3 us of CPU per round trip on the benchmark machine; see BENCHMARKS.md).
+/// thread, which a work-stealing runtime does for a good share of inputs under load. One
+/// thread is the default: every thread that runs out of work sleeps and is woken again, and
+/// on the benchmark machine (a 2-vCPU VM, the load on the same cores) those wake-ups cost
+/// more than a second thread gains (see BENCHMARKS.md).
 struct Workers {
     first: tokio::runtime::Runtime,
     /// Every runtime's handle, the first's included, in the order connections go to them.

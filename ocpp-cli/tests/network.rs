@@ -199,9 +199,9 @@ fn a_charge_point_completes_sessions_against_a_csms_that_keeps_them_after_a_rest
     assert!(summary.contains("stations: 1"), "{summary}");
     assert!(summary.contains("transactions: 3 (0 open)"), "{summary}");
 
-    // Restarted on the same file (on one worker thread this time): the transactions are
-    // there and ids continue.
-    let csms = Csms::start(&db, &["--threads", "1"]);
+    // Restarted on the same file (its connections spread over two threads this time): the
+    // transactions are there and ids continue.
+    let csms = Csms::start(&db, &["--threads", "2"]);
     assert_eq!(
         csms.restored,
         "restored 1 stations, 3 transactions (0 open); next transaction id 4"
