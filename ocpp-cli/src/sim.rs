@@ -243,7 +243,6 @@ impl Shared {
             event,
             CpEvent::RemoteStartRequested { .. }
                 | CpEvent::StopRequested { .. }
-                | CpEvent::TransactionStoppedByIdTag { .. }
                 | CpEvent::ResetRequested { .. }
                 | CpEvent::UnlockRequested { .. }
         );
@@ -520,6 +519,12 @@ impl Station {
             .await
             .map_err(|e| e.to_string())?
             .map_err(|e| format!("Authorize: {e}"))?;
+        let (info, at) = self.verdict(call).await?;
+        Ok((info, at.saturating_duration_since(sent)))
+    }
+
+    /// The verdict on authorization `call` and when it came.
+    async fn verdict(&self, call: AuthorizeHandle) -> Result<(IdTagInfo, Instant), String> {
         let timeout = self.call_timeout + Duration::from_secs(1);
         let (verdict, at) = self
             .shared
@@ -528,7 +533,7 @@ impl Station {
             .await
             .ok_or("Authorize: no answer in time")?;
         let info = verdict.map_err(|e| format!("Authorize: {e}"))?;
-        Ok((info, at.saturating_duration_since(sent)))
+        Ok((info, at))
     }
 
     /// Presents `id_tag` at `connector`, where a transaction runs: the machine stops it if
@@ -549,14 +554,7 @@ impl Station {
         let IdTagAtTransaction::Authorizing(call) = outcome else {
             return Ok(None);
         };
-        let timeout = self.call_timeout + Duration::from_secs(1);
-        let (verdict, _) = self
-            .shared
-            .authorized
-            .wait(call, timeout)
-            .await
-            .ok_or("Authorize: no answer in time")?;
-        verdict.map(Some).map_err(|e| format!("Authorize: {e}"))
+        Ok(Some(self.verdict(call).await?.0))
     }
 
     /// One charging session on `connector`: plug in, authorize `id_tag`, start, meter

@@ -1857,6 +1857,18 @@ fn the_operator_sets_a_configuration_key_locally() {
     assert_eq!(beat.at, start + secs(120));
 }
 
+/// A transaction of `id_tag` runs on connector 1, what it sent taken and its events cleared.
+fn charging(world: &mut World, id_tag: &str) {
+    world.cp.plug_in(world.now, 1).unwrap();
+    world
+        .cp
+        .start_transaction(world.now, 1, id_tag, 0, None)
+        .unwrap();
+    world.settle();
+    world.take_seen();
+    world.events.clear();
+}
+
 /// The TransactionStoppedByIdTag events so far: (connector, id tag).
 fn stops_by_id_tag(world: &World) -> Vec<(u32, String)> {
     world
@@ -1878,14 +1890,7 @@ fn stops_by_id_tag(world: &World) -> Vec<(u32, String)> {
 #[test]
 fn tc_068_cs_only_the_id_tag_that_started_the_transaction_stops_it() {
     let mut world = accepted(1, &[]);
-    world.cp.plug_in(world.now, 1).unwrap();
-    world
-        .cp
-        .start_transaction(world.now, 1, "DRIVER", 0, None)
-        .unwrap();
-    world.settle();
-    world.take_seen();
-    world.events.clear();
+    charging(&mut world, "DRIVER");
 
     let outcome = world.cp.stop_by_id_tag(world.now, 1, "OTHER").unwrap();
     assert_eq!(outcome, IdTagAtTransaction::NotOfTheGroup);
@@ -1939,14 +1944,7 @@ fn tc_069_cs_an_id_tag_of_the_same_group_stops_the_transaction() {
     ] {
         world.parents.insert(tag.into(), parent.into());
     }
-    world.cp.plug_in(world.now, 1).unwrap();
-    world
-        .cp
-        .start_transaction(world.now, 1, "DRIVER", 0, None)
-        .unwrap();
-    world.settle();
-    world.take_seen();
-    world.events.clear();
+    charging(&mut world, "DRIVER");
 
     let outcome = world.cp.stop_by_id_tag(world.now, 1, "STRANGER").unwrap();
     assert!(matches!(outcome, IdTagAtTransaction::Authorizing(_)));

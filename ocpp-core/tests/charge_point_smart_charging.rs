@@ -1217,6 +1217,32 @@ impl World {
         panic!("a deadline does not move");
     }
 
+    /// The application accepts the RemoteStartTransaction with a charging profile the
+    /// machine just handed it, and the Central System hears Accepted.
+    fn accept_remote_start_with_profile(&mut self) {
+        let decision = self
+            .events
+            .iter()
+            .find_map(|(_, e)| match e {
+                Event::RemoteStartRequested {
+                    decision,
+                    charging_profile: Some(_),
+                    ..
+                } => Some(decision.clone()),
+                _ => None,
+            })
+            .expect("the application decides");
+        self.cp
+            .reply(
+                self.now,
+                decision,
+                Reply::RemoteStart(RemoteStartStopStatus::Accepted),
+            )
+            .unwrap();
+        self.settle();
+        assert_eq!(self.answers.pop().unwrap().1.unwrap()["status"], "Accepted");
+    }
+
     /// SetChargingProfile; the status answered.
     fn set_profile(&mut self, connector: i64, profile: Value) -> String {
         self.status_of("SetChargingProfile", set_request(connector, profile))
@@ -1429,31 +1455,7 @@ fn tc_059_cs_remote_start_with_a_charging_profile() {
         )
         .unwrap();
     world.settle();
-    let decision = world
-        .events
-        .iter()
-        .find_map(|(_, e)| match e {
-            Event::RemoteStartRequested {
-                decision,
-                charging_profile: Some(_),
-                ..
-            } => Some(decision.clone()),
-            _ => None,
-        })
-        .unwrap();
-    world
-        .cp
-        .reply(
-            world.now,
-            decision,
-            Reply::RemoteStart(RemoteStartStopStatus::Accepted),
-        )
-        .unwrap();
-    world.settle();
-    assert_eq!(
-        world.answers.pop().unwrap().1.unwrap()["status"],
-        "Accepted"
-    );
+    world.accept_remote_start_with_profile();
     assert_eq!(world.cp.smart_charging().profiles().count(), 0);
     world.limit_changes();
     world.start(2, "REMOTE");
@@ -1502,27 +1504,7 @@ fn section_5_16_2_a_remote_start_profile_holds_its_slot_and_is_refused_without_r
         )
         .unwrap();
     world.settle();
-    let decision = world
-        .events
-        .iter()
-        .find_map(|(_, e)| match e {
-            Event::RemoteStartRequested { decision, .. } => Some(decision.clone()),
-            _ => None,
-        })
-        .unwrap();
-    world
-        .cp
-        .reply(
-            world.now,
-            decision,
-            Reply::RemoteStart(RemoteStartStopStatus::Accepted),
-        )
-        .unwrap();
-    world.settle();
-    assert_eq!(
-        world.answers.pop().unwrap().1.unwrap()["status"],
-        "Accepted"
-    );
+    world.accept_remote_start_with_profile();
     // One installed, one held: full (another stack level replaces nothing).
     let other = wire_profile(
         2,

@@ -1604,7 +1604,8 @@ impl ChargePoint {
             .ok_or(ChargePointError::NoTransaction(connector))?;
         let id_tag = id_tag.into();
         if id_tag.eq_ignore_ascii_case(&started_by) {
-            self.stop_for_id_tag(now, connector, transaction, id_tag);
+            // Not `Stopped` unless its StopTransaction is queued.
+            self.stop_for_id_tag(now, connector, transaction, id_tag)?;
             self.pump(now);
             return Ok(IdTagAtTransaction::Stopped);
         }
@@ -1636,28 +1637,23 @@ impl ChargePoint {
     }
 
     /// Stops `transaction`, if it still runs on `connector`, for `id_tag` (see
-    /// [`ChargePoint::stop_by_id_tag`]).
+    /// [`ChargePoint::stop_by_id_tag`]); an error if its StopTransaction cannot be queued.
     fn stop_for_id_tag(
         &mut self,
         now: Now,
         connector: u32,
         transaction: TransactionKey,
         id_tag: String,
-    ) {
+    ) -> Result<(), ChargePointError> {
         let Some(last_meter) = self
             .ledger
             .running_on(connector)
             .filter(|t| t.key == transaction)
             .map(|t| t.last_meter)
         else {
-            return;
+            return Ok(());
         };
-        if self
-            .queue_stop(now, transaction, last_meter, None, Some(id_tag.clone()))
-            .is_err()
-        {
-            return;
-        }
+        self.queue_stop(now, transaction, last_meter, None, Some(id_tag.clone()))?;
         self.apply_scheduled(now);
         self.outputs
             .push_back(Output::Event(Event::TransactionStoppedByIdTag {
@@ -1665,6 +1661,7 @@ impl ChargePoint {
                 transaction,
                 id_tag,
             }));
+        Ok(())
     }
 
     /// The verdict on an id tag: [`Event::Authorized`], and the stop of a transaction of its
@@ -1699,7 +1696,9 @@ impl ChargePoint {
             source,
         }));
         if let Some((connector, transaction, id_tag)) = stopping {
-            self.stop_for_id_tag(now, connector, transaction, id_tag);
+            // The verdict came in its own input: a stop that cannot be queued leaves the
+            // transaction running, which the absence of the event tells.
+            let _ = self.stop_for_id_tag(now, connector, transaction, id_tag);
         }
     }
 
