@@ -257,8 +257,9 @@ impl Controlled {
         Ok(connector as usize)
     }
 
-    /// Reports a hardware fact to the running station (none while it is off: the fact is
-    /// kept here, and the station's own record of its facts survives the restart).
+    /// Reports a hardware fact to the running station. While it is off the fact is only kept
+    /// here, and [`Controlled::report_all`] tells it when it starts again (its own record of
+    /// its facts survives a restart, not what changed meanwhile).
     async fn fact(
         &self,
         inner: &Inner,
@@ -275,6 +276,33 @@ impl Controlled {
             .await
             .map_err(|e| refuse(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))?
             .map_err(|e| refuse(StatusCode::CONFLICT, e.to_string()))
+    }
+
+    /// Reports every connector's facts, as they are now, to a station that was off.
+    async fn report_all(&self, inner: &Inner) -> Result<(), Refusal> {
+        for (physical, connector) in inner.connectors.iter().zip(0u32..) {
+            let (plugged, drawing, fault) = (
+                physical.plugged,
+                physical.ev_drawing,
+                physical.fault.clone(),
+            );
+            self.fact(inner, move |cp, now| {
+                if connector > 0 {
+                    if plugged {
+                        cp.plug_in(now, connector)?;
+                    } else {
+                        cp.unplug(now, connector)?;
+                    }
+                    cp.set_ev_suspended(now, connector, !drawing)?;
+                }
+                match fault {
+                    Some(fault) => cp.report_fault(now, connector, fault.into()),
+                    None => cp.clear_fault(now, connector),
+                }
+            })
+            .await?;
+        }
+        Ok(())
     }
 
     /// Starts a transaction on `connector` with its waiting id tag, if the cable is in.
@@ -730,6 +758,8 @@ async fn station_action(
                     controlled
                         .power_on(&mut inner)
                         .map_err(|e| refuse(StatusCode::INTERNAL_SERVER_ERROR, e))?;
+                    // The cable, the EV or a fault may have changed while it was off.
+                    controlled.report_all(&inner).await?;
                     json!("started")
                 }
             }

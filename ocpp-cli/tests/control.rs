@@ -344,8 +344,11 @@ fn power_cycle_disconnect_and_connect() {
         )
         .await;
         assert_eq!(status, 409, "no id tag is read by a station that is off");
+        // The cable comes out while the station is off: it says so once it is back.
+        act(api, "/stations/CP/connectors/1/unplug", "").await;
         act(api, "/stations/CP/connect", "").await;
         until(cs, "/stations/CP", |s| s["connected"] == true).await;
+        csms_sees(cs, "CP", 1, "Available", "NoError").await;
     });
 }
 
