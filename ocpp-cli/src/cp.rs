@@ -1,16 +1,21 @@
-//! `ocpp cp`: one simulated charge point ([`crate::sim`]) against a central system.
+//! `ocpp cp`: simulated charge points ([`ocpp_sim`]) against a central system: one doing
+//! scripted sessions, or staying connected, or (`--control`, [`crate::control`]) several
+//! driven by hand over HTTP. This module turns the arguments into station settings and
+//! prints what the sessions did.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Duration;
 
 use ocpp_io::rustls::pki_types::pem::PemObject;
 use ocpp_io::rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use ocpp_io_tokio::{Backoff, BasicAuthPassword, ClientSecurity};
+use ocpp_io_tokio::{BasicAuthPassword, ClientSecurity};
+use ocpp_sim::{
+    Charging, Latencies, Metering, Operator, Station, StationConfig, StationEvent, TracePath,
+};
+use tokio::sync::broadcast;
 
 use crate::output::Out;
-use crate::sim::{Charging, Latencies, Station, StationConfig, TracePath};
 
 /// The arguments of `ocpp cp`.
 #[derive(Debug, clap::Args)]
@@ -51,17 +56,17 @@ pub(crate) struct Args {
     /// Milliseconds between two meter readings (each adds 250 Wh); with --control, between
     /// two steps of the meter of a connector whose EV draws power.
     #[arg(long, value_name = "MS", default_value_t = 1000)]
-    pub(crate) interval_ms: u64,
+    interval_ms: u64,
     /// Serve a local HTTP control API on this address (e.g. 127.0.0.1:8181; port 0 picks one,
     /// the first stdout line says which) instead of running sessions: plug in, present an id
     /// tag, EV draws power, faults, network cuts, power cycles, configuration, state. Its
     /// OpenAPI document is at /openapi.json. Runs until SIGINT or SIGTERM.
     #[arg(long, value_name = "ADDR")]
-    pub(crate) control: Option<String>,
+    control: Option<String>,
     /// With --control: run N stations in this process, ID-1 to ID-N, each with its own store
     /// (DB-1.redb ... when --db DB.redb is given, else ID-n.redb), behind one control API.
     #[arg(long, value_name = "N", default_value_t = 1, requires = "control", value_parser = clap::value_parser!(u32).range(1..=1000))]
-    pub(crate) stations: u32,
+    stations: u32,
     /// Seconds to wait for the first connection (TCP, TLS and WebSocket handshakes).
     #[arg(long, value_name = "SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
     connect_timeout: u64,
@@ -170,9 +175,10 @@ fn security(args: &Args) -> Result<ClientSecurity, String> {
 pub(crate) fn run(args: &Args, out: &mut Out) -> ExitCode {
     let outcome = crate::runtime().and_then(|runtime| {
         runtime.block_on(async {
+            let configs = station_configs(args)?;
             match &args.control {
-                Some(addr) => crate::control::serve(args, addr, out).await,
-                None => simulate(args, out).await,
+                Some(addr) => crate::control::serve(configs, addr, out).await,
+                None => simulate(args, configs, out).await,
             }
         })
     });
@@ -187,21 +193,32 @@ pub(crate) fn run(args: &Args, out: &mut Out) -> ExitCode {
     }
 }
 
+/// How long a station may take to be accepted: its first connection, then ten seconds.
+fn accept_wait(config: &StationConfig) -> Duration {
+    config.connect_timeout + Duration::from_secs(10)
+}
+
 /// Runs the station; `Ok(true)` when every session completed. An error (settings, store,
 /// connection) is a setup error: exit 2.
-async fn simulate(args: &Args, out: &mut Out) -> Result<bool, String> {
-    let config = station_configs(args)?.remove(0);
-    let connect_timeout = config.connect_timeout;
-    let station = Station::start(config.clone())?;
+async fn simulate(
+    args: &Args,
+    mut configs: Vec<StationConfig>,
+    out: &mut Out,
+) -> Result<bool, String> {
+    let config = configs.remove(0);
+    let wait = accept_wait(&config);
+    let station = Station::start(config).await.map_err(|e| e.to_string())?;
+    // Subscribed before anything can happen, so that no restart goes unseen.
+    let events = station.events();
     // The first connection bounds the wait: a station that never got through is a setup
     // error; one that got through but is not accepted in time is too.
     station
-        .accepted(connect_timeout + Duration::from_secs(10))
+        .accepted(wait)
         .await
         .map_err(|e| format!("{}: {e}", args.url))?;
 
     if args.sessions == 0 {
-        return serve_until_signal(station, config, out).await;
+        return serve_until_signal(&station, events, wait, &args.url, out).await;
     }
 
     let charging = Charging {
@@ -209,8 +226,7 @@ async fn simulate(args: &Args, out: &mut Out) -> Result<bool, String> {
         interval: Duration::from_millis(args.interval_ms),
         step_wh: 250,
     };
-    let station = Arc::new(station);
-    let latencies = Arc::new(Latencies::default());
+    let latencies = std::sync::Arc::new(Latencies::default());
     let mut tasks = Vec::new();
     for connector in 1..=args.connectors {
         let count = (args.sessions / args.connectors)
@@ -230,7 +246,7 @@ async fn simulate(args: &Args, out: &mut Out) -> Result<bool, String> {
     let mut energy = 0i64;
     let session_work = tokio::select! {
         results = futures_util::future::join_all(tasks) => Some(results),
-        _ = wait_for_signal() => None,
+        _ = crate::wait_for_signal() => None,
     };
     let interrupted = session_work.is_none();
     for results in session_work.into_iter().flatten() {
@@ -250,9 +266,7 @@ async fn simulate(args: &Args, out: &mut Out) -> Result<bool, String> {
     }
     let left = station.drain(Duration::from_secs(15)).await;
     let errors = station.errors();
-    if let Ok(station) = Arc::try_unwrap(station) {
-        station.close().await;
-    }
+    station.shutdown().await;
     out.line(&format!(
         "sessions completed: {completed}/{}{}",
         args.sessions,
@@ -265,75 +279,96 @@ async fn simulate(args: &Args, out: &mut Out) -> Result<bool, String> {
 }
 
 /// `--sessions 0`: stays connected, answering the Central System, until SIGINT or SIGTERM. A
-/// Reset it accepted restarts the station: its transactions were stopped with the answer,
-/// the queue is delivered, the connection closed, and the station starts again on its store
-/// (and boots again, 1.6 section 5.14).
+/// Reset it accepted restarts the station (its transactions stopped with the answer, the
+/// queue delivered, the connection closed, the station started again on its store, which
+/// boots again, 1.6 section 5.14); each restart must be accepted in time like the first
+/// start.
 async fn serve_until_signal(
-    mut station: Station,
-    config: StationConfig,
+    station: &Station,
+    mut events: broadcast::Receiver<StationEvent>,
+    wait: Duration,
+    url: &str,
     out: &mut Out,
 ) -> Result<bool, String> {
-    let accept_wait = config.connect_timeout + Duration::from_secs(10);
     loop {
         out.line(&format!(
             "{} accepted; waiting for SIGINT or SIGTERM",
-            config.id
+            station.id()
         ));
         out.flush();
-        let mut resets = station.resets();
         let reset = tokio::select! {
-            _ = wait_for_signal() => None,
-            changed = resets.changed() => changed.ok().and_then(|()| *resets.borrow()),
+            _ = crate::wait_for_signal() => None,
+            kind = next_reset(&mut events) => kind,
         };
-        drop(resets);
-        let left = station.drain(Duration::from_secs(5)).await;
-        station.close().await;
         let Some(kind) = reset else {
+            let left = station.drain(Duration::from_secs(5)).await;
+            station.shutdown().await;
             return Ok(left == 0);
         };
         out.line(&format!("{kind:?} reset: restarting"));
         out.flush();
-        station = restart(&config).await?;
+        // The restart delivers the queue (5 s at most), then opens the store again.
+        let _ = tokio::time::timeout(Duration::from_secs(15), powered_on(&mut events)).await;
         station
-            .accepted(accept_wait)
+            .accepted(wait)
             .await
-            .map_err(|e| format!("{}: {e}", config.url))?;
+            .map_err(|e| format!("{url}: {e}"))?;
     }
 }
 
-/// Starts the station again on its store, waiting (a little) for the previous run's last
-/// tasks to let go of the file.
-async fn restart(config: &StationConfig) -> Result<Station, String> {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+/// The next Reset the station accepted and restarts for; `None` once no event can come.
+async fn next_reset(
+    events: &mut broadcast::Receiver<StationEvent>,
+) -> Option<ocpp_core::v16::ResetType> {
     loop {
-        match Station::start(config.clone()) {
-            Ok(station) => return Ok(station),
-            Err(error) if tokio::time::Instant::now() >= deadline => return Err(error),
-            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        match events.recv().await {
+            Ok(StationEvent::Restarting(kind)) => return Some(kind),
+            Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+            Err(broadcast::error::RecvError::Closed) => {
+                // The station is gone: nothing but a signal ends the wait now.
+                std::future::pending::<()>().await;
+            }
+        }
+    }
+}
+
+/// Until the station has powered on again.
+async fn powered_on(events: &mut broadcast::Receiver<StationEvent>) {
+    loop {
+        match events.recv().await {
+            Ok(StationEvent::PoweredOn) | Err(broadcast::error::RecvError::Closed) => return,
+            Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
         }
     }
 }
 
 /// The settings of the stations the arguments describe: one, or with `--stations N` N of
-/// them, `ID-1` to `ID-N`.
-pub(crate) fn station_configs(args: &Args) -> Result<Vec<StationConfig>, String> {
+/// them, `ID-1` to `ID-N`. Without `--control` a station runs by itself (remote starts plug
+/// an EV in, and with `--sessions 0` a Reset restarts it); with it the stations are driven
+/// by hand, accept every Reset and connect through a network switch.
+fn station_configs(args: &Args) -> Result<Vec<StationConfig>, String> {
     let security = security(args)?;
-    let connect_timeout = Duration::from_secs(args.connect_timeout);
-    let named = |id: String, db: PathBuf, trace: Option<PathBuf>| StationConfig {
-        url: args.url.clone(),
-        id,
-        db,
-        connectors: args.connectors,
-        security: security.clone(),
-        connect_timeout,
-        call_timeout: Duration::from_secs(10),
-        reconnect: Some(Backoff {
-            wait_minimum: Duration::from_millis(500),
-            random_range: Duration::from_millis(500),
-            repeat_times: 4,
-        }),
-        verbose: true,
-        trace: trace.map(TracePath::new),
+    let controlled = args.control.is_some();
+    let named = |id: String, db: PathBuf, trace: Option<PathBuf>| {
+        let mut config = StationConfig::new(id, args.url.clone(), db);
+        config.connectors = args.connectors;
+        config.security = security.clone();
+        config.connect_timeout = Duration::from_secs(args.connect_timeout);
+        config.call_timeout = Duration::from_secs(10);
+        config.verbose = true;
+        config.trace = trace.map(TracePath::new);
+        config.metering = Metering {
+            tick: Duration::from_millis(args.interval_ms.max(1)),
+            step_wh: 250,
+        };
+        config.operator = if controlled {
+            Operator::Manual
+        } else {
+            Operator::Automatic
+        };
+        config.restart_on_reset = controlled || args.sessions == 0;
+        config.network_switch = controlled;
+        config
     };
     if args.stations == 1 {
         let db = args
@@ -362,19 +397,4 @@ pub(crate) fn station_configs(args: &Args) -> Result<Vec<StationConfig>, String>
             named(id, db, trace)
         })
         .collect())
-}
-
-/// SIGINT or SIGTERM.
-pub(crate) async fn wait_for_signal() {
-    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(mut terminate) => {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = terminate.recv() => {}
-            }
-        }
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-        }
-    }
 }

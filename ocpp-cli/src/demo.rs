@@ -1,5 +1,5 @@
 //! `ocpp demo`: the embedded central system of [`crate::csms`] and N simulated charge points
-//! of [`crate::sim`] in one process, over real WebSockets on loopback and real redb files.
+//! of [`ocpp_sim`] in one process, over real WebSockets on loopback and real redb files.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -8,11 +8,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use ocpp_io_tokio::{Backoff, ClientSecurity};
+use ocpp_io_tokio::Backoff;
+use ocpp_sim::{Charging, Latencies, Station, StationConfig};
 
 use crate::csms::{self, Csms, LogLevel};
 use crate::output::Out;
-use crate::sim::{self, Charging, Latencies, Station, StationConfig};
 
 /// The arguments of `ocpp demo`.
 #[derive(Debug, clap::Args)]
@@ -86,22 +86,15 @@ async fn demo(args: &Args, dir: &std::path::Path, out: &mut Out) -> Result<bool,
     let mut stations = Vec::new();
     for n in 1..=args.stations {
         let id = format!("CP-{n:03}");
-        let config = StationConfig {
-            url: url.clone(),
-            db: sim::station_db(dir, &id),
-            id,
-            connectors: 1,
-            security: ClientSecurity::unsecured(),
-            connect_timeout: CALL_TIMEOUT,
-            call_timeout: CALL_TIMEOUT,
-            reconnect: Some(Backoff {
-                wait_minimum: Duration::from_millis(100),
-                random_range: Duration::from_millis(100),
-                repeat_times: 2,
-            }),
-            verbose: false,
-            trace: None,
-        };
+        let store = ocpp_sim::station_store(dir, &id);
+        let mut config = StationConfig::new(id, url.clone(), store);
+        config.connect_timeout = CALL_TIMEOUT;
+        config.call_timeout = CALL_TIMEOUT;
+        config.reconnect = Some(Backoff {
+            wait_minimum: Duration::from_millis(100),
+            random_range: Duration::from_millis(100),
+            repeat_times: 2,
+        });
         stations.push(tokio::spawn(station(
             config,
             args.sessions,
@@ -186,7 +179,7 @@ async fn station(
     latencies: Arc<Latencies>,
 ) {
     let id = config.id.clone();
-    let station = match Station::start(config) {
+    let station = match Station::start(config).await {
         Ok(station) => station,
         Err(error) => {
             eprintln!("{id}: {error}");
@@ -197,7 +190,7 @@ async fn station(
     if let Err(error) = station.accepted(CALL_TIMEOUT * 2).await {
         eprintln!("{id}: {error}");
         progress.failed.fetch_add(1, Ordering::Relaxed);
-        station.close().await;
+        station.shutdown().await;
         return;
     }
     progress.accepted.fetch_add(1, Ordering::Relaxed);
@@ -216,7 +209,7 @@ async fn station(
     progress
         .errors
         .fetch_add(station.errors(), Ordering::Relaxed);
-    station.close().await;
+    station.shutdown().await;
 }
 
 fn show_progress(

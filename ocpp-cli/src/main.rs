@@ -34,7 +34,6 @@ mod load;
 mod output;
 mod replay;
 mod server;
-mod sim;
 mod validate;
 
 use std::path::PathBuf;
@@ -192,6 +191,21 @@ fn runtime() -> Result<tokio::runtime::Runtime, String> {
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the async runtime: {e}"))
+}
+
+/// SIGINT or SIGTERM: what ends the long-running tools.
+async fn wait_for_signal() {
+    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(mut terminate) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = terminate.recv() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
 }
 
 fn parse_version(text: &str) -> Result<Version, String> {

@@ -22,6 +22,10 @@
 //! [`EventHandler`](crate::EventHandler)'s `on_event` is fine too: the outcome does not come
 //! through the stream the handler is reading.
 //!
+//! An outcome that no command key names (the answer to a Charge Point's StartTransaction,
+//! which comes as `TransactionStarted` of its transaction key) is waited for with
+//! [`Awaiting::wait_for_event`] and a predicate; such a wait outlives a disconnect.
+//!
 //! It is generic over the wrapped machine: the commands need only [`CentralSystemCommands`]
 //! or [`ChargePointCommands`] (implemented by the roles, and implementable by any wrapper of
 //! them that passes their events through, such as a trace recorder), and [`Awaiting`] itself
@@ -71,6 +75,9 @@ use crate::driver::{Gone, Handle};
 /// The key of a command of the machine `M`.
 type Key<M> = <<M as Machine>::Event as Completes>::Key;
 
+/// A wait registered by [`Awaiting::wait_for_event`]: which event, and where it goes.
+type EventWait<E> = (Box<dyn FnMut(&E) -> bool + Send>, oneshot::Sender<E>);
+
 /// A machine wrapper that hands the outcome of a command to the future waiting for it; see
 /// the [module docs](self).
 ///
@@ -80,6 +87,8 @@ type Key<M> = <<M as Machine>::Event as Completes>::Key;
 pub struct Awaiting<M: Machine<Event: Completes>> {
     machine: M,
     waiters: BTreeMap<Key<M>, oneshot::Sender<M::Event>>,
+    /// Waits for an event that no command key names, in the order they were registered.
+    event_waits: Vec<EventWait<M::Event>>,
     /// A disconnect was reported and its outputs are being drained.
     disconnected: bool,
 }
@@ -90,6 +99,7 @@ impl<M: Machine<Event: Completes>> Awaiting<M> {
         Awaiting {
             machine,
             waiters: BTreeMap::new(),
+            event_waits: Vec::new(),
             disconnected: false,
         }
     }
@@ -114,6 +124,27 @@ impl<M: Machine<Event: Completes>> Awaiting<M> {
         self.waiters.retain(|_, waiter| !waiter.is_canceled());
         let (tx, rx) = oneshot::channel();
         self.waiters.insert(key, tx);
+        rx
+    }
+
+    /// Registers a wait for the next event that `accepts` takes: the receiver gets a copy of
+    /// it. For outcomes that [`Completes`] gives no key, such as the answer to a Charge
+    /// Point's StartTransaction (`Event::TransactionStarted` of the transaction key that
+    /// `start_transaction` returned).
+    ///
+    /// Unlike a command's wait, this one survives a disconnect: what it waits for may come
+    /// on a later connection (the role resends a transaction message after a reconnect), so
+    /// the waiter bounds its own wait. It ends when the event comes, when the driver drops
+    /// the machine ([`AwaitError::Gone`] for whoever awaits it), or, once its receiver is
+    /// dropped, at the next registration. As with [`Awaiting::wait_for`], register it in the
+    /// same command as the one whose outcome it is.
+    pub fn wait_for_event(
+        &mut self,
+        accepts: impl FnMut(&M::Event) -> bool + Send + 'static,
+    ) -> oneshot::Receiver<M::Event> {
+        self.event_waits.retain(|(_, waiter)| !waiter.is_canceled());
+        let (tx, rx) = oneshot::channel();
+        self.event_waits.push((Box::new(accepts), tx));
         rx
     }
 }
@@ -172,6 +203,14 @@ where
                 {
                     // A waiter that stopped waiting is no error: the event goes on anyway.
                     let _ = waiter.send(event.clone());
+                }
+                if !self.event_waits.is_empty() {
+                    for (_, waiter) in self
+                        .event_waits
+                        .extract_if(.., |(accepts, _)| accepts(&event))
+                    {
+                        let _ = waiter.send(event.clone());
+                    }
                 }
                 Some(Output::Event(event))
             }
@@ -547,5 +586,34 @@ mod tests {
             });
         assert_eq!(completed, Some(handle));
         assert_eq!(awaiting.waiting(), 1);
+    }
+    /// A wait for an event is not a command's wait: a disconnect does not end it, and it
+    /// gets the first event it accepts, here an answer on the next connection.
+    #[test]
+    fn a_wait_for_an_event_outlives_a_disconnect_and_takes_the_first_it_accepts() {
+        let mut awaiting = connected();
+        let answered =
+            |event: &RpcEvent| matches!(event, RpcEvent::Completed { outcome: Ok(_), .. });
+        let mut answer = awaiting.wait_for_event(answered);
+        let lost = heartbeat(&mut awaiting);
+        awaiting.handle_disconnected(now());
+        let failed = drain(&mut awaiting);
+        assert!(
+            failed.iter().any(|output| matches!(
+                output,
+                Output::Event(event) if event.completes() == Some(lost)
+            )),
+            "the call in flight fails at the disconnect: {failed:?}"
+        );
+        assert!(matches!(answer.try_recv(), Ok(None)), "not an answer");
+        awaiting.handle_connected(now());
+        drain(&mut awaiting);
+        let next = heartbeat(&mut awaiting);
+        awaiting.handle_message(now(), r#"[3,"2",{"currentTime":"2025-01-01T00:00:00Z"}]"#);
+        drain(&mut awaiting);
+        let Ok(Some(event)) = answer.try_recv() else {
+            panic!("the answer on the next connection was not handed over");
+        };
+        assert_eq!(event.completes(), Some(next));
     }
 }
