@@ -40,8 +40,8 @@ use serde_json::{Value, json};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Mutex, mpsc, watch};
 
-use crate::api::{Route, error, ok};
 use crate::cp::{self, Args};
+use crate::http::{Route, error, ok};
 use crate::output::Out;
 use crate::sim::{Station, StationConfig};
 
@@ -925,7 +925,7 @@ async fn present_id_tag(
 
 /// The control API's router over `fleet`.
 fn router(fleet: Shared) -> Router {
-    crate::api::build_router(routes()).with_state(fleet)
+    crate::http::build_router(routes()).with_state(fleet)
 }
 
 /// Runs `ocpp cp --control ADDR`: the stations, and the API until SIGINT or SIGTERM. `Ok(true)`
@@ -988,7 +988,7 @@ mod tests {
 
     #[test]
     fn the_openapi_document_lists_exactly_the_routes_the_router_serves() {
-        crate::api::assert_documented(OPENAPI, &routes());
+        crate::http::assert_documented(OPENAPI, &routes());
     }
 
     #[test]
