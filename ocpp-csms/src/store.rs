@@ -107,6 +107,11 @@ pub struct Stored {
 ///    the store is dropped with batches still queued (with an error then).
 /// 4. A store that failed once may refuse every later batch: the ledger's memory and the
 ///    disk may then disagree, and the application should restart from the store.
+///
+/// One ledger owns a store at a time: it keeps every record in memory, decides from there
+/// and allocates transaction ids itself. Several central system nodes sharing one database
+/// (issue #23) will need the store to take over what must be decided in one place (the id
+/// counter, which node holds a station); the ledger's callers stay as they are.
 pub trait Store: Send + Sync {
     /// Every record stored; see the trait's obligations.
     ///
