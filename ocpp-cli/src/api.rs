@@ -8,10 +8,11 @@
 //! A call goes through the same `CentralSystem` machine as everything else on the connection:
 //! its payload is validated against the action's schema before anything is sent (400 with
 //! the violations), the machine queues it behind a call in flight (OCPP-J allows one at a
-//! time), and the HTTP request waits for [`CallCompleted`] of that call. The waiter is
-//! registered inside the command that makes the call, on the connection's driver, so the
-//! answer cannot arrive before someone waits for it; it is dropped with the connection, which
-//! the request sees as the station gone (503).
+//! time), and the HTTP request waits for [`CallCompleted`] of that call in the connection
+//! machine's `ocpp_io::Awaiting` wrapper. The wait is registered inside the command that
+//! makes the call, on the connection's driver, so the answer cannot arrive before someone
+//! waits for it; it ends with the connection, which the request sees as the station gone
+//! (503).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
