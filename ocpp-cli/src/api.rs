@@ -8,10 +8,11 @@
 //! A call goes through the same `CentralSystem` machine as everything else on the connection:
 //! its payload is validated against the action's schema before anything is sent (400 with
 //! the violations), the machine queues it behind a call in flight (OCPP-J allows one at a
-//! time), and the HTTP request waits for [`CallCompleted`] of that call. The waiter is
-//! registered inside the command that makes the call, on the connection's driver, so the
-//! answer cannot arrive before someone waits for it; it is dropped with the connection, which
-//! the request sees as the station gone (503).
+//! time), and the HTTP request waits for [`CallCompleted`] of that call in the connection
+//! machine's `ocpp_io::Awaiting` wrapper. The wait is registered inside the command that
+//! makes the call, on the connection's driver, so the answer cannot arrive before someone
+//! waits for it; it ends with the connection, which the request sees as the station gone
+//! (503).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -23,19 +24,22 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{MethodRouter, get, post};
-use ocpp_core::central_system::{CallCompleted, CentralSystem, CentralSystemError};
+use axum::routing::{get, post};
+use ocpp_core::central_system::{
+    CallCompleted, CentralSystem, CentralSystemError, Event as CsEvent,
+};
 use ocpp_core::rpc::{CallFailure, CallHandle};
 use ocpp_core::time::Now;
 use ocpp_core::trace::Recorder;
 use ocpp_core::v16::{Action, Request, Sender};
 use ocpp_core::validate::{ValidationError, validate};
 use ocpp_core::{PayloadKind, Version};
-use ocpp_io_tokio::{Connections, Handle};
 use serde_json::{Value, json};
-use tokio::sync::oneshot;
 
-use crate::csms::{Csms, Logged, Station, Transaction};
+use ocpp_csms::{Station, Transaction};
+
+use crate::csms::Csms;
+use crate::http::{Route, build_router, error, ok};
 
 /// The OpenAPI 3 document of this API.
 pub(crate) const OPENAPI: &str = include_str!("../openapi/csms.json");
@@ -45,45 +49,6 @@ pub(crate) const OPENAPI: &str = include_str!("../openapi/csms.json");
 /// calls.
 fn call_wait(csms: &Csms) -> Duration {
     (csms.call_timeout() * 3).max(Duration::from_secs(60))
-}
-
-/// The connected stations, as the server's own registry knows them: set once the server is
-/// bound (before it is, nothing is connected).
-#[derive(Default)]
-pub(crate) struct Live {
-    connections: std::sync::OnceLock<Connections<Logged>>,
-}
-
-impl Live {
-    /// Reads the connections of `server` from now on.
-    pub(crate) fn watch(&self, server: &crate::csms::CsmsServer) {
-        let _ = self.connections.set(server.connections());
-    }
-
-    /// The handle of `id`'s connection, if it is connected.
-    fn get(&self, id: &str) -> Option<Handle<Logged>> {
-        self.connections.get()?.get(id)
-    }
-
-    /// The ids of the connected stations.
-    fn ids(&self) -> std::collections::BTreeSet<String> {
-        self.connections
-            .get()
-            .map(|connections| connections.ids().into_iter().collect())
-            .unwrap_or_default()
-    }
-}
-
-/// One route of the API: method, path (OpenAPI template syntax, which axum 0.8 shares) and
-/// handler.
-pub(crate) struct Route<S> {
-    #[cfg_attr(
-        not(test),
-        expect(dead_code, reason = "the handler carries the method")
-    )]
-    pub(crate) method: Method,
-    pub(crate) path: &'static str,
-    pub(crate) handler: MethodRouter<S>,
 }
 
 /// Every route the API serves; the router is built from this list and a test compares it
@@ -111,31 +76,6 @@ pub(crate) fn routes() -> Vec<Route<Arc<Csms>>> {
 /// The API's router over `csms`.
 pub(crate) fn router(csms: Arc<Csms>) -> Router {
     build_router(routes()).with_state(csms)
-}
-
-/// A router of `routes` whose unknown paths get a JSON 404.
-pub(crate) fn build_router<S: Clone + Send + Sync + 'static>(routes: Vec<Route<S>>) -> Router<S> {
-    routes
-        .into_iter()
-        .fold(Router::new(), |router, route| {
-            router.route(route.path, route.handler)
-        })
-        .fallback(|method: Method, uri: axum::http::Uri| async move {
-            error(
-                StatusCode::NOT_FOUND,
-                format!("no route {method} {} (see GET /openapi.json)", uri.path()),
-            )
-        })
-}
-
-/// A JSON error body `{"error": message}` with `status`.
-pub(crate) fn error(status: StatusCode, message: impl Into<String>) -> Response {
-    (status, axum::Json(json!({ "error": message.into() }))).into_response()
-}
-
-/// `body` with status 200.
-pub(crate) fn ok(body: Value) -> Response {
-    (StatusCode::OK, axum::Json(body)).into_response()
 }
 
 async fn openapi() -> Response {
@@ -169,7 +109,7 @@ fn station_json(station: &Station, connected: bool) -> Value {
     json!({
         "id": station.id,
         "connected": connected,
-        "boot": station.boot,
+        "boot": station.boot.as_deref(),
         "lastSeen": station.last_seen.map(ocpp_core::primitives::datetime::format),
         "connectors": connectors,
     })
@@ -179,6 +119,7 @@ fn station_json(station: &Station, connected: bool) -> Value {
 fn stations_json(csms: &Csms) -> Vec<(String, Value)> {
     let connected = csms.live.ids();
     let mut stations: BTreeMap<String, Value> = csms
+        .ledger
         .stations()
         .iter()
         .map(|s| (s.id.clone(), station_json(s, connected.contains(&s.id))))
@@ -248,6 +189,7 @@ async fn list_transactions(
     };
     let station = query.get("station");
     let list: Vec<Value> = csms
+        .ledger
         .transactions()
         .iter()
         .filter(|t| station.is_none_or(|s| *s == t.station))
@@ -264,8 +206,8 @@ async fn one_transaction(State(csms): State<Arc<Csms>>, Path(id): Path<String>) 
             format!("a transaction id is an integer, not {id:?}"),
         );
     };
-    match csms.transactions().iter().find(|t| t.id == number) {
-        Some(transaction) => ok(transaction_json(transaction)),
+    match csms.ledger.transaction(number) {
+        Some(transaction) => ok(transaction_json(&transaction)),
         None => error(
             StatusCode::NOT_FOUND,
             format!("unknown transaction {number}"),
@@ -394,7 +336,7 @@ async fn call_station(
         Err(response) => return *response,
     };
     let not_connected = |csms: &Csms| {
-        if csms.stations().iter().any(|s| s.id == id) {
+        if csms.ledger.station(&id).is_some() {
             error(
                 StatusCode::NOT_FOUND,
                 format!("station {id:?} is not connected"),
@@ -406,24 +348,24 @@ async fn call_station(
     let Some(handle) = csms.live.get(&id) else {
         return not_connected(&csms);
     };
-    let (tx, rx) = oneshot::channel();
+    // The wait is registered in the command that makes the call, so the outcome cannot pass
+    // before it.
     let made = handle
         .run(move |machine, now| {
             let call = send(&mut machine.inner, now, request)?;
-            machine.waiters.insert(call, tx);
-            Ok(call)
+            Ok(machine.wait_for(call))
         })
         .await;
-    match made {
-        Ok(Ok(_)) => {}
+    let outcome = match made {
+        Ok(Ok(outcome)) => outcome,
         Err(_) | Ok(Err(CentralSystemError::Offline)) => return not_connected(&csms),
         Ok(Err(refused @ CentralSystemError::NotAccepted { .. })) => {
             return error(StatusCode::CONFLICT, refused.to_string());
         }
         Ok(Err(refused)) => return error(StatusCode::BAD_REQUEST, refused.to_string()),
-    }
+    };
     let wait = call_wait(&csms);
-    let completed = match tokio::time::timeout(wait, rx).await {
+    let completed = match tokio::time::timeout(wait, outcome).await {
         Err(_) => {
             return error(
                 StatusCode::GATEWAY_TIMEOUT,
@@ -439,7 +381,13 @@ async fn call_station(
                 format!("station {id:?} disconnected during the call"),
             );
         }
-        Ok(Ok(completed)) => completed,
+        Ok(Ok(CsEvent::CallCompleted(completed))) => completed,
+        Ok(Ok(other)) => {
+            return error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("the call ended with an unexpected event: {other:?}"),
+            );
+        }
     };
     outcome_response(&id, completed)
 }
@@ -500,17 +448,6 @@ pub(crate) async fn serve(
     }
 }
 
-/// Fails unless the OpenAPI `document` has exactly the operations of `routes`.
-#[cfg(test)]
-pub(crate) fn assert_documented<S>(document: &str, routes: &[Route<S>]) {
-    use std::collections::BTreeSet;
-    let served: BTreeSet<String> = routes
-        .iter()
-        .map(|r| format!("{} {}", r.method, r.path))
-        .collect();
-    assert_eq!(tests::documented(document), served);
-}
-
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeSet;
@@ -519,27 +456,9 @@ mod tests {
 
     use super::*;
 
-    /// Every path and method of the OpenAPI document, as `METHOD path`.
-    pub(super) fn documented(document: &str) -> BTreeSet<String> {
-        let document: Value = serde_json::from_str(document).expect("the document is JSON");
-        assert_eq!(document["openapi"].as_str().map(|v| &v[..2]), Some("3."));
-        let mut operations = BTreeSet::new();
-        for (path, item) in document["paths"].as_object().expect("paths") {
-            for method in item.as_object().expect("a path item").keys() {
-                if matches!(
-                    method.as_str(),
-                    "get" | "put" | "post" | "delete" | "patch" | "head" | "options"
-                ) {
-                    operations.insert(format!("{} {path}", method.to_uppercase()));
-                }
-            }
-        }
-        operations
-    }
-
     #[test]
     fn the_openapi_document_lists_exactly_the_routes_the_router_serves() {
-        assert_documented(OPENAPI, &routes());
+        crate::http::assert_documented(OPENAPI, &routes());
     }
 
     #[test]

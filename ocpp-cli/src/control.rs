@@ -28,7 +28,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
-use crate::api::{Route, error, ok};
+use crate::http::{Route, error, ok};
 use crate::output::Out;
 
 /// The OpenAPI 3 document of the control API.
@@ -312,7 +312,7 @@ async fn connector_action(
 
 /// The control API's router over `fleet`.
 fn router(fleet: Shared) -> Router {
-    crate::api::build_router(routes()).with_state(fleet)
+    crate::http::build_router(routes()).with_state(fleet)
 }
 
 /// Runs `ocpp cp --control ADDR` with the stations of `configs`: starts them, serves the
@@ -373,6 +373,6 @@ mod tests {
 
     #[test]
     fn the_openapi_document_lists_exactly_the_routes_the_router_serves() {
-        crate::api::assert_documented(OPENAPI, &routes());
+        crate::http::assert_documented(OPENAPI, &routes());
     }
 }

@@ -74,12 +74,12 @@ pub(crate) fn run(args: &Args, out: &mut Out) -> ExitCode {
 async fn demo(args: &Args, dir: &std::path::Path, out: &mut Out) -> Result<bool, String> {
     let began = Instant::now();
     let db = args.db.clone().unwrap_or_else(|| dir.join("csms.redb"));
-    let (csms, _) = Csms::open(&db, None, LogLevel::Off)?;
+    let (csms, _) = Csms::open(&db, ocpp_csms::IdTags::AcceptAll, LogLevel::Off)?;
     let mut server = csms::bind(&csms, "127.0.0.1:0", csms::server_config(None))
         .await
         .map_err(|e| format!("cannot listen on 127.0.0.1: {e}"))?;
     let url = format!("ws://{}", server.local_addr());
-    let transactions_before = csms.transactions().len();
+    let transactions_before = csms.ledger.transactions().len();
 
     let progress = Arc::new(Progress::default());
     let latencies = Arc::new(Latencies::default());
@@ -139,6 +139,7 @@ async fn demo(args: &Args, dir: &std::path::Path, out: &mut Out) -> Result<bool,
 
     let completed = progress.sessions.load(Ordering::Relaxed);
     let energy: i64 = csms
+        .ledger
         .transactions()
         .iter()
         .skip(transactions_before)

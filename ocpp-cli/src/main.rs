@@ -30,6 +30,7 @@ mod control;
 mod cp;
 mod csms;
 mod demo;
+mod http;
 mod load;
 mod output;
 mod replay;

@@ -158,8 +158,8 @@ async fn serve(
         (_, None) => None,
     };
     let id_tags = match &args.id_tags {
-        Some(path) => Some(csms::read_id_tags(path)?),
-        None => None,
+        Some(path) => csms::read_id_tags(path)?,
+        None => ocpp_csms::IdTags::AcceptAll,
     };
     let (csms, restored) = Csms::open(&args.db, id_tags, args.log)?;
     csms.set_call_timeout(std::time::Duration::from_secs(args.call_timeout));
@@ -185,7 +185,7 @@ async fn serve(
     out.line(&format!("listening on ws://{}", server.local_addr()));
     out.line(&format!(
         "restored {} stations, {} transactions ({} open); next transaction id {}",
-        restored.stations, restored.transactions, restored.open, restored.next_id
+        restored.stations, restored.transactions, restored.open, restored.next_transaction_id
     ));
     let (stop_http, http_stopped) = tokio::sync::oneshot::channel::<()>();
     let http_task = match http {
@@ -236,17 +236,17 @@ async fn serve(
 }
 
 fn summary(csms: &Arc<Csms>, out: &mut Out) {
-    let transactions = csms.transactions();
-    let open = transactions.iter().filter(|t| t.stopped.is_none()).count();
-    out.line(&format!("stations: {}", csms.station_count()));
+    let transactions = csms.ledger.transactions();
+    let open = transactions.iter().filter(|t| t.is_active()).count();
+    out.line(&format!("stations: {}", csms.ledger.station_count()));
     out.line(&format!(
         "transactions: {} ({open} open)",
         transactions.len()
     ));
     out.line(&format!(
         "repeated StartTransaction: {}, repeated StopTransaction: {}",
-        csms.counters.repeated_starts.load(Ordering::Relaxed),
-        csms.counters.repeated_stops.load(Ordering::Relaxed)
+        csms.ledger.repeated_starts(),
+        csms.ledger.repeated_stops()
     ));
     out.line(&format!(
         "frames: {}",

@@ -203,6 +203,11 @@ where
                 {
                     // A waiter that stopped waiting is no error: the event goes on anyway.
                     let _ = waiter.send(event.clone());
+                    if self.waiters.is_empty() {
+                        // An emptied map keeps its node: given back, so that an idle
+                        // connection does not keep it after a call.
+                        self.waiters = BTreeMap::new();
+                    }
                 }
                 if !self.event_waits.is_empty() {
                     for (_, waiter) in self
