@@ -287,6 +287,36 @@ impl fmt::Display for Action {
     }
 }
 
+impl crate::message::OcppAction for Action {
+    const VERSION: crate::Version = crate::Version::V16;
+    const ALL: &'static [Action] = &Action::ALL;
+
+    type Request = Request;
+    type Response = Response;
+
+    fn as_str(self) -> &'static str {
+        Action::as_str(self)
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+
+    fn from_name(name: &str) -> Option<Action> {
+        Action::from_name(name)
+    }
+
+    fn sent_by(self, side: crate::message::Side) -> bool {
+        use crate::message::Side;
+        matches!(
+            (self.sender(), side),
+            (Sender::Both, _)
+                | (Sender::ChargePoint, Side::Station)
+                | (Sender::CentralSystem, Side::Central)
+        )
+    }
+}
+
 /// The payload of a CALL of any OCPP 1.6 action.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Request {
