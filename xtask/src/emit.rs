@@ -413,6 +413,17 @@ fn actions_file(model: &VersionModel) -> String {
          impl fmt::Display for Action {{\nfn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {{\nf.write_str(self.as_str())\n}}\n}}\n\n",
         all = all.join(", ")
     );
+    out.push_str(
+        "/// Written as its name, as in a CALL (traces and records keep actions this way).\n\
+         impl serde::Serialize for Action {\n\
+         fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {\n\
+         serializer.serialize_str(self.as_str())\n}\n}\n\n\
+         /// Read from its name; a name the version does not define is an error.\n\
+         impl<'de> serde::Deserialize<'de> for Action {\n\
+         fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Action, D::Error> {\n\
+         let name = String::deserialize(deserializer)?;\n\
+         Action::from_name(&name).ok_or_else(|| serde::de::Error::custom(format_args!(\"unknown action {name:?}\")))\n}\n}\n\n",
+    );
     let v = version.core_variant();
     let _ = write!(
         out,
