@@ -219,10 +219,7 @@ async fn a_charge_point_killed_at_random_points_loses_and_duplicates_no_transact
     let mut server_config = ServerConfig::new([Version::V16]);
     server_config.duplicate_id = DuplicateId::Replace;
     let mut server = ocpp_io_tokio::bind("127.0.0.1:0", server_config, |_| {
-        Endpoint::new(
-            EndpointConfig::new(Version::V16),
-            Box::new(CounterIds::default()),
-        )
+        Endpoint::new(EndpointConfig::v16(), Box::new(CounterIds::default()))
     })
     .await
     .unwrap();
@@ -236,7 +233,10 @@ async fn a_charge_point_killed_at_random_points_loses_and_duplicates_no_transact
             tokio::spawn(async move {
                 while let Some(event) = events.next().await {
                     if let Event::Machine(RpcEvent::Call(call)) = event {
-                        let answer = ledger.lock().unwrap().answer(&call.action, &call.payload);
+                        let answer = ledger
+                            .lock()
+                            .unwrap()
+                            .answer(call.action.as_str(), &call.payload);
                         let _ = handle
                             .run(move |endpoint, now| endpoint.respond(now, &call.id, answer))
                             .await;

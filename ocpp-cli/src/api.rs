@@ -426,6 +426,11 @@ fn outcome_response(id: &str, completed: CallCompleted) -> Response {
             StatusCode::BAD_GATEWAY,
             format!("{id} answered the {action} call with a malformed frame: {frame}"),
         ),
+        // A kind of failure the RPC layer may add later.
+        Err(other) => error(
+            StatusCode::BAD_GATEWAY,
+            format!("the {action} call to {id} failed: {other:?}"),
+        ),
     }
 }
 

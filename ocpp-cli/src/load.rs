@@ -30,10 +30,9 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use ocpp_core::rpc::{
-    self, CallFailure, CallHandle, CounterIds, Endpoint, EndpointConfig, RpcEvent,
-};
-use ocpp_core::{ErrorCode, Version};
+use ocpp_core::machine::{Machine, Output};
+use ocpp_core::rpc::{CallFailure, CallHandle, CounterIds, Endpoint, EndpointConfig, RpcEvent};
+use ocpp_core::{ErrorCode, Version, v16};
 use ocpp_io::Runtime;
 use ocpp_io::client::ClientStream;
 use ocpp_io::tungstenite::Message;
@@ -81,12 +80,12 @@ pub(crate) enum Call {
 }
 
 impl Call {
-    fn action(self) -> &'static str {
+    fn action(self) -> v16::Action {
         match self {
-            Call::Heartbeat => "Heartbeat",
-            Call::Authorize => "Authorize",
-            Call::StatusNotification => "StatusNotification",
-            Call::MeterValues => "MeterValues",
+            Call::Heartbeat => v16::Action::Heartbeat,
+            Call::Authorize => v16::Action::Authorize,
+            Call::StatusNotification => v16::Action::StatusNotification,
+            Call::MeterValues => v16::Action::MeterValues,
         }
     }
 
@@ -306,7 +305,7 @@ impl StationReport {
             .or_insert_with(|| (1, message()));
     }
 
-    fn failure(&mut self, action: &str, failure: &CallFailure) {
+    fn failure(&mut self, action: v16::Action, failure: &CallFailure) {
         match failure {
             CallFailure::Timeout => self.error(ErrorKind::Timeout, || {
                 format!("{action}: no answer in time")
@@ -324,6 +323,10 @@ impl StationReport {
             }),
             CallFailure::Disconnected => self.error(ErrorKind::Disconnected, || {
                 format!("{action}: disconnected before the answer")
+            }),
+            // A kind of failure the RPC layer may add later.
+            other => self.error(ErrorKind::ProtocolError, || {
+                format!("{action}: the call failed: {other:?}")
             }),
         }
     }
@@ -352,17 +355,17 @@ impl Station {
         let mut outcome = None;
         while let Some(output) = self.endpoint.poll_output() {
             match output {
-                rpc::Output::Transmit(text) => self
+                Output::Transmit(text) => self
                     .ws
                     .send(Message::text(text))
                     .await
                     .map_err(|e| Lost(format!("sending failed: {e}")))?,
-                rpc::Output::Event(RpcEvent::Completed {
+                Output::Event(RpcEvent::Completed {
                     handle,
                     outcome: result,
                     ..
                 }) if Some(handle) == want => outcome = Some(result),
-                rpc::Output::Event(RpcEvent::Call(call)) => {
+                Output::Event(RpcEvent::Call(call)) => {
                     self.report.server_calls += 1;
                     // Answered, not ignored: the central system must not wait for it.
                     let _ = self.endpoint.respond_error(
@@ -373,12 +376,12 @@ impl Station {
                         None,
                     );
                 }
-                rpc::Output::Event(RpcEvent::PeerError { error, .. }) => {
+                Output::Event(RpcEvent::PeerError { error, .. }) => {
                     self.report.error(ErrorKind::ProtocolError, || {
                         format!("the central system sent something wrong: {error:?}")
                     });
                 }
-                rpc::Output::Event(RpcEvent::Completed { .. }) => {}
+                Output::Event(_) | Output::Persist(_) | Output::Close(_) => {}
             }
         }
         Ok(outcome)
@@ -388,8 +391,9 @@ impl Station {
     async fn read(&mut self) -> Result<(), Lost> {
         match self.ws.next().await {
             Some(Ok(Message::Text(text))) => {
-                self.endpoint
-                    .handle_message(self.runtime.now(), text.as_str());
+                // Driven as a bare machine: a call of the central system is held and reported,
+                // and `pump` answers it.
+                Machine::handle_message(&mut self.endpoint, self.runtime.now(), text.as_str());
                 Ok(())
             }
             Some(Ok(Message::Close(frame))) => Err(Lost(match frame {
@@ -410,7 +414,7 @@ impl Station {
     /// One call and its outcome (`Err` when the connection is gone).
     async fn call(
         &mut self,
-        action: &str,
+        action: v16::Action,
         payload: Value,
     ) -> Result<Result<Value, CallFailure>, Lost> {
         let handle = self
@@ -522,7 +526,7 @@ async fn station(index: u32, plan: Arc<Plan>) -> StationReport {
         }
     };
     report.connected_at = Some(Instant::now());
-    let mut endpoint_config = EndpointConfig::new(Version::V16);
+    let mut endpoint_config = EndpointConfig::v16();
     endpoint_config.call_timeout = plan.timeout;
     // What the tool sends is built here and valid; what it receives is checked.
     endpoint_config.validate_sent = false;
@@ -557,7 +561,7 @@ async fn run_station(
             .take(25)
             .collect::<String>(),
     });
-    let accepted = match station.call("BootNotification", boot).await? {
+    let accepted = match station.call(v16::Action::BootNotification, boot).await? {
         Ok(answer) => match answer.get("status").and_then(Value::as_str) {
             Some("Accepted") => {
                 station.report.booted_at = Some(Instant::now());
@@ -572,7 +576,9 @@ async fn run_station(
             }
         },
         Err(failure) => {
-            station.report.failure("BootNotification", &failure);
+            station
+                .report
+                .failure(v16::Action::BootNotification, &failure);
             false
         }
     };

@@ -40,10 +40,7 @@ impl Scripted {
     async fn connect(url: &str, id: &str, script: fn(&str) -> Reply) -> Scripted {
         let mut config = ClientConfig::new(url, id, [Version::V16]);
         config.reconnect = None;
-        let endpoint = Endpoint::new(
-            EndpointConfig::new(Version::V16),
-            Box::new(CounterIds::default()),
-        );
+        let endpoint = Endpoint::new(EndpointConfig::v16(), Box::new(CounterIds::default()));
         let (handle, mut events, _done) = ocpp_io_tokio::connect(config, endpoint).split();
         let (tx, completed) = mpsc::unbounded_channel();
         let received = Arc::new(Mutex::new(Vec::new()));
@@ -58,9 +55,9 @@ impl Scripted {
                     Event::Machine(RpcEvent::Call(call)) => {
                         log.lock()
                             .expect("lock")
-                            .push((call.action.clone(), call.payload.clone()));
+                            .push((call.action.to_string(), call.payload.clone()));
                         let id = call.id.clone();
-                        match script(&call.action) {
+                        match script(call.action.as_str()) {
                             Reply::Result(payload) => {
                                 let _ = answerer
                                     .run(move |ep, now| ep.respond(now, &id, payload))
@@ -102,7 +99,10 @@ impl Scripted {
             let payload = payload.clone();
             let made = self
                 .handle
-                .run(move |ep, now| ep.call(now, action, payload))
+                .run(move |ep, now| {
+                    let known = ocpp_core::v16::Action::from_name(action).expect("a 1.6 action");
+                    ep.call(now, known, payload)
+                })
                 .await
                 .expect("the client runs");
             match made {

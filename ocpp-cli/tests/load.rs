@@ -256,7 +256,7 @@ fn faulty_central_system() -> String {
             .expect("runtime");
         runtime.block_on(async move {
             let endpoint = || {
-                let mut config = EndpointConfig::new(Version::V16);
+                let mut config = EndpointConfig::v16();
                 config.validate_sent = false;
                 Endpoint::new(config, Box::new(CounterIds::default()))
             };

@@ -360,10 +360,7 @@ fn a_retransmitted_start_transaction_gets_the_same_id_and_a_repeated_stop_is_app
         async move {
             let mut config = ClientConfig::new(url, "CP-D", [Version::V16]);
             config.reconnect = None;
-            let endpoint = Endpoint::new(
-                EndpointConfig::new(Version::V16),
-                Box::new(CounterIds::default()),
-            );
+            let endpoint = Endpoint::new(EndpointConfig::v16(), Box::new(CounterIds::default()));
             let mut client = ocpp_io_tokio::connect(config, endpoint);
             match client.events().next_event().await.expect("event") {
                 Event::Connected { .. } => {}
@@ -372,9 +369,12 @@ fn a_retransmitted_start_transaction_gets_the_same_id_and_a_repeated_stop_is_app
             let boot = json!({"chargePointVendor": "V", "chargePointModel": "M"});
             let mut answers = Vec::new();
             for (action, payload) in [("BootNotification", boot), (action, payload)] {
-                client
+                let _ = client
                     .handle()
-                    .run(move |ep, now| ep.call(now, action, payload))
+                    .run(move |ep, now| {
+                        let known = ocpp_core::v16::Action::from_name(action).expect("1.6");
+                        ep.call(now, known, payload)
+                    })
                     .await
                     .expect("driver")
                     .expect("call");

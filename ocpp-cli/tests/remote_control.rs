@@ -67,7 +67,7 @@ impl Peer {
     /// A typed call to the station, answered.
     async fn call<R, T>(&mut self, request: R) -> T
     where
-        R: ocpp_core::OcppRequest,
+        R: ocpp_core::OcppRequest<Action = ocpp_core::v16::Action>,
         T: TypedResponse,
     {
         let handle = self

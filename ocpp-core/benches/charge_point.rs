@@ -11,12 +11,11 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use ocpp_core::Version;
 use ocpp_core::charge_point::config::{Definitions, StandardKey};
 use ocpp_core::charge_point::{ChargePoint, ChargePointConfig};
 use ocpp_core::machine::{Machine, Output};
 use ocpp_core::persist::Snapshot;
-use ocpp_core::rpc::{self, CounterIds, Endpoint, EndpointConfig, RpcEvent};
+use ocpp_core::rpc::{CounterIds, Endpoint, EndpointConfig, RpcEvent};
 use ocpp_core::time::{Monotonic, Now};
 use ocpp_core::v16::BootNotificationRequest;
 use serde_json::json;
@@ -40,7 +39,7 @@ impl Pair {
         config.rpc.validate_sent = validate;
         let cp =
             ChargePoint::new(config, Box::new(CounterIds::default()), &Snapshot::new()).unwrap();
-        let mut cs_config = EndpointConfig::new(Version::V16);
+        let mut cs_config = EndpointConfig::new();
         cs_config.validate_received = validate;
         cs_config.validate_sent = validate;
         let cs = Endpoint::new(cs_config, Box::new(CounterIds::default()));
@@ -63,16 +62,16 @@ impl Pair {
             while let Some(output) = self.cp.poll_output() {
                 if let Output::Transmit(text) = output {
                     moved = true;
-                    self.cs.handle_message(self.now, &text);
+                    Machine::handle_message(&mut self.cs, self.now, &text);
                 }
             }
             while let Some(output) = self.cs.poll_output() {
                 match output {
-                    rpc::Output::Transmit(text) => {
+                    Output::Transmit(text) => {
                         moved = true;
                         self.cp.handle_message(self.now, &text);
                     }
-                    rpc::Output::Event(RpcEvent::Call(call)) => {
+                    Output::Event(RpcEvent::Call(call)) => {
                         let answer = match call.action.as_str() {
                             "BootNotification" => json!({"status": "Accepted",
                                 "currentTime": "2024-05-01T10:00:00Z", "interval": 300}),
@@ -86,7 +85,7 @@ impl Pair {
                         };
                         self.cs.respond(self.now, &call.id, answer).unwrap();
                     }
-                    rpc::Output::Event(_) => {}
+                    _ => {}
                 }
             }
             if !moved {

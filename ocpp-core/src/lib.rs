@@ -25,7 +25,7 @@ pub mod validate;
 mod version;
 
 pub use error_code::ErrorCode;
-pub use message::{OcppRequest, OcppResponse};
+pub use message::{OcppAction, OcppRequest, OcppResponse};
 pub use primitives::Decimal;
 pub use schemas::PayloadKind;
 pub use validate::{ValidationError, Violation, ViolationKind};

@@ -18,6 +18,7 @@ use std::cell::Cell;
 use std::collections::VecDeque;
 use std::thread::LocalKey;
 
+use crate::message::OcppAction;
 use crate::persist::StoreOp;
 use crate::rpc::{self, Endpoint};
 use crate::time::{Monotonic, Now};
@@ -177,7 +178,7 @@ pub trait Completes {
 }
 
 /// The RPC endpoint's calls end with [`rpc::RpcEvent::Completed`].
-impl Completes for rpc::RpcEvent {
+impl<A> Completes for rpc::RpcEvent<A> {
     type Key = rpc::CallHandle;
 
     fn completes(&self) -> Option<rpc::CallHandle> {
@@ -189,9 +190,11 @@ impl Completes for rpc::RpcEvent {
 }
 
 /// The bare RPC endpoint is a machine too: it persists nothing and never closes on its own.
-/// Drivers and their tests can run it before any role exists.
-impl Machine for Endpoint {
-    type Event = rpc::RpcEvent;
+/// Drivers and their tests can run it before any role exists. With no role to answer the
+/// peer's CALLs at once, it holds each one ([`Endpoint::hold`]) and reports it as
+/// [`rpc::RpcEvent::Call`], to be answered with [`Endpoint::respond`].
+impl<A: OcppAction> Machine for Endpoint<A> {
+    type Event = rpc::RpcEvent<A>;
 
     fn handle_connected(&mut self, now: Now) {
         Endpoint::handle_connected(self, now);
@@ -202,18 +205,18 @@ impl Machine for Endpoint {
     }
 
     fn handle_message(&mut self, now: Now, text: &str) {
-        Endpoint::handle_message(self, now, text);
+        if let Some(call) = Endpoint::handle_message(self, now, text) {
+            let held = self.hold(call);
+            self.report_held(held);
+        }
     }
 
     fn handle_timeout(&mut self, now: Now) {
         Endpoint::handle_timeout(self, now);
     }
 
-    fn poll_output(&mut self) -> Option<Output<rpc::RpcEvent>> {
-        Endpoint::poll_output(self).map(|output| match output {
-            rpc::Output::Transmit(text) => Output::Transmit(text),
-            rpc::Output::Event(event) => Output::Event(event),
-        })
+    fn poll_output(&mut self) -> Option<Output<rpc::RpcEvent<A>>> {
+        Endpoint::poll_output(self)
     }
 
     fn poll_timeout(&self) -> Option<Monotonic> {
@@ -224,7 +227,6 @@ impl Machine for Endpoint {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Version;
     use crate::rpc::{CounterIds, EndpointConfig};
 
     /// Drives any machine generically, the way an adapter does.
@@ -285,16 +287,27 @@ mod tests {
     fn the_endpoint_is_driven_through_the_machine_trait() {
         let now = Now::new(Monotonic::ZERO, time::OffsetDateTime::UNIX_EPOCH);
         let mut endpoint = Endpoint::new(
-            EndpointConfig::new(Version::V16),
+            EndpointConfig::<crate::v16::Action>::new(),
             Box::new(CounterIds::default()),
         );
         Machine::handle_connected(&mut endpoint, now);
         Machine::handle_message(&mut endpoint, now, r#"[2,"1","Heartbeat",{}]"#);
         let outputs = drain(&mut endpoint);
-        assert!(matches!(
-            outputs.as_slice(),
-            [Output::Event(rpc::RpcEvent::Call(_))]
-        ));
+        let [Output::Event(rpc::RpcEvent::Call(call))] = outputs.as_slice() else {
+            panic!("expected the held call, got {outputs:?}");
+        };
+        assert_eq!(
+            (call.id.as_str(), call.action),
+            ("1", crate::v16::Action::Heartbeat)
+        );
         assert_eq!(Machine::poll_timeout(&endpoint), None);
+        // Held by the endpoint: answered by its id, once.
+        let answer = serde_json::json!({"currentTime": "2024-05-01T10:00:00Z"});
+        endpoint.respond(now, "1", answer.clone()).unwrap();
+        assert!(matches!(
+            drain(&mut endpoint).as_slice(),
+            [Output::Transmit(_)]
+        ));
+        assert!(endpoint.respond(now, "1", answer).is_err());
     }
 }

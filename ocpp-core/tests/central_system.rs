@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use ocpp_core::central_system::{
     Answer, BootAnswer, CallCompleted, CentralSystem, CentralSystemConfig, CentralSystemError,
-    CentralSystemPolicy, Decision, Event, OutcomeError, Registration, TypedResponse,
+    CentralSystemPolicy, Decision, Event, OutcomeError, Registration,
 };
 use ocpp_core::charge_point::config::{Definitions, StandardKey};
 use ocpp_core::charge_point::{
@@ -17,9 +17,7 @@ use ocpp_core::charge_point::{
 use ocpp_core::machine::{Machine, Output};
 use ocpp_core::message::OcppRequest;
 use ocpp_core::persist::Snapshot;
-use ocpp_core::rpc::{
-    Call, CallFailure, CounterIds, Endpoint, EndpointConfig, Output as RpcOutput, RpcEvent,
-};
+use ocpp_core::rpc::{CallFailure, CounterIds, Endpoint, EndpointConfig, HeldCall, RpcEvent};
 use ocpp_core::time::{Monotonic, Now};
 use ocpp_core::v16::{
     self, Action, AuthorizationStatus, AuthorizeResponse, BootNotificationRequest,
@@ -197,10 +195,10 @@ impl Pair {
     }
 
     /// The Central System calls the Charge Point and gets the typed answer.
-    fn call<R: OcppRequest>(&mut self, request: &R) -> Result<R::Response, OutcomeError>
-    where
-        R::Response: TypedResponse,
-    {
+    fn call<R: OcppRequest<Action = Action>>(
+        &mut self,
+        request: &R,
+    ) -> Result<R::Response, OutcomeError> {
         let handle = self.cs.call(self.now, request).unwrap();
         self.settle();
         let completed = completions(&std::mem::take(&mut self.cs_events))
@@ -539,9 +537,9 @@ struct Scripted {
     cp: Endpoint,
     events: Vec<Event>,
     /// Calls of the Central System that reached the charge point, not answered yet.
-    received: Vec<Call>,
+    received: Vec<HeldCall>,
     /// Answers to the charge point's calls.
-    answers: Vec<(String, Result<Value, CallFailure>)>,
+    answers: Vec<(Action, Result<Value, CallFailure>)>,
 }
 
 impl Scripted {
@@ -550,7 +548,7 @@ impl Scripted {
             now: Now::new(Monotonic::ZERO, START),
             cs: central_system(configure),
             cp: Endpoint::new(
-                EndpointConfig::new(Version::V16),
+                EndpointConfig::new(),
                 Box::new(CounterIds::starting_at(1000)),
             ),
             events: Vec::new(),
@@ -580,24 +578,25 @@ impl Scripted {
             let mut moved = false;
             while let Some(output) = self.cp.poll_output() {
                 match output {
-                    RpcOutput::Transmit(text) => {
+                    Output::Transmit(text) => {
                         moved = true;
                         self.cs.handle_message(self.now, &text);
                     }
-                    RpcOutput::Event(RpcEvent::Call(call)) => self.received.push(call),
-                    RpcOutput::Event(RpcEvent::Completed {
+                    Output::Event(RpcEvent::Call(call)) => self.received.push(call),
+                    Output::Event(RpcEvent::Completed {
                         action, outcome, ..
                     }) => self.answers.push((action, outcome)),
-                    RpcOutput::Event(RpcEvent::PeerError { error, .. }) => {
+                    Output::Event(RpcEvent::PeerError { error, .. }) => {
                         panic!("the central system sent something wrong: {error:?}")
                     }
+                    other => panic!("unexpected output {other:?}"),
                 }
             }
             while let Some(output) = self.cs.poll_output() {
                 match output {
                     Output::Transmit(text) => {
                         moved = true;
-                        self.cp.handle_message(self.now, &text);
+                        Machine::handle_message(&mut self.cp, self.now, &text);
                     }
                     Output::Event(event) => self.events.push(event),
                     other => panic!("unexpected output {other:?}"),
@@ -618,7 +617,8 @@ impl Scripted {
 
     /// The charge point calls `action`; returns the Central System's answer if one came.
     fn send(&mut self, action: &str, payload: Value) -> Option<Result<Value, CallFailure>> {
-        self.cp.call(self.now, action, payload).unwrap();
+        let action = Action::from_name(action).expect("a 1.6 action");
+        let _ = self.cp.call(self.now, action, payload).unwrap();
         self.settle();
         let (answered, outcome) = self.answers.pop()?;
         assert_eq!(answered, action);
@@ -874,7 +874,7 @@ fn tc_013_csms_hard_reset_and_reboot() {
         .unwrap();
     world.settle();
     let call = world.received.pop().unwrap();
-    assert_eq!(call.action, "Reset");
+    assert_eq!(call.action, Action::Reset);
     assert_eq!(call.payload, json!({"type": "Hard"}));
     world
         .cp
@@ -1019,16 +1019,13 @@ fn accept_all_policy_accepts_id_tags_and_numbers_transactions() {
     assert!(decisions(&world.events).is_empty());
     // SignCertificate is still the application's (security white paper: only a Central
     // System with a CA can sign).
-    world.send_for_decision("SignCertificate", json!({"csr": "-----BEGIN CSR-----"}));
+    let _ = world.send_for_decision("SignCertificate", json!({"csr": "-----BEGIN CSR-----"}));
 }
 
 /// Calls a Central System action with sample requests (every member, then only the required
 /// ones) against the scripted charge point, which answers with sample responses; the typed
 /// outcome must equal what it sent.
-fn round_trip<R: OcppRequest>(world: &mut Scripted) -> Action
-where
-    R::Response: TypedResponse,
-{
+fn round_trip<R: OcppRequest<Action = Action>>(world: &mut Scripted) -> Action {
     for maximal in [true, false] {
         let request: R = serde_json::from_value(sample(R::ACTION, PayloadKind::Request, maximal))
             .unwrap_or_else(|e| panic!("{}: {e}", R::ACTION));
@@ -1041,7 +1038,7 @@ where
             .received
             .pop()
             .expect("the call reached the charge point");
-        assert_eq!(call.action, R::ACTION);
+        assert_eq!(call.action, R::TYPED_ACTION);
         assert_eq!(call.payload, serde_json::to_value(&request).unwrap());
         let answer = sample(R::ACTION, PayloadKind::Response, maximal);
         let expected: R::Response = serde_json::from_value(answer.clone()).unwrap();
@@ -1049,10 +1046,10 @@ where
         world.settle();
         let completed = completions(&world.take_events()).pop().expect("completed");
         assert_eq!(completed.handle, handle);
-        assert_eq!(completed.action.as_str(), R::ACTION);
+        assert_eq!(completed.action, R::TYPED_ACTION);
         assert_eq!(completed.response::<R::Response>(), Ok(expected));
     }
-    Action::from_name(R::ACTION).unwrap()
+    R::TYPED_ACTION
 }
 
 /// 1.6 chapter 5 and the security white paper: every Central System action is a typed call
@@ -1106,7 +1103,7 @@ fn a_completed_call_downcasts_only_to_its_own_response() {
     let mut world = Scripted::new(|_| {});
     world.connect();
     world.boot();
-    world
+    let _ = world
         .cs
         .call(world.now, &v16::ClearCacheRequest {})
         .unwrap();
@@ -1121,7 +1118,7 @@ fn a_completed_call_downcasts_only_to_its_own_response() {
     assert_eq!(
         completed.response::<ResetResponse>(),
         Err(OutcomeError::WrongAction {
-            expected: "Reset",
+            expected: Action::Reset,
             actual: Action::ClearCache,
         })
     );
@@ -1183,7 +1180,7 @@ fn remote_start_and_stop_are_refused_until_accepted() {
             registration: Registration::Unknown,
         })
     );
-    world
+    let _ = world
         .cs
         .call(
             world.now,

@@ -120,11 +120,11 @@ fn a_rejected_station_answers_nothing() {
     let mut world = World::new(1, |_| {});
     world.registrations = VecDeque::from([("Rejected", 100), ("Accepted", 60)]);
     world.connect();
-    world
+    let _ = world
         .cs
         .call(
             world.now,
-            "TriggerMessage",
+            ocpp_core::v16::Action::TriggerMessage,
             json!({"requestedMessage": "Heartbeat"}),
         )
         .unwrap();
@@ -707,11 +707,11 @@ fn data_transfer_from_the_station_is_answered() {
 fn data_transfer_from_the_central_system_is_decided_by_the_application() {
     let mut world = World::new(1, |_| {});
     world.connect();
-    world
+    let _ = world
         .cs
         .call(
             world.now,
-            "DataTransfer",
+            ocpp_core::v16::Action::DataTransfer,
             json!({"vendorId": "com.example", "messageId": "hello", "data": "{}"}),
         )
         .unwrap();
@@ -745,9 +745,13 @@ fn data_transfer_from_the_central_system_is_decided_by_the_application() {
     );
 
     // A request cut off by a disconnect can no longer be answered.
-    world
+    let _ = world
         .cs
-        .call(world.now, "DataTransfer", json!({"vendorId": "v"}))
+        .call(
+            world.now,
+            ocpp_core::v16::Action::DataTransfer,
+            json!({"vendorId": "v"}),
+        )
         .unwrap();
     world.settle();
     let decision = world
@@ -1335,11 +1339,11 @@ fn remote_start_decision(world: &World) -> Option<(ocpp_core::charge_point::Deci
 fn remote_start_is_checked_then_decided_by_the_application() {
     let mut world = World::new(2, |_| {});
     world.connect();
-    world
+    let _ = world
         .cs
         .call(
             world.now,
-            "RemoteStartTransaction",
+            ocpp_core::v16::Action::RemoteStartTransaction,
             json!({"connectorId": 1, "idTag": "APP"}),
         )
         .unwrap();
@@ -1460,9 +1464,13 @@ fn an_accepted_reset_stops_transactions_and_names_the_reason_after_restart() {
         .start_transaction(world.now, 1, "T", 0, None)
         .unwrap();
     world.settle();
-    world
+    let _ = world
         .cs
-        .call(world.now, "Reset", json!({"type": "Hard"}))
+        .call(
+            world.now,
+            ocpp_core::v16::Action::Reset,
+            json!({"type": "Hard"}),
+        )
         .unwrap();
     world.settle();
     let decision = reset_decision(&world);
@@ -1510,9 +1518,13 @@ fn a_rejected_reset_changes_nothing() {
         .start_transaction(world.now, 1, "T", 0, None)
         .unwrap();
     world.settle();
-    world
+    let _ = world
         .cs
-        .call(world.now, "Reset", json!({"type": "Soft"}))
+        .call(
+            world.now,
+            ocpp_core::v16::Action::Reset,
+            json!({"type": "Soft"}),
+        )
         .unwrap();
     world.settle();
     let decision = reset_decision(&world);
@@ -1549,9 +1561,13 @@ fn unlock_connector_per_section_5_18() {
         .start_transaction(world.now, 1, "T", 0, None)
         .unwrap();
     world.settle();
-    world
+    let _ = world
         .cs
-        .call(world.now, "UnlockConnector", json!({"connectorId": 1}))
+        .call(
+            world.now,
+            ocpp_core::v16::Action::UnlockConnector,
+            json!({"connectorId": 1}),
+        )
         .unwrap();
     world.settle();
     let decision = world

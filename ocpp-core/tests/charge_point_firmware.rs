@@ -6,7 +6,6 @@
 
 use std::time::Duration;
 
-use ocpp_core::Version;
 use ocpp_core::charge_point::config::{Definitions, Profile, StandardKey};
 use ocpp_core::charge_point::firmware::{TransferError, TransferOutcome};
 use ocpp_core::charge_point::{
@@ -15,7 +14,7 @@ use ocpp_core::charge_point::{
 use ocpp_core::machine::{Machine, Output};
 use ocpp_core::persist::Snapshot;
 use ocpp_core::primitives::datetime;
-use ocpp_core::rpc::{CounterIds, Endpoint, EndpointConfig, Output as RpcOutput, RpcEvent};
+use ocpp_core::rpc::{CounterIds, Endpoint, EndpointConfig, RpcEvent};
 use ocpp_core::time::{Monotonic, Now};
 use ocpp_core::v16::{BootNotificationRequest, ChargePointStatus, Reason};
 use serde_json::{Value, json};
@@ -71,7 +70,7 @@ impl Bench {
             now: Now::new(Monotonic::ZERO, START),
             cp: station(&definitions, configure, &store),
             cs: Endpoint::new(
-                EndpointConfig::new(Version::V16),
+                EndpointConfig::new(),
                 Box::new(CounterIds::starting_at(500)),
             ),
             configure,
@@ -118,7 +117,7 @@ impl Bench {
                 match output {
                     Output::Transmit(text) => {
                         quiet = false;
-                        self.cs.handle_message(self.now, &text);
+                        Machine::handle_message(&mut self.cs, self.now, &text);
                     }
                     Output::Persist(op) => self.store.apply([&op]),
                     Output::Event(event) => self.events.push(event),
@@ -127,11 +126,11 @@ impl Bench {
             }
             while let Some(output) = self.cs.poll_output() {
                 match output {
-                    RpcOutput::Transmit(text) => {
+                    Output::Transmit(text) => {
                         quiet = false;
                         self.cp.handle_message(self.now, &text);
                     }
-                    RpcOutput::Event(RpcEvent::Call(call)) => {
+                    Output::Event(RpcEvent::Call(call)) => {
                         let time = datetime::format(self.now.wall);
                         let answer = match call.action.as_str() {
                             "BootNotification" => {
@@ -146,15 +145,16 @@ impl Bench {
                             "Heartbeat" => json!({"currentTime": time}),
                             _ => json!({}),
                         };
-                        self.calls.push((call.action, call.payload));
+                        self.calls.push((call.action.to_string(), call.payload));
                         self.cs.respond(self.now, &call.id, answer).unwrap();
                     }
-                    RpcOutput::Event(RpcEvent::Completed { outcome, .. }) => {
+                    Output::Event(RpcEvent::Completed { outcome, .. }) => {
                         self.answer = Some(outcome.map_err(|e| format!("{e:?}")));
                     }
-                    RpcOutput::Event(RpcEvent::PeerError { error, .. }) => {
+                    Output::Event(RpcEvent::PeerError { error, .. }) => {
                         panic!("the station sent something wrong: {error:?}")
                     }
+                    other => panic!("unexpected output of the bare endpoint: {other:?}"),
                 }
             }
             if quiet {
@@ -165,7 +165,8 @@ impl Bench {
 
     /// The Central System calls the station and gets its answer.
     fn request(&mut self, action: &str, payload: Value) -> Result<Value, String> {
-        self.cs.call(self.now, action, payload).unwrap();
+        let known = ocpp_core::v16::Action::from_name(action).expect("a 1.6 action");
+        let _ = self.cs.call(self.now, known, payload).unwrap();
         self.pump();
         self.answer.take().expect("the station answered")
     }
@@ -565,7 +566,10 @@ impl Bench {
         payload: Value,
         file_name: Option<&str>,
     ) -> Result<Value, String> {
-        self.cs.call(self.now, "GetDiagnostics", payload).unwrap();
+        let _ = self
+            .cs
+            .call(self.now, ocpp_core::v16::Action::GetDiagnostics, payload)
+            .unwrap();
         self.pump();
         assert!(self.answer.is_none(), "the application decides");
         let decision = match self.take_events().as_slice() {

@@ -458,17 +458,17 @@ fn a_reservation_ended_by_change_availability_is_deleted_before_the_answer() {
     use ocpp_core::persist::StoreOp;
     let mut world = accepted(1, &[]);
     assert_eq!(reserve(&mut world, 61, 1, "RES", 600), "Accepted");
-    world
+    let _ = world
         .cs
         .call(
             world.now,
-            "ChangeAvailability",
+            ocpp_core::v16::Action::ChangeAvailability,
             json!({"connectorId": 1, "type": "Inoperative"}),
         )
         .unwrap();
     let request = std::iter::from_fn(|| world.cs.poll_output())
         .find_map(|output| match output {
-            ocpp_core::rpc::Output::Transmit(text) => Some(text),
+            ocpp_core::machine::Output::Transmit(text) => Some(text),
             _ => None,
         })
         .unwrap();

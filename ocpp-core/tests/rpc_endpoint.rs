@@ -5,12 +5,15 @@
 
 use std::time::Duration;
 
+use ocpp_core::machine::{Machine, Output};
+use ocpp_core::message::{OcppAction, Side};
 use ocpp_core::rpc::{
     AcceptedActions, CallFailure, CallRefused, ConcurrentCalls, CounterIds, Endpoint,
-    EndpointConfig, Frame, Output, PeerError, RespondError, RpcEvent,
+    EndpointConfig, Frame, PeerError, RespondError, RpcEvent,
 };
 use ocpp_core::time::{Monotonic, Now};
-use ocpp_core::{ErrorCode, Version};
+use ocpp_core::v16::Action as V16;
+use ocpp_core::{ErrorCode, v201};
 use serde_json::{Value, json};
 use time::macros::datetime;
 
@@ -18,41 +21,51 @@ fn start() -> Now {
     Now::new(Monotonic::ZERO, datetime!(2024-05-01 10:00 UTC))
 }
 
-fn endpoint(config: EndpointConfig) -> Endpoint {
+fn endpoint<A: OcppAction>(config: EndpointConfig<A>) -> Endpoint<A> {
     let mut endpoint = Endpoint::new(config, Box::new(CounterIds::default()));
     endpoint.handle_connected(start());
     endpoint
 }
 
-fn v16() -> Endpoint {
-    endpoint(EndpointConfig::new(Version::V16))
+fn v16() -> Endpoint<V16> {
+    endpoint(EndpointConfig::new())
 }
 
-fn v201() -> Endpoint {
-    endpoint(EndpointConfig::new(Version::V201))
+fn v201() -> Endpoint<v201::Action> {
+    endpoint(EndpointConfig::new())
+}
+
+/// The action of `A` called `name`, for tests written once for both versions.
+fn action<A: OcppAction>(name: &str) -> A {
+    A::from_name(name).unwrap()
 }
 
 /// Everything an endpoint produced since the last drain.
-#[derive(Debug, Default)]
-struct Drained {
+#[derive(Debug)]
+struct Drained<A = V16> {
     sent: Vec<String>,
-    events: Vec<RpcEvent>,
+    events: Vec<RpcEvent<A>>,
 }
 
-fn drain(endpoint: &mut Endpoint) -> Drained {
-    let mut drained = Drained::default();
+fn drain<A: OcppAction>(endpoint: &mut Endpoint<A>) -> Drained<A> {
+    let mut drained = Drained {
+        sent: Vec::new(),
+        events: Vec::new(),
+    };
     while let Some(output) = endpoint.poll_output() {
         match output {
             Output::Transmit(text) => drained.sent.push(text),
             Output::Event(event) => drained.events.push(event),
+            other => panic!("the endpoint persists nothing and never closes: {other:?}"),
         }
     }
     drained
 }
 
-/// Feeds `text` to the endpoint and returns what it produced.
-fn feed(endpoint: &mut Endpoint, now: Now, text: &str) -> Drained {
-    endpoint.handle_message(now, text);
+/// Feeds `text` to the endpoint driven as a bare machine (which holds the peer's calls and
+/// reports them as events) and returns what it produced.
+fn feed<A: OcppAction>(endpoint: &mut Endpoint<A>, now: Now, text: &str) -> Drained<A> {
+    Machine::handle_message(endpoint, now, text);
     drain(endpoint)
 }
 
@@ -61,7 +74,7 @@ fn parse(text: &str) -> Value {
 }
 
 /// The single CALLERROR an input produced: (id, code, description).
-fn only_error(drained: &Drained) -> (String, String, String) {
+fn only_error<A>(drained: &Drained<A>) -> (String, String, String) {
     assert_eq!(
         drained.sent.len(),
         1,
@@ -81,7 +94,7 @@ fn only_error(drained: &Drained) -> (String, String, String) {
     )
 }
 
-fn peer_error(drained: &Drained) -> (&PeerError, Option<ErrorCode>) {
+fn peer_error<A: OcppAction>(drained: &Drained<A>) -> (&PeerError<A>, Option<ErrorCode>) {
     match drained.events.as_slice() {
         [RpcEvent::PeerError { error, answered }] => (error, *answered),
         other => panic!("expected one PeerError event, got {other:?}"),
@@ -96,11 +109,11 @@ fn boot_v16_conf() -> Value {
     json!({"status": "Accepted", "currentTime": "2013-02-01T20:53:32.486Z", "interval": 300})
 }
 
-fn completed(event: &RpcEvent) -> (&str, &Result<Value, CallFailure>) {
+fn completed<A: OcppAction>(event: &RpcEvent<A>) -> (A, &Result<Value, CallFailure>) {
     match event {
         RpcEvent::Completed {
             action, outcome, ..
-        } => (action, outcome),
+        } => (*action, outcome),
         other => panic!("expected Completed, got {other:?}"),
     }
 }
@@ -117,10 +130,10 @@ fn exchange(now: Now, a: &mut Endpoint, b: &mut Endpoint) -> (Vec<RpcEvent>, Vec
             return (events_a, events_b);
         }
         for text in from_a.sent {
-            b.handle_message(now, &text);
+            Machine::handle_message(b, now, &text);
         }
         for text in from_b.sent {
-            a.handle_message(now, &text);
+            Machine::handle_message(a, now, &text);
         }
     }
 }
@@ -131,12 +144,12 @@ fn exchange(now: Now, a: &mut Endpoint, b: &mut Endpoint) -> (Vec<RpcEvent>, Vec
 fn a_call_and_its_result_travel_between_two_endpoints() {
     let now = start();
     let (mut cp, mut cs) = (v16(), v16());
-    let handle = cp.call(now, "BootNotification", boot_v16()).unwrap();
+    let handle = cp.call(now, V16::BootNotification, boot_v16()).unwrap();
     let (_, at_cs) = exchange(now, &mut cp, &mut cs);
     let [RpcEvent::Call(call)] = at_cs.as_slice() else {
         panic!("{at_cs:?}")
     };
-    assert_eq!(call.action, "BootNotification");
+    assert_eq!(call.action, V16::BootNotification);
     assert_eq!(call.payload, boot_v16());
     cs.respond(now, &call.id.clone(), boot_v16_conf()).unwrap();
     let (at_cp, _) = exchange(now, &mut cp, &mut cs);
@@ -160,11 +173,15 @@ fn a_call_and_its_result_travel_between_two_endpoints() {
 fn call_ids_come_from_the_injected_generator() {
     let now = start();
     let mut cp = v16();
-    cp.call(now, "Heartbeat", json!({})).unwrap();
+    let _ = cp.call(now, V16::Heartbeat, json!({})).unwrap();
     assert_eq!(drain(&mut cp).sent, [r#"[2,"1","Heartbeat",{}]"#]);
-    cp.handle_message(now, r#"[3,"1",{"currentTime":"2024-05-01T10:00:00Z"}]"#);
+    Machine::handle_message(
+        &mut cp,
+        now,
+        r#"[3,"1",{"currentTime":"2024-05-01T10:00:00Z"}]"#,
+    );
     drain(&mut cp);
-    cp.call(now, "Heartbeat", json!({})).unwrap();
+    let _ = cp.call(now, V16::Heartbeat, json!({})).unwrap();
     assert_eq!(drain(&mut cp).sent, [r#"[2,"2","Heartbeat",{}]"#]);
 }
 
@@ -174,9 +191,13 @@ fn call_ids_come_from_the_injected_generator() {
 fn only_one_call_is_in_flight_and_the_rest_wait_in_fifo_order() {
     let now = start();
     let mut cp = v16();
-    let first = cp.call(now, "Heartbeat", json!({})).unwrap();
-    let second = cp.call(now, "Authorize", json!({"idTag": "TAG1"})).unwrap();
-    let third = cp.call(now, "Authorize", json!({"idTag": "TAG2"})).unwrap();
+    let first = cp.call(now, V16::Heartbeat, json!({})).unwrap();
+    let second = cp
+        .call(now, V16::Authorize, json!({"idTag": "TAG1"}))
+        .unwrap();
+    let third = cp
+        .call(now, V16::Authorize, json!({"idTag": "TAG2"}))
+        .unwrap();
     assert_eq!(drain(&mut cp).sent.len(), 1, "only the first call goes out");
     assert_eq!(cp.pending_calls(), 3);
 
@@ -214,8 +235,8 @@ fn only_one_call_is_in_flight_and_the_rest_wait_in_fifo_order() {
 fn an_unanswered_call_times_out_and_the_next_one_is_sent() {
     let now = start();
     let mut cp = v16();
-    cp.call(now, "Heartbeat", json!({})).unwrap();
-    cp.call(now, "Heartbeat", json!({})).unwrap();
+    let _ = cp.call(now, V16::Heartbeat, json!({})).unwrap();
+    let _ = cp.call(now, V16::Heartbeat, json!({})).unwrap();
     drain(&mut cp);
     assert_eq!(cp.poll_timeout(), Some(Monotonic::from_millis(30_000)));
 
@@ -238,10 +259,10 @@ fn an_unanswered_call_times_out_and_the_next_one_is_sent() {
 #[test]
 fn the_call_timeout_is_configurable() {
     let now = start();
-    let mut config = EndpointConfig::new(Version::V201);
+    let mut config = EndpointConfig::new();
     config.call_timeout = Duration::from_secs(5);
     let mut cs = endpoint(config);
-    cs.call(now, "Heartbeat", json!({})).unwrap();
+    let _ = cs.call(now, v201::Action::Heartbeat, json!({})).unwrap();
     assert_eq!(cs.poll_timeout(), Some(Monotonic::from_millis(5_000)));
 }
 
@@ -250,7 +271,7 @@ fn the_call_timeout_is_configurable() {
 fn an_answer_after_the_timeout_is_ignored_and_reported() {
     let now = start();
     let mut cp = v16();
-    cp.call(now, "Heartbeat", json!({})).unwrap();
+    let _ = cp.call(now, V16::Heartbeat, json!({})).unwrap();
     drain(&mut cp);
     let later = now.advanced(Duration::from_secs(31));
     cp.handle_timeout(later);
@@ -271,7 +292,7 @@ fn an_answer_after_the_timeout_is_ignored_and_reported() {
 /// answer would start a loop) and reported to the application.
 #[test]
 fn answers_to_unknown_ids_are_ignored_in_both_versions() {
-    for mut endpoint in [v16(), v201()] {
+    fn check<A: OcppAction>(mut endpoint: Endpoint<A>) {
         for text in [r#"[3,"nope",{}]"#, r#"[4,"nope","GenericError","",{}]"#] {
             let out = feed(&mut endpoint, start(), text);
             assert!(out.sent.is_empty(), "{text}");
@@ -281,16 +302,14 @@ fn answers_to_unknown_ids_are_ignored_in_both_versions() {
             ));
         }
     }
+    check(v16());
+    check(v201());
 }
 
 /// 1.6 §4.2.3 / 2.0.1 §4.3: "NotImplemented: requested Action is not known by receiver".
 #[test]
 fn an_unknown_action_is_answered_not_implemented() {
-    for (mut endpoint, text) in [
-        (v16(), r#"[2,"7","TransactionEvent",{}]"#),
-        (v201(), r#"[2,"7","StartTransaction",{}]"#),
-        (v201(), r#"[2,"7","heartbeat",{}]"#),
-    ] {
+    fn check<A: OcppAction>(mut endpoint: Endpoint<A>, text: &str) {
         let out = feed(&mut endpoint, start(), text);
         let (id, code, _) = only_error(&out);
         assert_eq!(
@@ -298,21 +317,27 @@ fn an_unknown_action_is_answered_not_implemented() {
             ("7", "NotImplemented"),
             "{text}"
         );
-        assert!(matches!(
-            peer_error(&out),
-            (
-                PeerError::UnknownAction { .. },
-                Some(ErrorCode::NotImplemented)
-            )
-        ));
+        let (error, answered) = peer_error(&out);
+        let PeerError::UnknownAction { id, action } = error else {
+            panic!("{error:?}")
+        };
+        assert_eq!(
+            (id.as_str(), answered),
+            ("7", Some(ErrorCode::NotImplemented))
+        );
+        // The peer's text, kept as it came: it names no action of the version.
+        assert!(text.contains(&format!(r#""{action}""#)), "{action}");
     }
+    check(v16(), r#"[2,"7","TransactionEvent",{}]"#);
+    check(v201(), r#"[2,"7","StartTransaction",{}]"#);
+    check(v201(), r#"[2,"7","heartbeat",{}]"#);
 }
 
 /// 1.6 §4.2.3 / 2.0.1 §4.3: "NotSupported: requested Action is recognized but not supported".
 #[test]
 fn an_action_the_role_does_not_handle_is_answered_not_supported() {
-    let mut config = EndpointConfig::new(Version::V16);
-    config.accepted_actions = AcceptedActions::only(["Reset", "GetConfiguration"]);
+    let mut config = EndpointConfig::new();
+    config.accepted_actions = AcceptedActions::only([V16::Reset, V16::GetConfiguration]);
     let mut cp = endpoint(config);
     let out = feed(
         &mut cp,
@@ -320,6 +345,16 @@ fn an_action_the_role_does_not_handle_is_answered_not_supported() {
         r#"[2,"9","BootNotification",{"chargePointVendor":"a","chargePointModel":"b"}]"#,
     );
     assert_eq!(only_error(&out).1, "NotSupported");
+    assert_eq!(
+        peer_error(&out),
+        (
+            &PeerError::UnsupportedAction {
+                id: "9".into(),
+                action: V16::BootNotification
+            },
+            Some(ErrorCode::NotSupported)
+        )
+    );
     let out = feed(&mut cp, start(), r#"[2,"10","Reset",{"type":"Soft"}]"#);
     assert!(out.sent.is_empty());
     assert!(matches!(out.events.as_slice(), [RpcEvent::Call(_)]));
@@ -331,8 +366,8 @@ fn an_action_the_role_does_not_handle_is_answered_not_supported() {
 fn calls_that_cross_are_both_served() {
     let now = start();
     let (mut cp, mut cs) = (v16(), v16());
-    cp.call(now, "Heartbeat", json!({})).unwrap();
-    cs.call(now, "GetConfiguration", json!({})).unwrap();
+    let _ = cp.call(now, V16::Heartbeat, json!({})).unwrap();
+    let _ = cs.call(now, V16::GetConfiguration, json!({})).unwrap();
     let (at_cp, at_cs) = exchange(now, &mut cp, &mut cs);
     let [RpcEvent::Call(to_cp)] = at_cp.as_slice() else {
         panic!("{at_cp:?}")
@@ -372,11 +407,10 @@ fn a_second_concurrent_call_is_served_by_default() {
 /// ("not a valid RPC request"), 1.6 GenericError (it has no code for RPC rule breaches).
 #[test]
 fn a_second_concurrent_call_can_be_refused() {
-    for (version, expected) in [
-        (Version::V16, "GenericError"),
-        (Version::V201, "RpcFrameworkError"),
-    ] {
-        let mut config = EndpointConfig::new(version);
+    check::<V16>("GenericError");
+    check::<v201::Action>("RpcFrameworkError");
+    fn check<A: OcppAction>(expected: &str) {
+        let mut config = EndpointConfig::<A>::new();
         config.concurrent_calls = ConcurrentCalls::Refuse;
         let mut cs = endpoint(config);
         feed(&mut cs, start(), r#"[2,"a","Heartbeat",{}]"#);
@@ -465,7 +499,7 @@ fn an_invalid_call_payload_is_answered_with_the_validation_code() {
 /// Validation is on by default and can be switched off per endpoint.
 #[test]
 fn validation_can_be_switched_off() {
-    let mut config = EndpointConfig::new(Version::V16);
+    let mut config = EndpointConfig::<V16>::new();
     config.validate_received = false;
     config.validate_sent = false;
     let mut cs = endpoint(config);
@@ -480,7 +514,7 @@ fn validation_can_be_switched_off() {
     cs.respond(start(), "1", json!({"status": "Maybe"}))
         .unwrap();
     assert_eq!(drain(&mut cs).sent, [r#"[3,"1",{"status":"Maybe"}]"#]);
-    let handle = cs.call(start(), "Reset", json!({"type": "Sideways"}));
+    let handle = cs.call(start(), V16::Reset, json!({"type": "Sideways"}));
     assert!(handle.is_ok());
 }
 
@@ -489,7 +523,7 @@ fn validation_can_be_switched_off() {
 fn an_invalid_outgoing_request_is_refused_before_sending() {
     let mut cs = v16();
     let refused = cs
-        .call(start(), "Reset", json!({"type": "Sideways"}))
+        .call(start(), V16::Reset, json!({"type": "Sideways"}))
         .unwrap_err();
     assert!(
         matches!(refused, CallRefused::InvalidPayload { .. }),
@@ -497,8 +531,8 @@ fn an_invalid_outgoing_request_is_refused_before_sending() {
     );
     assert!(drain(&mut cs).sent.is_empty());
     assert_eq!(cs.pending_calls(), 0);
-    let refused = cs.call(start(), "TransactionEvent", json!({})).unwrap_err();
-    assert!(matches!(refused, CallRefused::UnknownAction { .. }));
+    // An action the version does not have cannot be named: `V16::TransactionEvent` does not
+    // compile.
 }
 
 /// An invalid response from the role layer is not sent; the peer gets an InternalError so it
@@ -522,7 +556,7 @@ fn an_invalid_response_is_replaced_by_an_internal_error() {
 #[test]
 fn an_invalid_response_from_the_peer_fails_the_call() {
     let mut cp = v16();
-    cp.call(start(), "Heartbeat", json!({})).unwrap();
+    let _ = cp.call(start(), V16::Heartbeat, json!({})).unwrap();
     drain(&mut cp);
     let out = feed(&mut cp, start(), r#"[3,"1",{}]"#);
     let (_, outcome) = completed(&out.events[0]);
@@ -541,7 +575,7 @@ fn an_invalid_response_from_the_peer_fails_the_call() {
 fn a_call_error_answer_fails_the_call_with_its_code() {
     for spelling in ["FormationViolation", "FormatViolation"] {
         let mut cp = v16();
-        cp.call(start(), "Heartbeat", json!({})).unwrap();
+        let _ = cp.call(start(), V16::Heartbeat, json!({})).unwrap();
         drain(&mut cp);
         let out = feed(
             &mut cp,
@@ -568,6 +602,7 @@ fn broken_frames_get_the_answer_their_version_requires() {
     let long_id = format!(r#"[2,"{}","Heartbeat",{{}}]"#, "x".repeat(37));
     /// (frame, 1.6 answer, 2.0.1 answer); an answer is (id, code), `None` for silence.
     type Answer<'a> = Option<(&'a str, &'a str)>;
+
     let cases: [(&str, Answer, Answer); 9] = [
         ("not json", None, Some(("-1", "RpcFrameworkError"))),
         (r#"{"a":1}"#, None, Some(("-1", "RpcFrameworkError"))),
@@ -595,8 +630,8 @@ fn broken_frames_get_the_answer_their_version_requires() {
             Some(("-1", "RpcFrameworkError")),
         ),
     ];
-    for (text, expect_v16, expect_v201) in cases {
-        for (mut endpoint, expected) in [(v16(), expect_v16), (v201(), expect_v201)] {
+    fn check<A: OcppAction>(mut endpoint: Endpoint<A>, text: &str, expected: Answer<'_>) {
+        {
             let out = feed(&mut endpoint, start(), text);
             let (error, answered) = peer_error(&out);
             assert!(matches!(error, PeerError::Frame(_)), "{text}");
@@ -614,6 +649,10 @@ fn broken_frames_get_the_answer_their_version_requires() {
             }
         }
     }
+    for (text, expect_v16, expect_v201) in cases {
+        check(v16(), text, expect_v16);
+        check(v201(), text, expect_v201);
+    }
 }
 
 /// A broken answer to the call in flight fails it at once rather than at its timeout, and
@@ -621,8 +660,8 @@ fn broken_frames_get_the_answer_their_version_requires() {
 #[test]
 fn a_malformed_answer_to_the_call_in_flight_fails_it_immediately() {
     let mut cp = v16();
-    cp.call(start(), "Heartbeat", json!({})).unwrap();
-    cp.call(start(), "Heartbeat", json!({})).unwrap();
+    let _ = cp.call(start(), V16::Heartbeat, json!({})).unwrap();
+    let _ = cp.call(start(), V16::Heartbeat, json!({})).unwrap();
     drain(&mut cp);
     let out = feed(&mut cp, start(), r#"[3,"1",{},"extra"]"#);
     let (_, outcome) = completed(&out.events[0]);
@@ -639,14 +678,13 @@ fn messages_over_the_size_limit_are_refused() {
         r#"[2,"big","DataTransfer",{{"vendorId":"v","data":"{}"}}]"#,
         "x".repeat(2_000)
     );
-    for (version, code) in [
-        (Version::V16, "FormationViolation"),
-        (Version::V201, "FormatViolation"),
-    ] {
-        let mut config = EndpointConfig::new(version);
+    check::<V16>(&big, "FormationViolation");
+    check::<v201::Action>(&big, "FormatViolation");
+    fn check<A: OcppAction>(big: &str, code: &str) {
+        let mut config = EndpointConfig::<A>::new();
         config.max_message_size = 1_000;
         let mut cs = endpoint(config);
-        let out = feed(&mut cs, start(), &big);
+        let out = feed(&mut cs, start(), big);
         let (id, got, description) = only_error(&out);
         assert_eq!((id.as_str(), got.as_str()), ("big", code));
         assert!(description.contains("exceeds"), "{description}");
@@ -657,10 +695,12 @@ fn messages_over_the_size_limit_are_refused() {
     }
     // An oversized answer to the call in flight fails it at once (2.0.1 also reports the
     // corrupt message back, with the id read from the head).
-    let mut config = EndpointConfig::new(Version::V201);
+    let mut config = EndpointConfig::new();
     config.max_message_size = 30;
     let mut cp = endpoint(config);
-    cp.call(start(), "Heartbeat", json!({})).unwrap();
+    let _ = cp
+        .call(start(), v201::Action::Heartbeat, json!({}))
+        .unwrap();
     drain(&mut cp);
     let out = feed(
         &mut cp,
@@ -679,13 +719,13 @@ fn messages_over_the_size_limit_are_refused() {
 
 #[test]
 fn an_outgoing_call_over_the_size_limit_is_refused() {
-    let mut config = EndpointConfig::new(Version::V16);
+    let mut config = EndpointConfig::<V16>::new();
     config.max_message_size = 100;
     let mut cp = endpoint(config);
     let refused = cp
         .call(
             start(),
-            "DataTransfer",
+            V16::DataTransfer,
             json!({"vendorId": "v", "data": "x".repeat(200)}),
         )
         .unwrap_err();
@@ -702,8 +742,8 @@ fn an_outgoing_call_over_the_size_limit_is_refused() {
 fn a_disconnect_fails_every_pending_call_in_order() {
     let now = start();
     let mut cp = v16();
-    let a = cp.call(now, "Heartbeat", json!({})).unwrap();
-    let b = cp.call(now, "Heartbeat", json!({})).unwrap();
+    let a = cp.call(now, V16::Heartbeat, json!({})).unwrap();
+    let b = cp.call(now, V16::Heartbeat, json!({})).unwrap();
     feed(&mut cp, now, r#"[2,"x","Reset",{"type":"Soft"}]"#);
     drain(&mut cp);
     cp.handle_disconnected(now);
@@ -723,7 +763,7 @@ fn a_disconnect_fails_every_pending_call_in_order() {
     assert_eq!(handles, [a, b]);
     assert_eq!(cp.poll_timeout(), None);
     assert_eq!(
-        cp.call(now, "Heartbeat", json!({})),
+        cp.call(now, V16::Heartbeat, json!({})),
         Err(CallRefused::NotConnected)
     );
     assert_eq!(
@@ -731,7 +771,7 @@ fn a_disconnect_fails_every_pending_call_in_order() {
         Err(RespondError::UnknownCall("x".into()))
     );
     cp.handle_connected(now);
-    assert!(cp.call(now, "Heartbeat", json!({})).is_ok());
+    assert!(cp.call(now, V16::Heartbeat, json!({})).is_ok());
 }
 
 /// 2.0.1 §4.2.3 table 7: errorDescription is string[255], however long the input.
@@ -770,7 +810,7 @@ fn respond_error_uses_the_versions_spelling() {
 }
 
 /// Typed calls carry the action and payload of their generated type, and a typed answer
-/// decodes into the request's response type; a message of the other version is refused.
+/// decodes into the request's response type.
 #[test]
 fn typed_requests_and_responses_travel_between_two_endpoints() {
     use ocpp_core::v16;
@@ -781,12 +821,12 @@ fn typed_requests_and_responses_travel_between_two_endpoints() {
     let request = v16::AuthorizeRequest {
         id_tag: "TAG-1".into(),
     };
-    cp.call_request(now, &request).unwrap();
+    let _ = cp.call_request(now, &request).unwrap();
     let (_, at_cs) = exchange(now, &mut cp, &mut cs);
     let [RpcEvent::Call(call)] = at_cs.as_slice() else {
         panic!("{at_cs:?}")
     };
-    assert_eq!(call.action, "Authorize");
+    assert_eq!(call.action, V16::Authorize);
     let received = v16::AuthorizeRequest::deserialize(&call.payload).unwrap();
     assert_eq!(received, request);
     let answer = v16::AuthorizeResponse {
@@ -801,15 +841,7 @@ fn typed_requests_and_responses_travel_between_two_endpoints() {
     let (_, outcome) = completed(&at_cp[0]);
     let decoded = v16::AuthorizeResponse::deserialize(outcome.as_ref().unwrap()).unwrap();
     assert_eq!(decoded, answer);
-
-    let wrong = cp.call_request(now, &ocpp_core::v201::HeartbeatRequest::default());
-    assert_eq!(
-        wrong,
-        Err(CallRefused::WrongVersion {
-            connection: Version::V16,
-            message: Version::V201
-        })
-    );
+    // A request of the other version does not compile (see `Endpoint`'s docs).
 }
 
 /// `respond_valid` writes the typed payload straight into the CALLRESULT, members in the
@@ -852,4 +884,161 @@ fn respond_valid_checks_the_schema_in_debug_builds() {
     );
     let (_, code, _) = only_error(&drain(&mut cs));
     assert_eq!(code, "InternalError");
+}
+
+/// The role's way in (issue #14 item 1): `handle_message` returns the accepted CALL instead
+/// of queueing it, with nothing else queued, and an answer given at once is returned as text
+/// without the endpoint remembering the id (1.6 §4.2.2: the CALLRESULT carries the CALL's id).
+#[test]
+fn an_accepted_call_is_returned_and_an_answer_at_once_is_returned_as_text() {
+    let now = start();
+    let mut cs = v16();
+    let text = r#"[2,"h1","Heartbeat",{}]"#;
+    let call = cs.handle_message(now, text).expect("an accepted call");
+    assert_eq!((call.id(), call.action()), ("h1", V16::Heartbeat));
+    assert_eq!(call.payload(), &json!({}));
+    assert!(cs.poll_output().is_none(), "nothing else is queued");
+    let answer = ocpp_core::v16::HeartbeatResponse {
+        current_time: datetime!(2024-05-01 10:00 UTC),
+    };
+    let sent = cs.answer_valid(now, call, &answer).unwrap();
+    assert_eq!(sent, r#"[3,"h1",{"currentTime":"2024-05-01T10:00:00Z"}]"#);
+    assert!(
+        cs.poll_output().is_none(),
+        "the answer is the caller's to send"
+    );
+    // Never held: there is nothing to answer by id, and the id is free again.
+    assert_eq!(
+        cs.respond(now, "h1", json!({})),
+        Err(RespondError::UnknownCall("h1".into()))
+    );
+    let again = cs
+        .handle_message(now, text)
+        .expect("not a duplicate once answered");
+    // An escaped id is read by the tree parser and owned; the answer carries it as written.
+    let escaped = cs
+        .handle_message(now, r#"[2,"a\u0062","Heartbeat",{}]"#)
+        .unwrap();
+    assert_eq!(escaped.id(), "ab");
+    let refused = cs.answer_error(now, escaped, ErrorCode::FormatViolation, "no", None);
+    assert_eq!(refused, r#"[4,"ab","FormationViolation","no",{}]"#);
+    let _ = cs.hold(again);
+}
+
+/// A held call is one the peer still waits for: its id is refused as a duplicate (1.6
+/// §4.2.3) and, with `ConcurrentCalls::Refuse`, any other call as concurrent (§4.1.1), until
+/// it is answered by id.
+#[test]
+fn a_held_call_blocks_its_id_until_answered_by_it() {
+    let now = start();
+    let mut config = EndpointConfig::<V16>::new();
+    config.concurrent_calls = ConcurrentCalls::Refuse;
+    let mut cs = endpoint(config);
+    let mut call = cs
+        .handle_message(now, r#"[2,"r1","Reset",{"type":"Soft"}]"#)
+        .unwrap();
+    assert_eq!(call.take_payload(), json!({"type": "Soft"}));
+    let held = cs.hold(call);
+    assert_eq!((held.id.as_str(), held.action), ("r1", V16::Reset));
+    assert_eq!(held.payload, Value::Null, "taken before it was held");
+    assert!(
+        cs.handle_message(now, r#"[2,"r1","Heartbeat",{}]"#)
+            .is_none()
+    );
+    assert_eq!(only_error(&drain(&mut cs)).1, "GenericError");
+    assert!(
+        cs.handle_message(now, r#"[2,"r2","Heartbeat",{}]"#)
+            .is_none()
+    );
+    let out = drain(&mut cs);
+    assert!(matches!(
+        peer_error(&out).0,
+        PeerError::ConcurrentCall { .. }
+    ));
+    cs.respond(now, "r1", json!({"status": "Accepted"}))
+        .unwrap();
+    assert_eq!(drain(&mut cs).sent, [r#"[3,"r1",{"status":"Accepted"}]"#]);
+    // Answered at once, a call leaves nothing behind to refuse the next one by.
+    let call = cs
+        .handle_message(now, r#"[2,"r3","Heartbeat",{}]"#)
+        .unwrap();
+    let answer = json!({"currentTime": "2024-05-01T10:00:00Z"});
+    assert!(cs.answer(now, call, answer).is_ok());
+    assert!(
+        cs.handle_message(now, r#"[2,"r4","Heartbeat",{}]"#)
+            .is_some()
+    );
+}
+
+/// An answer at once is held to the same rules as one by id: validated against the action's
+/// response schema and the size limit, and replaced by an InternalError CALLERROR (queued)
+/// so that the peer is not left waiting.
+#[test]
+fn an_invalid_or_oversized_answer_at_once_becomes_an_internal_error() {
+    let now = start();
+    let mut cs = v201();
+    let call = cs.handle_message(now, r#"[2,"1","Heartbeat",{}]"#).unwrap();
+    let refused = cs.answer(now, call, json!({"currentTime": 5})).unwrap_err();
+    assert!(
+        matches!(
+            refused,
+            RespondError::InvalidPayload {
+                action: v201::Action::Heartbeat,
+                ..
+            }
+        ),
+        "{refused}"
+    );
+    assert_eq!(only_error(&drain(&mut cs)), {
+        let (id, code) = ("1".to_owned(), "InternalError".to_owned());
+        (
+            id,
+            code,
+            "the response to Heartbeat could not be built".to_owned(),
+        )
+    });
+    let mut config = EndpointConfig::<V16>::new();
+    config.max_message_size = 30;
+    let mut cs = endpoint(config);
+    let call = cs.handle_message(now, r#"[2,"1","Heartbeat",{}]"#).unwrap();
+    let answer = ocpp_core::v16::HeartbeatResponse {
+        current_time: datetime!(2024-05-01 10:00 UTC),
+    };
+    let refused = cs.answer_valid(now, call, &answer).unwrap_err();
+    assert!(matches!(refused, RespondError::TooLarge { limit: 30, .. }));
+    assert_eq!(only_error(&drain(&mut cs)).1, "InternalError");
+}
+
+/// The accepted actions are a set over the version's table: all 64 of 2.0.1 fit, and what
+/// the set holds is what the endpoint lets through (1.6 §4.2.3 NotSupported for the rest).
+#[test]
+fn the_accepted_actions_are_a_set_over_the_version_table() {
+    let every = AcceptedActions::<v201::Action>::all();
+    assert_eq!(every.iter().count(), 64);
+    assert!(v201::Action::ALL.iter().all(|a| every.contains(*a)));
+    assert_eq!(AcceptedActions::<v201::Action>::none().iter().next(), None);
+    let station = AcceptedActions::<V16>::sent_by(Side::Station);
+    assert_eq!(station.iter().count(), 14);
+    assert!(station.contains(V16::DataTransfer) && !station.contains(V16::Reset));
+    let few = AcceptedActions::only([V16::Reset]).with(V16::Heartbeat);
+    assert_eq!(few.iter().collect::<Vec<_>>(), [V16::Heartbeat, V16::Reset]);
+    assert_eq!(format!("{few:?}"), "{Heartbeat, Reset}");
+    assert_eq!(
+        few.without(V16::Reset),
+        AcceptedActions::only([V16::Heartbeat])
+    );
+    assert_eq!(AcceptedActions::<V16>::default(), AcceptedActions::all());
+
+    fn served<A: OcppAction>(accepted: AcceptedActions<A>, text: &str) -> bool {
+        let mut config = EndpointConfig::new();
+        config.accepted_actions = accepted;
+        let mut endpoint = endpoint(config);
+        endpoint.handle_message(start(), text).is_some()
+    }
+    // The last action of 2.0.1's table, bit 63.
+    let last = action::<v201::Action>("UpdateFirmware");
+    assert_eq!(last.index(), 63);
+    let update = r#"[2,"1","UpdateFirmware",{"requestId":1,"firmware":{"location":"l","retrieveDateTime":"2024-05-01T10:00:00Z"}}]"#;
+    assert!(served(AcceptedActions::only([last]), update));
+    assert!(!served(AcceptedActions::all().without(last), update));
 }

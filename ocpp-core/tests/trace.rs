@@ -150,7 +150,7 @@ fn record_session() -> (String, String) {
         id_tag: "REMOTE".into(),
         charging_profile: None,
     };
-    link.cs.call(now, &request).unwrap();
+    let _ = link.cs.call(now, &request).unwrap();
     link.settle();
     let decision = link.cp_decision();
     link.cp
@@ -165,19 +165,20 @@ fn record_session() -> (String, String) {
         .start_transaction(now, 2, "REMOTE", 0, None)
         .unwrap();
     link.settle();
-    link.cs
+    let _ = link
+        .cs
         .call(now, &GetConfigurationRequest { key: None })
         .unwrap();
     let change = ChangeConfigurationRequest {
         key: "HeartbeatInterval".into(),
         value: "30".into(),
     };
-    link.cs.call(now, &change).unwrap();
+    let _ = link.cs.call(now, &change).unwrap();
     let trigger = TriggerMessageRequest {
         requested_message: MessageTrigger::StatusNotification,
         connector_id: Some(2),
     };
-    link.cs.call(now, &trigger).unwrap();
+    let _ = link.cs.call(now, &trigger).unwrap();
     link.settle();
     // Quiet for longer than the heartbeat interval: the Charge Point's timer sends one.
     link.advance(Duration::from_secs(31));
@@ -185,7 +186,7 @@ fn record_session() -> (String, String) {
     let reset = ResetRequest {
         kind: ResetType::Soft,
     };
-    link.cs.call(now, &reset).unwrap();
+    let _ = link.cs.call(now, &reset).unwrap();
     link.settle();
     let decision = link.cp_decision();
     link.cp
@@ -287,7 +288,7 @@ fn hardware_configuration_limit_and_transfer_commands_are_recorded_and_replay() 
         retrieve_date: now.wall,
         retry_interval: None,
     };
-    link.cs.call(now, &update).unwrap();
+    let _ = link.cs.call(now, &update).unwrap();
     link.settle();
     link.advance(Duration::from_secs(1));
     let now = link.now;
@@ -306,7 +307,7 @@ fn hardware_configuration_limit_and_transfer_commands_are_recorded_and_replay() 
         start_time: None,
         stop_time: None,
     };
-    link.cs.call(now, &diagnostics).unwrap();
+    let _ = link.cs.call(now, &diagnostics).unwrap();
     link.settle();
     let decision = link
         .cp_events

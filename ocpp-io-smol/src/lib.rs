@@ -35,7 +35,7 @@
 //! use serde_json::json;
 //!
 //! smol::block_on(async {
-//!     let endpoint = || Endpoint::new(EndpointConfig::new(Version::V16), Box::new(CounterIds::default()));
+//!     let endpoint = || Endpoint::new(EndpointConfig::v16(), Box::new(CounterIds::default()));
 //!     let mut server = ocpp_io_smol::bind("127.0.0.1:0", ServerConfig::new([Version::V16]), move |_| endpoint())
 //!         .await
 //!         .unwrap();
@@ -45,10 +45,10 @@
 //!     // The server's side: the connection arrives, the client's call comes as an event.
 //!     let mut connection = server.next_connection().await.unwrap();
 //!     assert_eq!(connection.info.charge_point_id, "CP-1");
-//!     client.handle().run(|ep, now| ep.call(now, "Heartbeat", json!({}))).await.unwrap().unwrap();
+//!     client.handle().run(|ep, now| ep.call(now, ocpp_core::v16::Action::Heartbeat, json!({}))).await.unwrap().unwrap();
 //!     while let Some(event) = connection.events.next().await {
 //!         if let Event::Machine(RpcEvent::Call(call)) = event {
-//!             assert_eq!(call.action, "Heartbeat");
+//!             assert_eq!(call.action, ocpp_core::v16::Action::Heartbeat);
 //!             break;
 //!         }
 //!     }

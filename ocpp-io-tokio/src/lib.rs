@@ -42,7 +42,7 @@
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> std::io::Result<()> {
-//! let endpoint = || Endpoint::new(EndpointConfig::new(Version::V16), Box::new(CounterIds::default()));
+//! let endpoint = || Endpoint::new(EndpointConfig::v16(), Box::new(CounterIds::default()));
 //! // The AuthorizationKey is hex; the password on the wire is the bytes it stands for.
 //! let key = "00112233445566778899AABBCCDDEEFF";
 //! let expected = BasicAuthPassword::from_authorization_key(key).unwrap();
@@ -93,7 +93,7 @@
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> std::io::Result<()> {
-//! let endpoint = || Endpoint::new(EndpointConfig::new(Version::V16), Box::new(CounterIds::default()));
+//! let endpoint = || Endpoint::new(EndpointConfig::v16(), Box::new(CounterIds::default()));
 //!
 //! let mut server = ocpp_io_tokio::bind("127.0.0.1:0", ServerConfig::new([Version::V16]), move |_| endpoint())
 //!     .await?;
@@ -113,7 +113,7 @@
 //!
 //! let mut client = ocpp_io_tokio::connect(ClientConfig::new(url, "CP-1", [Version::V16]), endpoint());
 //! assert!(matches!(client.events().next().await, Some(Event::Connected { version: Version::V16 })));
-//! client.handle().run(|ep, now| ep.call(now, "Heartbeat", json!({}))).await.unwrap().unwrap();
+//! client.handle().run(|ep, now| ep.call(now, ocpp_core::v16::Action::Heartbeat, json!({}))).await.unwrap().unwrap();
 //! let Some(Event::Machine(RpcEvent::Completed { outcome, .. })) = client.events().next().await else {
 //!     panic!("no answer");
 //! };

@@ -162,9 +162,12 @@ async fn the_client_reconnects_with_the_same_machine_after_the_server_drops_it()
         let log = client.handle().run(|m, _| m.log.clone()).await.unwrap();
         assert_eq!(log, ["connected", "disconnected", "connected"]);
         // The machine works over the new connection.
-        client
+        let _ = client
             .handle()
-            .run(|m, now| m.endpoint.call(now, "Heartbeat", json!({})))
+            .run(|m, now| {
+                m.endpoint
+                    .call(now, ocpp_core::v16::Action::Heartbeat, json!({}))
+            })
             .await
             .unwrap()
             .unwrap();
@@ -238,8 +241,9 @@ async fn a_second_connection_with_the_same_id_replaces_the_first_if_configured()
             next_link_event(new.events()).await,
             Event::Connected { .. }
         ));
-        new.handle()
-            .run(|ep, now| ep.call(now, "Heartbeat", json!({})))
+        let _ = new
+            .handle()
+            .run(|ep, now| ep.call(now, ocpp_core::v16::Action::Heartbeat, json!({})))
             .await
             .unwrap()
             .unwrap();
@@ -273,12 +277,12 @@ async fn an_oversized_message_closes_the_connection_with_1009() {
             Event::Connected { .. }
         ));
         let data = "x".repeat(4096);
-        client
+        let _ = client
             .handle()
             .run(move |ep, now| {
                 ep.call(
                     now,
-                    "DataTransfer",
+                    ocpp_core::v16::Action::DataTransfer,
                     json!({"vendorId": "acme", "data": data}),
                 )
             })
@@ -476,9 +480,9 @@ async fn pings_answered_by_the_peer_keep_the_connection_up() {
             Event::Connected { .. }
         ));
         tokio::time::sleep(Duration::from_millis(400)).await;
-        client
+        let _ = client
             .handle()
-            .run(|ep, now| ep.call(now, "Heartbeat", json!({})))
+            .run(|ep, now| ep.call(now, ocpp_core::v16::Action::Heartbeat, json!({})))
             .await
             .unwrap()
             .unwrap();

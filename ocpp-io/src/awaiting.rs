@@ -68,7 +68,7 @@ use ocpp_core::message::OcppRequest;
 use ocpp_core::rpc::{CallFailure, CallHandle};
 use ocpp_core::time::{Monotonic, Now};
 use ocpp_core::trace::Recorder;
-use ocpp_core::v16::{DataTransferRequest, DataTransferResponse, IdTagInfo};
+use ocpp_core::v16::{self, DataTransferRequest, DataTransferResponse, IdTagInfo};
 
 use crate::driver::{Gone, Handle};
 
@@ -297,7 +297,7 @@ where
 /// and to be implemented by any wrapper of it that passes its events through.
 pub trait CentralSystemCommands: Machine<Event = central_system::Event> {
     /// Sends `request` (see [`CentralSystem::call`]).
-    fn call<R: OcppRequest>(
+    fn call<R: OcppRequest<Action = v16::Action>>(
         &mut self,
         now: Now,
         request: &R,
@@ -305,7 +305,7 @@ pub trait CentralSystemCommands: Machine<Event = central_system::Event> {
 }
 
 impl CentralSystemCommands for CentralSystem {
-    fn call<R: OcppRequest>(
+    fn call<R: OcppRequest<Action = v16::Action>>(
         &mut self,
         now: Now,
         request: &R,
@@ -316,7 +316,7 @@ impl CentralSystemCommands for CentralSystem {
 
 /// A recorded Central System's calls go through the recorder, so the trace holds them.
 impl CentralSystemCommands for Recorder<CentralSystem> {
-    fn call<R: OcppRequest>(
+    fn call<R: OcppRequest<Action = v16::Action>>(
         &mut self,
         now: Now,
         request: &R,
@@ -337,7 +337,7 @@ where
     /// [`Event::CallCompleted`](central_system::Event::CallCompleted).
     pub async fn call<R>(&self, request: R) -> Result<R::Response, AwaitError<CentralSystemError>>
     where
-        R: OcppRequest + Send + 'static,
+        R: OcppRequest<Action = v16::Action> + Send + 'static,
         R::Response: TypedResponse,
     {
         let event = self
@@ -479,7 +479,6 @@ where
 
 #[cfg(test)]
 mod tests {
-    use ocpp_core::Version;
     use ocpp_core::rpc::{CounterIds, Endpoint, EndpointConfig, RpcEvent};
     use serde_json::json;
     use time::OffsetDateTime;
@@ -492,10 +491,7 @@ mod tests {
 
     /// A connected endpoint, wrapped; counter ids, so the first call's id is "1".
     fn connected() -> Awaiting<Endpoint> {
-        let endpoint = Endpoint::new(
-            EndpointConfig::new(Version::V16),
-            Box::new(CounterIds::default()),
-        );
+        let endpoint = Endpoint::new(EndpointConfig::v16(), Box::new(CounterIds::default()));
         let mut awaiting = Awaiting::new(endpoint);
         awaiting.handle_connected(now());
         drain(&mut awaiting);
@@ -507,7 +503,9 @@ mod tests {
     }
 
     fn heartbeat(awaiting: &mut Awaiting<Endpoint>) -> CallHandle {
-        let handle = awaiting.call(now(), "Heartbeat", json!({})).unwrap();
+        let handle = awaiting
+            .call(now(), ocpp_core::v16::Action::Heartbeat, json!({}))
+            .unwrap();
         drain(awaiting);
         handle
     }

@@ -27,7 +27,7 @@
 //! impl EventHandler<RpcEvent> for Clock {
 //!     async fn on_event(&mut self, event: Event<RpcEvent>) {
 //!         if let Event::Machine(RpcEvent::Call(call)) = event
-//!             && call.action == "Heartbeat"
+//!             && call.action == ocpp_core::v16::Action::Heartbeat
 //!         {
 //!             let answer = json!({"currentTime": "2025-01-01T00:00:00Z"});
 //!             let answered = self.handle.run(move |ep, now| ep.respond(now, &call.id, answer));

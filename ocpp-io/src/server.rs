@@ -865,10 +865,7 @@ mod tests {
     #[test]
     fn the_connection_future_holds_little_besides_the_driver_and_the_stream() {
         let endpoint = |_: &ConnectionInfo| {
-            Endpoint::new(
-                EndpointConfig::new(Version::V16),
-                Box::new(CounterIds::default()),
-            )
+            Endpoint::new(EndpointConfig::v16(), Box::new(CounterIds::default()))
         };
         let server = Server::start(
             Inert,

@@ -79,14 +79,23 @@ pub fn version_files(model: &VersionModel) -> Result<BTreeMap<String, String>, E
         let _ = write!(
             emitter.body,
             "impl OcppRequest for {a}Request {{ const VERSION: Version = Version::{v}; \
-             const ACTION: &'static str = \"{a}\"; type Response = {a}Response; }}\n\n\
+             const ACTION: &'static str = \"{a}\"; type Action = Action; \
+             const TYPED_ACTION: Action = Action::{a}; type Response = {a}Response; \
+             fn into_request(self) -> Request {{ Request::{a}(self) }} }}\n\n\
              impl OcppResponse for {a}Response {{ const VERSION: Version = Version::{v}; \
-             const ACTION: &'static str = \"{a}\"; type Request = {a}Request; }}\n"
+             const ACTION: &'static str = \"{a}\"; type Action = Action; \
+             const TYPED_ACTION: Action = Action::{a}; type Request = {a}Request; \
+             fn into_response(self) -> Response {{ Response::{a}(self) }} \
+             fn from_response(response: Response) -> Result<Self, Response> {{ \
+             match response {{ Response::{a}(response) => Ok(response), other => Err(other) }} }} }}\n"
         );
         emitter
             .uses
             .insert("crate::message::{OcppRequest, OcppResponse}".to_owned());
         emitter.uses.insert("crate::Version".to_owned());
+        emitter
+            .uses
+            .insert("super::{Action, Request, Response}".to_owned());
         files.insert(
             format!("{}.rs", module_name(&action.name)),
             emitter.finish(&format!(
@@ -403,6 +412,32 @@ fn actions_file(model: &VersionModel) -> String {
          pub const fn sender(self) -> Sender {{\nmatch self {{\n{sender}}}\n}}\n}}\n\n\
          impl fmt::Display for Action {{\nfn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {{\nf.write_str(self.as_str())\n}}\n}}\n\n",
         all = all.join(", ")
+    );
+    out.push_str(
+        "/// Written as its name, as in a CALL (traces and records keep actions this way).\n\
+         impl serde::Serialize for Action {\n\
+         fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {\n\
+         serializer.serialize_str(self.as_str())\n}\n}\n\n\
+         /// Read from its name; a name the version does not define is an error.\n\
+         impl<'de> serde::Deserialize<'de> for Action {\n\
+         fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Action, D::Error> {\n\
+         let name = String::deserialize(deserializer)?;\n\
+         Action::from_name(&name).ok_or_else(|| serde::de::Error::custom(format_args!(\"unknown action {name:?}\")))\n}\n}\n\n",
+    );
+    let v = version.core_variant();
+    let _ = write!(
+        out,
+        "impl crate::message::OcppAction for Action {{\n\
+         const VERSION: crate::Version = crate::Version::{v};\n\
+         const ALL: &'static [Action] = &Action::ALL;\n\n\
+         type Request = Request;\n\
+         type Response = Response;\n\n\
+         fn as_str(self) -> &'static str {{\nAction::as_str(self)\n}}\n\n\
+         fn index(self) -> usize {{\nself as usize\n}}\n\n\
+         fn from_name(name: &str) -> Option<Action> {{\nAction::from_name(name)\n}}\n\n\
+         fn sent_by(self, side: crate::message::Side) -> bool {{\n\
+         use crate::message::Side;\n\
+         matches!((self.sender(), side), (Sender::Both, _) | (Sender::{station}, Side::Station) | (Sender::{central}, Side::Central))\n}}\n}}\n\n"
     );
 
     for (kind, call) in [("Request", "CALL"), ("Response", "CALLRESULT")] {

@@ -167,7 +167,7 @@ async fn call<R, T>(
     request: R,
 ) -> T
 where
-    R: ocpp_core::OcppRequest,
+    R: ocpp_core::OcppRequest<Action = ocpp_core::v16::Action>,
     T: central_system::TypedResponse,
 {
     let handle = cs

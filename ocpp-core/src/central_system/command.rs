@@ -8,44 +8,117 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
 use super::policy::{BootAnswer, CentralSystemPolicy};
-use super::role::{
-    CentralSystem, CentralSystemConfig, CentralSystemError, Decision, Registration, request_payload,
-};
+use super::role::{CentralSystem, CentralSystemConfig, CentralSystemError, Decision, Registration};
 use crate::message::OcppRequest;
-use crate::rpc::{CallHandle, CallRefused, IdGenerator};
+use crate::rpc::{CallHandle, IdGenerator};
 use crate::time::Now;
 use crate::trace::{Recorder, Role, Traced};
 use crate::v16::{Action, RegistrationStatus, Request, Response};
 use crate::{ErrorCode, Version};
 
 /// A command of the application to the Central System.
+///
+/// A trace writes it as `{"call":{"action":..,"payload":..}}`,
+/// `{"reply":{"decision":..,"payload":..}}` or
+/// `{"reply_error":{"decision":..,"code":..,"description":..}}`, the code as 1.6 spells it;
+/// reading one decodes the payload into the action's type (a payload that does not decode
+/// is an error of the trace, not a command).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[serde(into = "CommandRecord", try_from = "CommandRecord")]
 pub enum Command {
-    /// [`CentralSystem::call`] of the request of `action` with this payload.
-    Call {
-        /// The action, e.g. `Reset`.
-        action: String,
-        /// The request's payload.
-        payload: Value,
-    },
-    /// [`CentralSystem::reply`] with the response of the decision's action with this
-    /// payload.
+    /// [`CentralSystem::call`] of this request.
+    Call(Request),
+    /// [`CentralSystem::reply`] with this response.
     Reply {
         /// The decision answered.
         decision: Decision,
-        /// The response's payload.
-        payload: Value,
+        /// The response, of the decision's action.
+        response: Response,
     },
     /// [`CentralSystem::reply_error`].
     ReplyError {
         /// The decision answered.
         decision: Decision,
-        /// The CallError code, as 1.6 spells it.
-        code: String,
+        /// The CallError code.
+        code: ErrorCode,
         /// The description.
         description: String,
     },
+}
+
+/// A [`Command`] as a trace writes it: actions by name, payloads as JSON.
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum CommandRecord {
+    Call {
+        action: String,
+        payload: Value,
+    },
+    Reply {
+        decision: Decision,
+        payload: Value,
+    },
+    ReplyError {
+        decision: Decision,
+        code: String,
+        description: String,
+    },
+}
+
+impl From<Command> for CommandRecord {
+    fn from(command: Command) -> CommandRecord {
+        match command {
+            Command::Call(request) => CommandRecord::Call {
+                action: request.action().as_str().to_owned(),
+                payload: request.to_payload(),
+            },
+            Command::Reply { decision, response } => CommandRecord::Reply {
+                decision,
+                payload: response.to_payload(),
+            },
+            Command::ReplyError {
+                decision,
+                code,
+                description,
+            } => CommandRecord::ReplyError {
+                decision,
+                code: code.wire_name(Version::V16).to_owned(),
+                description,
+            },
+        }
+    }
+}
+
+impl TryFrom<CommandRecord> for Command {
+    type Error = String;
+
+    fn try_from(record: CommandRecord) -> Result<Command, String> {
+        Ok(match record {
+            CommandRecord::Call { action, payload } => {
+                let known = Action::from_name(&action)
+                    .ok_or_else(|| format!("unknown action {action:?}"))?;
+                let request = Request::from_payload(known, payload)
+                    .map_err(|e| format!("invalid {action} request: {e}"))?;
+                Command::Call(request)
+            }
+            CommandRecord::Reply { decision, payload } => {
+                let action = decision.action();
+                let response = Response::from_payload(action, payload)
+                    .map_err(|e| format!("invalid {action} reply: {e}"))?;
+                Command::Reply { decision, response }
+            }
+            CommandRecord::ReplyError {
+                decision,
+                code,
+                description,
+            } => Command::ReplyError {
+                code: ErrorCode::parse(&code)
+                    .ok_or_else(|| format!("{code} is not a CallError code"))?,
+                decision,
+                description,
+            },
+        })
+    }
 }
 
 /// A [`Decision`] as a trace writes it.
@@ -82,50 +155,25 @@ impl<'de> Deserialize<'de> for Decision {
 }
 
 impl CentralSystem {
-    /// Runs `command`: the same as calling the method it names, with the payload decoded
-    /// into the action's type. Returns the call's handle for [`Command::Call`].
+    /// Runs `command`: the same as calling the method it names. Returns the call's handle
+    /// for [`Command::Call`].
     pub fn apply(
         &mut self,
         now: Now,
         command: Command,
     ) -> Result<Option<CallHandle>, CentralSystemError> {
         match command {
-            Command::Call { action, payload } => {
-                let known = Action::from_name(&action).ok_or(CallRefused::UnknownAction {
-                    version: Version::V16,
-                    action: action.clone(),
-                })?;
-                let request = Request::from_payload(known, payload).map_err(|e| {
-                    CallRefused::InvalidPayload {
-                        action,
-                        description: e.to_string(),
-                    }
-                })?;
-                self.call_request(now, &request).map(Some)
-            }
-            Command::Reply { decision, payload } => {
-                let action = decision.action();
-                let response = Response::from_payload(action, payload).map_err(|e| {
-                    CentralSystemError::InvalidReply {
-                        action,
-                        description: e.to_string(),
-                    }
-                })?;
+            Command::Call(request) => self.call_request(now, &request).map(Some),
+            Command::Reply { decision, response } => {
                 self.reply(now, decision, response).map(|()| None)
             }
             Command::ReplyError {
                 decision,
                 code,
                 description,
-            } => {
-                let code =
-                    ErrorCode::parse(&code).ok_or_else(|| CentralSystemError::InvalidReply {
-                        action: decision.action(),
-                        description: format!("{code} is not a CallError code"),
-                    })?;
-                self.reply_error(now, decision, code, description)
-                    .map(|()| None)
-            }
+            } => self
+                .reply_error(now, decision, code, description)
+                .map(|()| None),
         }
     }
 }
@@ -244,16 +292,12 @@ impl Traced for CentralSystem {
 /// The Central System's commands, recorded.
 impl Recorder<CentralSystem> {
     /// [`CentralSystem::call`], recorded.
-    pub fn call<R: OcppRequest>(
+    pub fn call<R: OcppRequest<Action = Action>>(
         &mut self,
         now: Now,
         request: &R,
     ) -> Result<CallHandle, CentralSystemError> {
-        let (action, payload) = request_payload(request)?;
-        let command = Command::Call {
-            action: action.as_str().to_owned(),
-            payload,
-        };
+        let command = Command::Call(request.clone().into_request());
         match self.apply(now, command)? {
             Some(handle) => Ok(handle),
             None => unreachable!("CentralSystem::apply returns a handle for every call"),
@@ -267,8 +311,8 @@ impl Recorder<CentralSystem> {
         decision: Decision,
         response: impl Into<Response>,
     ) -> Result<(), CentralSystemError> {
-        let payload = response.into().to_payload();
-        self.apply(now, Command::Reply { decision, payload })
+        let response = response.into();
+        self.apply(now, Command::Reply { decision, response })
             .map(drop)
     }
 
@@ -282,7 +326,7 @@ impl Recorder<CentralSystem> {
     ) -> Result<(), CentralSystemError> {
         let command = Command::ReplyError {
             decision,
-            code: code.wire_name(Version::V16).to_owned(),
+            code,
             description: description.into(),
         };
         self.apply(now, command).map(drop)
@@ -345,5 +389,49 @@ mod tests {
         );
         assert_eq!(serde_json::from_str::<Decision>(&json).unwrap(), decision);
         assert!(serde_json::from_str::<Decision>(&json.replace("Start", "Begin")).is_err());
+    }
+
+    /// Typing the commands keeps their trace form (the committed traces replay unchanged):
+    /// actions by name, payloads as JSON, CallError codes as 1.6 spells them (OCPP-J 1.6
+    /// errata 5.1). Reading one decodes it, and refuses what names no action, does not
+    /// decode or is no CallError code.
+    #[test]
+    fn commands_keep_their_trace_form_and_are_typed_when_read() {
+        let call = r#"{"call":{"action":"TriggerMessage","payload":{"connectorId":1,"requestedMessage":"MeterValues"}}}"#;
+        let command: Command = serde_json::from_str(call).unwrap();
+        assert!(
+            matches!(&command, Command::Call(Request::TriggerMessage(r)) if r.connector_id == Some(1)),
+            "{command:?}"
+        );
+        assert_eq!(serde_json::to_string(&command).unwrap(), call);
+        let reply = r#"{"reply":{"decision":{"connection":1,"id":"a","action":"Authorize"},"payload":{"idTagInfo":{"status":"Accepted"}}}}"#;
+        let command: Command = serde_json::from_str(reply).unwrap();
+        assert!(matches!(
+            &command,
+            Command::Reply {
+                response: Response::Authorize(_),
+                ..
+            }
+        ));
+        assert_eq!(serde_json::to_string(&command).unwrap(), reply);
+        let error = Command::ReplyError {
+            decision: Decision {
+                connection: 1,
+                id: "a".into(),
+                action: Action::Authorize,
+            },
+            code: ErrorCode::FormatViolation,
+            description: "bad".into(),
+        };
+        let text = serde_json::to_string(&error).unwrap();
+        assert!(text.contains(r#""code":"FormationViolation""#), "{text}");
+        assert_eq!(serde_json::from_str::<Command>(&text).unwrap(), error);
+        for bad in [
+            call.replace("TriggerMessage", "TransactionEvent"),
+            call.replace("MeterValues", "Nothing"),
+            text.replace("FormationViolation", "NoSuchCode"),
+        ] {
+            assert!(serde_json::from_str::<Command>(&bad).is_err(), "{bad}");
+        }
     }
 }

@@ -4,12 +4,12 @@ use super::Event;
 use crate::machine::Completes;
 use crate::message::OcppResponse;
 use crate::rpc::{CallFailure, CallHandle};
-use crate::v16::{self, Action, Response};
+use crate::v16::{Action, Response};
 
 /// How one call made with [`CentralSystem::call`](super::CentralSystem::call) ended.
 ///
 /// The event enum of the machine cannot be generic over the request type, so the response
-/// travels as the typed [`v16::Response`] enum (already decoded: an answer whose values the
+/// travels as the typed [`v16::Response`](crate::v16::Response) enum (already decoded: an answer whose values the
 /// types cannot hold is a [`CallFailure::InvalidResponse`]) and
 /// [`CallCompleted::response`] downcasts it to the type the caller expects, without
 /// re-parsing:
@@ -49,6 +49,7 @@ impl Completes for Event {
 }
 
 /// Why [`CallCompleted::response`] has no response of the asked type.
+#[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum OutcomeError {
     /// The call failed: timeout, CallError, disconnect, invalid answer.
@@ -58,7 +59,7 @@ pub enum OutcomeError {
     #[error("the call was {actual}, not {expected}")]
     WrongAction {
         /// The action of the type asked for.
-        expected: &'static str,
+        expected: Action,
         /// The action of the call.
         actual: Action,
     },
@@ -70,72 +71,14 @@ impl CallCompleted {
     pub fn response<T: TypedResponse>(self) -> Result<T, OutcomeError> {
         let response = self.outcome.map_err(OutcomeError::Failed)?;
         T::from_response(response).map_err(|other| OutcomeError::WrongAction {
-            expected: T::ACTION,
+            expected: T::TYPED_ACTION,
             actual: other.action(),
         })
     }
 }
 
-/// A 1.6 response type that can be taken out of the [`v16::Response`] enum; implemented by
-/// every generated 1.6 response.
-pub trait TypedResponse: OcppResponse {
-    /// `Ok` with the payload if `response` is of this type, else the response back.
-    fn from_response(response: Response) -> Result<Self, Response>;
-}
+/// A 1.6 response type, which [`CallCompleted::response`] takes out of the
+/// [`v16::Response`](crate::v16::Response) enum ([`OcppResponse::from_response`]): every generated 1.6 response.
+pub trait TypedResponse: OcppResponse<Action = Action> {}
 
-macro_rules! typed_responses {
-    ($($variant:ident => $ty:ident,)*) => {
-        $(
-            impl TypedResponse for v16::$ty {
-                fn from_response(response: Response) -> Result<Self, Response> {
-                    match response {
-                        Response::$variant(payload) => Ok(payload),
-                        other => Err(other),
-                    }
-                }
-            }
-        )*
-    };
-}
-
-typed_responses! {
-    Authorize => AuthorizeResponse,
-    BootNotification => BootNotificationResponse,
-    CancelReservation => CancelReservationResponse,
-    CertificateSigned => CertificateSignedResponse,
-    ChangeAvailability => ChangeAvailabilityResponse,
-    ChangeConfiguration => ChangeConfigurationResponse,
-    ClearCache => ClearCacheResponse,
-    ClearChargingProfile => ClearChargingProfileResponse,
-    DataTransfer => DataTransferResponse,
-    DeleteCertificate => DeleteCertificateResponse,
-    DiagnosticsStatusNotification => DiagnosticsStatusNotificationResponse,
-    ExtendedTriggerMessage => ExtendedTriggerMessageResponse,
-    FirmwareStatusNotification => FirmwareStatusNotificationResponse,
-    GetCompositeSchedule => GetCompositeScheduleResponse,
-    GetConfiguration => GetConfigurationResponse,
-    GetDiagnostics => GetDiagnosticsResponse,
-    GetInstalledCertificateIds => GetInstalledCertificateIdsResponse,
-    GetLocalListVersion => GetLocalListVersionResponse,
-    GetLog => GetLogResponse,
-    Heartbeat => HeartbeatResponse,
-    InstallCertificate => InstallCertificateResponse,
-    LogStatusNotification => LogStatusNotificationResponse,
-    MeterValues => MeterValuesResponse,
-    RemoteStartTransaction => RemoteStartTransactionResponse,
-    RemoteStopTransaction => RemoteStopTransactionResponse,
-    ReserveNow => ReserveNowResponse,
-    Reset => ResetResponse,
-    SecurityEventNotification => SecurityEventNotificationResponse,
-    SendLocalList => SendLocalListResponse,
-    SetChargingProfile => SetChargingProfileResponse,
-    SignCertificate => SignCertificateResponse,
-    SignedFirmwareStatusNotification => SignedFirmwareStatusNotificationResponse,
-    SignedUpdateFirmware => SignedUpdateFirmwareResponse,
-    StartTransaction => StartTransactionResponse,
-    StatusNotification => StatusNotificationResponse,
-    StopTransaction => StopTransactionResponse,
-    TriggerMessage => TriggerMessageResponse,
-    UnlockConnector => UnlockConnectorResponse,
-    UpdateFirmware => UpdateFirmwareResponse,
-}
+impl<T: OcppResponse<Action = Action>> TypedResponse for T {}

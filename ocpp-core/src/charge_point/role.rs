@@ -26,7 +26,7 @@ use crate::message::OcppRequest;
 use crate::persist::{Snapshot, StoreOp};
 use crate::primitives::Decimal;
 use crate::rpc::{
-    AcceptedActions, Call, CallFailure, CallHandle, CallRefused, Endpoint, EndpointConfig,
+    AcceptedActions, CallFailure, CallHandle, CallRefused, Endpoint, EndpointConfig, HeldCall,
     IdGenerator, PeerError, RespondError, RpcEvent,
 };
 use crate::time::{Monotonic, Now};
@@ -104,7 +104,7 @@ impl ChargePointConfig {
         ChargePointConfig {
             boot,
             definitions,
-            rpc: EndpointConfig::new(Version::V16),
+            rpc: EndpointConfig::new(),
             boot_retry: Duration::from_secs(60),
             interrupted_transactions: InterruptedTransactions::StopAsPowerLoss,
             authorization_cache_capacity: 1_000,
@@ -843,7 +843,6 @@ impl ChargePoint {
         let (configuration, issues) = Configuration::restore(config.definitions.clone(), snapshot);
         let connector_count = configuration.number_of_connectors();
         let mut rpc = config.rpc.clone();
-        rpc.version = Version::V16;
         // Section 5.13 answers Rejected for a station "configured not to accept
         // reservations", and OCTT TC_048_4_CS / TC_050_4_CS expect exactly that of one without
         // the Reservation profile: its actions are always answered (see `reserve_now`).
@@ -856,7 +855,12 @@ impl ChargePoint {
             .into_iter()
             .filter(|(profile, _)| configuration.supports(*profile))
             .flat_map(|(_, actions)| actions.iter().copied());
-        rpc.accepted_actions = AcceptedActions::only(HANDLED_ACTIONS.into_iter().chain(supported));
+        rpc.accepted_actions = AcceptedActions::only(
+            HANDLED_ACTIONS
+                .into_iter()
+                .chain(supported)
+                .filter_map(v16::Action::from_name),
+        );
         let mut connectors: Vec<Connector> = (0..=connector_count)
             .map(|_| Connector {
                 facts: Facts::default(),
@@ -1572,7 +1576,11 @@ impl ChargePoint {
                 let request = AuthorizeRequest {
                     id_tag: id_tag.clone(),
                 };
-                self.send_for_application(now, &request, Purpose::Authorize { id_tag, handle })?;
+                let _ = self.send_for_application(
+                    now,
+                    &request,
+                    Purpose::Authorize { id_tag, handle },
+                )?;
             }
         }
         Ok(handle)
@@ -1938,12 +1946,15 @@ impl ChargePoint {
     }
 
     /// The payload of `request`, refused if it breaks its schema (when validation is on).
-    fn checked_payload<R: OcppRequest>(&self, request: &R) -> Result<Value, ChargePointError> {
+    fn checked_payload<R: OcppRequest<Action = v16::Action>>(
+        &self,
+        request: &R,
+    ) -> Result<Value, ChargePointError> {
         let payload = serde_json::to_value(request).map_err(|e| CallRefused::InvalidPayload {
-            action: R::ACTION.to_owned(),
+            action: R::TYPED_ACTION,
             description: e.to_string(),
         })?;
-        self.endpoint.check_request(R::ACTION, &payload)?;
+        self.endpoint.check_request(R::TYPED_ACTION, &payload)?;
         Ok(payload)
     }
 
@@ -2229,7 +2240,7 @@ impl ChargePoint {
         Ok(result?)
     }
 
-    fn send_for_application<R: OcppRequest>(
+    fn send_for_application<R: OcppRequest<Action = v16::Action>>(
         &mut self,
         now: Now,
         request: &R,
@@ -2354,7 +2365,14 @@ impl ChargePoint {
                 .is_some_and(|head| head.not_before <= now.monotonic)
             && let Some((action, payload)) = self.ledger.head_payload()
         {
-            match self.endpoint.call(now, &action, payload) {
+            let sent = match v16::Action::from_name(&action) {
+                Some(known) => self.endpoint.call(now, known, payload),
+                None => Err(CallRefused::UnknownAction {
+                    version: Version::V16,
+                    action: action.clone(),
+                }),
+            };
+            match sent {
                 Ok(handle) => {
                     self.queue_busy = true;
                     self.calls.insert(handle, Purpose::Queued);
@@ -2421,7 +2439,12 @@ impl ChargePoint {
         self.outputs.extend(events.into_iter().map(Output::Event));
     }
 
-    fn send<R: OcppRequest>(&mut self, now: Now, request: &R, purpose: Purpose) {
+    fn send<R: OcppRequest<Action = v16::Action>>(
+        &mut self,
+        now: Now,
+        request: &R,
+        purpose: Purpose,
+    ) {
         match self.endpoint.call_request(now, request) {
             Ok(handle) => {
                 self.calls.insert(handle, purpose);
@@ -2444,11 +2467,14 @@ impl ChargePoint {
     fn drain_endpoint(&mut self, now: Now) {
         while let Some(output) = self.endpoint.poll_output() {
             match output {
-                crate::rpc::Output::Transmit(text) => {
+                Output::Transmit(text) => {
                     self.last_sent = now.monotonic;
                     self.outputs.push_back(Output::Transmit(text));
                 }
-                crate::rpc::Output::Event(event) => self.on_rpc_event(now, event),
+                Output::Event(event) => self.on_rpc_event(now, event),
+                // The endpoint persists nothing and never closes; forwarded all the same.
+                Output::Persist(op) => self.outputs.push_back(Output::Persist(op)),
+                Output::Close(close) => self.outputs.push_back(Output::Close(close)),
             }
         }
     }
@@ -2493,8 +2519,10 @@ impl ChargePoint {
                         if let Err(failure) = outcome {
                             self.on_failure(now, &purpose, &failure);
                             self.release(purpose);
-                            self.outputs
-                                .push_back(Output::Event(Event::CallFailed { action, failure }));
+                            self.outputs.push_back(Output::Event(Event::CallFailed {
+                                action: action.to_string(),
+                                failure,
+                            }));
                         }
                     }
                 }
@@ -2788,15 +2816,13 @@ impl ChargePoint {
             }));
     }
 
-    fn on_call(&mut self, now: Now, call: Call) {
+    fn on_call(&mut self, now: Now, call: HeldCall) {
         // Section 4.2: "While Rejected, the Charge Point SHALL NOT respond to any Central
         // System initiated message."
         if self.registration == Registration::Rejected {
             return;
         }
-        let Some(action) = v16::Action::from_name(&call.action) else {
-            return;
-        };
+        let action = call.action;
         match v16::Request::from_payload(action, call.payload) {
             Ok(v16::Request::GetConfiguration(request)) => {
                 // Section 5.8; more keys than GetConfigurationMaxKeys is refused as a whole.
@@ -3470,7 +3496,10 @@ impl Machine for ChargePoint {
 
     fn handle_message(&mut self, now: Now, text: &str) {
         self.settle_restored(now);
-        self.endpoint.handle_message(now, text);
+        if let Some(call) = self.endpoint.handle_message(now, text) {
+            let call = self.endpoint.hold(call);
+            self.on_call(now, call);
+        }
         self.drain_endpoint(now);
         self.pump(now);
     }

@@ -1,21 +1,20 @@
 //! The sans-IO OCPP-J endpoint; see [`Endpoint`] for what it does and how it is driven.
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::sync::Arc;
+use std::collections::{BTreeMap, VecDeque};
+use std::marker::PhantomData;
 use std::time::Duration;
 
 use serde_json::{Map, Value};
 
-use super::frame::{
-    Call, CallError, Frame, FrameError, FrameErrorKind, MAX_MESSAGE_ID_LEN, PlainFrame,
-};
+use super::frame::{CallError, Frame, FrameError, FrameErrorKind, MAX_MESSAGE_ID_LEN, PlainFrame};
 use super::ids::IdGenerator;
-use crate::message::{OcppRequest, OcppResponse};
-use crate::schemas::{self, PayloadKind};
+use crate::machine::Output;
+use crate::message::{OcppAction, OcppRequest, OcppResponse, Side};
+use crate::schemas::PayloadKind;
 use crate::time::{Monotonic, Now};
 use crate::validate::{self, ValidationError};
-use crate::{ErrorCode, Version};
+use crate::{ErrorCode, Version, v16};
 
 /// How the endpoint treats a CALL that arrives while an earlier CALL from the peer is still
 /// unanswered.
@@ -32,37 +31,115 @@ pub enum ConcurrentCalls {
     Refuse,
 }
 
-/// Which incoming actions the role layer handles; the rest of the version's actions are
-/// answered `NotSupported`.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub enum AcceptedActions {
-    /// Every action of the version.
-    #[default]
-    All,
-    /// Only these action names. Shared: a server's connections of one role accept the same
-    /// actions, and each would otherwise hold its own copy of the set.
-    Only(Arc<BTreeSet<String>>),
+/// Which incoming actions of the version `A` the role layer handles; the endpoint answers
+/// the rest `NotSupported` (OCPP-J 1.6 section 4.1.3) without involving the role.
+///
+/// A set of actions by their index in the version's table, one bit each: testing it costs
+/// a shift on every CALL, and it is a plain value a server's connections copy (no shared
+/// allocation). The default is every action of the version.
+pub struct AcceptedActions<A = v16::Action> {
+    bits: u64,
+    actions: PhantomData<fn() -> A>,
 }
 
-impl AcceptedActions {
-    /// Only the given actions.
-    pub fn only<'a>(actions: impl IntoIterator<Item = &'a str>) -> AcceptedActions {
-        AcceptedActions::Only(Arc::new(actions.into_iter().map(str::to_owned).collect()))
-    }
-
-    pub(crate) fn accepts(&self, action: &str) -> bool {
-        match self {
-            AcceptedActions::All => true,
-            AcceptedActions::Only(actions) => actions.contains(action),
+impl<A: OcppAction> AcceptedActions<A> {
+    /// The bits of every action of the version. A version with more than 64 actions does not
+    /// compile here (see [`OcppAction`]'s invariants).
+    fn every() -> u64 {
+        const { assert!(A::ALL.len() <= 64, "a set of actions is one u64") };
+        match A::ALL.len() {
+            64 => u64::MAX,
+            n => (1 << n) - 1,
         }
     }
+
+    fn from_bits(bits: u64) -> AcceptedActions<A> {
+        AcceptedActions {
+            bits: bits & Self::every(),
+            actions: PhantomData,
+        }
+    }
+
+    /// Every action of the version.
+    pub fn all() -> AcceptedActions<A> {
+        AcceptedActions::from_bits(u64::MAX)
+    }
+
+    /// No action: every CALL is answered `NotSupported`.
+    pub fn none() -> AcceptedActions<A> {
+        AcceptedActions::from_bits(0)
+    }
+
+    /// Only the given actions.
+    pub fn only(actions: impl IntoIterator<Item = A>) -> AcceptedActions<A> {
+        actions
+            .into_iter()
+            .fold(AcceptedActions::none(), AcceptedActions::with)
+    }
+
+    /// The actions whose CALL `side` sends: what a role on the other side accepts, if it
+    /// handles all of them (a Central System accepts what the Charge Point sends).
+    pub fn sent_by(side: Side) -> AcceptedActions<A> {
+        AcceptedActions::only(A::ALL.iter().copied().filter(|a| a.sent_by(side)))
+    }
+
+    /// This set and `action`.
+    #[must_use]
+    pub fn with(self, action: A) -> AcceptedActions<A> {
+        AcceptedActions::from_bits(self.bits | 1 << action.index())
+    }
+
+    /// This set without `action`.
+    #[must_use]
+    pub fn without(self, action: A) -> AcceptedActions<A> {
+        AcceptedActions::from_bits(self.bits & !(1 << action.index()))
+    }
+
+    /// Whether the role layer handles `action`.
+    pub fn contains(&self, action: A) -> bool {
+        self.bits >> action.index() & 1 == 1
+    }
+
+    /// The actions in the set, in the table's order.
+    pub fn iter(&self) -> impl Iterator<Item = A> + '_ {
+        A::ALL.iter().copied().filter(|a| self.contains(*a))
+    }
 }
 
-/// Settings of one [`Endpoint`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EndpointConfig {
-    /// The protocol version of the connection.
-    pub version: Version,
+impl<A: OcppAction> Default for AcceptedActions<A> {
+    /// Every action of the version.
+    fn default() -> AcceptedActions<A> {
+        AcceptedActions::all()
+    }
+}
+
+impl<A> Clone for AcceptedActions<A> {
+    fn clone(&self) -> AcceptedActions<A> {
+        *self
+    }
+}
+
+impl<A> Copy for AcceptedActions<A> {}
+
+impl<A> PartialEq for AcceptedActions<A> {
+    fn eq(&self, other: &AcceptedActions<A>) -> bool {
+        self.bits == other.bits
+    }
+}
+
+impl<A> Eq for AcceptedActions<A> {}
+
+/// Written as the set of action names.
+impl<A: OcppAction> std::fmt::Debug for AcceptedActions<A> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(self.iter()).finish()
+    }
+}
+
+/// Settings of one [`Endpoint`] of the OCPP version whose actions are `A`
+/// ([`v16::Action`], [`v201::Action`](crate::v201::Action)).
+#[derive(Clone, PartialEq, Eq)]
+pub struct EndpointConfig<A = v16::Action> {
     /// How long an outgoing CALL waits for its answer before it fails with
     /// [`CallFailure::Timeout`]. Default 30 s.
     pub call_timeout: Duration,
@@ -75,44 +152,151 @@ pub struct EndpointConfig {
     /// What to do with a second unanswered CALL from the peer.
     pub concurrent_calls: ConcurrentCalls,
     /// Which incoming actions the role layer handles.
-    pub accepted_actions: AcceptedActions,
+    pub accepted_actions: AcceptedActions<A>,
 }
 
-impl EndpointConfig {
-    /// The defaults for `version`: 30 s call timeout, 1 MiB messages, validation on in both
-    /// directions, concurrent calls served, every action accepted.
-    pub fn new(version: Version) -> EndpointConfig {
+impl<A: OcppAction> EndpointConfig<A> {
+    /// The defaults: 30 s call timeout, 1 MiB messages, validation on in both directions,
+    /// concurrent calls served, every action accepted.
+    pub fn new() -> EndpointConfig<A> {
         EndpointConfig {
-            version,
             call_timeout: Duration::from_secs(30),
             max_message_size: 1 << 20,
             validate_received: true,
             validate_sent: true,
             concurrent_calls: ConcurrentCalls::Serve,
-            accepted_actions: AcceptedActions::All,
+            accepted_actions: AcceptedActions::all(),
         }
+    }
+
+    /// The protocol version of the connection: the version of `A`.
+    pub fn version(&self) -> Version {
+        A::VERSION
     }
 }
 
-/// Identifies one outgoing call from [`Endpoint::call`] to its [`RpcEvent::Completed`].
+impl EndpointConfig<v16::Action> {
+    /// [`EndpointConfig::new`] for an OCPP 1.6 connection.
+    pub fn v16() -> EndpointConfig<v16::Action> {
+        EndpointConfig::new()
+    }
+}
+
+impl EndpointConfig<crate::v201::Action> {
+    /// [`EndpointConfig::new`] for an OCPP 2.0.1 connection.
+    pub fn v201() -> EndpointConfig<crate::v201::Action> {
+        EndpointConfig::new()
+    }
+}
+
+impl<A: OcppAction> std::fmt::Debug for EndpointConfig<A> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EndpointConfig")
+            .field("version", &A::VERSION)
+            .field("call_timeout", &self.call_timeout)
+            .field("max_message_size", &self.max_message_size)
+            .field("validate_received", &self.validate_received)
+            .field("validate_sent", &self.validate_sent)
+            .field("concurrent_calls", &self.concurrent_calls)
+            .field("accepted_actions", &self.accepted_actions)
+            .finish()
+    }
+}
+
+impl<A: OcppAction> Default for EndpointConfig<A> {
+    /// [`EndpointConfig::new`].
+    fn default() -> EndpointConfig<A> {
+        EndpointConfig::new()
+    }
+}
+
+/// Identifies one outgoing call from [`Endpoint::call`] to its [`RpcEvent::Completed`]: keep
+/// it to know which call an outcome belongs to.
+#[must_use = "the outcome of the call comes as an event carrying this handle"]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct CallHandle(u64);
 
-/// What the endpoint asks its caller to do.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Output {
-    /// Send this text as one WebSocket text message.
-    Transmit(String),
-    /// Something the role layer or application should know.
-    Event(RpcEvent),
+/// A CALL of the peer that passed every check of the endpoint (a known action the role
+/// accepts, a fresh id, a payload valid against the request schema if
+/// [`EndpointConfig::validate_received`] is on), as [`Endpoint::handle_message`] returns it.
+///
+/// The peer waits for the answer. **Before giving the endpoint its next input, the caller
+/// passes the call back to the endpoint exactly once**, by one of:
+///
+/// - an answer at once: [`Endpoint::answer`] (any payload, validated as
+///   [`Endpoint::respond`] validates it), [`Endpoint::answer_valid`] /
+///   [`Endpoint::answer_valid_with`] (a payload valid by construction) or
+///   [`Endpoint::answer_error`]. Each returns the text of the answer, which the caller
+///   transmits after whatever it reports about the call; nothing is queued, so an answer
+///   given at once costs no copy of the id and no queue. An answer the endpoint refused to
+///   send (invalid, too large) was replaced by a CALLERROR `InternalError` in
+///   [`Endpoint::poll_output`]'s queue: drain it as after any command.
+/// - [`Endpoint::hold`]: the endpoint remembers the id, and the caller answers later with
+///   [`Endpoint::respond`], [`Endpoint::respond_with`] or [`Endpoint::respond_error`].
+///
+/// A call dropped instead is never answered, and the endpoint does not know that the peer
+/// waits: a CALL repeating its id is not recognised as a duplicate, and
+/// [`ConcurrentCalls::Refuse`] does not see it. Its id is still borrowed from the message
+/// text when the message was of the plain form (the common case), which is why the call
+/// cannot outlive the text.
+#[must_use = "the peer waits for an answer: answer the call or hold it before the next input"]
+#[derive(Debug)]
+pub struct ReceivedCall<'t, A = v16::Action> {
+    id: Cow<'t, str>,
+    action: A,
+    payload: Value,
 }
 
-/// Events of the RPC layer.
+impl<A: OcppAction> ReceivedCall<'_, A> {
+    /// The message id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The action called.
+    pub fn action(&self) -> A {
+        self.action
+    }
+
+    /// The payload: an object, valid against the action's request schema if
+    /// [`EndpointConfig::validate_received`] is on.
+    pub fn payload(&self) -> &Value {
+        &self.payload
+    }
+
+    /// Takes the payload out (leaving `null`), to decode it into its type without a copy:
+    /// `v16::Request::from_payload(call.action(), call.take_payload())`.
+    pub fn take_payload(&mut self) -> Value {
+        std::mem::take(&mut self.payload)
+    }
+}
+
+/// A CALL of the peer that the endpoint remembers as awaiting an answer
+/// ([`Endpoint::hold`]); answer it by its id with [`Endpoint::respond`],
+/// [`Endpoint::respond_with`] or [`Endpoint::respond_error`].
 #[derive(Debug, Clone, PartialEq)]
-pub enum RpcEvent {
-    /// The peer called an action the role layer accepts, with a valid payload. Answer it with
-    /// [`Endpoint::respond`] or [`Endpoint::respond_error`].
-    Call(Call),
+pub struct HeldCall<A = v16::Action> {
+    /// The message id, which the answer carries.
+    pub id: String,
+    /// The action called.
+    pub action: A,
+    /// The payload (`null` if it was taken out of the [`ReceivedCall`] before it was held).
+    pub payload: Value,
+}
+
+/// Events of the RPC layer of the version whose actions are `A`.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq)]
+pub enum RpcEvent<A = v16::Action> {
+    /// The peer called an action the role layer accepts, with a valid payload; the endpoint
+    /// holds it ([`Endpoint::hold`]). Answer it with [`Endpoint::respond`] or
+    /// [`Endpoint::respond_error`].
+    ///
+    /// Only an endpoint driven through [`Machine`](crate::machine::Machine) (a bare
+    /// endpoint, with no role over it) reports calls this way. A role calls
+    /// [`Endpoint::handle_message`], which returns the call instead, so its
+    /// [`Endpoint::poll_output`] never yields this event.
+    Call(HeldCall<A>),
     /// An outgoing call ended.
     Completed {
         /// The handle [`Endpoint::call`] returned.
@@ -120,7 +304,7 @@ pub enum RpcEvent {
         /// The message id the call was sent with.
         id: String,
         /// The action called.
-        action: String,
+        action: A,
         /// The response payload, or why there is none.
         outcome: Result<Value, CallFailure>,
     },
@@ -128,13 +312,14 @@ pub enum RpcEvent {
     /// (or dropped it where the spec says to ignore it); this event is for logs and metrics.
     PeerError {
         /// What was wrong.
-        error: PeerError,
+        error: PeerError<A>,
         /// The CALLERROR code sent in reply, or `None` if nothing was sent.
         answered: Option<ErrorCode>,
     },
 }
 
 /// Why an outgoing call produced no response payload.
+#[non_exhaustive]
 #[derive(Debug, Clone, PartialEq)]
 pub enum CallFailure {
     /// No answer within the call timeout.
@@ -142,7 +327,8 @@ pub enum CallFailure {
     /// The connection closed before the answer came.
     Disconnected,
     /// The peer answered with a CALLERROR (boxed: it is the largest failure, and every event
-    /// that may carry a failure would be as large).
+    /// that may carry a failure would be as large). Its code is the wire text, which a peer
+    /// may fill with a code neither version defines; [`CallError::error_code`] reads it.
     CallError(Box<CallError>),
     /// The peer answered with a CALLRESULT whose payload breaks the action's response schema.
     InvalidResponse {
@@ -156,30 +342,32 @@ pub enum CallFailure {
 }
 
 /// What the peer got wrong.
+#[non_exhaustive]
 #[derive(Debug, Clone, PartialEq)]
-pub enum PeerError {
+pub enum PeerError<A = v16::Action> {
     /// The text is not a valid OCPP-J frame, or is larger than the limit.
     Frame(FrameError),
     /// A CALL of an action the version does not define.
     UnknownAction {
         /// The message id.
         id: String,
-        /// The action name as received.
+        /// The action name as received (untrusted text: it names no action).
         action: String,
     },
     /// A CALL of an action the role layer does not handle.
     UnsupportedAction {
         /// The message id.
         id: String,
-        /// The action name.
-        action: String,
+        /// The action.
+        action: A,
     },
-    /// A CALL whose payload breaks the action's request schema.
+    /// A CALL whose payload breaks the action's request schema (or, found by the role, one
+    /// that the types cannot hold).
     InvalidPayload {
         /// The message id.
         id: String,
-        /// The action name.
-        action: String,
+        /// The action.
+        action: A,
         /// What is wrong.
         description: String,
     },
@@ -203,32 +391,27 @@ pub enum PeerError {
 }
 
 /// Why [`Endpoint::call`] refused to send.
+#[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum CallRefused {
-    /// A typed request of one OCPP version on a connection of another.
-    #[error("an OCPP {message} message cannot be sent on an OCPP {connection} connection")]
-    WrongVersion {
-        /// The connection's version.
-        connection: Version,
-        /// The message's version.
-        message: Version,
-    },
+pub enum CallRefused<A = v16::Action> {
     /// There is no connection; nothing is queued across connections at this layer.
     #[error("not connected")]
     NotConnected,
-    /// The version defines no such action.
+    /// A name read as text (a stored record, a command from a file) that is no action of the
+    /// version. The endpoint's own calls take the typed action and never give it; it is here
+    /// for callers that resolve such a name before they call.
     #[error("OCPP {version} has no action {action:?}")]
     UnknownAction {
         /// The version of the endpoint.
         version: Version,
-        /// The action asked for.
+        /// The name, as read.
         action: String,
     },
     /// The payload breaks the action's request schema.
     #[error("invalid {action} request: {description}")]
     InvalidPayload {
         /// The action.
-        action: String,
+        action: A,
         /// What is wrong.
         description: String,
     },
@@ -236,7 +419,7 @@ pub enum CallRefused {
     #[error("the {action} frame has {size} bytes, more than the limit of {limit}")]
     TooLarge {
         /// The action.
-        action: String,
+        action: A,
         /// The frame size.
         size: usize,
         /// The limit.
@@ -244,9 +427,11 @@ pub enum CallRefused {
     },
 }
 
-/// Why [`Endpoint::respond`] or [`Endpoint::respond_error`] could not answer.
+/// Why [`Endpoint::respond`], [`Endpoint::respond_error`] or an answer at once could not
+/// answer.
+#[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum RespondError {
+pub enum RespondError<A = v16::Action> {
     /// No CALL with this id awaits an answer: it was answered already, or its connection
     /// closed.
     #[error("no call {0:?} awaits an answer")]
@@ -256,7 +441,7 @@ pub enum RespondError {
     #[error("invalid {action} response: {description}")]
     InvalidPayload {
         /// The action.
-        action: String,
+        action: A,
         /// What is wrong.
         description: String,
     },
@@ -265,7 +450,7 @@ pub enum RespondError {
     #[error("the {action} response has {size} bytes, more than the limit of {limit}")]
     TooLarge {
         /// The action.
-        action: String,
+        action: A,
         /// The frame size.
         size: usize,
         /// The limit.
@@ -277,21 +462,29 @@ pub enum RespondError {
 /// (section 4.1.1), so the first is held inline and only further ones go to a map: a map's
 /// node would be allocated and freed for every CALL, and an emptied map keeps its node (half a
 /// KiB, held by every idle connection), so it is replaced by a new one when emptied.
-#[derive(Default)]
-struct Incoming {
-    first: Option<(String, &'static str)>,
-    more: BTreeMap<String, &'static str>,
+struct Incoming<A> {
+    first: Option<(String, A)>,
+    more: BTreeMap<String, A>,
+}
+
+impl<A> Default for Incoming<A> {
+    fn default() -> Incoming<A> {
+        Incoming {
+            first: None,
+            more: BTreeMap::new(),
+        }
+    }
 }
 
 /// Written as the map of ids to actions it stands for.
-impl std::fmt::Debug for Incoming {
+impl<A: std::fmt::Debug> std::fmt::Debug for Incoming<A> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let first = self.first.iter().map(|(id, action)| (id, action));
         f.debug_map().entries(first.chain(&self.more)).finish()
     }
 }
 
-impl Incoming {
+impl<A: Copy> Incoming<A> {
     fn contains(&self, id: &str) -> bool {
         self.first.as_ref().is_some_and(|(first, _)| first == id) || self.more.contains_key(id)
     }
@@ -301,7 +494,7 @@ impl Incoming {
     }
 
     /// Adds a call whose id is not held yet.
-    fn insert(&mut self, id: String, action: &'static str) {
+    fn insert(&mut self, id: String, action: A) {
         if self.first.is_none() {
             self.first = Some((id, action));
         } else {
@@ -309,7 +502,7 @@ impl Incoming {
         }
     }
 
-    fn remove(&mut self, id: &str) -> Option<&'static str> {
+    fn remove(&mut self, id: &str) -> Option<A> {
         if self.first.as_ref().is_some_and(|(first, _)| first == id) {
             return self.first.take().map(|(_, action)| action);
         }
@@ -322,89 +515,114 @@ impl Incoming {
 }
 
 #[derive(Debug)]
-struct Outgoing {
+struct Outgoing<A> {
     handle: CallHandle,
     id: String,
-    action: String,
+    action: A,
     text: String,
 }
 
 #[derive(Debug)]
-struct InFlight {
-    call: Outgoing,
+struct InFlight<A> {
+    call: Outgoing<A>,
     deadline: Monotonic,
 }
 
-/// A CALL of the peer that passed every check of the endpoint, handed to a role layer that
-/// acts on it at once ([`Endpoint::receive`]). Its id is still borrowed from the message when
-/// the message was of the plain form: an answer given at once never needs a copy.
-#[derive(Debug)]
-pub(crate) struct Received<'t> {
-    /// The message id.
-    pub(crate) id: Cow<'t, str>,
-    /// The action, as the version spells it (the same text as on the wire: names are
-    /// case-sensitive).
-    pub(crate) action: &'static str,
-    /// The action's position in the version's table (`schemas::index`), which is the
-    /// discriminant of its `Action`.
-    pub(crate) index: usize,
-    /// The payload, valid against the request schema if `validate_received` is on.
-    pub(crate) payload: Value,
-}
-
-/// The sans-IO OCPP-J endpoint: one side of one WebSocket connection at the RPC level.
+/// The sans-IO OCPP-J endpoint: one side of one WebSocket connection at the RPC level, of the
+/// OCPP version whose actions are `A` ([`v16::Action`], the default, or
+/// [`v201::Action`](crate::v201::Action)).
 ///
 /// The endpoint owns what both OCPP-J specs require of a connection regardless of role:
 /// matching answers to calls, at most one outgoing CALL in flight with the rest waiting in FIFO
 /// order (1.6 and 2.0.1 part 4 section 4.1.1), call timeouts, answering what the peer got
 /// wrong with the CALLERROR its version requires, and schema validation of what goes in and out.
-/// What a CALL means is the role layer's business: the endpoint hands accepted CALLs over as
-/// [`RpcEvent::Call`] and sends whatever answer the role layer gives.
+/// What a CALL means is the role layer's business: [`Endpoint::handle_message`] hands an
+/// accepted CALL over as a [`ReceivedCall`], and the endpoint sends whatever answer the role
+/// layer gives.
 ///
 /// # Driving it
 ///
 /// Feed it inputs (`handle_connected`, `handle_message`, `handle_timeout`,
-/// `handle_disconnected`) and commands (`call`, `respond`, `respond_error`). **After every
-/// input or command, drain [`Endpoint::poll_output`] until it returns `None`, then read
-/// [`Endpoint::poll_timeout`]** and call `handle_timeout` when that instant comes. Outputs are
-/// produced in the order they must be applied; nothing happens between two inputs, so a caller
-/// that follows this rule never misses a deadline or reorders a frame.
+/// `handle_disconnected`) and commands (`call`, `respond`, `respond_error`, the answers at
+/// once). **After every input or command, drain [`Endpoint::poll_output`] until it returns
+/// `None`, then read [`Endpoint::poll_timeout`]** and call `handle_timeout` when that instant
+/// comes. Outputs are produced in the order they must be applied; nothing happens between two
+/// inputs, so a caller that follows this rule never misses a deadline or reorders a frame. The
+/// outputs are [`machine::Output`](crate::machine::Output)s (only `Transmit` and `Event`), so
+/// a role forwards a `Transmit` as it is.
+///
+/// # The caller's obligations for a CALL of the peer
+///
+/// [`Endpoint::handle_message`] returns the peer's CALL when it passed the endpoint's checks
+/// (everything else the message causes, answers to what the peer got wrong and outcomes of
+/// our calls, is queued for `poll_output`). The caller must give it back before the next
+/// input: answered at once ([`Endpoint::answer`], [`Endpoint::answer_valid`],
+/// [`Endpoint::answer_error`], each returning the text to transmit) or held
+/// ([`Endpoint::hold`]) and answered later by id; see [`ReceivedCall`]. A bare endpoint driven
+/// through [`Machine`](crate::machine::Machine) holds every call itself and reports it as
+/// [`RpcEvent::Call`].
 ///
 /// ```
-/// use ocpp_core::rpc::{CounterIds, Endpoint, EndpointConfig, Output, RpcEvent};
+/// use ocpp_core::machine::Output;
+/// use ocpp_core::rpc::{CounterIds, Endpoint, EndpointConfig, RpcEvent};
 /// use ocpp_core::time::{Monotonic, Now};
-/// use ocpp_core::Version;
+/// use ocpp_core::v16::{Action, HeartbeatResponse};
 /// use serde_json::json;
 ///
-/// let mut now = Now::new(Monotonic::ZERO, time::OffsetDateTime::UNIX_EPOCH);
-/// let mut cp = Endpoint::new(EndpointConfig::new(Version::V16), Box::new(CounterIds::default()));
+/// let now = Now::new(Monotonic::ZERO, time::OffsetDateTime::UNIX_EPOCH);
+/// let config = EndpointConfig::<Action>::new();
+/// let mut cp = Endpoint::new(config.clone(), Box::new(CounterIds::default()));
+/// let mut cs = Endpoint::new(config, Box::new(CounterIds::default()));
 /// cp.handle_connected(now);
-/// let call = cp.call(now, "Heartbeat", json!({})).unwrap();
-/// assert_eq!(cp.poll_output(), Some(Output::Transmit(r#"[2,"1","Heartbeat",{}]"#.into())));
+/// cs.handle_connected(now);
+/// let call = cp.call(now, Action::Heartbeat, json!({})).unwrap();
+/// let Some(Output::Transmit(text)) = cp.poll_output() else { panic!("the CALL goes out") };
+/// assert_eq!(text, r#"[2,"1","Heartbeat",{}]"#);
 /// assert_eq!(cp.poll_output(), None);
 ///
+/// // The other side accepts the CALL and answers it at once.
+/// let received = cs.handle_message(now, &text).expect("an accepted CALL");
+/// assert_eq!((received.id(), received.action()), ("1", Action::Heartbeat));
+/// let answer = HeartbeatResponse { current_time: now.wall };
+/// let text = cs.answer_valid(now, received, &answer).unwrap();
+/// assert_eq!(text, r#"[3,"1",{"currentTime":"1970-01-01T00:00:00Z"}]"#);
+///
 /// // The answer arrives.
-/// cp.handle_message(now, r#"[3,"1",{"currentTime":"2024-05-01T10:00:00Z"}]"#);
-/// let Some(Output::Event(RpcEvent::Completed { handle, outcome, .. })) = cp.poll_output() else {
+/// assert!(cp.handle_message(now, &text).is_none());
+/// let Some(Output::Event(RpcEvent::Completed { handle, action, outcome, .. })) = cp.poll_output()
+/// else {
 ///     panic!("expected the call to complete");
 /// };
-/// assert_eq!(handle, call);
-/// assert_eq!(outcome.unwrap()["currentTime"], "2024-05-01T10:00:00Z");
+/// assert_eq!((handle, action), (call, Action::Heartbeat));
+/// assert_eq!(outcome.unwrap()["currentTime"], "1970-01-01T00:00:00Z");
 /// ```
-pub struct Endpoint {
-    config: EndpointConfig,
+///
+/// A typed request of another version does not compile:
+///
+/// ```compile_fail
+/// # use ocpp_core::rpc::{CounterIds, Endpoint, EndpointConfig};
+/// # use ocpp_core::time::{Monotonic, Now};
+/// # let now = Now::new(Monotonic::ZERO, time::OffsetDateTime::UNIX_EPOCH);
+/// let mut cp = Endpoint::new(
+///     EndpointConfig::<ocpp_core::v16::Action>::new(),
+///     Box::new(CounterIds::default()),
+/// );
+/// cp.call_request(now, &ocpp_core::v201::HeartbeatRequest {});
+/// ```
+pub struct Endpoint<A = v16::Action> {
+    config: EndpointConfig<A>,
     ids: Box<dyn IdGenerator>,
     connected: bool,
     /// Boxed: most connections are idle, with no call in flight.
-    in_flight: Option<Box<InFlight>>,
-    queue: VecDeque<Outgoing>,
-    /// Ids of the peer's CALLs handed to the role layer and not answered yet, with their action.
-    incoming: Incoming,
-    outputs: VecDeque<Output>,
+    in_flight: Option<Box<InFlight<A>>>,
+    queue: VecDeque<Outgoing<A>>,
+    /// Ids of the peer's CALLs held and not answered yet, with their action.
+    incoming: Incoming<A>,
+    outputs: VecDeque<Output<RpcEvent<A>>>,
     next_handle: u64,
 }
 
-impl std::fmt::Debug for Endpoint {
+impl<A: OcppAction> std::fmt::Debug for Endpoint<A> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Endpoint")
             .field("config", &self.config)
@@ -416,9 +634,9 @@ impl std::fmt::Debug for Endpoint {
     }
 }
 
-impl Endpoint {
+impl<A: OcppAction> Endpoint<A> {
     /// An endpoint that is not connected yet, taking CALL ids from `ids`.
-    pub fn new(config: EndpointConfig, ids: Box<dyn IdGenerator>) -> Endpoint {
+    pub fn new(config: EndpointConfig<A>, ids: Box<dyn IdGenerator>) -> Endpoint<A> {
         Endpoint {
             config,
             ids,
@@ -432,7 +650,7 @@ impl Endpoint {
     }
 
     /// The settings.
-    pub fn config(&self) -> &EndpointConfig {
+    pub fn config(&self) -> &EndpointConfig<A> {
         &self.config
     }
 
@@ -452,7 +670,7 @@ impl Endpoint {
     }
 
     /// The WebSocket connection closed. Every outgoing call fails with
-    /// [`CallFailure::Disconnected`], in the order they were made, and the peer's unanswered
+    /// [`CallFailure::Disconnected`], in the order they were made, and the peer's held
     /// calls are forgotten: an answer on a later connection would reach nobody.
     pub fn handle_disconnected(&mut self, _now: Now) {
         self.connected = false;
@@ -484,14 +702,11 @@ impl Endpoint {
         self.in_flight.as_ref().map(|f| f.deadline)
     }
 
-    /// The next output, in the order outputs must be applied.
-    pub fn poll_output(&mut self) -> Option<Output> {
+    /// The next output, in the order outputs must be applied: only
+    /// [`Output::Transmit`] and [`Output::Event`] (the endpoint persists nothing and never
+    /// closes).
+    pub fn poll_output(&mut self) -> Option<Output<RpcEvent<A>>> {
         crate::machine::next_output(&mut self.outputs)
-    }
-
-    /// Takes the peer's CALL `id` off the calls awaiting an answer; its action, if it was one.
-    fn take_incoming(&mut self, id: &str) -> Option<&'static str> {
-        self.incoming.remove(id)
     }
 
     /// Calls `action` on the peer. The frame is sent at once if no other call is in flight,
@@ -499,94 +714,57 @@ impl Endpoint {
     pub fn call(
         &mut self,
         now: Now,
-        action: &str,
+        action: A,
         payload: Value,
-    ) -> Result<CallHandle, CallRefused> {
+    ) -> Result<CallHandle, CallRefused<A>> {
         if !self.connected {
             return Err(CallRefused::NotConnected);
         }
         self.check_request(action, &payload)?;
         let id = self.ids.next_id();
-        let text = Frame::call_text(&id, action, &payload);
+        let text = Frame::call_text(&id, action.as_str(), &payload);
         self.enqueue(now, id, action, text)
     }
 
-    /// Whether [`Endpoint::call`] would accept this request: the action exists in the
-    /// version and, with `validate_sent`, the payload validates. For callers that must
-    /// refuse a request before they store it (a durable queue), not only before they send it.
-    pub fn check_request(&self, action: &str, payload: &Value) -> Result<(), CallRefused> {
-        let version = self.config.version;
-        if schemas::schema_text(version, action, PayloadKind::Request).is_none() {
-            return Err(CallRefused::UnknownAction {
-                version,
-                action: action.to_owned(),
-            });
-        }
+    /// Whether [`Endpoint::call`] would accept this request: with `validate_sent`, the
+    /// payload validates. For callers that must refuse a request before they store it (a
+    /// durable queue), not only before they send it.
+    pub fn check_request(&self, action: A, payload: &Value) -> Result<(), CallRefused<A>> {
         if self.config.validate_sent {
-            validate::validate(version, action, PayloadKind::Request, payload).map_err(|e| {
-                CallRefused::InvalidPayload {
-                    action: action.to_owned(),
+            validate::validate_index(A::VERSION, action.index(), PayloadKind::Request, payload)
+                .map_err(|e| CallRefused::InvalidPayload {
+                    action,
                     description: e.description(),
-                }
-            })?;
+                })?;
         }
         Ok(())
     }
 
-    /// Calls the peer with a typed request; the response payload in [`RpcEvent::Completed`]
-    /// decodes into `R::Response` with `serde::Deserialize::deserialize(&payload)`.
-    ///
-    /// Refused with [`CallRefused::WrongVersion`] if `R` belongs to another OCPP version than
-    /// the connection.
-    pub fn call_request<R: OcppRequest>(
+    /// Calls the peer with a typed request of the endpoint's version; the response payload in
+    /// [`RpcEvent::Completed`] decodes into `R::Response` with
+    /// `serde::Deserialize::deserialize(&payload)`.
+    pub fn call_request<R: OcppRequest<Action = A>>(
         &mut self,
         now: Now,
         request: &R,
-    ) -> Result<CallHandle, CallRefused> {
-        if R::VERSION != self.config.version {
-            return Err(CallRefused::WrongVersion {
-                connection: self.config.version,
-                message: R::VERSION,
-            });
-        }
+    ) -> Result<CallHandle, CallRefused<A>> {
         let payload = serde_json::to_value(request).map_err(|e| CallRefused::InvalidPayload {
-            action: R::ACTION.to_owned(),
+            action: R::TYPED_ACTION,
             description: e.to_string(),
         })?;
-        self.call(now, R::ACTION, payload)
-    }
-
-    /// Answers the peer's CALL `id` with a typed response; see [`Endpoint::respond`].
-    pub fn respond_with<T: OcppResponse>(
-        &mut self,
-        now: Now,
-        id: &str,
-        response: &T,
-    ) -> Result<(), RespondError> {
-        match serde_json::to_value(response) {
-            Ok(payload) => self.respond(now, id, payload),
-            Err(e) => {
-                // A generated type always serialises; treat the impossible like an invalid
-                // response so the peer still gets an answer.
-                self.respond_error(now, id, ErrorCode::InternalError, "", None)?;
-                Err(RespondError::InvalidPayload {
-                    action: T::ACTION.to_owned(),
-                    description: e.to_string(),
-                })
-            }
-        }
+        self.call(now, R::TYPED_ACTION, payload)
     }
 
     fn enqueue(
         &mut self,
         now: Now,
         id: String,
-        action: &str,
+        action: A,
         text: String,
-    ) -> Result<CallHandle, CallRefused> {
+    ) -> Result<CallHandle, CallRefused<A>> {
         if text.len() > self.config.max_message_size {
             return Err(CallRefused::TooLarge {
-                action: action.to_owned(),
+                action,
                 size: text.len(),
                 limit: self.config.max_message_size,
             });
@@ -596,172 +774,23 @@ impl Endpoint {
         self.queue.push_back(Outgoing {
             handle,
             id,
-            action: action.to_owned(),
+            action,
             text,
         });
         self.send_next(now);
         Ok(handle)
     }
 
-    /// Answers the peer's CALL `id` with a CALLRESULT carrying `payload`.
-    pub fn respond(&mut self, _now: Now, id: &str, payload: Value) -> Result<(), RespondError> {
-        let Some(action) = self.take_incoming(id) else {
-            return Err(RespondError::UnknownCall(id.to_owned()));
-        };
-        if self.config.validate_sent {
-            self.check_response(id, action, &payload)?;
-        }
-        self.send_result(id, action, Frame::call_result_text(id, &payload))
-    }
-
-    /// [`Endpoint::respond`] for a payload that is valid by construction: one a role builds
-    /// from values it controls (the Central System's automatic answers), written straight
-    /// from the typed value without the intermediate JSON tree. Its schema check runs in
-    /// debug builds, so every test that reaches it checks it, and is skipped in release
-    /// builds, where it would only cost time. The text is the same in both.
-    pub fn respond_valid(
-        &mut self,
-        now: Now,
-        id: &str,
-        payload: &impl serde::Serialize,
-    ) -> Result<(), RespondError> {
-        let Some(action) = self.take_incoming(id) else {
-            return Err(RespondError::UnknownCall(id.to_owned()));
-        };
-        let text = self.answer_valid(now, id, action, payload, |id, payload| {
-            Frame::call_result_text(id, payload)
-        })?;
-        self.outputs.push_back(Output::Transmit(text));
-        Ok(())
-    }
-
-    /// [`Endpoint::respond_valid`] for a CALL from [`Endpoint::receive`] that was not held:
-    /// the CALLRESULT's text, which the caller sends after whatever it reports about the CALL
-    /// (the order `handle_message` and `respond_valid` give). If the answer cannot be sent,
-    /// the InternalError sent instead is queued here. `write` writes the CALLRESULT's text,
-    /// the text [`Frame::call_result_text`] writes (a role may know a faster way to it).
-    pub(crate) fn answer_valid<P: serde::Serialize>(
-        &mut self,
-        _now: Now,
-        id: &str,
-        action: &'static str,
-        payload: &P,
-        write: impl FnOnce(&str, &P) -> String,
-    ) -> Result<String, RespondError> {
-        if cfg!(debug_assertions) && self.config.validate_sent {
-            let value = serde_json::to_value(payload).unwrap_or(Value::Null);
-            self.check_response(id, action, &value)?;
-        }
-        self.result_text(id, action, write(id, payload))
-    }
-
-    /// Checks a response against its schema; if it fails, answers the CALL `id` with an
-    /// InternalError instead.
-    fn check_response(
-        &mut self,
-        id: &str,
-        action: &'static str,
-        payload: &Value,
-    ) -> Result<(), RespondError> {
-        let version = self.config.version;
-        let Err(e) = validate::validate(version, action, PayloadKind::Response, payload) else {
-            return Ok(());
-        };
-        self.send_error(
-            id,
-            ErrorCode::InternalError,
-            format!("the response to {action} could not be built"),
-            None,
-        );
-        Err(RespondError::InvalidPayload {
-            action: action.to_owned(),
-            description: e.description(),
-        })
-    }
-
-    /// Sends the CALLRESULT `text` answering the CALL `id` of `action`, or an InternalError
-    /// if it is over the size limit.
-    fn send_result(
-        &mut self,
-        id: &str,
-        action: &'static str,
-        text: String,
-    ) -> Result<(), RespondError> {
-        let text = self.result_text(id, action, text)?;
-        self.outputs.push_back(Output::Transmit(text));
-        Ok(())
-    }
-
-    /// The CALLRESULT `text` answering the CALL `id` of `action` if it is within the size
-    /// limit; otherwise an InternalError is sent instead.
-    fn result_text(
-        &mut self,
-        id: &str,
-        action: &'static str,
-        text: String,
-    ) -> Result<String, RespondError> {
-        if text.len() > self.config.max_message_size {
-            self.send_error(
-                id,
-                ErrorCode::InternalError,
-                format!("the response to {action} exceeds the message size limit"),
-                None,
-            );
-            return Err(RespondError::TooLarge {
-                action: action.to_owned(),
-                size: text.len(),
-                limit: self.config.max_message_size,
-            });
-        }
-        Ok(text)
-    }
-
-    /// Answers the peer's CALL `id` with a CALLERROR. The description is cut to 255
-    /// characters; `code` is spelled as the connection's version spells it.
-    pub fn respond_error(
-        &mut self,
-        _now: Now,
-        id: &str,
-        code: ErrorCode,
-        description: impl Into<String>,
-        details: Option<Map<String, Value>>,
-    ) -> Result<(), RespondError> {
-        if self.take_incoming(id).is_none() {
-            return Err(RespondError::UnknownCall(id.to_owned()));
-        }
-        self.send_error(id, code, description.into(), details);
-        Ok(())
-    }
-
     /// One WebSocket text message from the peer.
-    pub fn handle_message(&mut self, now: Now, text: &str) {
-        if let Some(call) = self.receive(now, text, None) {
-            let id = call.id.into_owned();
-            self.incoming.insert(id.clone(), call.action);
-            self.outputs.push_back(Output::Event(RpcEvent::Call(Call {
-                id,
-                action: call.action.to_owned(),
-                payload: call.payload,
-            })));
-        }
-    }
-
-    /// [`Endpoint::handle_message`] for a role layer that acts on an accepted CALL at once:
-    /// the CALL is returned instead of reported as [`RpcEvent::Call`], and it is not yet
-    /// remembered as awaiting an answer. Before its next input the caller either answers it
-    /// with [`Endpoint::answer_valid`] or remembers it with [`Endpoint::hold`] (and then
-    /// answers it as any other CALL). Everything else the message causes is queued as
-    /// `handle_message` queues it.
     ///
-    /// `accepts`, given, says by table index what the configured
-    /// [`EndpointConfig::accepted_actions`] says by name, for a role whose set is built from
-    /// the same rule: a test of bits instead of a search of a set of names on every call.
-    pub(crate) fn receive<'t>(
-        &mut self,
-        now: Now,
-        text: &'t str,
-        accepts: Option<fn(usize) -> bool>,
-    ) -> Option<Received<'t>> {
+    /// Returns the peer's CALL if it passed every check (see [`ReceivedCall`] for what the
+    /// caller must do with it before the next input). Everything else the message causes is
+    /// queued for [`Endpoint::poll_output`]: the CALLERROR answering what the peer got wrong
+    /// with its [`RpcEvent::PeerError`], the [`RpcEvent::Completed`] of the call an answer
+    /// belongs to (and the next queued call's frame).
+    #[must_use = "an accepted CALL must be answered or held; a bare endpoint driven as a \
+                  `Machine` holds it itself (`Machine::handle_message`)"]
+    pub fn handle_message<'t>(&mut self, now: Now, text: &'t str) -> Option<ReceivedCall<'t, A>> {
         if text.len() > self.config.max_message_size {
             self.handle_oversized(now, text);
             return None;
@@ -771,7 +800,7 @@ impl Endpoint {
                 id,
                 action,
                 payload,
-            }) => return self.check_call(Cow::Borrowed(id), action, payload, accepts),
+            }) => return self.check_call(Cow::Borrowed(id), action, payload),
             Some(PlainFrame::CallResult { id, payload }) => {
                 self.handle_answer(now, id, Ok(payload));
                 return None;
@@ -781,7 +810,7 @@ impl Endpoint {
         };
         match frame {
             Ok(Frame::Call(call)) => {
-                self.check_call(Cow::Owned(call.id), &call.action, call.payload, accepts)
+                self.check_call(Cow::Owned(call.id), &call.action, call.payload)
             }
             Ok(Frame::CallResult(result)) => {
                 self.handle_answer(now, &result.id, Ok(result.payload));
@@ -799,16 +828,213 @@ impl Endpoint {
         }
     }
 
-    /// Remembers a CALL from [`Endpoint::receive`] as awaiting an answer, as
-    /// [`Endpoint::handle_message`] remembers every CALL it hands over.
-    pub(crate) fn hold(&mut self, id: &str, action: &'static str) {
-        self.incoming.insert(id.to_owned(), action);
+    /// Remembers the peer's `call` as awaiting an answer, to be given later by its id with
+    /// [`Endpoint::respond`], [`Endpoint::respond_with`] or [`Endpoint::respond_error`]. Until
+    /// then a CALL with the same id is refused as a duplicate and, with
+    /// [`ConcurrentCalls::Refuse`], any other CALL as concurrent.
+    pub fn hold(&mut self, call: ReceivedCall<'_, A>) -> HeldCall<A> {
+        let id = call.id.into_owned();
+        self.incoming.insert(id.clone(), call.action);
+        HeldCall {
+            id,
+            action: call.action,
+            payload: call.payload,
+        }
     }
 
-    /// Forgets a CALL [`Endpoint::handle_message`] handed over, so that it can be acted on
-    /// as one from [`Endpoint::receive`].
-    pub(crate) fn release(&mut self, id: &str) -> Option<&'static str> {
-        self.take_incoming(id)
+    /// Reports a held call as [`RpcEvent::Call`]: what the bare endpoint driven as a
+    /// [`Machine`](crate::machine::Machine) does with every call it accepts.
+    pub(crate) fn report_held(&mut self, call: HeldCall<A>) {
+        self.outputs.push_back(Output::Event(RpcEvent::Call(call)));
+    }
+
+    /// Answers the peer's `call` at once with a CALLRESULT carrying `payload`, validated
+    /// against the action's response schema as [`Endpoint::respond`] validates it. Returns
+    /// the CALLRESULT's text, which the caller transmits (nothing is queued).
+    ///
+    /// An invalid or oversized answer is not sent: the peer gets a CALLERROR `InternalError`
+    /// instead, queued for [`Endpoint::poll_output`], and the error says why.
+    pub fn answer(
+        &mut self,
+        _now: Now,
+        call: ReceivedCall<'_, A>,
+        payload: Value,
+    ) -> Result<String, RespondError<A>> {
+        if self.config.validate_sent {
+            self.check_response(&call.id, call.action, &payload)?;
+        }
+        self.result_text(
+            &call.id,
+            call.action,
+            Frame::call_result_text(&call.id, &payload),
+        )
+    }
+
+    /// [`Endpoint::answer`] for a payload that is valid by construction: one a role builds
+    /// from values it controls (the Central System's automatic answers), written straight
+    /// from the typed value without the intermediate JSON tree. Its schema check runs in debug
+    /// builds, so every test that reaches it checks it, and is skipped in release builds,
+    /// where it would only cost time. The text is the same in both.
+    pub fn answer_valid<P: serde::Serialize>(
+        &mut self,
+        now: Now,
+        call: ReceivedCall<'_, A>,
+        payload: &P,
+    ) -> Result<String, RespondError<A>> {
+        self.answer_valid_with(now, call, payload, |id, payload| {
+            Frame::call_result_text(id, payload)
+        })
+    }
+
+    /// [`Endpoint::answer_valid`] with the CALLRESULT written by `write`, from the id and the
+    /// payload: the text [`Frame::call_result_text`] writes, by a faster way the caller knows
+    /// for its payload (the Central System writes a Heartbeat's by hand).
+    pub fn answer_valid_with<P: serde::Serialize>(
+        &mut self,
+        _now: Now,
+        call: ReceivedCall<'_, A>,
+        payload: &P,
+        write: impl FnOnce(&str, &P) -> String,
+    ) -> Result<String, RespondError<A>> {
+        if cfg!(debug_assertions) && self.config.validate_sent {
+            let value = serde_json::to_value(payload).unwrap_or(Value::Null);
+            self.check_response(&call.id, call.action, &value)?;
+        }
+        self.result_text(&call.id, call.action, write(&call.id, payload))
+    }
+
+    /// Answers the peer's `call` at once with a CALLERROR; returns its text, which the caller
+    /// transmits (nothing is queued). The description is cut to 255 characters; `code` is
+    /// spelled as the connection's version spells it.
+    pub fn answer_error(
+        &mut self,
+        _now: Now,
+        call: ReceivedCall<'_, A>,
+        code: ErrorCode,
+        description: impl Into<String>,
+        details: Option<Map<String, Value>>,
+    ) -> String {
+        self.error_text(&call.id, code, description.into(), details)
+    }
+
+    /// Answers the peer's held CALL `id` with a CALLRESULT carrying `payload`, validated
+    /// against the action's response schema if `validate_sent` is on.
+    pub fn respond(&mut self, _now: Now, id: &str, payload: Value) -> Result<(), RespondError<A>> {
+        let Some(action) = self.incoming.remove(id) else {
+            return Err(RespondError::UnknownCall(id.to_owned()));
+        };
+        if self.config.validate_sent {
+            self.check_response(id, action, &payload)?;
+        }
+        let text = self.result_text(id, action, Frame::call_result_text(id, &payload))?;
+        self.outputs.push_back(Output::Transmit(text));
+        Ok(())
+    }
+
+    /// Answers the peer's held CALL `id` with a typed response; see [`Endpoint::respond`].
+    pub fn respond_with<T: OcppResponse<Action = A>>(
+        &mut self,
+        now: Now,
+        id: &str,
+        response: &T,
+    ) -> Result<(), RespondError<A>> {
+        match serde_json::to_value(response) {
+            Ok(payload) => self.respond(now, id, payload),
+            Err(e) => {
+                // A generated type always serialises; treat the impossible like an invalid
+                // response so the peer still gets an answer.
+                self.respond_error(now, id, ErrorCode::InternalError, "", None)?;
+                Err(RespondError::InvalidPayload {
+                    action: T::TYPED_ACTION,
+                    description: e.to_string(),
+                })
+            }
+        }
+    }
+
+    /// [`Endpoint::answer_valid`] for a held CALL `id`: the CALLRESULT is queued.
+    pub fn respond_valid(
+        &mut self,
+        _now: Now,
+        id: &str,
+        payload: &impl serde::Serialize,
+    ) -> Result<(), RespondError<A>> {
+        let Some(action) = self.incoming.remove(id) else {
+            return Err(RespondError::UnknownCall(id.to_owned()));
+        };
+        if cfg!(debug_assertions) && self.config.validate_sent {
+            let value = serde_json::to_value(payload).unwrap_or(Value::Null);
+            self.check_response(id, action, &value)?;
+        }
+        let text = self.result_text(id, action, Frame::call_result_text(id, payload))?;
+        self.outputs.push_back(Output::Transmit(text));
+        Ok(())
+    }
+
+    /// Answers the peer's held CALL `id` with a CALLERROR. The description is cut to 255
+    /// characters; `code` is spelled as the connection's version spells it.
+    pub fn respond_error(
+        &mut self,
+        _now: Now,
+        id: &str,
+        code: ErrorCode,
+        description: impl Into<String>,
+        details: Option<Map<String, Value>>,
+    ) -> Result<(), RespondError<A>> {
+        if self.incoming.remove(id).is_none() {
+            return Err(RespondError::UnknownCall(id.to_owned()));
+        }
+        self.send_error(id, code, description.into(), details);
+        Ok(())
+    }
+
+    /// Checks a response against its schema; if it fails, answers the CALL `id` with an
+    /// InternalError instead.
+    fn check_response(
+        &mut self,
+        id: &str,
+        action: A,
+        payload: &Value,
+    ) -> Result<(), RespondError<A>> {
+        let Err(e) =
+            validate::validate_index(A::VERSION, action.index(), PayloadKind::Response, payload)
+        else {
+            return Ok(());
+        };
+        self.send_error(
+            id,
+            ErrorCode::InternalError,
+            format!("the response to {action} could not be built"),
+            None,
+        );
+        Err(RespondError::InvalidPayload {
+            action,
+            description: e.description(),
+        })
+    }
+
+    /// The CALLRESULT `text` answering the CALL `id` of `action` if it is within the size
+    /// limit; otherwise an InternalError is sent instead.
+    fn result_text(
+        &mut self,
+        id: &str,
+        action: A,
+        text: String,
+    ) -> Result<String, RespondError<A>> {
+        if text.len() > self.config.max_message_size {
+            self.send_error(
+                id,
+                ErrorCode::InternalError,
+                format!("the response to {action} exceeds the message size limit"),
+                None,
+            );
+            return Err(RespondError::TooLarge {
+                action,
+                size: text.len(),
+                limit: self.config.max_message_size,
+            });
+        }
+        Ok(text)
     }
 
     /// The checks of a CALL before it is handed over (section 4.1.3 and 4.2: unknown or
@@ -817,100 +1043,89 @@ impl Endpoint {
     fn check_call<'t>(
         &mut self,
         id: Cow<'t, str>,
-        action: &str,
+        name: &str,
         payload: Value,
-        accepts: Option<fn(usize) -> bool>,
-    ) -> Option<Received<'t>> {
-        let version = self.config.version;
-        let peer_error = |error, code| Some((error, code));
-        let index = schemas::index(version, action);
-        let name = index.and_then(|index| schemas::action_name_at(version, index));
-        let refusal = if name.is_none() {
-            peer_error(
+    ) -> Option<ReceivedCall<'t, A>> {
+        let refusal = match A::from_name(name) {
+            None => Some((
                 PeerError::UnknownAction {
                     id: id.to_string(),
-                    action: action.to_owned(),
+                    action: name.to_owned(),
                 },
                 (
                     ErrorCode::NotImplemented,
-                    format!("unknown action {action:?}"),
+                    format!("unknown action {name:?}"),
                     None,
                 ),
-            )
-        } else if !match (accepts, index) {
-            (Some(accepts), Some(index)) => accepts(index),
-            _ => self.config.accepted_actions.accepts(action),
-        } {
-            peer_error(
+            )),
+            Some(action) => match self.refusal(&id, action, &payload) {
+                None => {
+                    return Some(ReceivedCall {
+                        id,
+                        action,
+                        payload,
+                    });
+                }
+                refusal => refusal,
+            },
+        };
+        if let Some((error, (code, description, details))) = refusal {
+            self.send_error(&id, code, description, details);
+            self.report(error, Some(code.for_version(A::VERSION)));
+        }
+        None
+    }
+
+    /// Why a CALL of a known `action` is refused, with the CALLERROR it gets; `None` if it
+    /// is accepted.
+    fn refusal(&self, id: &str, action: A, payload: &Value) -> Option<(PeerError<A>, Rejection)> {
+        if !self.config.accepted_actions.contains(action) {
+            Some((
                 PeerError::UnsupportedAction {
-                    id: id.to_string(),
-                    action: action.to_owned(),
+                    id: id.to_owned(),
+                    action,
                 },
                 (
                     ErrorCode::NotSupported,
                     format!("{action} is not supported"),
                     None,
                 ),
-            )
-        } else if self.incoming.contains(&id) {
-            peer_error(
-                PeerError::DuplicateId { id: id.to_string() },
+            ))
+        } else if self.incoming.contains(id) {
+            Some((
+                PeerError::DuplicateId { id: id.to_owned() },
                 (
-                    self.rpc_rule_code(),
+                    rpc_rule_code(A::VERSION),
                     format!("a call with id {id:?} is being handled already"),
                     None,
                 ),
-            )
+            ))
         } else if self.config.concurrent_calls == ConcurrentCalls::Refuse
             && !self.incoming.is_empty()
         {
-            peer_error(
-                PeerError::ConcurrentCall { id: id.to_string() },
+            Some((
+                PeerError::ConcurrentCall { id: id.to_owned() },
                 (
-                    self.rpc_rule_code(),
+                    rpc_rule_code(A::VERSION),
                     "a previous call has not been answered yet".to_owned(),
                     None,
                 ),
-            )
-        } else if let (true, Some(index)) = (self.config.validate_received, index) {
-            match validate::validate_index(version, index, PayloadKind::Request, &payload) {
-                Ok(()) => None,
-                Err(e) => peer_error(
-                    PeerError::InvalidPayload {
-                        id: id.to_string(),
-                        action: action.to_owned(),
-                        description: e.description(),
-                    },
-                    rejection(&e),
-                ),
-            }
+            ))
+        } else if self.config.validate_received {
+            validate::validate_index(A::VERSION, action.index(), PayloadKind::Request, payload)
+                .err()
+                .map(|e| {
+                    (
+                        PeerError::InvalidPayload {
+                            id: id.to_owned(),
+                            action,
+                            description: e.description(),
+                        },
+                        rejection(&e),
+                    )
+                })
         } else {
             None
-        };
-        match (refusal, name) {
-            (Some((error, (code, description, details))), _) => {
-                self.send_error(&id, code, description, details);
-                self.report(error, Some(code.for_version(version)));
-                None
-            }
-            // Not refused, so the action exists and has its name.
-            (None, None) => None,
-            (None, Some(action)) => Some(Received {
-                id,
-                action,
-                index: index.unwrap_or_default(),
-                payload,
-            }),
-        }
-    }
-
-    /// The code for a breach of the RPC rules themselves (a duplicate or concurrent CALL):
-    /// 2.0.1 has `RpcFrameworkError` ("not a valid RPC request"); 1.6 has no code for it, so
-    /// `GenericError` ("any other error").
-    fn rpc_rule_code(&self) -> ErrorCode {
-        match self.config.version {
-            Version::V16 => ErrorCode::GenericError,
-            Version::V201 => ErrorCode::RpcFrameworkError,
         }
     }
 
@@ -926,9 +1141,9 @@ impl Endpoint {
         let call = in_flight.call;
         let outcome = match answer {
             Ok(payload) if self.config.validate_received => {
-                match validate::validate(
-                    self.config.version,
-                    &call.action,
+                match validate::validate_index(
+                    A::VERSION,
+                    call.action.index(),
                     PayloadKind::Response,
                     &payload,
                 ) {
@@ -946,7 +1161,7 @@ impl Endpoint {
     }
 
     fn handle_bad_frame(&mut self, now: Now, error: FrameError) {
-        let version = self.config.version;
+        let version = A::VERSION;
         let is_response = matches!(error.message_type, Some(3 | 4));
         // A broken answer to the call in flight fails that call now instead of at its timeout.
         if is_response
@@ -1013,11 +1228,22 @@ impl Endpoint {
                     error.kind.to_string(),
                     None,
                 );
-                let code = ErrorCode::FormatViolation.for_version(self.config.version);
+                let code = ErrorCode::FormatViolation.for_version(A::VERSION);
                 self.report(PeerError::Frame(error), Some(code));
             }
             _ => self.handle_bad_frame(now, error),
         }
+    }
+
+    /// The text of a CALLERROR answering the CALL `id`.
+    fn error_text(
+        &self,
+        id: &str,
+        code: ErrorCode,
+        description: String,
+        details: Option<Map<String, Value>>,
+    ) -> String {
+        Frame::CallError(CallError::new(A::VERSION, id, code, description, details)).to_text()
     }
 
     fn send_error(
@@ -1027,22 +1253,16 @@ impl Endpoint {
         description: String,
         details: Option<Map<String, Value>>,
     ) {
-        let frame = Frame::CallError(CallError::new(
-            self.config.version,
-            id,
-            code,
-            description,
-            details,
-        ));
-        self.outputs.push_back(Output::Transmit(frame.to_text()));
+        let text = self.error_text(id, code, description, details);
+        self.outputs.push_back(Output::Transmit(text));
     }
 
-    fn report(&mut self, error: PeerError, answered: Option<ErrorCode>) {
+    fn report(&mut self, error: PeerError<A>, answered: Option<ErrorCode>) {
         self.outputs
             .push_back(Output::Event(RpcEvent::PeerError { error, answered }));
     }
 
-    fn complete(&mut self, call: Outgoing, outcome: Result<Value, CallFailure>) {
+    fn complete(&mut self, call: Outgoing<A>, outcome: Result<Value, CallFailure>) {
         self.outputs.push_back(Output::Event(RpcEvent::Completed {
             handle: call.handle,
             id: call.id,
@@ -1065,8 +1285,21 @@ impl Endpoint {
     }
 }
 
+/// The code for a breach of the RPC rules themselves (a duplicate or concurrent CALL): 2.0.1
+/// has `RpcFrameworkError` ("not a valid RPC request"); 1.6 has no code for it, so
+/// `GenericError` ("any other error").
+fn rpc_rule_code(version: Version) -> ErrorCode {
+    match version {
+        Version::V16 => ErrorCode::GenericError,
+        Version::V201 => ErrorCode::RpcFrameworkError,
+    }
+}
+
+/// The CALLERROR code, description and details that answer a refused CALL.
+type Rejection = (ErrorCode, String, Option<Map<String, Value>>);
+
 /// The CALLERROR code, description and details for a payload that failed validation.
-fn rejection(error: &ValidationError) -> (ErrorCode, String, Option<Map<String, Value>>) {
+fn rejection(error: &ValidationError) -> Rejection {
     let details = match error.details() {
         Value::Object(details) => Some(details),
         _ => None,
@@ -1111,26 +1344,27 @@ mod tests {
     /// the inline first one and those in the map behind it are one set of ids.
     #[test]
     fn calls_awaiting_an_answer_are_one_set_whether_inline_or_in_the_map() {
+        use v16::Action::{Authorize, Heartbeat, MeterValues, StatusNotification};
         let mut incoming = Incoming::default();
-        incoming.insert("a".into(), "Heartbeat");
-        incoming.insert("b".into(), "Authorize");
-        incoming.insert("c".into(), "MeterValues");
+        incoming.insert("a".into(), Heartbeat);
+        incoming.insert("b".into(), Authorize);
+        incoming.insert("c".into(), MeterValues);
         assert!(["a", "b", "c"].iter().all(|id| incoming.contains(id)));
         assert_eq!(
             format!("{incoming:?}"),
-            r#"{"a": "Heartbeat", "b": "Authorize", "c": "MeterValues"}"#
+            r#"{"a": Heartbeat, "b": Authorize, "c": MeterValues}"#
         );
-        assert_eq!(incoming.remove("a"), Some("Heartbeat"));
+        assert_eq!(incoming.remove("a"), Some(Heartbeat));
         assert!(!incoming.contains("a"));
         // The inline slot is free again and takes the next call.
-        incoming.insert("d".into(), "StatusNotification");
-        assert_eq!(incoming.remove("c"), Some("MeterValues"));
+        incoming.insert("d".into(), StatusNotification);
+        assert_eq!(incoming.remove("c"), Some(MeterValues));
         assert_eq!(incoming.remove("c"), None);
-        assert_eq!(incoming.remove("b"), Some("Authorize"));
+        assert_eq!(incoming.remove("b"), Some(Authorize));
         assert!(!incoming.is_empty());
-        assert_eq!(incoming.remove("d"), Some("StatusNotification"));
+        assert_eq!(incoming.remove("d"), Some(StatusNotification));
         assert!(incoming.is_empty());
-        incoming.insert("e".into(), "Heartbeat");
+        incoming.insert("e".into(), Heartbeat);
         incoming.clear();
         assert!(incoming.is_empty() && !incoming.contains("e"));
     }

@@ -9,10 +9,9 @@ mod endpoint;
 mod frame;
 mod ids;
 
-pub(crate) use endpoint::Received;
 pub use endpoint::{
     AcceptedActions, CallFailure, CallHandle, CallRefused, ConcurrentCalls, Endpoint,
-    EndpointConfig, Output, PeerError, RespondError, RpcEvent,
+    EndpointConfig, HeldCall, PeerError, ReceivedCall, RespondError, RpcEvent,
 };
 pub(crate) use frame::push_json_string;
 pub use frame::{

@@ -54,13 +54,6 @@ pub(crate) fn index(version: Version, action: &str) -> Option<usize> {
     }
 }
 
-/// The table's own spelling of the action at `index` (from [`index`]), which lives as long
-/// as the program: what the endpoint keeps for a call it has handed over instead of a copy
-/// of the name.
-pub(crate) fn action_name_at(version: Version, index: usize) -> Option<&'static str> {
-    table(version).get(index).map(|(name, _, _)| *name)
-}
-
 /// The schema text for one payload of one action, or `None` if `version` has no such action.
 /// Action names are case-sensitive, as OCPP-J 1.6 section 4.2.1 requires.
 pub fn schema_text(version: Version, action: &str, kind: PayloadKind) -> Option<&'static str> {
@@ -103,10 +96,36 @@ mod tests {
         assert_eq!(crate::v16::Action::ALL.len(), actions(Version::V16).len());
         assert_eq!(crate::v201::Action::ALL.len(), actions(Version::V201).len());
         assert_eq!(
-            index(Version::V16, "Heartbeat").and_then(|i| action_name_at(Version::V16, i)),
+            index(Version::V16, "Heartbeat").map(|i| v16::SCHEMAS[i].0),
             Some("Heartbeat")
         );
         assert_eq!(index(Version::V201, "heartbeat"), None);
+    }
+
+    /// What [`OcppAction`](crate::message::OcppAction) promises, which the endpoint relies
+    /// on (the index is the schema table's, a set of actions is one `u64`), for both versions.
+    #[test]
+    fn both_action_tables_keep_the_ocpp_action_invariants() {
+        use crate::message::{OcppAction, Side};
+        fn check<A: OcppAction>() {
+            let names: Vec<_> = actions(A::VERSION).collect();
+            assert_eq!(A::ALL.len(), names.len());
+            assert!(A::ALL.len() <= 64);
+            for (index, action) in A::ALL.iter().copied().enumerate() {
+                assert_eq!(action.index(), index, "{action}");
+                assert_eq!(A::from_index(index), Some(action));
+                assert_eq!(action.as_str(), names[index]);
+                assert_eq!(A::from_name(action.as_str()), Some(action));
+                assert_eq!(A::from_name(&action.as_str().to_lowercase()), None);
+                let both = action.sent_by(Side::Station) && action.sent_by(Side::Central);
+                assert_eq!(both, action.as_str() == "DataTransfer", "{action}");
+            }
+            assert_eq!(A::from_index(A::ALL.len()), None);
+        }
+        check::<crate::v16::Action>();
+        check::<crate::v201::Action>();
+        let heartbeat = crate::v201::Action::Heartbeat;
+        assert!(heartbeat.sent_by(Side::Station) && !heartbeat.sent_by(Side::Central));
     }
 
     #[test]

@@ -6,14 +6,13 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 
-use ocpp_core::Version;
 use ocpp_core::charge_point::config::{Definitions, StandardKey};
 use ocpp_core::charge_point::{ChargePoint, ChargePointConfig, Event, Reply};
 use ocpp_core::machine::{Machine, Output};
 use ocpp_core::persist::Snapshot;
-use ocpp_core::rpc::{Call, CounterIds, Endpoint, EndpointConfig, Output as RpcOutput, RpcEvent};
+use ocpp_core::rpc::{Call, CounterIds, Endpoint, EndpointConfig, RpcEvent};
 use ocpp_core::time::{Monotonic, Now};
-use ocpp_core::v16::{BootNotificationRequest, RemoteStartStopStatus};
+use ocpp_core::v16::{self, BootNotificationRequest, RemoteStartStopStatus};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::macros::datetime;
@@ -91,7 +90,7 @@ impl World {
         configure(&mut config);
         let cp = ChargePoint::new(config, Box::new(CounterIds::default()), &stored).unwrap();
         let cs = Endpoint::new(
-            EndpointConfig::new(Version::V16),
+            EndpointConfig::new(),
             Box::new(CounterIds::starting_at(1000)),
         );
         World {
@@ -135,7 +134,7 @@ impl World {
                 match output {
                     Output::Transmit(text) => {
                         moved = true;
-                        self.cs.handle_message(self.now, &text);
+                        Machine::handle_message(&mut self.cs, self.now, &text);
                     }
                     Output::Persist(op) => self.stored.apply([&op]),
                     Output::Event(event) => self.events.push(event),
@@ -144,20 +143,25 @@ impl World {
             }
             while let Some(output) = self.cs.poll_output() {
                 match output {
-                    RpcOutput::Transmit(text) => {
+                    Output::Transmit(text) => {
                         moved = true;
                         self.cp.handle_message(self.now, &text);
                     }
-                    RpcOutput::Event(RpcEvent::Call(call)) => self.central_system(call),
-                    RpcOutput::Event(RpcEvent::Completed {
+                    Output::Event(RpcEvent::Call(call)) => self.central_system(Call {
+                        id: call.id,
+                        action: call.action.to_string(),
+                        payload: call.payload,
+                    }),
+                    Output::Event(RpcEvent::Completed {
                         action, outcome, ..
                     }) => {
                         self.answers
-                            .push((action, outcome.map_err(|e| format!("{e:?}"))));
+                            .push((action.to_string(), outcome.map_err(|e| format!("{e:?}"))));
                     }
-                    RpcOutput::Event(RpcEvent::PeerError { error, .. }) => {
+                    Output::Event(RpcEvent::PeerError { error, .. }) => {
                         panic!("the station sent something wrong: {error:?}")
                     }
+                    other => panic!("unexpected output of the bare endpoint: {other:?}"),
                 }
             }
             if !moved {
@@ -275,7 +279,8 @@ impl World {
 
     /// The Central System calls the station.
     pub(crate) fn cs_calls(&mut self, action: &str, payload: Value) -> Result<Value, String> {
-        self.cs.call(self.now, action, payload).unwrap();
+        let known = v16::Action::from_name(action).expect("a 1.6 action");
+        let _ = self.cs.call(self.now, known, payload).unwrap();
         self.settle();
         let (got, answer) = self.answers.pop().expect("the station answered");
         assert_eq!(got, action);
@@ -326,11 +331,11 @@ pub(crate) fn accepted(connectors: u32, keys: &[(StandardKey, &str)]) -> World {
 
 /// The Central System sends RemoteStartTransaction and the application accepts it.
 pub(crate) fn accept_remote_start(world: &mut World, connector: u32, id_tag: &str) {
-    world
+    let _ = world
         .cs
         .call(
             world.now,
-            "RemoteStartTransaction",
+            v16::Action::RemoteStartTransaction,
             json!({"connectorId": connector, "idTag": id_tag}),
         )
         .unwrap();

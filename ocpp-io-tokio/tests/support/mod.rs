@@ -24,10 +24,7 @@ pub const BOUND: Duration = Duration::from_secs(15);
 
 /// A 1.6 RPC endpoint, the machine on both sides.
 pub fn endpoint() -> Endpoint {
-    Endpoint::new(
-        EndpointConfig::new(Version::V16),
-        Box::new(CounterIds::default()),
-    )
+    Endpoint::new(EndpointConfig::v16(), Box::new(CounterIds::default()))
 }
 
 pub fn server_config() -> ServerConfig {
@@ -71,7 +68,7 @@ pub async fn answer_next(connection: &mut Connection<Endpoint>, action: &str, an
     let RpcEvent::Call(call) = next_rpc(&mut connection.events).await else {
         panic!("expected a call");
     };
-    assert_eq!(call.action, action);
+    assert_eq!(call.action.as_str(), action);
     connection
         .handle
         .run(move |ep, now| ep.respond(now, &call.id, answer))
@@ -90,7 +87,7 @@ pub async fn completed(events: &mut Events<RpcEvent>, action: &str) -> Value {
     else {
         panic!("expected a completed call");
     };
-    assert_eq!(done, action);
+    assert_eq!(done.as_str(), action);
     outcome.expect("the call failed")
 }
 
@@ -110,9 +107,9 @@ pub async fn calls_both_ways<R: Runtime>(
         }
     ));
 
-    client
+    let _ = client
         .handle()
-        .run(|ep, now| ep.call(now, "Heartbeat", json!({})))
+        .run(|ep, now| ep.call(now, ocpp_core::v16::Action::Heartbeat, json!({})))
         .await
         .unwrap()
         .unwrap();
@@ -125,12 +122,12 @@ pub async fn calls_both_ways<R: Runtime>(
     let result = completed(client.events(), "Heartbeat").await;
     assert_eq!(result["currentTime"], "2025-01-01T00:00:00Z");
 
-    client
+    let _ = client
         .handle()
         .run(|ep, now| {
             ep.call(
                 now,
-                "BootNotification",
+                ocpp_core::v16::Action::BootNotification,
                 json!({"chargePointVendor": "Acme", "chargePointModel": "One"}),
             )
         })
@@ -146,16 +143,16 @@ pub async fn calls_both_ways<R: Runtime>(
     let result = completed(client.events(), "BootNotification").await;
     assert_eq!(result["status"], "Accepted");
 
-    connection
+    let _ = connection
         .handle
-        .run(|ep, now| ep.call(now, "ClearCache", json!({})))
+        .run(|ep, now| ep.call(now, ocpp_core::v16::Action::ClearCache, json!({})))
         .await
         .unwrap()
         .unwrap();
     let RpcEvent::Call(call) = next_rpc(client.events()).await else {
         panic!("expected the server's call");
     };
-    assert_eq!(call.action, "ClearCache");
+    assert_eq!(call.action.as_str(), "ClearCache");
     client
         .handle()
         .run(move |ep, now| ep.respond(now, &call.id, json!({"status": "Accepted"})))
@@ -218,8 +215,8 @@ pub async fn handlers_receive_every_event<R: Runtime>(
     assert!(matches!(opened, Event::Connected { .. }), "{opened:?}");
 
     for _ in 0..2 {
-        handle
-            .run(|ep, now| ep.call(now, "Heartbeat", json!({})))
+        let _ = handle
+            .run(|ep, now| ep.call(now, ocpp_core::v16::Action::Heartbeat, json!({})))
             .await
             .unwrap()
             .unwrap();
@@ -295,8 +292,8 @@ impl Machine for Scripted {
 
 /// Calls Heartbeat through `handle`, which must be connected.
 pub async fn call_heartbeat(handle: &Handle<Endpoint>) {
-    handle
-        .run(|ep, now| ep.call(now, "Heartbeat", json!({})))
+    let _ = handle
+        .run(|ep, now| ep.call(now, ocpp_core::v16::Action::Heartbeat, json!({})))
         .await
         .unwrap()
         .unwrap();
@@ -331,7 +328,7 @@ impl Machine for SelfAnswering {
     }
 
     fn handle_message(&mut self, now: Now, text: &str) {
-        self.endpoint.handle_message(now, text);
+        Machine::handle_message(&mut self.endpoint, now, text);
     }
 
     fn handle_timeout(&mut self, now: Now) {

@@ -235,9 +235,15 @@ pub async fn profile_3_connects_with_a_client_certificate<S: Adapter, C: Adapter
         super::next_link_event(client.events()).await,
         Event::Connected { .. }
     ));
-    client
+    let _ = client
         .handle()
-        .run(|ep, now| ep.call(now, "Heartbeat", serde_json::json!({})))
+        .run(|ep, now| {
+            ep.call(
+                now,
+                ocpp_core::v16::Action::Heartbeat,
+                serde_json::json!({}),
+            )
+        })
         .await
         .unwrap()
         .unwrap();

@@ -287,6 +287,52 @@ impl fmt::Display for Action {
     }
 }
 
+/// Written as its name, as in a CALL (traces and records keep actions this way).
+impl serde::Serialize for Action {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+/// Read from its name; a name the version does not define is an error.
+impl<'de> serde::Deserialize<'de> for Action {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Action, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        Action::from_name(&name)
+            .ok_or_else(|| serde::de::Error::custom(format_args!("unknown action {name:?}")))
+    }
+}
+
+impl crate::message::OcppAction for Action {
+    const VERSION: crate::Version = crate::Version::V16;
+    const ALL: &'static [Action] = &Action::ALL;
+
+    type Request = Request;
+    type Response = Response;
+
+    fn as_str(self) -> &'static str {
+        Action::as_str(self)
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+
+    fn from_name(name: &str) -> Option<Action> {
+        Action::from_name(name)
+    }
+
+    fn sent_by(self, side: crate::message::Side) -> bool {
+        use crate::message::Side;
+        matches!(
+            (self.sender(), side),
+            (Sender::Both, _)
+                | (Sender::ChargePoint, Side::Station)
+                | (Sender::CentralSystem, Side::Central)
+        )
+    }
+}
+
 /// The payload of a CALL of any OCPP 1.6 action.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Request {

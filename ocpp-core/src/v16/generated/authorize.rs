@@ -3,6 +3,7 @@
 //! The `Authorize` action: its request and response and the types only they use.
 
 use super::types::IdTagInfo;
+use super::{Action, Request, Response};
 use crate::Version;
 use crate::message::{OcppRequest, OcppResponse};
 use serde::{Deserialize, Serialize};
@@ -26,11 +27,27 @@ pub struct AuthorizeResponse {
 impl OcppRequest for AuthorizeRequest {
     const VERSION: Version = Version::V16;
     const ACTION: &'static str = "Authorize";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::Authorize;
     type Response = AuthorizeResponse;
+    fn into_request(self) -> Request {
+        Request::Authorize(self)
+    }
 }
 
 impl OcppResponse for AuthorizeResponse {
     const VERSION: Version = Version::V16;
     const ACTION: &'static str = "Authorize";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::Authorize;
     type Request = AuthorizeRequest;
+    fn into_response(self) -> Response {
+        Response::Authorize(self)
+    }
+    fn from_response(response: Response) -> Result<Self, Response> {
+        match response {
+            Response::Authorize(response) => Ok(response),
+            other => Err(other),
+        }
+    }
 }

@@ -2,6 +2,7 @@
 
 //! The `BootNotification` action: its request and response and the types only they use.
 
+use super::{Action, Request, Response};
 use crate::Version;
 use crate::message::{OcppRequest, OcppResponse};
 use serde::{Deserialize, Serialize};
@@ -77,11 +78,27 @@ impl RegistrationStatus {
 impl OcppRequest for BootNotificationRequest {
     const VERSION: Version = Version::V16;
     const ACTION: &'static str = "BootNotification";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::BootNotification;
     type Response = BootNotificationResponse;
+    fn into_request(self) -> Request {
+        Request::BootNotification(self)
+    }
 }
 
 impl OcppResponse for BootNotificationResponse {
     const VERSION: Version = Version::V16;
     const ACTION: &'static str = "BootNotification";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::BootNotification;
     type Request = BootNotificationRequest;
+    fn into_response(self) -> Response {
+        Response::BootNotification(self)
+    }
+    fn from_response(response: Response) -> Result<Self, Response> {
+        match response {
+            Response::BootNotification(response) => Ok(response),
+            other => Err(other),
+        }
+    }
 }

@@ -2,6 +2,7 @@
 
 //! The `CancelReservation` action: its request and response and the types only they use.
 
+use super::{Action, Request, Response};
 use crate::Version;
 use crate::message::{OcppRequest, OcppResponse};
 use serde::{Deserialize, Serialize};
@@ -45,11 +46,27 @@ impl CancelReservationStatus {
 impl OcppRequest for CancelReservationRequest {
     const VERSION: Version = Version::V16;
     const ACTION: &'static str = "CancelReservation";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::CancelReservation;
     type Response = CancelReservationResponse;
+    fn into_request(self) -> Request {
+        Request::CancelReservation(self)
+    }
 }
 
 impl OcppResponse for CancelReservationResponse {
     const VERSION: Version = Version::V16;
     const ACTION: &'static str = "CancelReservation";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::CancelReservation;
     type Request = CancelReservationRequest;
+    fn into_response(self) -> Response {
+        Response::CancelReservation(self)
+    }
+    fn from_response(response: Response) -> Result<Self, Response> {
+        match response {
+            Response::CancelReservation(response) => Ok(response),
+            other => Err(other),
+        }
+    }
 }

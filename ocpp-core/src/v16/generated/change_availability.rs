@@ -2,6 +2,7 @@
 
 //! The `ChangeAvailability` action: its request and response and the types only they use.
 
+use super::{Action, Request, Response};
 use crate::Version;
 use crate::message::{OcppRequest, OcppResponse};
 use serde::{Deserialize, Serialize};
@@ -70,11 +71,27 @@ impl AvailabilityStatus {
 impl OcppRequest for ChangeAvailabilityRequest {
     const VERSION: Version = Version::V16;
     const ACTION: &'static str = "ChangeAvailability";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::ChangeAvailability;
     type Response = ChangeAvailabilityResponse;
+    fn into_request(self) -> Request {
+        Request::ChangeAvailability(self)
+    }
 }
 
 impl OcppResponse for ChangeAvailabilityResponse {
     const VERSION: Version = Version::V16;
     const ACTION: &'static str = "ChangeAvailability";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::ChangeAvailability;
     type Request = ChangeAvailabilityRequest;
+    fn into_response(self) -> Response {
+        Response::ChangeAvailability(self)
+    }
+    fn from_response(response: Response) -> Result<Self, Response> {
+        match response {
+            Response::ChangeAvailability(response) => Ok(response),
+            other => Err(other),
+        }
+    }
 }

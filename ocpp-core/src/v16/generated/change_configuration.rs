@@ -2,6 +2,7 @@
 
 //! The `ChangeConfiguration` action: its request and response and the types only they use.
 
+use super::{Action, Request, Response};
 use crate::Version;
 use crate::message::{OcppRequest, OcppResponse};
 use serde::{Deserialize, Serialize};
@@ -52,11 +53,27 @@ impl ConfigurationStatus {
 impl OcppRequest for ChangeConfigurationRequest {
     const VERSION: Version = Version::V16;
     const ACTION: &'static str = "ChangeConfiguration";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::ChangeConfiguration;
     type Response = ChangeConfigurationResponse;
+    fn into_request(self) -> Request {
+        Request::ChangeConfiguration(self)
+    }
 }
 
 impl OcppResponse for ChangeConfigurationResponse {
     const VERSION: Version = Version::V16;
     const ACTION: &'static str = "ChangeConfiguration";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::ChangeConfiguration;
     type Request = ChangeConfigurationRequest;
+    fn into_response(self) -> Response {
+        Response::ChangeConfiguration(self)
+    }
+    fn from_response(response: Response) -> Result<Self, Response> {
+        match response {
+            Response::ChangeConfiguration(response) => Ok(response),
+            other => Err(other),
+        }
+    }
 }

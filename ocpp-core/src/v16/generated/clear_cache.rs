@@ -2,6 +2,7 @@
 
 //! The `ClearCache` action: its request and response and the types only they use.
 
+use super::{Action, Request, Response};
 use crate::Version;
 use crate::message::{OcppRequest, OcppResponse};
 use serde::{Deserialize, Serialize};
@@ -41,11 +42,27 @@ impl ClearCacheStatus {
 impl OcppRequest for ClearCacheRequest {
     const VERSION: Version = Version::V16;
     const ACTION: &'static str = "ClearCache";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::ClearCache;
     type Response = ClearCacheResponse;
+    fn into_request(self) -> Request {
+        Request::ClearCache(self)
+    }
 }
 
 impl OcppResponse for ClearCacheResponse {
     const VERSION: Version = Version::V16;
     const ACTION: &'static str = "ClearCache";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::ClearCache;
     type Request = ClearCacheRequest;
+    fn into_response(self) -> Response {
+        Response::ClearCache(self)
+    }
+    fn from_response(response: Response) -> Result<Self, Response> {
+        match response {
+            Response::ClearCache(response) => Ok(response),
+            other => Err(other),
+        }
+    }
 }

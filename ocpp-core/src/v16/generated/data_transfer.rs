@@ -2,6 +2,7 @@
 
 //! The `DataTransfer` action: its request and response and the types only they use.
 
+use super::{Action, Request, Response};
 use crate::Version;
 use crate::message::{OcppRequest, OcppResponse};
 use serde::{Deserialize, Serialize};
@@ -59,11 +60,27 @@ impl DataTransferStatus {
 impl OcppRequest for DataTransferRequest {
     const VERSION: Version = Version::V16;
     const ACTION: &'static str = "DataTransfer";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::DataTransfer;
     type Response = DataTransferResponse;
+    fn into_request(self) -> Request {
+        Request::DataTransfer(self)
+    }
 }
 
 impl OcppResponse for DataTransferResponse {
     const VERSION: Version = Version::V16;
     const ACTION: &'static str = "DataTransfer";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::DataTransfer;
     type Request = DataTransferRequest;
+    fn into_response(self) -> Response {
+        Response::DataTransfer(self)
+    }
+    fn from_response(response: Response) -> Result<Self, Response> {
+        match response {
+            Response::DataTransfer(response) => Ok(response),
+            other => Err(other),
+        }
+    }
 }

@@ -3,6 +3,7 @@
 //! The `DeleteCertificate` action: its request and response and the types only they use.
 
 use super::types::CertificateHashDataType;
+use super::{Action, Request, Response};
 use crate::Version;
 use crate::message::{OcppRequest, OcppResponse};
 use serde::{Deserialize, Serialize};
@@ -48,11 +49,27 @@ impl DeleteCertificateStatusEnumType {
 impl OcppRequest for DeleteCertificateRequest {
     const VERSION: Version = Version::V16;
     const ACTION: &'static str = "DeleteCertificate";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::DeleteCertificate;
     type Response = DeleteCertificateResponse;
+    fn into_request(self) -> Request {
+        Request::DeleteCertificate(self)
+    }
 }
 
 impl OcppResponse for DeleteCertificateResponse {
     const VERSION: Version = Version::V16;
     const ACTION: &'static str = "DeleteCertificate";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::DeleteCertificate;
     type Request = DeleteCertificateRequest;
+    fn into_response(self) -> Response {
+        Response::DeleteCertificate(self)
+    }
+    fn from_response(response: Response) -> Result<Self, Response> {
+        match response {
+            Response::DeleteCertificate(response) => Ok(response),
+            other => Err(other),
+        }
+    }
 }

@@ -2,6 +2,7 @@
 
 //! The `DiagnosticsStatusNotification` action: its request and response and the types only they use.
 
+use super::{Action, Request, Response};
 use crate::Version;
 use crate::message::{OcppRequest, OcppResponse};
 use serde::{Deserialize, Serialize};
@@ -47,11 +48,27 @@ pub struct DiagnosticsStatusNotificationResponse {}
 impl OcppRequest for DiagnosticsStatusNotificationRequest {
     const VERSION: Version = Version::V16;
     const ACTION: &'static str = "DiagnosticsStatusNotification";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::DiagnosticsStatusNotification;
     type Response = DiagnosticsStatusNotificationResponse;
+    fn into_request(self) -> Request {
+        Request::DiagnosticsStatusNotification(self)
+    }
 }
 
 impl OcppResponse for DiagnosticsStatusNotificationResponse {
     const VERSION: Version = Version::V16;
     const ACTION: &'static str = "DiagnosticsStatusNotification";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::DiagnosticsStatusNotification;
     type Request = DiagnosticsStatusNotificationRequest;
+    fn into_response(self) -> Response {
+        Response::DiagnosticsStatusNotification(self)
+    }
+    fn from_response(response: Response) -> Result<Self, Response> {
+        match response {
+            Response::DiagnosticsStatusNotification(response) => Ok(response),
+            other => Err(other),
+        }
+    }
 }

@@ -2,6 +2,7 @@
 
 //! The `ExtendedTriggerMessage` action: its request and response and the types only they use.
 
+use super::{Action, Request, Response};
 use crate::Version;
 use crate::message::{OcppRequest, OcppResponse};
 use serde::{Deserialize, Serialize};
@@ -88,11 +89,27 @@ impl TriggerMessageStatusEnumType {
 impl OcppRequest for ExtendedTriggerMessageRequest {
     const VERSION: Version = Version::V16;
     const ACTION: &'static str = "ExtendedTriggerMessage";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::ExtendedTriggerMessage;
     type Response = ExtendedTriggerMessageResponse;
+    fn into_request(self) -> Request {
+        Request::ExtendedTriggerMessage(self)
+    }
 }
 
 impl OcppResponse for ExtendedTriggerMessageResponse {
     const VERSION: Version = Version::V16;
     const ACTION: &'static str = "ExtendedTriggerMessage";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::ExtendedTriggerMessage;
     type Request = ExtendedTriggerMessageRequest;
+    fn into_response(self) -> Response {
+        Response::ExtendedTriggerMessage(self)
+    }
+    fn from_response(response: Response) -> Result<Self, Response> {
+        match response {
+            Response::ExtendedTriggerMessage(response) => Ok(response),
+            other => Err(other),
+        }
+    }
 }

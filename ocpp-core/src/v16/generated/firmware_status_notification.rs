@@ -2,6 +2,7 @@
 
 //! The `FirmwareStatusNotification` action: its request and response and the types only they use.
 
+use super::{Action, Request, Response};
 use crate::Version;
 use crate::message::{OcppRequest, OcppResponse};
 use serde::{Deserialize, Serialize};
@@ -56,11 +57,27 @@ pub struct FirmwareStatusNotificationResponse {}
 impl OcppRequest for FirmwareStatusNotificationRequest {
     const VERSION: Version = Version::V16;
     const ACTION: &'static str = "FirmwareStatusNotification";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::FirmwareStatusNotification;
     type Response = FirmwareStatusNotificationResponse;
+    fn into_request(self) -> Request {
+        Request::FirmwareStatusNotification(self)
+    }
 }
 
 impl OcppResponse for FirmwareStatusNotificationResponse {
     const VERSION: Version = Version::V16;
     const ACTION: &'static str = "FirmwareStatusNotification";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::FirmwareStatusNotification;
     type Request = FirmwareStatusNotificationRequest;
+    fn into_response(self) -> Response {
+        Response::FirmwareStatusNotification(self)
+    }
+    fn from_response(response: Response) -> Result<Self, Response> {
+        match response {
+            Response::FirmwareStatusNotification(response) => Ok(response),
+            other => Err(other),
+        }
+    }
 }

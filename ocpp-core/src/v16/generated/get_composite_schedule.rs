@@ -3,6 +3,7 @@
 //! The `GetCompositeSchedule` action: its request and response and the types only they use.
 
 use super::types::{ChargingRateUnitType, ChargingSchedule};
+use super::{Action, Request, Response};
 use crate::Version;
 use crate::message::{OcppRequest, OcppResponse};
 use serde::{Deserialize, Serialize};
@@ -70,11 +71,27 @@ impl GetCompositeScheduleStatus {
 impl OcppRequest for GetCompositeScheduleRequest {
     const VERSION: Version = Version::V16;
     const ACTION: &'static str = "GetCompositeSchedule";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::GetCompositeSchedule;
     type Response = GetCompositeScheduleResponse;
+    fn into_request(self) -> Request {
+        Request::GetCompositeSchedule(self)
+    }
 }
 
 impl OcppResponse for GetCompositeScheduleResponse {
     const VERSION: Version = Version::V16;
     const ACTION: &'static str = "GetCompositeSchedule";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::GetCompositeSchedule;
     type Request = GetCompositeScheduleRequest;
+    fn into_response(self) -> Response {
+        Response::GetCompositeSchedule(self)
+    }
+    fn from_response(response: Response) -> Result<Self, Response> {
+        match response {
+            Response::GetCompositeSchedule(response) => Ok(response),
+            other => Err(other),
+        }
+    }
 }

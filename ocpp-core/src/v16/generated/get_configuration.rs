@@ -2,6 +2,7 @@
 
 //! The `GetConfiguration` action: its request and response and the types only they use.
 
+use super::{Action, Request, Response};
 use crate::Version;
 use crate::message::{OcppRequest, OcppResponse};
 use serde::{Deserialize, Serialize};
@@ -43,11 +44,27 @@ pub struct KeyValue {
 impl OcppRequest for GetConfigurationRequest {
     const VERSION: Version = Version::V16;
     const ACTION: &'static str = "GetConfiguration";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::GetConfiguration;
     type Response = GetConfigurationResponse;
+    fn into_request(self) -> Request {
+        Request::GetConfiguration(self)
+    }
 }
 
 impl OcppResponse for GetConfigurationResponse {
     const VERSION: Version = Version::V16;
     const ACTION: &'static str = "GetConfiguration";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::GetConfiguration;
     type Request = GetConfigurationRequest;
+    fn into_response(self) -> Response {
+        Response::GetConfiguration(self)
+    }
+    fn from_response(response: Response) -> Result<Self, Response> {
+        match response {
+            Response::GetConfiguration(response) => Ok(response),
+            other => Err(other),
+        }
+    }
 }

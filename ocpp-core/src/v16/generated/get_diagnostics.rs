@@ -2,6 +2,7 @@
 
 //! The `GetDiagnostics` action: its request and response and the types only they use.
 
+use super::{Action, Request, Response};
 use crate::Version;
 use crate::message::{OcppRequest, OcppResponse};
 use serde::{Deserialize, Serialize};
@@ -55,11 +56,27 @@ pub struct GetDiagnosticsResponse {
 impl OcppRequest for GetDiagnosticsRequest {
     const VERSION: Version = Version::V16;
     const ACTION: &'static str = "GetDiagnostics";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::GetDiagnostics;
     type Response = GetDiagnosticsResponse;
+    fn into_request(self) -> Request {
+        Request::GetDiagnostics(self)
+    }
 }
 
 impl OcppResponse for GetDiagnosticsResponse {
     const VERSION: Version = Version::V16;
     const ACTION: &'static str = "GetDiagnostics";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::GetDiagnostics;
     type Request = GetDiagnosticsRequest;
+    fn into_response(self) -> Response {
+        Response::GetDiagnostics(self)
+    }
+    fn from_response(response: Response) -> Result<Self, Response> {
+        match response {
+            Response::GetDiagnostics(response) => Ok(response),
+            other => Err(other),
+        }
+    }
 }

@@ -2,6 +2,7 @@
 
 //! The `GetLocalListVersion` action: its request and response and the types only they use.
 
+use super::{Action, Request, Response};
 use crate::Version;
 use crate::message::{OcppRequest, OcppResponse};
 use serde::{Deserialize, Serialize};
@@ -23,11 +24,27 @@ pub struct GetLocalListVersionResponse {
 impl OcppRequest for GetLocalListVersionRequest {
     const VERSION: Version = Version::V16;
     const ACTION: &'static str = "GetLocalListVersion";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::GetLocalListVersion;
     type Response = GetLocalListVersionResponse;
+    fn into_request(self) -> Request {
+        Request::GetLocalListVersion(self)
+    }
 }
 
 impl OcppResponse for GetLocalListVersionResponse {
     const VERSION: Version = Version::V16;
     const ACTION: &'static str = "GetLocalListVersion";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::GetLocalListVersion;
     type Request = GetLocalListVersionRequest;
+    fn into_response(self) -> Response {
+        Response::GetLocalListVersion(self)
+    }
+    fn from_response(response: Response) -> Result<Self, Response> {
+        match response {
+            Response::GetLocalListVersion(response) => Ok(response),
+            other => Err(other),
+        }
+    }
 }

@@ -2,6 +2,7 @@
 
 //! The `GetLog` action: its request and response and the types only they use.
 
+use super::{Action, Request, Response};
 use crate::Version;
 use crate::message::{OcppRequest, OcppResponse};
 use serde::{Deserialize, Serialize};
@@ -111,11 +112,27 @@ impl LogStatusEnumType {
 impl OcppRequest for GetLogRequest {
     const VERSION: Version = Version::V16;
     const ACTION: &'static str = "GetLog";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::GetLog;
     type Response = GetLogResponse;
+    fn into_request(self) -> Request {
+        Request::GetLog(self)
+    }
 }
 
 impl OcppResponse for GetLogResponse {
     const VERSION: Version = Version::V16;
     const ACTION: &'static str = "GetLog";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::GetLog;
     type Request = GetLogRequest;
+    fn into_response(self) -> Response {
+        Response::GetLog(self)
+    }
+    fn from_response(response: Response) -> Result<Self, Response> {
+        match response {
+            Response::GetLog(response) => Ok(response),
+            other => Err(other),
+        }
+    }
 }

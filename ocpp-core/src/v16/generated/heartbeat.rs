@@ -2,6 +2,7 @@
 
 //! The `Heartbeat` action: its request and response and the types only they use.
 
+use super::{Action, Request, Response};
 use crate::Version;
 use crate::message::{OcppRequest, OcppResponse};
 use serde::{Deserialize, Serialize};
@@ -24,11 +25,27 @@ pub struct HeartbeatResponse {
 impl OcppRequest for HeartbeatRequest {
     const VERSION: Version = Version::V16;
     const ACTION: &'static str = "Heartbeat";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::Heartbeat;
     type Response = HeartbeatResponse;
+    fn into_request(self) -> Request {
+        Request::Heartbeat(self)
+    }
 }
 
 impl OcppResponse for HeartbeatResponse {
     const VERSION: Version = Version::V16;
     const ACTION: &'static str = "Heartbeat";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::Heartbeat;
     type Request = HeartbeatRequest;
+    fn into_response(self) -> Response {
+        Response::Heartbeat(self)
+    }
+    fn from_response(response: Response) -> Result<Self, Response> {
+        match response {
+            Response::Heartbeat(response) => Ok(response),
+            other => Err(other),
+        }
+    }
 }

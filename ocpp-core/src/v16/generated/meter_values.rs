@@ -3,6 +3,7 @@
 //! The `MeterValues` action: its request and response and the types only they use.
 
 use super::types::MeterValue;
+use super::{Action, Request, Response};
 use crate::Version;
 use crate::message::{OcppRequest, OcppResponse};
 use serde::{Deserialize, Serialize};
@@ -33,11 +34,27 @@ pub struct MeterValuesResponse {}
 impl OcppRequest for MeterValuesRequest {
     const VERSION: Version = Version::V16;
     const ACTION: &'static str = "MeterValues";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::MeterValues;
     type Response = MeterValuesResponse;
+    fn into_request(self) -> Request {
+        Request::MeterValues(self)
+    }
 }
 
 impl OcppResponse for MeterValuesResponse {
     const VERSION: Version = Version::V16;
     const ACTION: &'static str = "MeterValues";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::MeterValues;
     type Request = MeterValuesRequest;
+    fn into_response(self) -> Response {
+        Response::MeterValues(self)
+    }
+    fn from_response(response: Response) -> Result<Self, Response> {
+        match response {
+            Response::MeterValues(response) => Ok(response),
+            other => Err(other),
+        }
+    }
 }

@@ -3,6 +3,7 @@
 //! The `RemoteStartTransaction` action: its request and response and the types only they use.
 
 use super::types::{ChargingProfile, RemoteStartStopStatus};
+use super::{Action, Request, Response};
 use crate::Version;
 use crate::message::{OcppRequest, OcppResponse};
 use serde::{Deserialize, Serialize};
@@ -36,11 +37,27 @@ pub struct RemoteStartTransactionResponse {
 impl OcppRequest for RemoteStartTransactionRequest {
     const VERSION: Version = Version::V16;
     const ACTION: &'static str = "RemoteStartTransaction";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::RemoteStartTransaction;
     type Response = RemoteStartTransactionResponse;
+    fn into_request(self) -> Request {
+        Request::RemoteStartTransaction(self)
+    }
 }
 
 impl OcppResponse for RemoteStartTransactionResponse {
     const VERSION: Version = Version::V16;
     const ACTION: &'static str = "RemoteStartTransaction";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::RemoteStartTransaction;
     type Request = RemoteStartTransactionRequest;
+    fn into_response(self) -> Response {
+        Response::RemoteStartTransaction(self)
+    }
+    fn from_response(response: Response) -> Result<Self, Response> {
+        match response {
+            Response::RemoteStartTransaction(response) => Ok(response),
+            other => Err(other),
+        }
+    }
 }

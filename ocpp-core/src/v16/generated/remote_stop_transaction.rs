@@ -3,6 +3,7 @@
 //! The `RemoteStopTransaction` action: its request and response and the types only they use.
 
 use super::types::RemoteStartStopStatus;
+use super::{Action, Request, Response};
 use crate::Version;
 use crate::message::{OcppRequest, OcppResponse};
 use serde::{Deserialize, Serialize};
@@ -27,11 +28,27 @@ pub struct RemoteStopTransactionResponse {
 impl OcppRequest for RemoteStopTransactionRequest {
     const VERSION: Version = Version::V16;
     const ACTION: &'static str = "RemoteStopTransaction";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::RemoteStopTransaction;
     type Response = RemoteStopTransactionResponse;
+    fn into_request(self) -> Request {
+        Request::RemoteStopTransaction(self)
+    }
 }
 
 impl OcppResponse for RemoteStopTransactionResponse {
     const VERSION: Version = Version::V16;
     const ACTION: &'static str = "RemoteStopTransaction";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::RemoteStopTransaction;
     type Request = RemoteStopTransactionRequest;
+    fn into_response(self) -> Response {
+        Response::RemoteStopTransaction(self)
+    }
+    fn from_response(response: Response) -> Result<Self, Response> {
+        match response {
+            Response::RemoteStopTransaction(response) => Ok(response),
+            other => Err(other),
+        }
+    }
 }

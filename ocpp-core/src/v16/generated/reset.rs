@@ -2,6 +2,7 @@
 
 //! The `Reset` action: its request and response and the types only they use.
 
+use super::{Action, Request, Response};
 use crate::Version;
 use crate::message::{OcppRequest, OcppResponse};
 use serde::{Deserialize, Serialize};
@@ -64,11 +65,27 @@ impl ResetStatus {
 impl OcppRequest for ResetRequest {
     const VERSION: Version = Version::V16;
     const ACTION: &'static str = "Reset";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::Reset;
     type Response = ResetResponse;
+    fn into_request(self) -> Request {
+        Request::Reset(self)
+    }
 }
 
 impl OcppResponse for ResetResponse {
     const VERSION: Version = Version::V16;
     const ACTION: &'static str = "Reset";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::Reset;
     type Request = ResetRequest;
+    fn into_response(self) -> Response {
+        Response::Reset(self)
+    }
+    fn from_response(response: Response) -> Result<Self, Response> {
+        match response {
+            Response::Reset(response) => Ok(response),
+            other => Err(other),
+        }
+    }
 }

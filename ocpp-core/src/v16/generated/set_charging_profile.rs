@@ -3,6 +3,7 @@
 //! The `SetChargingProfile` action: its request and response and the types only they use.
 
 use super::types::ChargingProfile;
+use super::{Action, Request, Response};
 use crate::Version;
 use crate::message::{OcppRequest, OcppResponse};
 use serde::{Deserialize, Serialize};
@@ -51,11 +52,27 @@ impl ChargingProfileStatus {
 impl OcppRequest for SetChargingProfileRequest {
     const VERSION: Version = Version::V16;
     const ACTION: &'static str = "SetChargingProfile";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::SetChargingProfile;
     type Response = SetChargingProfileResponse;
+    fn into_request(self) -> Request {
+        Request::SetChargingProfile(self)
+    }
 }
 
 impl OcppResponse for SetChargingProfileResponse {
     const VERSION: Version = Version::V16;
     const ACTION: &'static str = "SetChargingProfile";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::SetChargingProfile;
     type Request = SetChargingProfileRequest;
+    fn into_response(self) -> Response {
+        Response::SetChargingProfile(self)
+    }
+    fn from_response(response: Response) -> Result<Self, Response> {
+        match response {
+            Response::SetChargingProfile(response) => Ok(response),
+            other => Err(other),
+        }
+    }
 }

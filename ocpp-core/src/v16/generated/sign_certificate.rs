@@ -2,6 +2,7 @@
 
 //! The `SignCertificate` action: its request and response and the types only they use.
 
+use super::{Action, Request, Response};
 use crate::Version;
 use crate::message::{OcppRequest, OcppResponse};
 use serde::{Deserialize, Serialize};
@@ -44,11 +45,27 @@ impl GenericStatusEnumType {
 impl OcppRequest for SignCertificateRequest {
     const VERSION: Version = Version::V16;
     const ACTION: &'static str = "SignCertificate";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::SignCertificate;
     type Response = SignCertificateResponse;
+    fn into_request(self) -> Request {
+        Request::SignCertificate(self)
+    }
 }
 
 impl OcppResponse for SignCertificateResponse {
     const VERSION: Version = Version::V16;
     const ACTION: &'static str = "SignCertificate";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::SignCertificate;
     type Request = SignCertificateRequest;
+    fn into_response(self) -> Response {
+        Response::SignCertificate(self)
+    }
+    fn from_response(response: Response) -> Result<Self, Response> {
+        match response {
+            Response::SignCertificate(response) => Ok(response),
+            other => Err(other),
+        }
+    }
 }

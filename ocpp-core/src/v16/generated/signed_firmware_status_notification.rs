@@ -2,6 +2,7 @@
 
 //! The `SignedFirmwareStatusNotification` action: its request and response and the types only they use.
 
+use super::{Action, Request, Response};
 use crate::Version;
 use crate::message::{OcppRequest, OcppResponse};
 use serde::{Deserialize, Serialize};
@@ -84,11 +85,27 @@ pub struct SignedFirmwareStatusNotificationResponse {}
 impl OcppRequest for SignedFirmwareStatusNotificationRequest {
     const VERSION: Version = Version::V16;
     const ACTION: &'static str = "SignedFirmwareStatusNotification";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::SignedFirmwareStatusNotification;
     type Response = SignedFirmwareStatusNotificationResponse;
+    fn into_request(self) -> Request {
+        Request::SignedFirmwareStatusNotification(self)
+    }
 }
 
 impl OcppResponse for SignedFirmwareStatusNotificationResponse {
     const VERSION: Version = Version::V16;
     const ACTION: &'static str = "SignedFirmwareStatusNotification";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::SignedFirmwareStatusNotification;
     type Request = SignedFirmwareStatusNotificationRequest;
+    fn into_response(self) -> Response {
+        Response::SignedFirmwareStatusNotification(self)
+    }
+    fn from_response(response: Response) -> Result<Self, Response> {
+        match response {
+            Response::SignedFirmwareStatusNotification(response) => Ok(response),
+            other => Err(other),
+        }
+    }
 }

@@ -2,6 +2,7 @@
 
 //! The `SignedUpdateFirmware` action: its request and response and the types only they use.
 
+use super::{Action, Request, Response};
 use crate::Version;
 use crate::message::{OcppRequest, OcppResponse};
 use serde::{Deserialize, Serialize};
@@ -93,11 +94,27 @@ impl UpdateFirmwareStatusEnumType {
 impl OcppRequest for SignedUpdateFirmwareRequest {
     const VERSION: Version = Version::V16;
     const ACTION: &'static str = "SignedUpdateFirmware";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::SignedUpdateFirmware;
     type Response = SignedUpdateFirmwareResponse;
+    fn into_request(self) -> Request {
+        Request::SignedUpdateFirmware(self)
+    }
 }
 
 impl OcppResponse for SignedUpdateFirmwareResponse {
     const VERSION: Version = Version::V16;
     const ACTION: &'static str = "SignedUpdateFirmware";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::SignedUpdateFirmware;
     type Request = SignedUpdateFirmwareRequest;
+    fn into_response(self) -> Response {
+        Response::SignedUpdateFirmware(self)
+    }
+    fn from_response(response: Response) -> Result<Self, Response> {
+        match response {
+            Response::SignedUpdateFirmware(response) => Ok(response),
+            other => Err(other),
+        }
+    }
 }

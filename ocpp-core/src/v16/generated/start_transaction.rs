@@ -3,6 +3,7 @@
 //! The `StartTransaction` action: its request and response and the types only they use.
 
 use super::types::IdTagInfo;
+use super::{Action, Request, Response};
 use crate::Version;
 use crate::message::{OcppRequest, OcppResponse};
 use serde::{Deserialize, Serialize};
@@ -46,11 +47,27 @@ pub struct StartTransactionResponse {
 impl OcppRequest for StartTransactionRequest {
     const VERSION: Version = Version::V16;
     const ACTION: &'static str = "StartTransaction";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::StartTransaction;
     type Response = StartTransactionResponse;
+    fn into_request(self) -> Request {
+        Request::StartTransaction(self)
+    }
 }
 
 impl OcppResponse for StartTransactionResponse {
     const VERSION: Version = Version::V16;
     const ACTION: &'static str = "StartTransaction";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::StartTransaction;
     type Request = StartTransactionRequest;
+    fn into_response(self) -> Response {
+        Response::StartTransaction(self)
+    }
+    fn from_response(response: Response) -> Result<Self, Response> {
+        match response {
+            Response::StartTransaction(response) => Ok(response),
+            other => Err(other),
+        }
+    }
 }

@@ -3,6 +3,7 @@
 //! The `StopTransaction` action: its request and response and the types only they use.
 
 use super::types::{IdTagInfo, MeterValue};
+use super::{Action, Request, Response};
 use crate::Version;
 use crate::message::{OcppRequest, OcppResponse};
 use serde::{Deserialize, Serialize};
@@ -91,11 +92,27 @@ pub struct StopTransactionResponse {
 impl OcppRequest for StopTransactionRequest {
     const VERSION: Version = Version::V16;
     const ACTION: &'static str = "StopTransaction";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::StopTransaction;
     type Response = StopTransactionResponse;
+    fn into_request(self) -> Request {
+        Request::StopTransaction(self)
+    }
 }
 
 impl OcppResponse for StopTransactionResponse {
     const VERSION: Version = Version::V16;
     const ACTION: &'static str = "StopTransaction";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::StopTransaction;
     type Request = StopTransactionRequest;
+    fn into_response(self) -> Response {
+        Response::StopTransaction(self)
+    }
+    fn from_response(response: Response) -> Result<Self, Response> {
+        match response {
+            Response::StopTransaction(response) => Ok(response),
+            other => Err(other),
+        }
+    }
 }

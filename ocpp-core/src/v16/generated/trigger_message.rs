@@ -2,6 +2,7 @@
 
 //! The `TriggerMessage` action: its request and response and the types only they use.
 
+use super::{Action, Request, Response};
 use crate::Version;
 use crate::message::{OcppRequest, OcppResponse};
 use serde::{Deserialize, Serialize};
@@ -85,11 +86,27 @@ impl TriggerMessageStatus {
 impl OcppRequest for TriggerMessageRequest {
     const VERSION: Version = Version::V16;
     const ACTION: &'static str = "TriggerMessage";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::TriggerMessage;
     type Response = TriggerMessageResponse;
+    fn into_request(self) -> Request {
+        Request::TriggerMessage(self)
+    }
 }
 
 impl OcppResponse for TriggerMessageResponse {
     const VERSION: Version = Version::V16;
     const ACTION: &'static str = "TriggerMessage";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::TriggerMessage;
     type Request = TriggerMessageRequest;
+    fn into_response(self) -> Response {
+        Response::TriggerMessage(self)
+    }
+    fn from_response(response: Response) -> Result<Self, Response> {
+        match response {
+            Response::TriggerMessage(response) => Ok(response),
+            other => Err(other),
+        }
+    }
 }

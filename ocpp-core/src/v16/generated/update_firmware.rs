@@ -2,6 +2,7 @@
 
 //! The `UpdateFirmware` action: its request and response and the types only they use.
 
+use super::{Action, Request, Response};
 use crate::Version;
 use crate::message::{OcppRequest, OcppResponse};
 use serde::{Deserialize, Serialize};
@@ -40,11 +41,27 @@ pub struct UpdateFirmwareResponse {}
 impl OcppRequest for UpdateFirmwareRequest {
     const VERSION: Version = Version::V16;
     const ACTION: &'static str = "UpdateFirmware";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::UpdateFirmware;
     type Response = UpdateFirmwareResponse;
+    fn into_request(self) -> Request {
+        Request::UpdateFirmware(self)
+    }
 }
 
 impl OcppResponse for UpdateFirmwareResponse {
     const VERSION: Version = Version::V16;
     const ACTION: &'static str = "UpdateFirmware";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::UpdateFirmware;
     type Request = UpdateFirmwareRequest;
+    fn into_response(self) -> Response {
+        Response::UpdateFirmware(self)
+    }
+    fn from_response(response: Response) -> Result<Self, Response> {
+        match response {
+            Response::UpdateFirmware(response) => Ok(response),
+            other => Err(other),
+        }
+    }
 }

@@ -3,6 +3,7 @@
 //! The `BootNotification` action: its request and response and the types only they use.
 
 use super::types::{CustomDataType, StatusInfoType};
+use super::{Action, Request, Response};
 use crate::Version;
 use crate::message::{OcppRequest, OcppResponse};
 use serde::{Deserialize, Serialize};
@@ -169,11 +170,27 @@ impl RegistrationStatusEnumType {
 impl OcppRequest for BootNotificationRequest {
     const VERSION: Version = Version::V201;
     const ACTION: &'static str = "BootNotification";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::BootNotification;
     type Response = BootNotificationResponse;
+    fn into_request(self) -> Request {
+        Request::BootNotification(self)
+    }
 }
 
 impl OcppResponse for BootNotificationResponse {
     const VERSION: Version = Version::V201;
     const ACTION: &'static str = "BootNotification";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::BootNotification;
     type Request = BootNotificationRequest;
+    fn into_response(self) -> Response {
+        Response::BootNotification(self)
+    }
+    fn from_response(response: Response) -> Result<Self, Response> {
+        match response {
+            Response::BootNotification(response) => Ok(response),
+            other => Err(other),
+        }
+    }
 }

@@ -3,6 +3,7 @@
 //! The `CancelReservation` action: its request and response and the types only they use.
 
 use super::types::{CustomDataType, StatusInfoType};
+use super::{Action, Request, Response};
 use crate::Version;
 use crate::message::{OcppRequest, OcppResponse};
 use serde::{Deserialize, Serialize};
@@ -55,11 +56,27 @@ impl CancelReservationStatusEnumType {
 impl OcppRequest for CancelReservationRequest {
     const VERSION: Version = Version::V201;
     const ACTION: &'static str = "CancelReservation";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::CancelReservation;
     type Response = CancelReservationResponse;
+    fn into_request(self) -> Request {
+        Request::CancelReservation(self)
+    }
 }
 
 impl OcppResponse for CancelReservationResponse {
     const VERSION: Version = Version::V201;
     const ACTION: &'static str = "CancelReservation";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::CancelReservation;
     type Request = CancelReservationRequest;
+    fn into_response(self) -> Response {
+        Response::CancelReservation(self)
+    }
+    fn from_response(response: Response) -> Result<Self, Response> {
+        match response {
+            Response::CancelReservation(response) => Ok(response),
+            other => Err(other),
+        }
+    }
 }

@@ -3,6 +3,7 @@
 //! The `CertificateSigned` action: its request and response and the types only they use.
 
 use super::types::{CertificateSigningUseEnumType, CustomDataType, StatusInfoType};
+use super::{Action, Request, Response};
 use crate::Version;
 use crate::message::{OcppRequest, OcppResponse};
 use serde::{Deserialize, Serialize};
@@ -59,11 +60,27 @@ impl CertificateSignedStatusEnumType {
 impl OcppRequest for CertificateSignedRequest {
     const VERSION: Version = Version::V201;
     const ACTION: &'static str = "CertificateSigned";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::CertificateSigned;
     type Response = CertificateSignedResponse;
+    fn into_request(self) -> Request {
+        Request::CertificateSigned(self)
+    }
 }
 
 impl OcppResponse for CertificateSignedResponse {
     const VERSION: Version = Version::V201;
     const ACTION: &'static str = "CertificateSigned";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::CertificateSigned;
     type Request = CertificateSignedRequest;
+    fn into_response(self) -> Response {
+        Response::CertificateSigned(self)
+    }
+    fn from_response(response: Response) -> Result<Self, Response> {
+        match response {
+            Response::CertificateSigned(response) => Ok(response),
+            other => Err(other),
+        }
+    }
 }

@@ -3,6 +3,7 @@
 //! The `ClearChargingProfile` action: its request and response and the types only they use.
 
 use super::types::{ChargingProfilePurposeEnumType, CustomDataType, StatusInfoType};
+use super::{Action, Request, Response};
 use crate::Version;
 use crate::message::{OcppRequest, OcppResponse};
 use serde::{Deserialize, Serialize};
@@ -100,11 +101,27 @@ impl ClearChargingProfileStatusEnumType {
 impl OcppRequest for ClearChargingProfileRequest {
     const VERSION: Version = Version::V201;
     const ACTION: &'static str = "ClearChargingProfile";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::ClearChargingProfile;
     type Response = ClearChargingProfileResponse;
+    fn into_request(self) -> Request {
+        Request::ClearChargingProfile(self)
+    }
 }
 
 impl OcppResponse for ClearChargingProfileResponse {
     const VERSION: Version = Version::V201;
     const ACTION: &'static str = "ClearChargingProfile";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::ClearChargingProfile;
     type Request = ClearChargingProfileRequest;
+    fn into_response(self) -> Response {
+        Response::ClearChargingProfile(self)
+    }
+    fn from_response(response: Response) -> Result<Self, Response> {
+        match response {
+            Response::ClearChargingProfile(response) => Ok(response),
+            other => Err(other),
+        }
+    }
 }

@@ -3,6 +3,7 @@
 //! The `ClearDisplayMessage` action: its request and response and the types only they use.
 
 use super::types::{CustomDataType, StatusInfoType};
+use super::{Action, Request, Response};
 use crate::Version;
 use crate::message::{OcppRequest, OcppResponse};
 use serde::{Deserialize, Serialize};
@@ -55,11 +56,27 @@ impl ClearMessageStatusEnumType {
 impl OcppRequest for ClearDisplayMessageRequest {
     const VERSION: Version = Version::V201;
     const ACTION: &'static str = "ClearDisplayMessage";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::ClearDisplayMessage;
     type Response = ClearDisplayMessageResponse;
+    fn into_request(self) -> Request {
+        Request::ClearDisplayMessage(self)
+    }
 }
 
 impl OcppResponse for ClearDisplayMessageResponse {
     const VERSION: Version = Version::V201;
     const ACTION: &'static str = "ClearDisplayMessage";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::ClearDisplayMessage;
     type Request = ClearDisplayMessageRequest;
+    fn into_response(self) -> Response {
+        Response::ClearDisplayMessage(self)
+    }
+    fn from_response(response: Response) -> Result<Self, Response> {
+        match response {
+            Response::ClearDisplayMessage(response) => Ok(response),
+            other => Err(other),
+        }
+    }
 }

@@ -3,6 +3,7 @@
 //! The `ClearVariableMonitoring` action: its request and response and the types only they use.
 
 use super::types::{CustomDataType, StatusInfoType};
+use super::{Action, Request, Response};
 use crate::Version;
 use crate::message::{OcppRequest, OcppResponse};
 use serde::{Deserialize, Serialize};
@@ -72,11 +73,27 @@ pub struct ClearMonitoringResultType {
 impl OcppRequest for ClearVariableMonitoringRequest {
     const VERSION: Version = Version::V201;
     const ACTION: &'static str = "ClearVariableMonitoring";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::ClearVariableMonitoring;
     type Response = ClearVariableMonitoringResponse;
+    fn into_request(self) -> Request {
+        Request::ClearVariableMonitoring(self)
+    }
 }
 
 impl OcppResponse for ClearVariableMonitoringResponse {
     const VERSION: Version = Version::V201;
     const ACTION: &'static str = "ClearVariableMonitoring";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::ClearVariableMonitoring;
     type Request = ClearVariableMonitoringRequest;
+    fn into_response(self) -> Response {
+        Response::ClearVariableMonitoring(self)
+    }
+    fn from_response(response: Response) -> Result<Self, Response> {
+        match response {
+            Response::ClearVariableMonitoring(response) => Ok(response),
+            other => Err(other),
+        }
+    }
 }

@@ -3,6 +3,7 @@
 //! The `ClearedChargingLimit` action: its request and response and the types only they use.
 
 use super::types::{ChargingLimitSourceEnumType, CustomDataType};
+use super::{Action, Request, Response};
 use crate::Version;
 use crate::message::{OcppRequest, OcppResponse};
 use serde::{Deserialize, Serialize};
@@ -37,11 +38,27 @@ pub struct ClearedChargingLimitResponse {
 impl OcppRequest for ClearedChargingLimitRequest {
     const VERSION: Version = Version::V201;
     const ACTION: &'static str = "ClearedChargingLimit";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::ClearedChargingLimit;
     type Response = ClearedChargingLimitResponse;
+    fn into_request(self) -> Request {
+        Request::ClearedChargingLimit(self)
+    }
 }
 
 impl OcppResponse for ClearedChargingLimitResponse {
     const VERSION: Version = Version::V201;
     const ACTION: &'static str = "ClearedChargingLimit";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::ClearedChargingLimit;
     type Request = ClearedChargingLimitRequest;
+    fn into_response(self) -> Response {
+        Response::ClearedChargingLimit(self)
+    }
+    fn from_response(response: Response) -> Result<Self, Response> {
+        match response {
+            Response::ClearedChargingLimit(response) => Ok(response),
+            other => Err(other),
+        }
+    }
 }

@@ -3,6 +3,7 @@
 //! The `CostUpdated` action: its request and response and the types only they use.
 
 use super::types::CustomDataType;
+use super::{Action, Request, Response};
 use crate::Version;
 use crate::message::{OcppRequest, OcppResponse};
 use crate::primitives::Decimal;
@@ -33,11 +34,27 @@ pub struct CostUpdatedResponse {
 impl OcppRequest for CostUpdatedRequest {
     const VERSION: Version = Version::V201;
     const ACTION: &'static str = "CostUpdated";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::CostUpdated;
     type Response = CostUpdatedResponse;
+    fn into_request(self) -> Request {
+        Request::CostUpdated(self)
+    }
 }
 
 impl OcppResponse for CostUpdatedResponse {
     const VERSION: Version = Version::V201;
     const ACTION: &'static str = "CostUpdated";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::CostUpdated;
     type Request = CostUpdatedRequest;
+    fn into_response(self) -> Response {
+        Response::CostUpdated(self)
+    }
+    fn from_response(response: Response) -> Result<Self, Response> {
+        match response {
+            Response::CostUpdated(response) => Ok(response),
+            other => Err(other),
+        }
+    }
 }

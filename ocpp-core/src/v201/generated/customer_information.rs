@@ -3,6 +3,7 @@
 //! The `CustomerInformation` action: its request and response and the types only they use.
 
 use super::types::{CertificateHashDataType, CustomDataType, IdTokenType, StatusInfoType};
+use super::{Action, Request, Response};
 use crate::Version;
 use crate::message::{OcppRequest, OcppResponse};
 use serde::{Deserialize, Serialize};
@@ -73,11 +74,27 @@ impl CustomerInformationStatusEnumType {
 impl OcppRequest for CustomerInformationRequest {
     const VERSION: Version = Version::V201;
     const ACTION: &'static str = "CustomerInformation";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::CustomerInformation;
     type Response = CustomerInformationResponse;
+    fn into_request(self) -> Request {
+        Request::CustomerInformation(self)
+    }
 }
 
 impl OcppResponse for CustomerInformationResponse {
     const VERSION: Version = Version::V201;
     const ACTION: &'static str = "CustomerInformation";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::CustomerInformation;
     type Request = CustomerInformationRequest;
+    fn into_response(self) -> Response {
+        Response::CustomerInformation(self)
+    }
+    fn from_response(response: Response) -> Result<Self, Response> {
+        match response {
+            Response::CustomerInformation(response) => Ok(response),
+            other => Err(other),
+        }
+    }
 }

@@ -3,6 +3,7 @@
 //! The `DataTransfer` action: its request and response and the types only they use.
 
 use super::types::{CustomDataType, StatusInfoType};
+use super::{Action, Request, Response};
 use crate::Version;
 use crate::message::{OcppRequest, OcppResponse};
 use serde::{Deserialize, Serialize};
@@ -69,11 +70,27 @@ impl DataTransferStatusEnumType {
 impl OcppRequest for DataTransferRequest {
     const VERSION: Version = Version::V201;
     const ACTION: &'static str = "DataTransfer";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::DataTransfer;
     type Response = DataTransferResponse;
+    fn into_request(self) -> Request {
+        Request::DataTransfer(self)
+    }
 }
 
 impl OcppResponse for DataTransferResponse {
     const VERSION: Version = Version::V201;
     const ACTION: &'static str = "DataTransfer";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::DataTransfer;
     type Request = DataTransferRequest;
+    fn into_response(self) -> Response {
+        Response::DataTransfer(self)
+    }
+    fn from_response(response: Response) -> Result<Self, Response> {
+        match response {
+            Response::DataTransfer(response) => Ok(response),
+            other => Err(other),
+        }
+    }
 }

@@ -3,6 +3,7 @@
 //! The `Get15118EVCertificate` action: its request and response and the types only they use.
 
 use super::types::{CustomDataType, StatusInfoType};
+use super::{Action, Request, Response};
 use crate::Version;
 use crate::message::{OcppRequest, OcppResponse};
 use serde::{Deserialize, Serialize};
@@ -79,11 +80,27 @@ impl Iso15118EVCertificateStatusEnumType {
 impl OcppRequest for Get15118EVCertificateRequest {
     const VERSION: Version = Version::V201;
     const ACTION: &'static str = "Get15118EVCertificate";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::Get15118EVCertificate;
     type Response = Get15118EVCertificateResponse;
+    fn into_request(self) -> Request {
+        Request::Get15118EVCertificate(self)
+    }
 }
 
 impl OcppResponse for Get15118EVCertificateResponse {
     const VERSION: Version = Version::V201;
     const ACTION: &'static str = "Get15118EVCertificate";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::Get15118EVCertificate;
     type Request = Get15118EVCertificateRequest;
+    fn into_response(self) -> Response {
+        Response::Get15118EVCertificate(self)
+    }
+    fn from_response(response: Response) -> Result<Self, Response> {
+        match response {
+            Response::Get15118EVCertificate(response) => Ok(response),
+            other => Err(other),
+        }
+    }
 }

@@ -3,6 +3,7 @@
 //! The `GetBaseReport` action: its request and response and the types only they use.
 
 use super::types::{CustomDataType, GenericDeviceModelStatusEnumType, StatusInfoType};
+use super::{Action, Request, Response};
 use crate::Version;
 use crate::message::{OcppRequest, OcppResponse};
 use serde::{Deserialize, Serialize};
@@ -60,11 +61,27 @@ pub struct GetBaseReportResponse {
 impl OcppRequest for GetBaseReportRequest {
     const VERSION: Version = Version::V201;
     const ACTION: &'static str = "GetBaseReport";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::GetBaseReport;
     type Response = GetBaseReportResponse;
+    fn into_request(self) -> Request {
+        Request::GetBaseReport(self)
+    }
 }
 
 impl OcppResponse for GetBaseReportResponse {
     const VERSION: Version = Version::V201;
     const ACTION: &'static str = "GetBaseReport";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::GetBaseReport;
     type Request = GetBaseReportRequest;
+    fn into_response(self) -> Response {
+        Response::GetBaseReport(self)
+    }
+    fn from_response(response: Response) -> Result<Self, Response> {
+        match response {
+            Response::GetBaseReport(response) => Ok(response),
+            other => Err(other),
+        }
+    }
 }

@@ -3,6 +3,7 @@
 //! The `GetCertificateStatus` action: its request and response and the types only they use.
 
 use super::types::{CustomDataType, OCSPRequestDataType, StatusInfoType};
+use super::{Action, Request, Response};
 use crate::Version;
 use crate::message::{OcppRequest, OcppResponse};
 use serde::{Deserialize, Serialize};
@@ -57,11 +58,27 @@ impl GetCertificateStatusEnumType {
 impl OcppRequest for GetCertificateStatusRequest {
     const VERSION: Version = Version::V201;
     const ACTION: &'static str = "GetCertificateStatus";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::GetCertificateStatus;
     type Response = GetCertificateStatusResponse;
+    fn into_request(self) -> Request {
+        Request::GetCertificateStatus(self)
+    }
 }
 
 impl OcppResponse for GetCertificateStatusResponse {
     const VERSION: Version = Version::V201;
     const ACTION: &'static str = "GetCertificateStatus";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::GetCertificateStatus;
     type Request = GetCertificateStatusRequest;
+    fn into_response(self) -> Response {
+        Response::GetCertificateStatus(self)
+    }
+    fn from_response(response: Response) -> Result<Self, Response> {
+        match response {
+            Response::GetCertificateStatus(response) => Ok(response),
+            other => Err(other),
+        }
+    }
 }

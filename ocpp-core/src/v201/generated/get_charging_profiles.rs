@@ -5,6 +5,7 @@
 use super::types::{
     ChargingLimitSourceEnumType, ChargingProfilePurposeEnumType, CustomDataType, StatusInfoType,
 };
+use super::{Action, Request, Response};
 use crate::Version;
 use crate::message::{OcppRequest, OcppResponse};
 use serde::{Deserialize, Serialize};
@@ -103,11 +104,27 @@ impl GetChargingProfileStatusEnumType {
 impl OcppRequest for GetChargingProfilesRequest {
     const VERSION: Version = Version::V201;
     const ACTION: &'static str = "GetChargingProfiles";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::GetChargingProfiles;
     type Response = GetChargingProfilesResponse;
+    fn into_request(self) -> Request {
+        Request::GetChargingProfiles(self)
+    }
 }
 
 impl OcppResponse for GetChargingProfilesResponse {
     const VERSION: Version = Version::V201;
     const ACTION: &'static str = "GetChargingProfiles";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::GetChargingProfiles;
     type Request = GetChargingProfilesRequest;
+    fn into_response(self) -> Response {
+        Response::GetChargingProfiles(self)
+    }
+    fn from_response(response: Response) -> Result<Self, Response> {
+        match response {
+            Response::GetChargingProfiles(response) => Ok(response),
+            other => Err(other),
+        }
+    }
 }

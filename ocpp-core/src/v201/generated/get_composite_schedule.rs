@@ -6,6 +6,7 @@ use super::types::{
     ChargingRateUnitEnumType, ChargingSchedulePeriodType, CustomDataType, GenericStatusEnumType,
     StatusInfoType,
 };
+use super::{Action, Request, Response};
 use crate::Version;
 use crate::message::{OcppRequest, OcppResponse};
 use serde::{Deserialize, Serialize};
@@ -83,11 +84,27 @@ pub struct CompositeScheduleType {
 impl OcppRequest for GetCompositeScheduleRequest {
     const VERSION: Version = Version::V201;
     const ACTION: &'static str = "GetCompositeSchedule";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::GetCompositeSchedule;
     type Response = GetCompositeScheduleResponse;
+    fn into_request(self) -> Request {
+        Request::GetCompositeSchedule(self)
+    }
 }
 
 impl OcppResponse for GetCompositeScheduleResponse {
     const VERSION: Version = Version::V201;
     const ACTION: &'static str = "GetCompositeSchedule";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::GetCompositeSchedule;
     type Request = GetCompositeScheduleRequest;
+    fn into_response(self) -> Response {
+        Response::GetCompositeSchedule(self)
+    }
+    fn from_response(response: Response) -> Result<Self, Response> {
+        match response {
+            Response::GetCompositeSchedule(response) => Ok(response),
+            other => Err(other),
+        }
+    }
 }

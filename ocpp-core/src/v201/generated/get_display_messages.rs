@@ -3,6 +3,7 @@
 //! The `GetDisplayMessages` action: its request and response and the types only they use.
 
 use super::types::{CustomDataType, MessagePriorityEnumType, MessageStateEnumType, StatusInfoType};
+use super::{Action, Request, Response};
 use crate::Version;
 use crate::message::{OcppRequest, OcppResponse};
 use serde::{Deserialize, Serialize};
@@ -68,11 +69,27 @@ impl GetDisplayMessagesStatusEnumType {
 impl OcppRequest for GetDisplayMessagesRequest {
     const VERSION: Version = Version::V201;
     const ACTION: &'static str = "GetDisplayMessages";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::GetDisplayMessages;
     type Response = GetDisplayMessagesResponse;
+    fn into_request(self) -> Request {
+        Request::GetDisplayMessages(self)
+    }
 }
 
 impl OcppResponse for GetDisplayMessagesResponse {
     const VERSION: Version = Version::V201;
     const ACTION: &'static str = "GetDisplayMessages";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::GetDisplayMessages;
     type Request = GetDisplayMessagesRequest;
+    fn into_response(self) -> Response {
+        Response::GetDisplayMessages(self)
+    }
+    fn from_response(response: Response) -> Result<Self, Response> {
+        match response {
+            Response::GetDisplayMessages(response) => Ok(response),
+            other => Err(other),
+        }
+    }
 }

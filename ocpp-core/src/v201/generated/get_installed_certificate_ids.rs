@@ -3,6 +3,7 @@
 //! The `GetInstalledCertificateIds` action: its request and response and the types only they use.
 
 use super::types::{CertificateHashDataType, CustomDataType, StatusInfoType};
+use super::{Action, Request, Response};
 use crate::Version;
 use crate::message::{OcppRequest, OcppResponse};
 use serde::{Deserialize, Serialize};
@@ -108,11 +109,27 @@ pub struct CertificateHashDataChainType {
 impl OcppRequest for GetInstalledCertificateIdsRequest {
     const VERSION: Version = Version::V201;
     const ACTION: &'static str = "GetInstalledCertificateIds";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::GetInstalledCertificateIds;
     type Response = GetInstalledCertificateIdsResponse;
+    fn into_request(self) -> Request {
+        Request::GetInstalledCertificateIds(self)
+    }
 }
 
 impl OcppResponse for GetInstalledCertificateIdsResponse {
     const VERSION: Version = Version::V201;
     const ACTION: &'static str = "GetInstalledCertificateIds";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::GetInstalledCertificateIds;
     type Request = GetInstalledCertificateIdsRequest;
+    fn into_response(self) -> Response {
+        Response::GetInstalledCertificateIds(self)
+    }
+    fn from_response(response: Response) -> Result<Self, Response> {
+        match response {
+            Response::GetInstalledCertificateIds(response) => Ok(response),
+            other => Err(other),
+        }
+    }
 }

@@ -5,6 +5,7 @@
 use super::types::{
     ComponentVariableType, CustomDataType, GenericDeviceModelStatusEnumType, StatusInfoType,
 };
+use super::{Action, Request, Response};
 use crate::Version;
 use crate::message::{OcppRequest, OcppResponse};
 use serde::{Deserialize, Serialize};
@@ -66,11 +67,27 @@ pub struct GetMonitoringReportResponse {
 impl OcppRequest for GetMonitoringReportRequest {
     const VERSION: Version = Version::V201;
     const ACTION: &'static str = "GetMonitoringReport";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::GetMonitoringReport;
     type Response = GetMonitoringReportResponse;
+    fn into_request(self) -> Request {
+        Request::GetMonitoringReport(self)
+    }
 }
 
 impl OcppResponse for GetMonitoringReportResponse {
     const VERSION: Version = Version::V201;
     const ACTION: &'static str = "GetMonitoringReport";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::GetMonitoringReport;
     type Request = GetMonitoringReportRequest;
+    fn into_response(self) -> Response {
+        Response::GetMonitoringReport(self)
+    }
+    fn from_response(response: Response) -> Result<Self, Response> {
+        match response {
+            Response::GetMonitoringReport(response) => Ok(response),
+            other => Err(other),
+        }
+    }
 }

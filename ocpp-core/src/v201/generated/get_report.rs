@@ -5,6 +5,7 @@
 use super::types::{
     ComponentVariableType, CustomDataType, GenericDeviceModelStatusEnumType, StatusInfoType,
 };
+use super::{Action, Request, Response};
 use crate::Version;
 use crate::message::{OcppRequest, OcppResponse};
 use serde::{Deserialize, Serialize};
@@ -69,11 +70,27 @@ pub struct GetReportResponse {
 impl OcppRequest for GetReportRequest {
     const VERSION: Version = Version::V201;
     const ACTION: &'static str = "GetReport";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::GetReport;
     type Response = GetReportResponse;
+    fn into_request(self) -> Request {
+        Request::GetReport(self)
+    }
 }
 
 impl OcppResponse for GetReportResponse {
     const VERSION: Version = Version::V201;
     const ACTION: &'static str = "GetReport";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::GetReport;
     type Request = GetReportRequest;
+    fn into_response(self) -> Response {
+        Response::GetReport(self)
+    }
+    fn from_response(response: Response) -> Result<Self, Response> {
+        match response {
+            Response::GetReport(response) => Ok(response),
+            other => Err(other),
+        }
+    }
 }

@@ -3,6 +3,7 @@
 //! The `GetTransactionStatus` action: its request and response and the types only they use.
 
 use super::types::CustomDataType;
+use super::{Action, Request, Response};
 use crate::Version;
 use crate::message::{OcppRequest, OcppResponse};
 use serde::{Deserialize, Serialize};
@@ -36,11 +37,27 @@ pub struct GetTransactionStatusResponse {
 impl OcppRequest for GetTransactionStatusRequest {
     const VERSION: Version = Version::V201;
     const ACTION: &'static str = "GetTransactionStatus";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::GetTransactionStatus;
     type Response = GetTransactionStatusResponse;
+    fn into_request(self) -> Request {
+        Request::GetTransactionStatus(self)
+    }
 }
 
 impl OcppResponse for GetTransactionStatusResponse {
     const VERSION: Version = Version::V201;
     const ACTION: &'static str = "GetTransactionStatus";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::GetTransactionStatus;
     type Request = GetTransactionStatusRequest;
+    fn into_response(self) -> Response {
+        Response::GetTransactionStatus(self)
+    }
+    fn from_response(response: Response) -> Result<Self, Response> {
+        match response {
+            Response::GetTransactionStatus(response) => Ok(response),
+            other => Err(other),
+        }
+    }
 }

@@ -5,6 +5,7 @@
 use super::types::{
     AttributeEnumType, ComponentType, CustomDataType, StatusInfoType, VariableType,
 };
+use super::{Action, Request, Response};
 use crate::Version;
 use crate::message::{OcppRequest, OcppResponse};
 use serde::{Deserialize, Serialize};
@@ -104,11 +105,27 @@ pub struct GetVariableResultType {
 impl OcppRequest for GetVariablesRequest {
     const VERSION: Version = Version::V201;
     const ACTION: &'static str = "GetVariables";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::GetVariables;
     type Response = GetVariablesResponse;
+    fn into_request(self) -> Request {
+        Request::GetVariables(self)
+    }
 }
 
 impl OcppResponse for GetVariablesResponse {
     const VERSION: Version = Version::V201;
     const ACTION: &'static str = "GetVariables";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::GetVariables;
     type Request = GetVariablesRequest;
+    fn into_response(self) -> Response {
+        Response::GetVariables(self)
+    }
+    fn from_response(response: Response) -> Result<Self, Response> {
+        match response {
+            Response::GetVariables(response) => Ok(response),
+            other => Err(other),
+        }
+    }
 }

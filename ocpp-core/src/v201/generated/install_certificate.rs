@@ -3,6 +3,7 @@
 //! The `InstallCertificate` action: its request and response and the types only they use.
 
 use super::types::{CustomDataType, StatusInfoType};
+use super::{Action, Request, Response};
 use crate::Version;
 use crate::message::{OcppRequest, OcppResponse};
 use serde::{Deserialize, Serialize};
@@ -89,11 +90,27 @@ impl InstallCertificateStatusEnumType {
 impl OcppRequest for InstallCertificateRequest {
     const VERSION: Version = Version::V201;
     const ACTION: &'static str = "InstallCertificate";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::InstallCertificate;
     type Response = InstallCertificateResponse;
+    fn into_request(self) -> Request {
+        Request::InstallCertificate(self)
+    }
 }
 
 impl OcppResponse for InstallCertificateResponse {
     const VERSION: Version = Version::V201;
     const ACTION: &'static str = "InstallCertificate";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::InstallCertificate;
     type Request = InstallCertificateRequest;
+    fn into_response(self) -> Response {
+        Response::InstallCertificate(self)
+    }
+    fn from_response(response: Response) -> Result<Self, Response> {
+        match response {
+            Response::InstallCertificate(response) => Ok(response),
+            other => Err(other),
+        }
+    }
 }

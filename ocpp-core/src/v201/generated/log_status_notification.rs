@@ -3,6 +3,7 @@
 //! The `LogStatusNotification` action: its request and response and the types only they use.
 
 use super::types::CustomDataType;
+use super::{Action, Request, Response};
 use crate::Version;
 use crate::message::{OcppRequest, OcppResponse};
 use serde::{Deserialize, Serialize};
@@ -76,11 +77,27 @@ pub struct LogStatusNotificationResponse {
 impl OcppRequest for LogStatusNotificationRequest {
     const VERSION: Version = Version::V201;
     const ACTION: &'static str = "LogStatusNotification";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::LogStatusNotification;
     type Response = LogStatusNotificationResponse;
+    fn into_request(self) -> Request {
+        Request::LogStatusNotification(self)
+    }
 }
 
 impl OcppResponse for LogStatusNotificationResponse {
     const VERSION: Version = Version::V201;
     const ACTION: &'static str = "LogStatusNotification";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::LogStatusNotification;
     type Request = LogStatusNotificationRequest;
+    fn into_response(self) -> Response {
+        Response::LogStatusNotification(self)
+    }
+    fn from_response(response: Response) -> Result<Self, Response> {
+        match response {
+            Response::LogStatusNotification(response) => Ok(response),
+            other => Err(other),
+        }
+    }
 }

@@ -3,6 +3,7 @@
 //! The `NotifyChargingLimit` action: its request and response and the types only they use.
 
 use super::types::{ChargingLimitSourceEnumType, ChargingScheduleType, CustomDataType};
+use super::{Action, Request, Response};
 use crate::Version;
 use crate::message::{OcppRequest, OcppResponse};
 use serde::{Deserialize, Serialize};
@@ -60,11 +61,27 @@ pub struct NotifyChargingLimitResponse {
 impl OcppRequest for NotifyChargingLimitRequest {
     const VERSION: Version = Version::V201;
     const ACTION: &'static str = "NotifyChargingLimit";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::NotifyChargingLimit;
     type Response = NotifyChargingLimitResponse;
+    fn into_request(self) -> Request {
+        Request::NotifyChargingLimit(self)
+    }
 }
 
 impl OcppResponse for NotifyChargingLimitResponse {
     const VERSION: Version = Version::V201;
     const ACTION: &'static str = "NotifyChargingLimit";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::NotifyChargingLimit;
     type Request = NotifyChargingLimitRequest;
+    fn into_response(self) -> Response {
+        Response::NotifyChargingLimit(self)
+    }
+    fn from_response(response: Response) -> Result<Self, Response> {
+        match response {
+            Response::NotifyChargingLimit(response) => Ok(response),
+            other => Err(other),
+        }
+    }
 }

@@ -3,6 +3,7 @@
 //! The `NotifyCustomerInformation` action: its request and response and the types only they use.
 
 use super::types::CustomDataType;
+use super::{Action, Request, Response};
 use crate::Version;
 use crate::message::{OcppRequest, OcppResponse};
 use serde::{Deserialize, Serialize};
@@ -43,11 +44,27 @@ pub struct NotifyCustomerInformationResponse {
 impl OcppRequest for NotifyCustomerInformationRequest {
     const VERSION: Version = Version::V201;
     const ACTION: &'static str = "NotifyCustomerInformation";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::NotifyCustomerInformation;
     type Response = NotifyCustomerInformationResponse;
+    fn into_request(self) -> Request {
+        Request::NotifyCustomerInformation(self)
+    }
 }
 
 impl OcppResponse for NotifyCustomerInformationResponse {
     const VERSION: Version = Version::V201;
     const ACTION: &'static str = "NotifyCustomerInformation";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::NotifyCustomerInformation;
     type Request = NotifyCustomerInformationRequest;
+    fn into_response(self) -> Response {
+        Response::NotifyCustomerInformation(self)
+    }
+    fn from_response(response: Response) -> Result<Self, Response> {
+        match response {
+            Response::NotifyCustomerInformation(response) => Ok(response),
+            other => Err(other),
+        }
+    }
 }

@@ -3,6 +3,7 @@
 //! The `NotifyDisplayMessages` action: its request and response and the types only they use.
 
 use super::types::{CustomDataType, MessageInfoType};
+use super::{Action, Request, Response};
 use crate::Version;
 use crate::message::{OcppRequest, OcppResponse};
 use serde::{Deserialize, Serialize};
@@ -37,11 +38,27 @@ pub struct NotifyDisplayMessagesResponse {
 impl OcppRequest for NotifyDisplayMessagesRequest {
     const VERSION: Version = Version::V201;
     const ACTION: &'static str = "NotifyDisplayMessages";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::NotifyDisplayMessages;
     type Response = NotifyDisplayMessagesResponse;
+    fn into_request(self) -> Request {
+        Request::NotifyDisplayMessages(self)
+    }
 }
 
 impl OcppResponse for NotifyDisplayMessagesResponse {
     const VERSION: Version = Version::V201;
     const ACTION: &'static str = "NotifyDisplayMessages";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::NotifyDisplayMessages;
     type Request = NotifyDisplayMessagesRequest;
+    fn into_response(self) -> Response {
+        Response::NotifyDisplayMessages(self)
+    }
+    fn from_response(response: Response) -> Result<Self, Response> {
+        match response {
+            Response::NotifyDisplayMessages(response) => Ok(response),
+            other => Err(other),
+        }
+    }
 }

@@ -3,6 +3,7 @@
 //! The `NotifyEVChargingNeeds` action: its request and response and the types only they use.
 
 use super::types::{CustomDataType, StatusInfoType};
+use super::{Action, Request, Response};
 use crate::Version;
 use crate::message::{OcppRequest, OcppResponse};
 use serde::{Deserialize, Serialize};
@@ -267,11 +268,27 @@ impl NotifyEVChargingNeedsStatusEnumType {
 impl OcppRequest for NotifyEVChargingNeedsRequest {
     const VERSION: Version = Version::V201;
     const ACTION: &'static str = "NotifyEVChargingNeeds";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::NotifyEVChargingNeeds;
     type Response = NotifyEVChargingNeedsResponse;
+    fn into_request(self) -> Request {
+        Request::NotifyEVChargingNeeds(self)
+    }
 }
 
 impl OcppResponse for NotifyEVChargingNeedsResponse {
     const VERSION: Version = Version::V201;
     const ACTION: &'static str = "NotifyEVChargingNeeds";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::NotifyEVChargingNeeds;
     type Request = NotifyEVChargingNeedsRequest;
+    fn into_response(self) -> Response {
+        Response::NotifyEVChargingNeeds(self)
+    }
+    fn from_response(response: Response) -> Result<Self, Response> {
+        match response {
+            Response::NotifyEVChargingNeeds(response) => Ok(response),
+            other => Err(other),
+        }
+    }
 }

@@ -3,6 +3,7 @@
 //! The `NotifyEVChargingSchedule` action: its request and response and the types only they use.
 
 use super::types::{ChargingScheduleType, CustomDataType, GenericStatusEnumType, StatusInfoType};
+use super::{Action, Request, Response};
 use crate::Version;
 use crate::message::{OcppRequest, OcppResponse};
 use serde::{Deserialize, Serialize};
@@ -42,11 +43,27 @@ pub struct NotifyEVChargingScheduleResponse {
 impl OcppRequest for NotifyEVChargingScheduleRequest {
     const VERSION: Version = Version::V201;
     const ACTION: &'static str = "NotifyEVChargingSchedule";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::NotifyEVChargingSchedule;
     type Response = NotifyEVChargingScheduleResponse;
+    fn into_request(self) -> Request {
+        Request::NotifyEVChargingSchedule(self)
+    }
 }
 
 impl OcppResponse for NotifyEVChargingScheduleResponse {
     const VERSION: Version = Version::V201;
     const ACTION: &'static str = "NotifyEVChargingSchedule";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::NotifyEVChargingSchedule;
     type Request = NotifyEVChargingScheduleRequest;
+    fn into_response(self) -> Response {
+        Response::NotifyEVChargingSchedule(self)
+    }
+    fn from_response(response: Response) -> Result<Self, Response> {
+        match response {
+            Response::NotifyEVChargingSchedule(response) => Ok(response),
+            other => Err(other),
+        }
+    }
 }

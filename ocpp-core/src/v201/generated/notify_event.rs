@@ -3,6 +3,7 @@
 //! The `NotifyEvent` action: its request and response and the types only they use.
 
 use super::types::{ComponentType, CustomDataType, VariableType};
+use super::{Action, Request, Response};
 use crate::Version;
 use crate::message::{OcppRequest, OcppResponse};
 use serde::{Deserialize, Serialize};
@@ -140,11 +141,27 @@ pub struct NotifyEventResponse {
 impl OcppRequest for NotifyEventRequest {
     const VERSION: Version = Version::V201;
     const ACTION: &'static str = "NotifyEvent";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::NotifyEvent;
     type Response = NotifyEventResponse;
+    fn into_request(self) -> Request {
+        Request::NotifyEvent(self)
+    }
 }
 
 impl OcppResponse for NotifyEventResponse {
     const VERSION: Version = Version::V201;
     const ACTION: &'static str = "NotifyEvent";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::NotifyEvent;
     type Request = NotifyEventRequest;
+    fn into_response(self) -> Response {
+        Response::NotifyEvent(self)
+    }
+    fn from_response(response: Response) -> Result<Self, Response> {
+        match response {
+            Response::NotifyEvent(response) => Ok(response),
+            other => Err(other),
+        }
+    }
 }

@@ -3,6 +3,7 @@
 //! The `NotifyMonitoringReport` action: its request and response and the types only they use.
 
 use super::types::{ComponentType, CustomDataType, MonitorEnumType, VariableType};
+use super::{Action, Request, Response};
 use crate::Version;
 use crate::message::{OcppRequest, OcppResponse};
 use crate::primitives::Decimal;
@@ -126,11 +127,27 @@ pub struct NotifyMonitoringReportResponse {
 impl OcppRequest for NotifyMonitoringReportRequest {
     const VERSION: Version = Version::V201;
     const ACTION: &'static str = "NotifyMonitoringReport";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::NotifyMonitoringReport;
     type Response = NotifyMonitoringReportResponse;
+    fn into_request(self) -> Request {
+        Request::NotifyMonitoringReport(self)
+    }
 }
 
 impl OcppResponse for NotifyMonitoringReportResponse {
     const VERSION: Version = Version::V201;
     const ACTION: &'static str = "NotifyMonitoringReport";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::NotifyMonitoringReport;
     type Request = NotifyMonitoringReportRequest;
+    fn into_response(self) -> Response {
+        Response::NotifyMonitoringReport(self)
+    }
+    fn from_response(response: Response) -> Result<Self, Response> {
+        match response {
+            Response::NotifyMonitoringReport(response) => Ok(response),
+            other => Err(other),
+        }
+    }
 }

@@ -3,6 +3,7 @@
 //! The `NotifyReport` action: its request and response and the types only they use.
 
 use super::types::{AttributeEnumType, ComponentType, CustomDataType, VariableType};
+use super::{Action, Request, Response};
 use crate::Version;
 use crate::message::{OcppRequest, OcppResponse};
 use crate::primitives::Decimal;
@@ -188,11 +189,27 @@ pub struct NotifyReportResponse {
 impl OcppRequest for NotifyReportRequest {
     const VERSION: Version = Version::V201;
     const ACTION: &'static str = "NotifyReport";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::NotifyReport;
     type Response = NotifyReportResponse;
+    fn into_request(self) -> Request {
+        Request::NotifyReport(self)
+    }
 }
 
 impl OcppResponse for NotifyReportResponse {
     const VERSION: Version = Version::V201;
     const ACTION: &'static str = "NotifyReport";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::NotifyReport;
     type Request = NotifyReportRequest;
+    fn into_response(self) -> Response {
+        Response::NotifyReport(self)
+    }
+    fn from_response(response: Response) -> Result<Self, Response> {
+        match response {
+            Response::NotifyReport(response) => Ok(response),
+            other => Err(other),
+        }
+    }
 }

@@ -3,6 +3,7 @@
 //! The `PublishFirmware` action: its request and response and the types only they use.
 
 use super::types::{CustomDataType, GenericStatusEnumType, StatusInfoType};
+use super::{Action, Request, Response};
 use crate::Version;
 use crate::message::{OcppRequest, OcppResponse};
 use serde::{Deserialize, Serialize};
@@ -70,11 +71,27 @@ pub struct PublishFirmwareResponse {
 impl OcppRequest for PublishFirmwareRequest {
     const VERSION: Version = Version::V201;
     const ACTION: &'static str = "PublishFirmware";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::PublishFirmware;
     type Response = PublishFirmwareResponse;
+    fn into_request(self) -> Request {
+        Request::PublishFirmware(self)
+    }
 }
 
 impl OcppResponse for PublishFirmwareResponse {
     const VERSION: Version = Version::V201;
     const ACTION: &'static str = "PublishFirmware";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::PublishFirmware;
     type Request = PublishFirmwareRequest;
+    fn into_response(self) -> Response {
+        Response::PublishFirmware(self)
+    }
+    fn from_response(response: Response) -> Result<Self, Response> {
+        match response {
+            Response::PublishFirmware(response) => Ok(response),
+            other => Err(other),
+        }
+    }
 }

@@ -3,6 +3,7 @@
 //! The `PublishFirmwareStatusNotification` action: its request and response and the types only they use.
 
 use super::types::CustomDataType;
+use super::{Action, Request, Response};
 use crate::Version;
 use crate::message::{OcppRequest, OcppResponse};
 use serde::{Deserialize, Serialize};
@@ -91,11 +92,27 @@ pub struct PublishFirmwareStatusNotificationResponse {
 impl OcppRequest for PublishFirmwareStatusNotificationRequest {
     const VERSION: Version = Version::V201;
     const ACTION: &'static str = "PublishFirmwareStatusNotification";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::PublishFirmwareStatusNotification;
     type Response = PublishFirmwareStatusNotificationResponse;
+    fn into_request(self) -> Request {
+        Request::PublishFirmwareStatusNotification(self)
+    }
 }
 
 impl OcppResponse for PublishFirmwareStatusNotificationResponse {
     const VERSION: Version = Version::V201;
     const ACTION: &'static str = "PublishFirmwareStatusNotification";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::PublishFirmwareStatusNotification;
     type Request = PublishFirmwareStatusNotificationRequest;
+    fn into_response(self) -> Response {
+        Response::PublishFirmwareStatusNotification(self)
+    }
+    fn from_response(response: Response) -> Result<Self, Response> {
+        match response {
+            Response::PublishFirmwareStatusNotification(response) => Ok(response),
+            other => Err(other),
+        }
+    }
 }

@@ -3,6 +3,7 @@
 //! The `ReportChargingProfiles` action: its request and response and the types only they use.
 
 use super::types::{ChargingLimitSourceEnumType, ChargingProfileType, CustomDataType};
+use super::{Action, Request, Response};
 use crate::Version;
 use crate::message::{OcppRequest, OcppResponse};
 use serde::{Deserialize, Serialize};
@@ -41,11 +42,27 @@ pub struct ReportChargingProfilesResponse {
 impl OcppRequest for ReportChargingProfilesRequest {
     const VERSION: Version = Version::V201;
     const ACTION: &'static str = "ReportChargingProfiles";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::ReportChargingProfiles;
     type Response = ReportChargingProfilesResponse;
+    fn into_request(self) -> Request {
+        Request::ReportChargingProfiles(self)
+    }
 }
 
 impl OcppResponse for ReportChargingProfilesResponse {
     const VERSION: Version = Version::V201;
     const ACTION: &'static str = "ReportChargingProfiles";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::ReportChargingProfiles;
     type Request = ReportChargingProfilesRequest;
+    fn into_response(self) -> Response {
+        Response::ReportChargingProfiles(self)
+    }
+    fn from_response(response: Response) -> Result<Self, Response> {
+        match response {
+            Response::ReportChargingProfiles(response) => Ok(response),
+            other => Err(other),
+        }
+    }
 }

@@ -6,6 +6,7 @@ use super::types::{
     ChargingProfileType, CustomDataType, IdTokenType, RequestStartStopStatusEnumType,
     StatusInfoType,
 };
+use super::{Action, Request, Response};
 use crate::Version;
 use crate::message::{OcppRequest, OcppResponse};
 use serde::{Deserialize, Serialize};
@@ -57,11 +58,27 @@ pub struct RequestStartTransactionResponse {
 impl OcppRequest for RequestStartTransactionRequest {
     const VERSION: Version = Version::V201;
     const ACTION: &'static str = "RequestStartTransaction";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::RequestStartTransaction;
     type Response = RequestStartTransactionResponse;
+    fn into_request(self) -> Request {
+        Request::RequestStartTransaction(self)
+    }
 }
 
 impl OcppResponse for RequestStartTransactionResponse {
     const VERSION: Version = Version::V201;
     const ACTION: &'static str = "RequestStartTransaction";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::RequestStartTransaction;
     type Request = RequestStartTransactionRequest;
+    fn into_response(self) -> Response {
+        Response::RequestStartTransaction(self)
+    }
+    fn from_response(response: Response) -> Result<Self, Response> {
+        match response {
+            Response::RequestStartTransaction(response) => Ok(response),
+            other => Err(other),
+        }
+    }
 }

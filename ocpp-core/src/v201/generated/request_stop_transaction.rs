@@ -3,6 +3,7 @@
 //! The `RequestStopTransaction` action: its request and response and the types only they use.
 
 use super::types::{CustomDataType, RequestStartStopStatusEnumType, StatusInfoType};
+use super::{Action, Request, Response};
 use crate::Version;
 use crate::message::{OcppRequest, OcppResponse};
 use serde::{Deserialize, Serialize};
@@ -35,11 +36,27 @@ pub struct RequestStopTransactionResponse {
 impl OcppRequest for RequestStopTransactionRequest {
     const VERSION: Version = Version::V201;
     const ACTION: &'static str = "RequestStopTransaction";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::RequestStopTransaction;
     type Response = RequestStopTransactionResponse;
+    fn into_request(self) -> Request {
+        Request::RequestStopTransaction(self)
+    }
 }
 
 impl OcppResponse for RequestStopTransactionResponse {
     const VERSION: Version = Version::V201;
     const ACTION: &'static str = "RequestStopTransaction";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::RequestStopTransaction;
     type Request = RequestStopTransactionRequest;
+    fn into_response(self) -> Response {
+        Response::RequestStopTransaction(self)
+    }
+    fn from_response(response: Response) -> Result<Self, Response> {
+        match response {
+            Response::RequestStopTransaction(response) => Ok(response),
+            other => Err(other),
+        }
+    }
 }

@@ -3,6 +3,7 @@
 //! The `ReservationStatusUpdate` action: its request and response and the types only they use.
 
 use super::types::CustomDataType;
+use super::{Action, Request, Response};
 use crate::Version;
 use crate::message::{OcppRequest, OcppResponse};
 use serde::{Deserialize, Serialize};
@@ -52,11 +53,27 @@ pub struct ReservationStatusUpdateResponse {
 impl OcppRequest for ReservationStatusUpdateRequest {
     const VERSION: Version = Version::V201;
     const ACTION: &'static str = "ReservationStatusUpdate";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::ReservationStatusUpdate;
     type Response = ReservationStatusUpdateResponse;
+    fn into_request(self) -> Request {
+        Request::ReservationStatusUpdate(self)
+    }
 }
 
 impl OcppResponse for ReservationStatusUpdateResponse {
     const VERSION: Version = Version::V201;
     const ACTION: &'static str = "ReservationStatusUpdate";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::ReservationStatusUpdate;
     type Request = ReservationStatusUpdateRequest;
+    fn into_response(self) -> Response {
+        Response::ReservationStatusUpdate(self)
+    }
+    fn from_response(response: Response) -> Result<Self, Response> {
+        match response {
+            Response::ReservationStatusUpdate(response) => Ok(response),
+            other => Err(other),
+        }
+    }
 }

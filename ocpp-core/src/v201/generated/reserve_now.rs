@@ -3,6 +3,7 @@
 //! The `ReserveNow` action: its request and response and the types only they use.
 
 use super::types::{CustomDataType, IdTokenType, StatusInfoType};
+use super::{Action, Request, Response};
 use crate::Version;
 use crate::message::{OcppRequest, OcppResponse};
 use serde::{Deserialize, Serialize};
@@ -178,11 +179,27 @@ impl ReserveNowStatusEnumType {
 impl OcppRequest for ReserveNowRequest {
     const VERSION: Version = Version::V201;
     const ACTION: &'static str = "ReserveNow";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::ReserveNow;
     type Response = ReserveNowResponse;
+    fn into_request(self) -> Request {
+        Request::ReserveNow(self)
+    }
 }
 
 impl OcppResponse for ReserveNowResponse {
     const VERSION: Version = Version::V201;
     const ACTION: &'static str = "ReserveNow";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::ReserveNow;
     type Request = ReserveNowRequest;
+    fn into_response(self) -> Response {
+        Response::ReserveNow(self)
+    }
+    fn from_response(response: Response) -> Result<Self, Response> {
+        match response {
+            Response::ReserveNow(response) => Ok(response),
+            other => Err(other),
+        }
+    }
 }

@@ -3,6 +3,7 @@
 //! The `Reset` action: its request and response and the types only they use.
 
 use super::types::{CustomDataType, StatusInfoType};
+use super::{Action, Request, Response};
 use crate::Version;
 use crate::message::{OcppRequest, OcppResponse};
 use serde::{Deserialize, Serialize};
@@ -84,11 +85,27 @@ impl ResetStatusEnumType {
 impl OcppRequest for ResetRequest {
     const VERSION: Version = Version::V201;
     const ACTION: &'static str = "Reset";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::Reset;
     type Response = ResetResponse;
+    fn into_request(self) -> Request {
+        Request::Reset(self)
+    }
 }
 
 impl OcppResponse for ResetResponse {
     const VERSION: Version = Version::V201;
     const ACTION: &'static str = "Reset";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::Reset;
     type Request = ResetRequest;
+    fn into_response(self) -> Response {
+        Response::Reset(self)
+    }
+    fn from_response(response: Response) -> Result<Self, Response> {
+        match response {
+            Response::Reset(response) => Ok(response),
+            other => Err(other),
+        }
+    }
 }

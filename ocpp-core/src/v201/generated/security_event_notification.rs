@@ -3,6 +3,7 @@
 //! The `SecurityEventNotification` action: its request and response and the types only they use.
 
 use super::types::CustomDataType;
+use super::{Action, Request, Response};
 use crate::Version;
 use crate::message::{OcppRequest, OcppResponse};
 use serde::{Deserialize, Serialize};
@@ -38,11 +39,27 @@ pub struct SecurityEventNotificationResponse {
 impl OcppRequest for SecurityEventNotificationRequest {
     const VERSION: Version = Version::V201;
     const ACTION: &'static str = "SecurityEventNotification";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::SecurityEventNotification;
     type Response = SecurityEventNotificationResponse;
+    fn into_request(self) -> Request {
+        Request::SecurityEventNotification(self)
+    }
 }
 
 impl OcppResponse for SecurityEventNotificationResponse {
     const VERSION: Version = Version::V201;
     const ACTION: &'static str = "SecurityEventNotification";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::SecurityEventNotification;
     type Request = SecurityEventNotificationRequest;
+    fn into_response(self) -> Response {
+        Response::SecurityEventNotification(self)
+    }
+    fn from_response(response: Response) -> Result<Self, Response> {
+        match response {
+            Response::SecurityEventNotification(response) => Ok(response),
+            other => Err(other),
+        }
+    }
 }

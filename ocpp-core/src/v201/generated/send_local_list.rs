@@ -3,6 +3,7 @@
 //! The `SendLocalList` action: its request and response and the types only they use.
 
 use super::types::{CustomDataType, IdTokenInfoType, IdTokenType, StatusInfoType};
+use super::{Action, Request, Response};
 use crate::Version;
 use crate::message::{OcppRequest, OcppResponse};
 use serde::{Deserialize, Serialize};
@@ -96,11 +97,27 @@ impl SendLocalListStatusEnumType {
 impl OcppRequest for SendLocalListRequest {
     const VERSION: Version = Version::V201;
     const ACTION: &'static str = "SendLocalList";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::SendLocalList;
     type Response = SendLocalListResponse;
+    fn into_request(self) -> Request {
+        Request::SendLocalList(self)
+    }
 }
 
 impl OcppResponse for SendLocalListResponse {
     const VERSION: Version = Version::V201;
     const ACTION: &'static str = "SendLocalList";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::SendLocalList;
     type Request = SendLocalListRequest;
+    fn into_response(self) -> Response {
+        Response::SendLocalList(self)
+    }
+    fn from_response(response: Response) -> Result<Self, Response> {
+        match response {
+            Response::SendLocalList(response) => Ok(response),
+            other => Err(other),
+        }
+    }
 }

@@ -3,6 +3,7 @@
 //! The `SetDisplayMessage` action: its request and response and the types only they use.
 
 use super::types::{CustomDataType, MessageInfoType, StatusInfoType};
+use super::{Action, Request, Response};
 use crate::Version;
 use crate::message::{OcppRequest, OcppResponse};
 use serde::{Deserialize, Serialize};
@@ -66,11 +67,27 @@ impl DisplayMessageStatusEnumType {
 impl OcppRequest for SetDisplayMessageRequest {
     const VERSION: Version = Version::V201;
     const ACTION: &'static str = "SetDisplayMessage";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::SetDisplayMessage;
     type Response = SetDisplayMessageResponse;
+    fn into_request(self) -> Request {
+        Request::SetDisplayMessage(self)
+    }
 }
 
 impl OcppResponse for SetDisplayMessageResponse {
     const VERSION: Version = Version::V201;
     const ACTION: &'static str = "SetDisplayMessage";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::SetDisplayMessage;
     type Request = SetDisplayMessageRequest;
+    fn into_response(self) -> Response {
+        Response::SetDisplayMessage(self)
+    }
+    fn from_response(response: Response) -> Result<Self, Response> {
+        match response {
+            Response::SetDisplayMessage(response) => Ok(response),
+            other => Err(other),
+        }
+    }
 }

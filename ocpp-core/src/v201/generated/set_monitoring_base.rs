@@ -3,6 +3,7 @@
 //! The `SetMonitoringBase` action: its request and response and the types only they use.
 
 use super::types::{CustomDataType, GenericDeviceModelStatusEnumType, StatusInfoType};
+use super::{Action, Request, Response};
 use crate::Version;
 use crate::message::{OcppRequest, OcppResponse};
 use serde::{Deserialize, Serialize};
@@ -57,11 +58,27 @@ pub struct SetMonitoringBaseResponse {
 impl OcppRequest for SetMonitoringBaseRequest {
     const VERSION: Version = Version::V201;
     const ACTION: &'static str = "SetMonitoringBase";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::SetMonitoringBase;
     type Response = SetMonitoringBaseResponse;
+    fn into_request(self) -> Request {
+        Request::SetMonitoringBase(self)
+    }
 }
 
 impl OcppResponse for SetMonitoringBaseResponse {
     const VERSION: Version = Version::V201;
     const ACTION: &'static str = "SetMonitoringBase";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::SetMonitoringBase;
     type Request = SetMonitoringBaseRequest;
+    fn into_response(self) -> Response {
+        Response::SetMonitoringBase(self)
+    }
+    fn from_response(response: Response) -> Result<Self, Response> {
+        match response {
+            Response::SetMonitoringBase(response) => Ok(response),
+            other => Err(other),
+        }
+    }
 }

@@ -3,6 +3,7 @@
 //! The `SetMonitoringLevel` action: its request and response and the types only they use.
 
 use super::types::{CustomDataType, GenericStatusEnumType, StatusInfoType};
+use super::{Action, Request, Response};
 use crate::Version;
 use crate::message::{OcppRequest, OcppResponse};
 use serde::{Deserialize, Serialize};
@@ -80,11 +81,27 @@ pub struct SetMonitoringLevelResponse {
 impl OcppRequest for SetMonitoringLevelRequest {
     const VERSION: Version = Version::V201;
     const ACTION: &'static str = "SetMonitoringLevel";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::SetMonitoringLevel;
     type Response = SetMonitoringLevelResponse;
+    fn into_request(self) -> Request {
+        Request::SetMonitoringLevel(self)
+    }
 }
 
 impl OcppResponse for SetMonitoringLevelResponse {
     const VERSION: Version = Version::V201;
     const ACTION: &'static str = "SetMonitoringLevel";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::SetMonitoringLevel;
     type Request = SetMonitoringLevelRequest;
+    fn into_response(self) -> Response {
+        Response::SetMonitoringLevel(self)
+    }
+    fn from_response(response: Response) -> Result<Self, Response> {
+        match response {
+            Response::SetMonitoringLevel(response) => Ok(response),
+            other => Err(other),
+        }
+    }
 }

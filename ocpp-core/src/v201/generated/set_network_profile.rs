@@ -3,6 +3,7 @@
 //! The `SetNetworkProfile` action: its request and response and the types only they use.
 
 use super::types::{CustomDataType, StatusInfoType};
+use super::{Action, Request, Response};
 use crate::Version;
 use crate::message::{OcppRequest, OcppResponse};
 use serde::{Deserialize, Serialize};
@@ -373,11 +374,27 @@ impl SetNetworkProfileStatusEnumType {
 impl OcppRequest for SetNetworkProfileRequest {
     const VERSION: Version = Version::V201;
     const ACTION: &'static str = "SetNetworkProfile";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::SetNetworkProfile;
     type Response = SetNetworkProfileResponse;
+    fn into_request(self) -> Request {
+        Request::SetNetworkProfile(self)
+    }
 }
 
 impl OcppResponse for SetNetworkProfileResponse {
     const VERSION: Version = Version::V201;
     const ACTION: &'static str = "SetNetworkProfile";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::SetNetworkProfile;
     type Request = SetNetworkProfileRequest;
+    fn into_response(self) -> Response {
+        Response::SetNetworkProfile(self)
+    }
+    fn from_response(response: Response) -> Result<Self, Response> {
+        match response {
+            Response::SetNetworkProfile(response) => Ok(response),
+            other => Err(other),
+        }
+    }
 }

@@ -3,6 +3,7 @@
 //! The `SetVariableMonitoring` action: its request and response and the types only they use.
 
 use super::types::{ComponentType, CustomDataType, MonitorEnumType, StatusInfoType, VariableType};
+use super::{Action, Request, Response};
 use crate::Version;
 use crate::message::{OcppRequest, OcppResponse};
 use crate::primitives::Decimal;
@@ -212,11 +213,27 @@ pub struct SetMonitoringResultType {
 impl OcppRequest for SetVariableMonitoringRequest {
     const VERSION: Version = Version::V201;
     const ACTION: &'static str = "SetVariableMonitoring";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::SetVariableMonitoring;
     type Response = SetVariableMonitoringResponse;
+    fn into_request(self) -> Request {
+        Request::SetVariableMonitoring(self)
+    }
 }
 
 impl OcppResponse for SetVariableMonitoringResponse {
     const VERSION: Version = Version::V201;
     const ACTION: &'static str = "SetVariableMonitoring";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::SetVariableMonitoring;
     type Request = SetVariableMonitoringRequest;
+    fn into_response(self) -> Response {
+        Response::SetVariableMonitoring(self)
+    }
+    fn from_response(response: Response) -> Result<Self, Response> {
+        match response {
+            Response::SetVariableMonitoring(response) => Ok(response),
+            other => Err(other),
+        }
+    }
 }

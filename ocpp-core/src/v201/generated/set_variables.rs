@@ -5,6 +5,7 @@
 use super::types::{
     AttributeEnumType, ComponentType, CustomDataType, StatusInfoType, VariableType,
 };
+use super::{Action, Request, Response};
 use crate::Version;
 use crate::message::{OcppRequest, OcppResponse};
 use serde::{Deserialize, Serialize};
@@ -106,11 +107,27 @@ pub struct SetVariableResultType {
 impl OcppRequest for SetVariablesRequest {
     const VERSION: Version = Version::V201;
     const ACTION: &'static str = "SetVariables";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::SetVariables;
     type Response = SetVariablesResponse;
+    fn into_request(self) -> Request {
+        Request::SetVariables(self)
+    }
 }
 
 impl OcppResponse for SetVariablesResponse {
     const VERSION: Version = Version::V201;
     const ACTION: &'static str = "SetVariables";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::SetVariables;
     type Request = SetVariablesRequest;
+    fn into_response(self) -> Response {
+        Response::SetVariables(self)
+    }
+    fn from_response(response: Response) -> Result<Self, Response> {
+        match response {
+            Response::SetVariables(response) => Ok(response),
+            other => Err(other),
+        }
+    }
 }

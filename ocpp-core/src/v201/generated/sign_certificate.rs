@@ -5,6 +5,7 @@
 use super::types::{
     CertificateSigningUseEnumType, CustomDataType, GenericStatusEnumType, StatusInfoType,
 };
+use super::{Action, Request, Response};
 use crate::Version;
 use crate::message::{OcppRequest, OcppResponse};
 use serde::{Deserialize, Serialize};
@@ -40,11 +41,27 @@ pub struct SignCertificateResponse {
 impl OcppRequest for SignCertificateRequest {
     const VERSION: Version = Version::V201;
     const ACTION: &'static str = "SignCertificate";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::SignCertificate;
     type Response = SignCertificateResponse;
+    fn into_request(self) -> Request {
+        Request::SignCertificate(self)
+    }
 }
 
 impl OcppResponse for SignCertificateResponse {
     const VERSION: Version = Version::V201;
     const ACTION: &'static str = "SignCertificate";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::SignCertificate;
     type Request = SignCertificateRequest;
+    fn into_response(self) -> Response {
+        Response::SignCertificate(self)
+    }
+    fn from_response(response: Response) -> Result<Self, Response> {
+        match response {
+            Response::SignCertificate(response) => Ok(response),
+            other => Err(other),
+        }
+    }
 }

@@ -3,6 +3,7 @@
 //! The `StatusNotification` action: its request and response and the types only they use.
 
 use super::types::CustomDataType;
+use super::{Action, Request, Response};
 use crate::Version;
 use crate::message::{OcppRequest, OcppResponse};
 use serde::{Deserialize, Serialize};
@@ -68,11 +69,27 @@ pub struct StatusNotificationResponse {
 impl OcppRequest for StatusNotificationRequest {
     const VERSION: Version = Version::V201;
     const ACTION: &'static str = "StatusNotification";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::StatusNotification;
     type Response = StatusNotificationResponse;
+    fn into_request(self) -> Request {
+        Request::StatusNotification(self)
+    }
 }
 
 impl OcppResponse for StatusNotificationResponse {
     const VERSION: Version = Version::V201;
     const ACTION: &'static str = "StatusNotification";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::StatusNotification;
     type Request = StatusNotificationRequest;
+    fn into_response(self) -> Response {
+        Response::StatusNotification(self)
+    }
+    fn from_response(response: Response) -> Result<Self, Response> {
+        match response {
+            Response::StatusNotification(response) => Ok(response),
+            other => Err(other),
+        }
+    }
 }

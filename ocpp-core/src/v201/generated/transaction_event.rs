@@ -5,6 +5,7 @@
 use super::types::{
     CustomDataType, EVSEType, IdTokenInfoType, IdTokenType, MessageContentType, MeterValueType,
 };
+use super::{Action, Request, Response};
 use crate::Version;
 use crate::message::{OcppRequest, OcppResponse};
 use crate::primitives::Decimal;
@@ -348,11 +349,27 @@ pub struct TransactionEventResponse {
 impl OcppRequest for TransactionEventRequest {
     const VERSION: Version = Version::V201;
     const ACTION: &'static str = "TransactionEvent";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::TransactionEvent;
     type Response = TransactionEventResponse;
+    fn into_request(self) -> Request {
+        Request::TransactionEvent(self)
+    }
 }
 
 impl OcppResponse for TransactionEventResponse {
     const VERSION: Version = Version::V201;
     const ACTION: &'static str = "TransactionEvent";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::TransactionEvent;
     type Request = TransactionEventRequest;
+    fn into_response(self) -> Response {
+        Response::TransactionEvent(self)
+    }
+    fn from_response(response: Response) -> Result<Self, Response> {
+        match response {
+            Response::TransactionEvent(response) => Ok(response),
+            other => Err(other),
+        }
+    }
 }

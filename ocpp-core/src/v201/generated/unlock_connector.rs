@@ -3,6 +3,7 @@
 //! The `UnlockConnector` action: its request and response and the types only they use.
 
 use super::types::{CustomDataType, StatusInfoType};
+use super::{Action, Request, Response};
 use crate::Version;
 use crate::message::{OcppRequest, OcppResponse};
 use serde::{Deserialize, Serialize};
@@ -64,11 +65,27 @@ impl UnlockStatusEnumType {
 impl OcppRequest for UnlockConnectorRequest {
     const VERSION: Version = Version::V201;
     const ACTION: &'static str = "UnlockConnector";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::UnlockConnector;
     type Response = UnlockConnectorResponse;
+    fn into_request(self) -> Request {
+        Request::UnlockConnector(self)
+    }
 }
 
 impl OcppResponse for UnlockConnectorResponse {
     const VERSION: Version = Version::V201;
     const ACTION: &'static str = "UnlockConnector";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::UnlockConnector;
     type Request = UnlockConnectorRequest;
+    fn into_response(self) -> Response {
+        Response::UnlockConnector(self)
+    }
+    fn from_response(response: Response) -> Result<Self, Response> {
+        match response {
+            Response::UnlockConnector(response) => Ok(response),
+            other => Err(other),
+        }
+    }
 }

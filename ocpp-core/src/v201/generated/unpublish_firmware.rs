@@ -3,6 +3,7 @@
 //! The `UnpublishFirmware` action: its request and response and the types only they use.
 
 use super::types::CustomDataType;
+use super::{Action, Request, Response};
 use crate::Version;
 use crate::message::{OcppRequest, OcppResponse};
 use serde::{Deserialize, Serialize};
@@ -54,11 +55,27 @@ impl UnpublishFirmwareStatusEnumType {
 impl OcppRequest for UnpublishFirmwareRequest {
     const VERSION: Version = Version::V201;
     const ACTION: &'static str = "UnpublishFirmware";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::UnpublishFirmware;
     type Response = UnpublishFirmwareResponse;
+    fn into_request(self) -> Request {
+        Request::UnpublishFirmware(self)
+    }
 }
 
 impl OcppResponse for UnpublishFirmwareResponse {
     const VERSION: Version = Version::V201;
     const ACTION: &'static str = "UnpublishFirmware";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::UnpublishFirmware;
     type Request = UnpublishFirmwareRequest;
+    fn into_response(self) -> Response {
+        Response::UnpublishFirmware(self)
+    }
+    fn from_response(response: Response) -> Result<Self, Response> {
+        match response {
+            Response::UnpublishFirmware(response) => Ok(response),
+            other => Err(other),
+        }
+    }
 }

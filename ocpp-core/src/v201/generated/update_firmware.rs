@@ -3,6 +3,7 @@
 //! The `UpdateFirmware` action: its request and response and the types only they use.
 
 use super::types::{CustomDataType, StatusInfoType};
+use super::{Action, Request, Response};
 use crate::Version;
 use crate::message::{OcppRequest, OcppResponse};
 use serde::{Deserialize, Serialize};
@@ -130,11 +131,27 @@ impl UpdateFirmwareStatusEnumType {
 impl OcppRequest for UpdateFirmwareRequest {
     const VERSION: Version = Version::V201;
     const ACTION: &'static str = "UpdateFirmware";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::UpdateFirmware;
     type Response = UpdateFirmwareResponse;
+    fn into_request(self) -> Request {
+        Request::UpdateFirmware(self)
+    }
 }
 
 impl OcppResponse for UpdateFirmwareResponse {
     const VERSION: Version = Version::V201;
     const ACTION: &'static str = "UpdateFirmware";
+    type Action = Action;
+    const TYPED_ACTION: Action = Action::UpdateFirmware;
     type Request = UpdateFirmwareRequest;
+    fn into_response(self) -> Response {
+        Response::UpdateFirmware(self)
+    }
+    fn from_response(response: Response) -> Result<Self, Response> {
+        match response {
+            Response::UpdateFirmware(response) => Ok(response),
+            other => Err(other),
+        }
+    }
 }
